@@ -1,0 +1,144 @@
+//! Flags live here and become typed options here; nothing deeper sees a
+//! flag name.
+
+use crate::probe::SamplerMode;
+use crate::units::HumanDuration;
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "cargo xtask",
+    version,
+    about = "runcost: what a containerized service costs to run"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub cmd: Cmd,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct Global {
+    /// Profile name (profiles/<NAME>.yaml) or path to a profile file.
+    #[arg(long, global = true, default_value = "gateway")]
+    pub profile: String,
+    /// Where runs are written.
+    #[arg(long, global = true, default_value = "results")]
+    pub results: PathBuf,
+    /// No progress output.
+    #[arg(long, global = true)]
+    pub quiet: bool,
+    /// Machine-readable output on stdout.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Seed for every random choice (recorded in run.json); random if unset.
+    #[arg(long, global = true)]
+    pub seed: Option<u64>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Cmd {
+    /// Install/start the engine if missing, build the base and target images.
+    Setup,
+    /// Preflight checks, one line each; exit 2 if a required one fails.
+    Doctor,
+    /// Profiles, lanes, and what each lane needs.
+    List,
+    /// Steady-state memory/CPU/threads/fds of the target at one configuration.
+    Footprint(FootprintArgs),
+    /// Re-render report.md and charts from a run's JSON and samples.
+    Report {
+        /// Run id (default: latest).
+        run: Option<String>,
+    },
+    /// Remove every container, network and volume runcost started.
+    Clean,
+    /// Measurements of runcost itself.
+    Selfcheck {
+        #[command(subcommand)]
+        what: SelfcheckCmd,
+    },
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct MeasureArgs {
+    /// Fresh target instances per configuration.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub repeats: u32,
+    /// Minimum measurement window after warm-up (e.g. 10s, 1m).
+    #[arg(long, default_value = "10s")]
+    pub duration: HumanDuration,
+    /// Longest window when the CI target is not met earlier.
+    #[arg(long, default_value = "30s")]
+    pub max_duration: HumanDuration,
+    /// Stop measuring when the USS mean's 95 % CI half-width is within this fraction of it.
+    #[arg(long, default_value_t = 0.005)]
+    pub ci_target: f64,
+    /// Samples per second.
+    #[arg(long, default_value_t = 10.0)]
+    pub rate: f64,
+    /// How to read the target's /proc.
+    #[arg(long, value_enum, default_value_t = SamplerMode::Host)]
+    pub sampler: SamplerMode,
+    /// Extra environment for the service under test (repeatable).
+    #[arg(long = "env", value_name = "KEY=VALUE", value_parser = parse_env)]
+    pub env: Vec<(String, String)>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct FootprintArgs {
+    #[command(flatten)]
+    pub measure: MeasureArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SelfcheckCmd {
+    /// Per-sample cost of host mode, exec-stream mode and three `docker exec cat` per sample.
+    Sampling {
+        /// Samples per mode.
+        #[arg(long, default_value_t = 200)]
+        samples: u32,
+    },
+}
+
+fn parse_env(s: &str) -> Result<(String, String), String> {
+    let (k, v) = s
+        .split_once('=')
+        .ok_or_else(|| format!("`{s}` is not KEY=VALUE"))?;
+    let ok = !k.is_empty()
+        && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !k.starts_with(|c: char| c.is_ascii_digit());
+    if !ok {
+        return Err(format!("`{k}` is not an environment variable name"));
+    }
+    Ok((k.to_string(), v.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn env_flags_parse() {
+        let cli =
+            Cli::try_parse_from(["x", "footprint", "--env", "A=1", "--env", "B=x=y"]).unwrap();
+        let Cmd::Footprint(f) = cli.cmd else {
+            panic!("footprint")
+        };
+        assert_eq!(
+            f.measure.env,
+            vec![("A".into(), "1".into()), ("B".into(), "x=y".into())]
+        );
+        assert!(Cli::try_parse_from(["x", "footprint", "--env", "noequals"]).is_err());
+        assert!(Cli::try_parse_from(["x", "footprint", "--repeats", "0"]).is_err());
+        assert!(Cli::try_parse_from(["x", "footprint", "--duration", "10q"]).is_err());
+    }
+}

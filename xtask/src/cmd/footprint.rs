@@ -1,0 +1,23 @@
+//! `cargo xtask footprint`.
+
+use crate::cli::FootprintArgs;
+use crate::error::ExitCode;
+use crate::events::Reporter;
+use crate::lanes::footprint::FootprintOpts;
+use crate::results::LaneKind;
+use crate::runner::{self, Common, Job};
+use anyhow::Result;
+
+pub async fn run(common: &Common, args: FootprintArgs) -> Result<ExitCode> {
+    let m = &args.measure;
+    let (settings, opts) = super::measure_settings(LaneKind::Footprint, m)?;
+    let job = Job::Footprint(FootprintOpts {
+        repeats: m.repeats,
+        env: m.env.iter().cloned().collect(),
+    });
+    let reporter = Reporter::new(common.quiet);
+    let outcome = runner::run(common, settings, opts, job, &reporter).await?;
+    drop(reporter);
+    super::print_outcome(common, &outcome)?;
+    Ok(ExitCode::Ok)
+}

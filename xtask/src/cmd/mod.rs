@@ -1,0 +1,138 @@
+//! One file per subcommand.
+
+mod clean;
+mod doctor;
+mod footprint;
+mod list;
+mod setup;
+
+use crate::cli::{Cli, Cmd, SelfcheckCmd};
+use crate::error::ExitCode;
+use crate::runner::Common;
+use anyhow::{Context, Result};
+use std::path::{Path, PathBuf};
+
+pub async fn dispatch(cli: Cli) -> Result<ExitCode> {
+    let repo_root = repo_root()?;
+    let g = &cli.global;
+    let results = if g.results.is_absolute() {
+        g.results.clone()
+    } else {
+        repo_root.join(&g.results)
+    };
+    let common = Common {
+        repo_root,
+        results,
+        profile: g.profile.clone(),
+        quiet: g.quiet,
+        json: g.json,
+        seed: g.seed.unwrap_or_else(rand::random),
+    };
+    match cli.cmd {
+        Cmd::Setup => setup::run(&common).await,
+        Cmd::Doctor => doctor::run(&common).await,
+        Cmd::List => list::run(&common),
+        Cmd::Footprint(a) => footprint::run(&common, a).await,
+        Cmd::Report { run } => {
+            let dir = crate::results::rundir::resolve_run(&common.results, run.as_deref())?;
+            let record = dir.read_record()?;
+            crate::report::render(&dir, &record)?;
+            println!("{}", dir.path("report.md").display());
+            Ok(ExitCode::Ok)
+        }
+        Cmd::Clean => clean::run(&common).await,
+        Cmd::Selfcheck {
+            what: SelfcheckCmd::Sampling { samples },
+        } => crate::selfcheck::sampling::run(&common, samples).await,
+    }
+}
+
+/// The workspace root: where `profiles/` and `compose/` live. `cargo xtask`
+/// runs from anywhere inside the checkout, so find it from the manifest.
+fn repo_root() -> Result<PathBuf> {
+    if let Ok(dir) = std::env::var("RUNCOST_ROOT") {
+        return Ok(PathBuf::from(dir));
+    }
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let root = manifest.parent().context("xtask has no parent directory")?;
+    if root.join("profiles").is_dir() {
+        return Ok(root.to_path_buf());
+    }
+    std::env::current_dir().context("current directory")
+}
+
+/// Typed measurement options from the shared flags.
+fn measure_settings(
+    lane: crate::results::LaneKind,
+    m: &crate::cli::MeasureArgs,
+) -> Result<(crate::results::Settings, crate::lanes::MeasureOpts)> {
+    use crate::error::bad_input;
+    if !(0.1..=1000.0).contains(&m.rate) {
+        bad_input!(
+            "--rate {}: samples per second must be between 0.1 and 1000",
+            m.rate
+        );
+    }
+    if m.duration.0.as_secs_f64() < 1.0 {
+        bad_input!("--duration {}: the window must be at least 1s", m.duration);
+    }
+    if m.duration.0.as_secs_f64() * m.rate < 10.0 {
+        bad_input!(
+            "--duration {} at --rate {} gives fewer than 10 samples; lengthen the window or raise the rate",
+            m.duration,
+            m.rate
+        );
+    }
+    if !(0.0..1.0).contains(&m.ci_target) {
+        bad_input!(
+            "--ci-target {}: must be a fraction in [0, 1), e.g. 0.005",
+            m.ci_target
+        );
+    }
+    let settings = crate::results::Settings {
+        lane,
+        repeats: m.repeats,
+        rate_hz: m.rate,
+        sampler: m.sampler,
+        window_s: m.duration.0.as_secs_f64(),
+        env: m.env.iter().cloned().collect(),
+    };
+    let opts = crate::lanes::MeasureOpts {
+        rate_hz: m.rate,
+        sampler: m.sampler,
+        window: m.duration.0,
+        max_window: m.max_duration.0.max(m.duration.0),
+        ci_target: m.ci_target,
+        stop_grace: std::time::Duration::from_secs(10),
+    };
+    Ok((settings, opts))
+}
+
+/// Where the results are, and the headline numbers.
+fn print_outcome(common: &Common, o: &crate::runner::Outcome) -> Result<()> {
+    if common.json {
+        println!("{}", serde_json::to_string_pretty(&o.record)?);
+        return Ok(());
+    }
+    for lane in &o.record.lanes {
+        for a in &lane.aggregates {
+            let ci = a
+                .ci95
+                .map(|(lo, hi)| format!(" [{} – {}]", a.unit.show(lo), a.unit.show(hi)))
+                .unwrap_or_default();
+            println!(
+                "{:<14} median {}{} (n={}, {})",
+                a.metric.label(),
+                a.unit.show(a.median),
+                ci,
+                a.n,
+                a.tier
+            );
+        }
+        for s in &lane.skipped {
+            println!("note: {s}");
+        }
+    }
+    println!("report: {}", o.run.path("report.md").display());
+    Ok(())
+}

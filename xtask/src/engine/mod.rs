@@ -1,0 +1,312 @@
+//! The Docker engine: bollard for inspect/exec/kill/pause/listing, the real
+//! compose CLI for project lifecycle. Only this module talks to Docker.
+
+pub mod cleanup;
+pub mod compose;
+pub mod labels;
+
+use crate::error::BadInput;
+use anyhow::{Context, Result};
+use bollard::query_parameters::{
+    InspectContainerOptions, ListContainersOptionsBuilder, ListNetworksOptionsBuilder,
+    ListVolumesOptionsBuilder, RemoveContainerOptionsBuilder, RemoveVolumeOptionsBuilder,
+};
+use bollard::Docker;
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+
+pub use compose::{CellOverride, ComposeCli};
+
+/// A negotiated connection to the local engine.
+#[derive(Clone)]
+pub struct Engine {
+    pub docker: Docker,
+    pub info: EngineInfo,
+}
+
+/// What we record about the engine in every result.
+#[derive(Clone, Debug, Serialize)]
+pub struct EngineInfo {
+    pub server_version: String,
+    pub api_version: String,
+    pub kernel: String,
+    pub os: String,
+    pub cgroup_version: String,
+    pub cgroup_driver: String,
+    pub storage_driver: String,
+    pub ncpu: i64,
+    pub mem_total: i64,
+}
+
+/// Facts about a running container the probes need.
+#[derive(Clone, Debug)]
+pub struct ContainerFacts {
+    pub id: String,
+    pub name: String,
+    pub running: bool,
+    pub exit_code: Option<i64>,
+    pub oom_killed: bool,
+    /// PID of the container's main process in the host's PID namespace.
+    pub host_pid: Option<i32>,
+    /// container port → host port on 127.0.0.1.
+    pub published: BTreeMap<u16, u16>,
+    pub image_id: String,
+    pub image: String,
+}
+
+impl Engine {
+    /// Connects to the local engine and negotiates the API version (bollard
+    /// defaults to a newer API than the 20.10 engines here speak).
+    pub async fn connect() -> Result<Engine> {
+        let not_running = |e: &dyn std::fmt::Display| {
+            BadInput(format!(
+                "the Docker engine is not reachable ({e}); start it with `cargo xtask setup` \
+                 (or `bash scripts/setup`), then check with `cargo xtask doctor`"
+            ))
+        };
+        let docker = Docker::connect_with_local_defaults().map_err(|e| not_running(&e))?;
+        let docker = docker
+            .negotiate_version()
+            .await
+            .map_err(|e| not_running(&e))?;
+        let version = docker.version().await.map_err(|e| not_running(&e))?;
+        let info = docker.info().await.context("engine info")?;
+        let info = EngineInfo {
+            server_version: version.version.unwrap_or_default(),
+            api_version: docker.client_version().to_string(),
+            kernel: info.kernel_version.unwrap_or_default(),
+            os: info.operating_system.unwrap_or_default(),
+            cgroup_version: info
+                .cgroup_version
+                .map(|v| v.to_string())
+                .unwrap_or_else(|| "1".into()),
+            cgroup_driver: info
+                .cgroup_driver
+                .map(|v| v.to_string())
+                .unwrap_or_default(),
+            storage_driver: info.driver.unwrap_or_default(),
+            ncpu: info.ncpu.unwrap_or(0),
+            mem_total: info.mem_total.unwrap_or(0),
+        };
+        Ok(Engine { docker, info })
+    }
+
+    /// The container of `service` in compose project `project`.
+    pub async fn service_container(&self, project: &str, service: &str) -> Result<String> {
+        let filters: HashMap<&str, Vec<String>> = HashMap::from([(
+            "label",
+            vec![
+                format!("com.docker.compose.project={project}"),
+                format!("com.docker.compose.service={service}"),
+            ],
+        )]);
+        let list = self
+            .docker
+            .list_containers(Some(
+                ListContainersOptionsBuilder::default()
+                    .all(true)
+                    .filters(&filters)
+                    .build(),
+            ))
+            .await
+            .with_context(|| format!("list containers of project {project}"))?;
+        list.into_iter().find_map(|c| c.id).with_context(|| {
+            format!("compose project {project} has no container for service `{service}`")
+        })
+    }
+
+    pub async fn inspect(&self, id: &str) -> Result<ContainerFacts> {
+        let c = self
+            .docker
+            .inspect_container(id, None::<InspectContainerOptions>)
+            .await
+            .with_context(|| format!("inspect container {id}"))?;
+        let state = c.state.unwrap_or_default();
+        let mut published = BTreeMap::new();
+        let ports = c.network_settings.and_then(|n| n.ports).unwrap_or_default();
+        for (key, bindings) in ports {
+            let Some(cport) = key.split('/').next().and_then(|p| p.parse::<u16>().ok()) else {
+                continue;
+            };
+            for b in bindings.unwrap_or_default() {
+                let loopback = b.host_ip.as_deref().is_some_and(|ip| ip == "127.0.0.1");
+                if let (true, Some(hp)) = (loopback, b.host_port.and_then(|p| p.parse().ok())) {
+                    published.insert(cport, hp);
+                }
+            }
+        }
+        Ok(ContainerFacts {
+            id: c.id.unwrap_or_else(|| id.to_string()),
+            name: c
+                .name
+                .unwrap_or_default()
+                .trim_start_matches('/')
+                .to_string(),
+            running: state.running.unwrap_or(false),
+            exit_code: state.exit_code,
+            oom_killed: state.oom_killed.unwrap_or(false),
+            host_pid: state.pid.filter(|p| *p > 0).map(|p| p as i32),
+            published,
+            image_id: c.image.unwrap_or_default(),
+            image: c.config.and_then(|c| c.image).unwrap_or_default(),
+        })
+    }
+
+    /// Last lines of a container's log, for error messages.
+    pub async fn log_tail(&self, id: &str, lines: usize) -> String {
+        use futures_util::StreamExt;
+        let opts = bollard::query_parameters::LogsOptionsBuilder::default()
+            .stdout(true)
+            .stderr(true)
+            .tail(&lines.to_string())
+            .build();
+        let mut out = String::new();
+        let mut stream = self.docker.logs(id, Some(opts));
+        while let Some(Ok(chunk)) = stream.next().await {
+            out.push_str(&chunk.to_string());
+        }
+        out
+    }
+
+    /// Removes every container, network and volume carrying our run label
+    /// (any run when `run_id` is None). Containers first: networks and
+    /// volumes in use cannot go.
+    pub async fn reap(&self, run_id: Option<&str>) -> Result<ReapReport> {
+        let label = match run_id {
+            Some(id) => format!("{}={id}", labels::RUN),
+            None => labels::RUN.to_string(),
+        };
+        let filters: HashMap<&str, Vec<String>> = HashMap::from([("label", vec![label])]);
+        let mut report = ReapReport::default();
+        let containers = self
+            .docker
+            .list_containers(Some(
+                ListContainersOptionsBuilder::default()
+                    .all(true)
+                    .filters(&filters)
+                    .build(),
+            ))
+            .await
+            .context("list labelled containers")?;
+        for c in containers {
+            let Some(id) = c.id else { continue };
+            let opts = RemoveContainerOptionsBuilder::default()
+                .force(true)
+                .v(true)
+                .build();
+            match self.docker.remove_container(&id, Some(opts)).await {
+                Ok(()) => report.containers += 1,
+                Err(e) => report.errors.push(format!("container {id}: {e}")),
+            }
+        }
+        let networks = self
+            .docker
+            .list_networks(Some(
+                ListNetworksOptionsBuilder::default()
+                    .filters(&filters)
+                    .build(),
+            ))
+            .await
+            .context("list labelled networks")?;
+        for n in networks {
+            let Some(id) = n.id else { continue };
+            match self.docker.remove_network(&id).await {
+                Ok(()) => report.networks += 1,
+                Err(e) => report.errors.push(format!("network {id}: {e}")),
+            }
+        }
+        let volumes = self
+            .docker
+            .list_volumes(Some(
+                ListVolumesOptionsBuilder::default()
+                    .filters(&filters)
+                    .build(),
+            ))
+            .await
+            .context("list labelled volumes")?;
+        for v in volumes.volumes.unwrap_or_default() {
+            let opts = RemoveVolumeOptionsBuilder::default().force(true).build();
+            match self.docker.remove_volume(&v.name, Some(opts)).await {
+                Ok(()) => report.volumes += 1,
+                Err(e) => report.errors.push(format!("volume {}: {e}", v.name)),
+            }
+        }
+        Ok(report)
+    }
+
+    /// Counts objects carrying our label (for `doctor`, tests and `clean`).
+    pub async fn count_labelled(&self, run_id: Option<&str>) -> Result<(usize, usize, usize)> {
+        let label = match run_id {
+            Some(id) => format!("{}={id}", labels::RUN),
+            None => labels::RUN.to_string(),
+        };
+        let filters: HashMap<&str, Vec<String>> = HashMap::from([("label", vec![label])]);
+        let c = self
+            .docker
+            .list_containers(Some(
+                ListContainersOptionsBuilder::default()
+                    .all(true)
+                    .filters(&filters)
+                    .build(),
+            ))
+            .await?
+            .len();
+        let n = self
+            .docker
+            .list_networks(Some(
+                ListNetworksOptionsBuilder::default()
+                    .filters(&filters)
+                    .build(),
+            ))
+            .await?
+            .len();
+        let v = self
+            .docker
+            .list_volumes(Some(
+                ListVolumesOptionsBuilder::default()
+                    .filters(&filters)
+                    .build(),
+            ))
+            .await?
+            .volumes
+            .unwrap_or_default()
+            .len();
+        Ok((c, n, v))
+    }
+
+    /// Image id (content digest) of a local image, for results.
+    pub async fn image_id(&self, image: &str) -> Option<String> {
+        self.docker
+            .inspect_image(image)
+            .await
+            .ok()
+            .and_then(|i| i.id)
+    }
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct ReapReport {
+    pub containers: usize,
+    pub networks: usize,
+    pub volumes: usize,
+    pub errors: Vec<String>,
+}
+
+impl std::fmt::Display for ReapReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "removed {} container(s), {} network(s), {} volume(s)",
+            self.containers, self.networks, self.volumes
+        )?;
+        if !self.errors.is_empty() {
+            write!(
+                f,
+                "; {} error(s): {}",
+                self.errors.len(),
+                self.errors.join("; ")
+            )?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,500 @@
+//! One cell: a fresh compose project of the target with the cell's
+//! settings, readiness, settings verified, warm-up until steady, a
+//! measurement window, teardown. Failures become a `Failed` cell record
+//! with the cause; teardown happens on every path (the project's drop
+//! guard covers cancellation by a signal).
+
+use super::analysis;
+use super::LaneCtx;
+use crate::engine::cleanup::Project;
+use crate::engine::{labels, CellOverride, ContainerFacts};
+use crate::events::Event;
+use crate::httpc;
+use crate::probe::sampler::{spawn_probe, Sample, Ticker};
+use crate::probe::{exec::ExecProbe, host::HostProbe, Probe, Reading, SamplerMode, Target};
+use crate::profile::JsonCheck;
+use crate::results::rundir::write_atomic;
+use crate::results::{CellRecord, CellStatus};
+use anyhow::{bail, Context, Result};
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+/// What a lane asks of one cell.
+#[derive(Clone, Debug)]
+pub struct CellPlan {
+    pub id: String,
+    pub repeat: u32,
+    pub params: BTreeMap<String, String>,
+    /// Environment for the service under test (profile env + lane settings).
+    pub env: BTreeMap<String, String>,
+    /// Settings to read back from the target before measuring.
+    pub verify: Vec<Verify>,
+}
+
+/// A setting the target must report back, proving it was applied.
+#[derive(Clone, Debug)]
+pub struct Verify {
+    pub what: String,
+    pub check: JsonCheck,
+    pub expected: String,
+}
+
+/// A measured cell: its record and the raw samples.
+pub struct Measured {
+    pub record: CellRecord,
+    pub samples: Vec<Sample>,
+}
+
+pub async fn measure(ctx: &LaneCtx<'_>, plan: &CellPlan, index: usize, of: usize) -> Measured {
+    ctx.events.emit(Event::CellStarted {
+        cell: plan.id.clone(),
+        index,
+        of,
+    });
+    let mut record = CellRecord {
+        id: plan.id.clone(),
+        repeat: plan.repeat,
+        params: plan.params.clone(),
+        status: CellStatus::Failed,
+        error: None,
+        container: None,
+        ready_s: None,
+        steady_after_s: None,
+        window: None,
+        sampler_mode: ctx.opts.sampler,
+        sampler: None,
+        samples_csv: None,
+        metrics: Vec::new(),
+    };
+    let origin = Instant::now();
+    let mut samples = Vec::new();
+    let outcome = match setup(ctx, plan) {
+        Ok(project) => {
+            let r = run(ctx, plan, &project, origin, &mut record, &mut samples).await;
+            let down = project.down().await;
+            match (r, down) {
+                (Ok(()), Ok(())) => Ok(()),
+                (Err(e), _) => Err(e),
+                (Ok(()), Err(e)) => Err(e.context("tear down the cell")),
+            }
+        }
+        Err(e) => Err(e),
+    };
+    if !samples.is_empty() {
+        let rel = format!("samples/{}.csv", plan.id);
+        match write_atomic(&ctx.run.path(&rel), samples_csv(&samples).as_bytes()) {
+            Ok(()) => record.samples_csv = Some(rel),
+            Err(e) => tracing::warn!("write samples of {}: {e:#}", plan.id),
+        }
+    }
+    match outcome {
+        Ok(()) => {
+            let detail = record
+                .metrics
+                .iter()
+                .find(|m| m.metric == crate::results::MetricKind::Uss)
+                .map(|m| format!("USS {:.2} MiB", m.value / 1048576.0))
+                .unwrap_or_default();
+            ctx.events.emit(Event::CellDone {
+                cell: plan.id.clone(),
+                ok: true,
+                detail,
+            });
+        }
+        Err(e) => {
+            record.status = CellStatus::Failed;
+            record.metrics.clear();
+            record.error = Some(format!("{e:#}"));
+            ctx.events.emit(Event::CellDone {
+                cell: plan.id.clone(),
+                ok: false,
+                detail: format!("{e:#}"),
+            });
+        }
+    }
+    Measured { record, samples }
+}
+
+/// Writes the cell's override file and creates the project guard (before
+/// `up`, so a signal during `up` still ends in `down`).
+pub fn setup(ctx: &LaneCtx<'_>, plan: &CellPlan) -> Result<Project> {
+    let profile = ctx.profile;
+    let ov = CellOverride {
+        run_id: ctx.run.id.clone(),
+        cell: plan.id.clone(),
+        service: profile.spec.service.clone(),
+        services: profile.compose_services.clone(),
+        env: plan.env.clone(),
+        ports: profile.ports(),
+        cpuset: None,
+    };
+    let text = ov.render(&profile.compose_file)?;
+    let path = ctx
+        .run
+        .path(&format!("cells/{}/compose.override.yml", plan.id));
+    write_atomic(&path, text.as_bytes())?;
+    let mut project = Project::new(
+        ctx.compose.clone(),
+        labels::project_name(&ctx.run.id, &plan.id),
+        vec![profile.compose_file.clone(), path],
+    );
+    project.stop_grace = ctx.opts.stop_grace;
+    Ok(project)
+}
+
+/// A started, ready target (the project guard tears it down if dropped).
+pub struct Started {
+    pub container: String,
+    pub facts: ContainerFacts,
+    pub ready_s: f64,
+}
+
+/// Brings the cell's project up and waits until the target is ready and
+/// reports the plan's settings.
+pub async fn start(
+    ctx: &LaneCtx<'_>,
+    plan: &CellPlan,
+    project: &Project,
+    origin: Instant,
+) -> Result<Started> {
+    let spec = &ctx.profile.spec;
+    project
+        .up(Duration::from_secs(180))
+        .await
+        .context("start the target")?;
+    let id = ctx
+        .engine
+        .service_container(&project.name, &spec.service)
+        .await?;
+    let facts = wait_ready(ctx, &id, origin).await?;
+    for v in &plan.verify {
+        verify(&facts, v).await?;
+    }
+    Ok(Started {
+        container: id,
+        facts,
+        ready_s: origin.elapsed().as_secs_f64(),
+    })
+}
+
+async fn run(
+    ctx: &LaneCtx<'_>,
+    plan: &CellPlan,
+    project: &Project,
+    origin: Instant,
+    record: &mut CellRecord,
+    samples_out: &mut Vec<Sample>,
+) -> Result<()> {
+    let spec = &ctx.profile.spec;
+    let Started {
+        container: id,
+        facts,
+        ready_s,
+    } = start(ctx, plan, project, origin).await?;
+    record.container = Some(id.clone());
+    record.ready_s = Some(ready_s);
+    ctx.events.emit(Event::CellReady {
+        cell: plan.id.clone(),
+        after_s: ready_s,
+    });
+
+    // Sampling starts at readiness and runs through warm-up and window.
+    let host_pid = facts.host_pid.context("container has no host PID")?;
+    let target = Target {
+        container_id: id.clone(),
+        host_pid,
+        process: spec.process.clone(),
+    };
+    let probe: Box<dyn Probe> = match ctx.opts.sampler {
+        SamplerMode::Host => Box::new(HostProbe::new(target)?),
+        SamplerMode::Exec => Box::new(ExecProbe::start(ctx.engine, &target).await?),
+    };
+    let sampler = spawn_probe(probe, ctx.opts.rate_hz, origin);
+
+    // Warm-up: until the USS slope over the trailing window is flat.
+    let steady = &spec.steady;
+    let warm_start = origin.elapsed().as_secs_f64();
+    let mut steady_at = None;
+    while origin.elapsed().as_secs_f64() - warm_start < steady.timeout.0.as_secs_f64() {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        alive(ctx, &id, &sampler).await?;
+        let s = sampler.snapshot();
+        let now = origin.elapsed().as_secs_f64();
+        let tail: Vec<&Sample> = s
+            .iter()
+            .filter(|x| x.t >= now - steady.window.0.as_secs_f64())
+            .collect();
+        if now - warm_start < steady.window.0.as_secs_f64() || tail.len() < 5 {
+            continue;
+        }
+        let t: Vec<f64> = tail.iter().map(|x| x.t).collect();
+        let uss: Vec<f64> = tail.iter().map(|x| x.value.uss as f64).collect();
+        if analysis::is_flat(&t, &uss, steady.floor_bytes_per_s) {
+            steady_at = Some(now);
+            break;
+        }
+    }
+    let window_start = origin.elapsed().as_secs_f64();
+    match steady_at {
+        Some(at) => {
+            record.steady_after_s = Some(at - warm_start);
+            ctx.events.emit(Event::Steady {
+                cell: plan.id.clone(),
+                after_s: at - warm_start,
+            });
+        }
+        None => ctx.events.emit(Event::NotSteady {
+            cell: plan.id.clone(),
+            after_s: window_start - warm_start,
+        }),
+    }
+
+    // Measurement: at least the window; longer while the USS mean is not
+    // yet known to the CI target.
+    ctx.events.emit(Event::Measuring {
+        cell: plan.id.clone(),
+        window_s: ctx.opts.window.as_secs_f64(),
+    });
+    let min_end = window_start + ctx.opts.window.as_secs_f64();
+    let max_end = window_start
+        + ctx
+            .opts
+            .max_window
+            .as_secs_f64()
+            .max(ctx.opts.window.as_secs_f64());
+    loop {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        alive(ctx, &id, &sampler).await?;
+        let now = origin.elapsed().as_secs_f64();
+        if now < min_end {
+            continue;
+        }
+        if now >= max_end {
+            break;
+        }
+        let s = sampler.snapshot();
+        let uss: Vec<f64> = s
+            .iter()
+            .filter(|x| x.t >= window_start)
+            .map(|x| x.value.uss as f64)
+            .collect();
+        if analysis::precise_enough(&uss, ctx.opts.ci_target) {
+            break;
+        }
+    }
+    let window_end = origin.elapsed().as_secs_f64();
+    let (samples, stats) = sampler.stop();
+    record.window = Some((window_start, window_end));
+    let in_window: Vec<Sample> = samples
+        .iter()
+        .filter(|s| s.t >= window_start && s.t <= window_end)
+        .copied()
+        .collect();
+    if in_window.len() < 3 {
+        bail!(
+            "only {} samples in the measurement window ({} failed reads; last error: {})",
+            in_window.len(),
+            stats.failed_reads,
+            stats.last_error.as_deref().unwrap_or("none")
+        );
+    }
+    record.metrics = analysis::cell_metrics(&in_window);
+    record.sampler = Some(stats);
+    record.status = if steady_at.is_some() {
+        CellStatus::Ok
+    } else {
+        CellStatus::NotSteady
+    };
+    *samples_out = samples;
+    Ok(())
+}
+
+/// Polls the ready endpoint on the published loopback port until it
+/// answers 200, the container exits, or the profile's timeout passes.
+async fn wait_ready(ctx: &LaneCtx<'_>, id: &str, origin: Instant) -> Result<ContainerFacts> {
+    let ready = &ctx.profile.spec.ready;
+    let deadline = origin + ready.timeout.0;
+    let mut last;
+    loop {
+        let facts = ctx.engine.inspect(id).await?;
+        if !facts.running {
+            let tail = ctx.engine.log_tail(id, 20).await;
+            bail!(
+                "the target container exited before it was ready (exit code {}{}); last log lines:\n{}",
+                facts.exit_code.unwrap_or(-1),
+                if facts.oom_killed { ", OOM-killed" } else { "" },
+                tail.trim_end()
+            );
+        }
+        let port = *facts.published.get(&ready.http.port).with_context(|| {
+            format!(
+                "container port {} is not published on 127.0.0.1",
+                ready.http.port
+            )
+        })?;
+        match httpc::get(port, &ready.http.path, Duration::from_secs(2)).await {
+            Ok(r) if r.status == 200 => return Ok(facts),
+            Ok(r) => last = format!("HTTP {}", r.status),
+            Err(e) => last = format!("{e:#}"),
+        }
+        if Instant::now() >= deadline {
+            bail!(crate::error::BadInput(format!(
+                "{}: the service never became ready: GET :{}{} did not answer 200 within {} \
+                 (last: {last}); check `ready:` in the profile (port and path) or raise `ready.timeout`",
+                ctx.profile.path.display(),
+                ready.http.port,
+                ready.http.path,
+                ready.timeout
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn verify(facts: &ContainerFacts, v: &Verify) -> Result<()> {
+    let port = *facts
+        .published
+        .get(&v.check.http.port)
+        .with_context(|| format!("check port {} is not published", v.check.http.port))?;
+    let resp = httpc::get(port, &v.check.http.path, Duration::from_secs(5)).await?;
+    let got = httpc::json_at(&resp.body, &v.check.json).with_context(|| {
+        format!(
+            "read {} back from GET :{}{}",
+            v.what, v.check.http.port, v.check.http.path
+        )
+    })?;
+    let same = match (got.as_f64(), v.expected.parse::<f64>()) {
+        (Some(a), Ok(b)) => (a - b).abs() <= 1e-9 * b.abs().max(1.0),
+        _ => {
+            got.as_str()
+                .map(str::to_owned)
+                .unwrap_or_else(|| got.to_string())
+                == v.expected
+        }
+    };
+    if !same {
+        bail!(
+            "{} was not applied: GET :{}{} {} = {got}, expected {}",
+            v.what,
+            v.check.http.port,
+            v.check.http.path,
+            v.check.json,
+            v.expected
+        );
+    }
+    Ok(())
+}
+
+/// Fails fast when the target died during sampling.
+async fn alive(ctx: &LaneCtx<'_>, id: &str, sampler: &Ticker<Reading>) -> Result<()> {
+    if !sampler.is_finished() {
+        return Ok(());
+    }
+    let facts = ctx.engine.inspect(id).await?;
+    if !facts.running {
+        let tail = ctx.engine.log_tail(id, 20).await;
+        bail!(
+            "the target died during sampling (exit code {}{}); last log lines:\n{}",
+            facts.exit_code.unwrap_or(-1),
+            if facts.oom_killed { ", OOM-killed" } else { "" },
+            tail.trim_end()
+        );
+    }
+    bail!("the sampler stopped after repeated failed reads")
+}
+
+pub fn samples_csv(samples: &[Sample]) -> String {
+    let mut out = String::from(
+        "t_s,read_s,rss,pss,pss_anon,uss,swap,vm_hwm,threads,fds,cpu_s,procs,cgroup_mem,cgroup_cpu_s\n",
+    );
+    for s in samples {
+        let r = &s.value;
+        let opt = |v: Option<String>| v.unwrap_or_default();
+        out.push_str(&format!(
+            "{:.4},{:.6},{},{},{},{},{},{},{},{},{:.3},{},{},{}\n",
+            s.t,
+            s.read_s,
+            r.rss,
+            r.pss,
+            r.pss_anon,
+            r.uss,
+            r.swap,
+            r.vm_hwm,
+            r.threads,
+            r.fds,
+            r.cpu_s,
+            r.procs,
+            opt(r.cgroup_mem.map(|v| v.to_string())),
+            opt(r.cgroup_cpu_s.map(|v| format!("{v:.6}")))
+        ));
+    }
+    out
+}
+
+/// Reads a samples CSV back (for `report`).
+pub fn parse_samples_csv(text: &str) -> Result<Vec<Sample>> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        if f.len() < 14 {
+            bail!(
+                "samples CSV line {}: {} fields, expected 14",
+                i + 1,
+                f.len()
+            );
+        }
+        let n = |k: usize| -> Result<f64> {
+            f[k].parse::<f64>()
+                .with_context(|| format!("line {} field {k}", i + 1))
+        };
+        let opt =
+            |k: usize| -> Option<f64> { (!f[k].is_empty()).then(|| f[k].parse().ok()).flatten() };
+        out.push(Sample {
+            t: n(0)?,
+            read_s: n(1)?,
+            value: Reading {
+                rss: n(2)? as u64,
+                pss: n(3)? as u64,
+                pss_anon: n(4)? as u64,
+                uss: n(5)? as u64,
+                swap: n(6)? as u64,
+                vm_hwm: n(7)? as u64,
+                threads: n(8)? as u32,
+                fds: n(9)? as u32,
+                cpu_s: n(10)?,
+                procs: n(11)? as u32,
+                cgroup_mem: opt(12).map(|v| v as u64),
+                cgroup_cpu_s: opt(13),
+            },
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_round_trips() {
+        let s = Sample {
+            t: 1.5,
+            read_s: 0.0001,
+            value: Reading {
+                rss: 10,
+                pss: 9,
+                uss: 8,
+                threads: 3,
+                fds: 4,
+                cpu_s: 0.25,
+                procs: 1,
+                cgroup_mem: Some(99),
+                ..Default::default()
+            },
+        };
+        let back = parse_samples_csv(&samples_csv(&[s, s])).unwrap();
+        assert_eq!(back.len(), 2);
+        assert_eq!(back[0].value, s.value);
+        assert!(parse_samples_csv("h\n1,2\n").is_err());
+    }
+}

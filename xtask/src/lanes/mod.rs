@@ -1,0 +1,39 @@
+//! Lanes: one file per lane, each reading like a method section: setup,
+//! warm-up, measurement, analysis, verdict. Shared cell mechanics live in
+//! `cell`, numerical analysis in `analysis` (over the pure stats crate).
+
+pub mod analysis;
+pub mod cell;
+pub mod footprint;
+
+use crate::engine::{ComposeCli, Engine};
+use crate::events::Events;
+use crate::probe::SamplerMode;
+use crate::profile::Profile;
+use crate::results::RunDir;
+use std::time::Duration;
+
+/// How a cell is measured; lanes fill it from their typed options.
+#[derive(Clone, Debug)]
+pub struct MeasureOpts {
+    pub rate_hz: f64,
+    pub sampler: SamplerMode,
+    /// Minimum measurement window after warm-up.
+    pub window: Duration,
+    /// The window grows until the USS mean's CI half-width is within
+    /// `ci_target` of the mean, or it reaches this length.
+    pub max_window: Duration,
+    pub ci_target: f64,
+    /// Grace between SIGTERM and SIGKILL at teardown.
+    pub stop_grace: Duration,
+}
+
+/// Everything a lane needs, built once by the command.
+pub struct LaneCtx<'a> {
+    pub engine: &'a Engine,
+    pub compose: &'a ComposeCli,
+    pub profile: &'a Profile,
+    pub run: &'a RunDir,
+    pub opts: MeasureOpts,
+    pub events: &'a dyn Events,
+}

@@ -1,0 +1,51 @@
+//! runcost: measures what a containerized service costs to run, and gates
+//! regressions. `main` parses flags, builds the shared options and
+//! dispatches; each subcommand lives in its own file.
+
+mod cli;
+mod cmd;
+mod engine;
+mod error;
+mod events;
+mod httpc;
+mod lanes;
+mod probe;
+mod profile;
+mod report;
+mod results;
+mod runner;
+mod selfcheck;
+mod units;
+
+use clap::Parser;
+use error::ExitCode;
+
+fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("RUNCOST_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = cli::Cli::parse();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("Error: start the async runtime: {e}");
+            return std::process::ExitCode::from(ExitCode::Refused as u8);
+        }
+    };
+    let code = match rt.block_on(cmd::dispatch(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("Error: {e:#}");
+            ExitCode::for_error(&e)
+        }
+    };
+    std::process::ExitCode::from(code as u8)
+}

@@ -1,0 +1,67 @@
+//! Samplers. A [`Probe`] reads the current cost of the target's processes;
+//! the [`sampler`] calls it at a fixed rate. Host mode reads the host's
+//! /proc directly (~0.1 ms); exec-stream mode keeps ONE `docker exec` shell
+//! loop open for engines whose /proc we cannot see.
+
+pub mod exec;
+pub mod host;
+pub mod hostload;
+pub mod parse;
+pub mod sampler;
+
+use anyhow::Result;
+use serde::{Deserialize, Serialize};
+
+/// One reading, summed over the target's processes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Reading {
+    pub rss: u64,
+    pub pss: u64,
+    pub pss_anon: u64,
+    pub uss: u64,
+    pub swap: u64,
+    pub vm_hwm: u64,
+    pub threads: u32,
+    pub fds: u32,
+    /// Cumulative utime + stime of the processes, seconds.
+    pub cpu_s: f64,
+    /// Number of processes summed.
+    pub procs: u32,
+    /// Container cgroup memory usage (bytes), where readable.
+    pub cgroup_mem: Option<u64>,
+    /// Container cgroup cumulative CPU (seconds), where readable.
+    pub cgroup_cpu_s: Option<f64>,
+}
+
+/// How a sampler reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum SamplerMode {
+    /// The host's /proc (needs root or CAP_SYS_PTRACE, and a local engine).
+    Host,
+    /// One long-lived `docker exec` shell loop inside the container.
+    Exec,
+}
+
+pub trait Probe: Send {
+    fn read(&mut self) -> Result<Reading>;
+    fn mode(&self) -> SamplerMode;
+}
+
+/// Which processes of a container to sample: those whose `comm` equals
+/// `process`, or the container's main process when None.
+#[derive(Clone, Debug)]
+pub struct Target {
+    pub container_id: String,
+    pub host_pid: i32,
+    pub process: Option<String>,
+}
+
+/// Clock ticks per second for utime/stime.
+pub fn clock_ticks() -> f64 {
+    nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+        .ok()
+        .flatten()
+        .map(|t| t as f64)
+        .unwrap_or(100.0)
+}

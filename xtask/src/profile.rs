@@ -1,0 +1,458 @@
+//! Profiles: a YAML file per target saying how to start it (compose file and
+//! service), which process to sample, how to tell it is ready, and how the
+//! harness sets entity counts and knobs. Relative paths in a profile are
+//! resolved against the profile file's own directory, as compose does.
+//!
+//! Every error names the file, the line, the field and the fix.
+
+use crate::error::BadInput;
+use crate::units::HumanDuration;
+use anyhow::{Context, Result};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The profile as written in YAML.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileSpec {
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Compose file, relative to the profile file.
+    pub compose: PathBuf,
+    /// The compose service under test.
+    pub service: String,
+    /// `comm` of the process to sample; default: the container's main process.
+    #[serde(default)]
+    pub process: Option<String>,
+    /// How `setup` builds the target's image (bundled targets).
+    #[serde(default)]
+    pub build: Option<BuildSpec>,
+    pub ready: ReadySpec,
+    /// Environment always set on the service under test.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// How the scaling lane sets the entity count.
+    #[serde(default)]
+    pub entities: Option<EntitiesSpec>,
+    /// Named configuration knobs the sweep lane can vary.
+    #[serde(default)]
+    pub knobs: BTreeMap<String, KnobSpec>,
+    /// Warm-up rules.
+    #[serde(default)]
+    pub steady: SteadySpec,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BuildSpec {
+    /// Image tag the compose file refers to.
+    pub image: String,
+    /// Dockerfile, relative to the profile file.
+    pub dockerfile: PathBuf,
+    /// A workspace package whose release binary is copied into the build context.
+    #[serde(default)]
+    pub cargo_package: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReadySpec {
+    pub http: HttpGet,
+    #[serde(default = "default_ready_timeout")]
+    pub timeout: HumanDuration,
+}
+
+fn default_ready_timeout() -> HumanDuration {
+    HumanDuration(Duration::from_secs(60))
+}
+
+/// An HTTP GET against a container port; the harness reaches it through a
+/// port it publishes on 127.0.0.1.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct HttpGet {
+    pub port: u16,
+    #[serde(default = "default_path")]
+    pub path: String,
+}
+
+fn default_path() -> String {
+    "/".into()
+}
+
+/// A value read back from the target to prove a setting was applied.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JsonCheck {
+    pub http: HttpGet,
+    /// JSON pointer (RFC 6901) into the response, e.g. `/entities`.
+    pub json: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EntitiesSpec {
+    /// Environment variable that sets the count at start.
+    pub env: String,
+    #[serde(default)]
+    pub check: Option<JsonCheck>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KnobSpec {
+    pub env: String,
+    #[serde(default)]
+    pub check: Option<JsonCheck>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SteadySpec {
+    /// USS slope under this many bytes/s counts as flat.
+    #[serde(default = "default_floor")]
+    pub floor_bytes_per_s: f64,
+    /// Trailing window over which the slope is judged.
+    #[serde(default = "default_window")]
+    pub window: HumanDuration,
+    /// Give up and report `not_steady` after this long.
+    #[serde(default = "default_steady_timeout")]
+    pub timeout: HumanDuration,
+}
+
+fn default_floor() -> f64 {
+    64.0 * 1024.0
+}
+fn default_window() -> HumanDuration {
+    HumanDuration(Duration::from_secs(3))
+}
+fn default_steady_timeout() -> HumanDuration {
+    HumanDuration(Duration::from_secs(60))
+}
+
+impl Default for SteadySpec {
+    fn default() -> Self {
+        SteadySpec {
+            floor_bytes_per_s: default_floor(),
+            window: default_window(),
+            timeout: default_steady_timeout(),
+        }
+    }
+}
+
+/// A validated profile with resolved paths.
+#[derive(Debug, Clone)]
+pub struct Profile {
+    pub spec: ProfileSpec,
+    /// The profile file.
+    pub path: PathBuf,
+    /// Absolute compose file path.
+    pub compose_file: PathBuf,
+    /// Services declared in the compose file (all get our labels).
+    pub compose_services: Vec<String>,
+    /// sha256 of the profile text, recorded in results.
+    pub hash: String,
+}
+
+impl Profile {
+    /// Resolves `--profile NAME|PATH`: a path if it names a file, else
+    /// `profiles/<NAME>.yaml` under the repository root.
+    pub fn resolve(repo_root: &Path, arg: &str) -> Result<Profile> {
+        let as_path = PathBuf::from(arg);
+        let path = if as_path.is_file() {
+            as_path
+        } else {
+            let candidate = repo_root.join("profiles").join(format!("{arg}.yaml"));
+            if !candidate.is_file() {
+                let known = list_names(repo_root).join(", ");
+                return Err(BadInput(format!(
+                    "--profile {arg}: no such file and no profiles/{arg}.yaml; \
+                     known profiles: {known}"
+                ))
+                .into());
+            }
+            candidate
+        };
+        Profile::load(&path)
+    }
+
+    pub fn load(path: &Path) -> Result<Profile> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("read profile {}", path.display()))?;
+        Profile::parse(path, &text)
+    }
+
+    pub fn parse(path: &Path, text: &str) -> Result<Profile> {
+        let shown = path.display();
+        let de = serde_yaml::Deserializer::from_str(text);
+        let spec: ProfileSpec = serde_path_to_error::deserialize(de).map_err(|e| {
+            let field = e.path().to_string();
+            let inner = e.into_inner();
+            let at = inner
+                .location()
+                .map(|l| format!(":{}:{}", l.line(), l.column()))
+                .unwrap_or_default();
+            let field = if field == "." {
+                String::new()
+            } else {
+                format!(" field `{field}`:")
+            };
+            BadInput(format!(
+                "{shown}{at}:{field} {inner}; fix the profile (see README, \"Writing a profile\")"
+            ))
+        })?;
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let err = |key: &str, msg: String| -> anyhow::Error {
+            let line = line_of(text, key)
+                .map(|l| format!(":{l}"))
+                .unwrap_or_default();
+            BadInput(format!("{shown}{line}: field `{key}`: {msg}")).into()
+        };
+
+        if spec.name.trim().is_empty() {
+            return Err(err("name", "must not be empty".into()));
+        }
+        let compose_file = dir.join(&spec.compose);
+        if !compose_file.is_file() {
+            return Err(err(
+                "compose",
+                format!(
+                    "compose file {} does not exist; the path is relative to the profile file",
+                    compose_file.display()
+                ),
+            ));
+        }
+        let compose_services = compose_service_names(&compose_file)?;
+        if !compose_services.contains(&spec.service) {
+            return Err(err(
+                "service",
+                format!(
+                    "service `{}` is not in {}; it declares: {}",
+                    spec.service,
+                    compose_file.display(),
+                    compose_services.join(", ")
+                ),
+            ));
+        }
+        if let Some(p) = &spec.process {
+            if p.is_empty() || p.len() > 15 {
+                return Err(err(
+                    "process",
+                    "must be a process name as /proc/<pid>/comm shows it (1 to 15 characters)"
+                        .into(),
+                ));
+            }
+        }
+        let mut checks: Vec<(&str, &JsonCheck)> = Vec::new();
+        if let Some(e) = &spec.entities {
+            check_env_name(&e.env).map_err(|m| err("env", m))?;
+            if let Some(c) = &e.check {
+                checks.push(("json", c));
+            }
+        }
+        for k in spec.knobs.values() {
+            check_env_name(&k.env).map_err(|m| err("env", m))?;
+            if let Some(c) = &k.check {
+                checks.push(("json", c));
+            }
+        }
+        for (key, c) in checks {
+            if !c.json.starts_with('/') {
+                return Err(err(
+                    key,
+                    format!("`{}` is not a JSON pointer; write e.g. /entities", c.json),
+                ));
+            }
+        }
+        for h in std::iter::once(&spec.ready.http) {
+            if !h.path.starts_with('/') {
+                return Err(err("path", format!("`{}` must start with /", h.path)));
+            }
+        }
+        if spec.steady.floor_bytes_per_s <= 0.0 || !spec.steady.floor_bytes_per_s.is_finite() {
+            return Err(err("floor_bytes_per_s", "must be a positive number".into()));
+        }
+        let compose_file = compose_file
+            .canonicalize()
+            .with_context(|| format!("resolve {}", compose_file.display()))?;
+        Ok(Profile {
+            hash: sha256_hex(text.as_bytes()),
+            path: path.to_path_buf(),
+            compose_file,
+            compose_services,
+            spec,
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.spec.name
+    }
+
+    /// The container ports the harness must reach from the host.
+    pub fn ports(&self) -> Vec<u16> {
+        let mut ports = vec![self.spec.ready.http.port];
+        let checks = self
+            .spec
+            .entities
+            .iter()
+            .filter_map(|e| e.check.as_ref())
+            .chain(self.spec.knobs.values().filter_map(|k| k.check.as_ref()));
+        ports.extend(checks.map(|c| c.http.port));
+        ports.sort_unstable();
+        ports.dedup();
+        ports
+    }
+}
+
+fn check_env_name(name: &str) -> std::result::Result<(), String> {
+    let ok = !name.is_empty()
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !name.starts_with(|c: char| c.is_ascii_digit());
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{name}` is not an environment variable name ([A-Za-z_][A-Za-z0-9_]*)"
+        ))
+    }
+}
+
+/// Names of the profiles shipped in `profiles/`.
+pub fn list_names(repo_root: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(repo_root.join("profiles"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let p = e.path();
+            (p.extension()? == "yaml").then(|| p.file_stem()?.to_str().map(str::to_owned))?
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+/// Service names declared in a compose file.
+pub fn compose_service_names(file: &Path) -> Result<Vec<String>> {
+    let text = std::fs::read_to_string(file).with_context(|| format!("read {}", file.display()))?;
+    let doc: serde_yaml::Value = serde_yaml::from_str(&text).map_err(|e| {
+        BadInput(format!(
+            "{}: not valid YAML: {e}; fix the compose file",
+            file.display()
+        ))
+    })?;
+    let services = doc
+        .get("services")
+        .and_then(|s| s.as_mapping())
+        .ok_or_else(|| {
+            BadInput(format!(
+                "{}: no `services:` mapping; runcost needs a compose file that declares services",
+                file.display()
+            ))
+        })?;
+    Ok(services
+        .keys()
+        .filter_map(|k| k.as_str().map(str::to_owned))
+        .collect())
+}
+
+/// 1-based line of the first `key:` in a YAML text, to point errors at it.
+fn line_of(text: &str, key: &str) -> Option<usize> {
+    let needle = format!("{key}:");
+    text.lines()
+        .position(|l| {
+            let t = l.trim_start().trim_start_matches("- ");
+            t.starts_with(&needle)
+                || t.contains(&format!(" {needle}"))
+                || t.contains(&format!("{{{needle}"))
+        })
+        .map(|i| i + 1)
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(bytes);
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(dir: &Path, profile: &str) -> Result<Profile> {
+        std::fs::write(
+            dir.join("app.yml"),
+            "services:\n  app:\n    image: x\n  db:\n    image: y\n",
+        )
+        .unwrap();
+        let p = dir.join("p.yaml");
+        std::fs::write(&p, profile).unwrap();
+        Profile::load(&p)
+    }
+
+    const GOOD: &str =
+        "name: t\ncompose: app.yml\nservice: app\nready: { http: { port: 8080, path: /health } }\n";
+
+    #[test]
+    fn good_profile_loads_with_defaults() {
+        let d = tempfile::tempdir().unwrap();
+        let p = fixture(d.path(), GOOD).unwrap();
+        assert_eq!(p.compose_services, vec!["app", "db"]);
+        assert_eq!(p.spec.ready.timeout.0, Duration::from_secs(60));
+        assert_eq!(p.ports(), vec![8080]);
+        assert_eq!(p.hash.len(), 64);
+    }
+
+    #[test]
+    fn unknown_field_names_file_line_and_field() {
+        let d = tempfile::tempdir().unwrap();
+        let text = format!("{GOOD}colour: blue\n");
+        let e = fixture(d.path(), &text).unwrap_err();
+        let msg = format!("{e:#}");
+        assert!(e.downcast_ref::<BadInput>().is_some());
+        assert!(msg.contains("p.yaml:5"), "{msg}");
+        assert!(msg.contains("unknown field `colour`"), "{msg}");
+    }
+
+    #[test]
+    fn wrong_type_names_the_nested_field() {
+        let d = tempfile::tempdir().unwrap();
+        let text = GOOD.replace("port: 8080", "port: eighty");
+        let msg = format!("{:#}", fixture(d.path(), &text).unwrap_err());
+        assert!(msg.contains("ready.http.port"), "{msg}");
+        assert!(msg.contains("p.yaml:4"), "{msg}");
+    }
+
+    #[test]
+    fn missing_service_lists_the_declared_ones() {
+        let d = tempfile::tempdir().unwrap();
+        let text = GOOD.replace("service: app", "service: web");
+        let msg = format!("{:#}", fixture(d.path(), &text).unwrap_err());
+        assert!(msg.contains("p.yaml:3: field `service`"), "{msg}");
+        assert!(msg.contains("declares: app, db"), "{msg}");
+    }
+
+    #[test]
+    fn missing_compose_file_is_named() {
+        let d = tempfile::tempdir().unwrap();
+        let text = GOOD.replace("app.yml", "nope.yml");
+        let msg = format!("{:#}", fixture(d.path(), &text).unwrap_err());
+        assert!(msg.contains("nope.yml does not exist"), "{msg}");
+    }
+
+    #[test]
+    fn bad_env_name_and_pointer_are_refused() {
+        let d = tempfile::tempdir().unwrap();
+        let text = format!("{GOOD}entities: {{ env: 'A B' }}\n");
+        assert!(format!("{:#}", fixture(d.path(), &text).unwrap_err()).contains("`A B`"));
+        let text = format!(
+            "{GOOD}entities: {{ env: N, check: {{ http: {{ port: 1 }}, json: entities }} }}\n"
+        );
+        assert!(
+            format!("{:#}", fixture(d.path(), &text).unwrap_err()).contains("not a JSON pointer")
+        );
+    }
+}

@@ -1,0 +1,398 @@
+//! `report.md`: a pure function of the run record and its chart list, so it
+//! is snapshot-tested on hand-built records.
+
+use super::charts::ChartRef;
+use crate::results::{CellStatus, LaneRecord, RunRecord, RunStatus, Unit};
+use std::fmt::Write;
+
+pub fn render(r: &RunRecord, charts: &[ChartRef]) -> String {
+    let mut s = String::new();
+    let lanes: Vec<String> = r.lanes.iter().map(|l| l.lane.to_string()).collect();
+    let _ = writeln!(
+        s,
+        "# runcost: {} of `{}`\n",
+        lanes.join(", "),
+        r.profile.name
+    );
+    let status = match r.status {
+        RunStatus::Complete => "complete",
+        RunStatus::Partial => "**PARTIAL**",
+        RunStatus::Failed => "**FAILED**",
+    };
+    let _ = writeln!(s, "| | |\n|---|---|");
+    let _ = writeln!(
+        s,
+        "| run | `{}` ({status}{}) |",
+        r.run_id,
+        r.status_reason
+            .as_deref()
+            .map(|x| format!(": {x}"))
+            .unwrap_or_default()
+    );
+    let _ = writeln!(
+        s,
+        "| time | {} → {} |",
+        r.started_at,
+        r.finished_at.as_deref().unwrap_or("—")
+    );
+    let _ = writeln!(
+        s,
+        "| profile | `{}` (sha256 {}) |",
+        r.profile.path,
+        short(&r.profile.sha256)
+    );
+    let _ = writeln!(
+        s,
+        "| tool | runcost {} (git {}{}) |",
+        r.tool.version,
+        r.tool.git_sha.as_deref().map(short).unwrap_or("unknown"),
+        if r.tool.git_dirty == Some(true) {
+            ", dirty"
+        } else {
+            ""
+        }
+    );
+    let h = &r.host;
+    let _ = writeln!(
+        s,
+        "| host | {} · {} cores · {:.1} GiB · kernel {} · cgroup v{} |",
+        h.cpu_model,
+        h.cores,
+        h.mem_total_bytes as f64 / 1073741824.0,
+        h.kernel,
+        h.cgroup_version
+    );
+    let _ = writeln!(
+        s,
+        "| engine | Docker {} (API {}) · compose {} |",
+        h.engine_version, h.engine_api, h.compose
+    );
+    let st = &r.settings;
+    let env = if st.env.is_empty() {
+        "—".to_string()
+    } else {
+        st.env
+            .iter()
+            .map(|(k, v)| format!("`{k}={v}`"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let _ = writeln!(
+        s,
+        "| settings | {} repeat(s) · {} Hz · {:?} sampler · window ≥ {} s · env {env} · seed {} |",
+        st.repeats, st.rate_hz, st.sampler, st.window_s, r.seed
+    );
+    let l = &r.host_load;
+    let _ = writeln!(
+        s,
+        "| host load | load1 mean {:.2}, max {:.2} on {} cores{}{} |",
+        l.mean_load1,
+        l.max_load1,
+        l.cores,
+        l.max_cpu_psi
+            .map(|p| format!(", CPU PSI max {p:.1} %"))
+            .unwrap_or_default(),
+        if l.overloaded {
+            " — **overloaded: figures are not fit to compare**"
+        } else {
+            ""
+        }
+    );
+    for (k, v) in &r.images {
+        let _ = writeln!(
+            s,
+            "| image | `{k}` {} |",
+            short(v.trim_start_matches("sha256:"))
+        );
+    }
+    for lane in &r.lanes {
+        lane_section(&mut s, lane, charts);
+    }
+    s.push_str(HOW_TO_READ);
+    s
+}
+
+fn lane_section(s: &mut String, lane: &LaneRecord, charts: &[ChartRef]) {
+    let _ = writeln!(s, "\n## {}\n", lane.lane);
+    if lane.aggregates.is_empty() {
+        let _ = writeln!(s, "No steady repeat to summarise.\n");
+    } else {
+        let _ = writeln!(
+            s,
+            "| metric | median | 95 % CI of the mean | IQR | n | tier | per repeat |"
+        );
+        let _ = writeln!(s, "|---|---:|---|---:|---:|---|---|");
+        for a in &lane.aggregates {
+            let ci = a
+                .ci95
+                .map(|(lo, hi)| format!("{} – {}", a.unit.show(lo), a.unit.show(hi)))
+                .unwrap_or_else(|| "— (n < 2)".into());
+            let per: Vec<String> = a.per_repeat.iter().map(|v| compact(a.unit, *v)).collect();
+            let _ = writeln!(
+                s,
+                "| {} | {} | {ci} | {} | {} | {} | {} |",
+                a.metric.label(),
+                a.unit.show(a.median),
+                a.iqr.map(|v| a.unit.show(v)).unwrap_or_else(|| "—".into()),
+                a.n,
+                a.tier,
+                per.join(", ")
+            );
+        }
+        s.push('\n');
+    }
+    for note in &lane.skipped {
+        let _ = writeln!(s, "> note: {note}\n");
+    }
+    let _ = writeln!(s, "### Cells\n");
+    let _ = writeln!(s, "| cell | status | ready | warm-up | window | samples | rate | missed | sampler CPU | USS (window mean ± CI) | lag-1 r |");
+    let _ = writeln!(s, "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|");
+    for c in &lane.cells {
+        let status = match c.status {
+            CellStatus::Ok => "ok",
+            CellStatus::NotSteady => "**not steady**",
+            CellStatus::Failed => "**failed**",
+        };
+        let secs = |v: Option<f64>| v.map(|x| format!("{x:.1} s")).unwrap_or_else(|| "—".into());
+        let window = c.window.map(|(a, b)| b - a);
+        let (n, rate, missed, cpu) = match &c.sampler {
+            Some(t) => (
+                t.samples.to_string(),
+                format!("{:.1} Hz", t.achieved_hz),
+                t.missed_ticks.to_string(),
+                format!("{:.2} %", t.cpu_fraction() * 100.0),
+            ),
+            None => ("—".into(), "—".into(), "—".into(), "—".into()),
+        };
+        let uss = c
+            .metrics
+            .iter()
+            .find(|m| m.metric == crate::results::MetricKind::Uss);
+        let uss_s = uss
+            .map(|m| match m.ci {
+                Some((lo, hi)) => format!(
+                    "{} ± {:.3} MiB",
+                    Unit::Bytes.show(m.value),
+                    (hi - lo) / 2.0 / 1048576.0
+                ),
+                None => Unit::Bytes.show(m.value),
+            })
+            .unwrap_or_else(|| "—".into());
+        let r1 = uss
+            .and_then(|m| m.lag1)
+            .map(|r| format!("{r:.2}"))
+            .unwrap_or_else(|| "—".into());
+        let _ = writeln!(
+            s,
+            "| {} | {status} | {} | {} | {} | {n} | {rate} | {missed} | {cpu} | {uss_s} | {r1} |",
+            c.id,
+            secs(c.ready_s),
+            secs(c.steady_after_s),
+            secs(window),
+        );
+    }
+    let errors: Vec<_> = lane
+        .cells
+        .iter()
+        .filter_map(|c| c.error.as_ref().map(|e| (&c.id, e)))
+        .collect();
+    if !errors.is_empty() {
+        let _ = writeln!(s, "\n### Failures\n");
+        for (id, e) in errors {
+            let _ = writeln!(s, "- `{id}`:\n\n```text\n{}\n```", e.trim_end());
+        }
+    }
+    let mine: Vec<&ChartRef> = charts
+        .iter()
+        .filter(|c| {
+            lane.cells
+                .iter()
+                .any(|cell| c.svg.contains(&format!("/{}-", cell.id)))
+        })
+        .collect();
+    if let Some(first) = mine.first() {
+        let _ = writeln!(s, "\n### Timeline\n\n![{}]({})\n", first.title, first.png);
+        if mine.len() > 1 {
+            let others: Vec<String> = mine[1..]
+                .iter()
+                .map(|c| format!("[{}]({})", cell_of(&c.svg), c.svg))
+                .collect();
+            let _ = writeln!(s, "Other repeats: {}\n", others.join(" · "));
+        }
+    }
+}
+
+fn cell_of(path: &str) -> &str {
+    path.rsplit('/')
+        .next()
+        .unwrap_or(path)
+        .trim_end_matches("-timeline.svg")
+}
+
+fn compact(unit: Unit, v: f64) -> String {
+    match unit {
+        Unit::Bytes => format!("{:.2}", v / 1048576.0),
+        Unit::Cores => format!("{v:.3}"),
+        _ => format!("{v:.1}"),
+    }
+}
+
+fn short(s: &str) -> &str {
+    &s[..s.len().min(12)]
+}
+
+const HOW_TO_READ: &str = "
+## How to read this
+
+- **USS** (unique set size, Private_Clean + Private_Dirty) is what the target
+  alone costs: memory freed if it exited. **PSS** shares each shared page among
+  its users; **RSS** counts shared pages in full.
+- Each repeat is a fresh container. Warm-up ends when the USS slope over the
+  trailing window is flat (its 95 % CI contains 0 or lies within the profile's
+  floor); the window mean of each metric is one value per repeat.
+- Window intervals correct for autocorrelation (batch means / AR(1) effective
+  n, lag-1 r shown). Across repeats: median, IQR and a Student-t 95 %
+  interval of the repeat values. Tiers say what the sample count supports.
+- A repeat that never settled is reported as *not steady* and left out of the
+  summary; a failed repeat is reported with its error, never as zeros.
+";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probe::sampler::TickerStats;
+    use crate::probe::SamplerMode;
+    use crate::results::*;
+    use std::collections::BTreeMap;
+
+    pub fn fixture() -> RunRecord {
+        let cell = |i: u32, status: CellStatus, uss: f64| CellRecord {
+            id: format!("footprint-r{i}"),
+            repeat: i,
+            params: BTreeMap::new(),
+            status,
+            error: (status == CellStatus::Failed)
+                .then(|| "the target died during sampling (exit code 137)".into()),
+            container: Some(format!("c{i}")),
+            ready_s: Some(1.2),
+            steady_after_s: (status == CellStatus::Ok).then_some(3.0),
+            window: (status != CellStatus::Failed).then_some((4.2, 14.2)),
+            sampler_mode: SamplerMode::Host,
+            sampler: Some(TickerStats {
+                target_hz: 10.0,
+                achieved_hz: 10.0,
+                samples: 130,
+                thread_cpu_s: 0.013,
+                wall_s: 13.0,
+                ..Default::default()
+            }),
+            samples_csv: Some(format!("samples/footprint-r{i}.csv")),
+            metrics: if status == CellStatus::Failed {
+                vec![]
+            } else {
+                vec![CellMetric {
+                    metric: MetricKind::Uss,
+                    value: uss,
+                    ci: Some((uss - 1024.0, uss + 1024.0)),
+                    n: 100,
+                    n_eff: 40.0,
+                    lag1: Some(0.42),
+                }]
+            },
+        };
+        RunRecord {
+            schema_version: SCHEMA_VERSION.into(),
+            run_id: "20261123-120000-abcd".into(),
+            started_at: "2026-11-23T12:00:00Z".into(),
+            finished_at: Some("2026-11-23T12:01:00Z".into()),
+            status: RunStatus::Complete,
+            status_reason: Some("1 cell(s) failed".into()),
+            tool: ToolInfo {
+                name: "runcost".into(),
+                version: "0.1.0".into(),
+                git_sha: Some("0123456789abcdef".into()),
+                git_dirty: Some(false),
+            },
+            host: HostFingerprint {
+                hostname: "h".into(),
+                cpu_model: "Test CPU".into(),
+                cores: 2,
+                mem_total_bytes: 24 << 30,
+                kernel: "6.1.0".into(),
+                cgroup_version: "1".into(),
+                engine_version: "20.10.24".into(),
+                engine_api: "1.41".into(),
+                compose: "v1 1.29.2".into(),
+            },
+            profile: ProfileRef {
+                name: "gateway".into(),
+                path: "profiles/gateway.yaml".into(),
+                sha256: "f".repeat(64),
+            },
+            settings: Settings {
+                lane: LaneKind::Footprint,
+                repeats: 3,
+                rate_hz: 10.0,
+                sampler: SamplerMode::Host,
+                window_s: 10.0,
+                env: [("BASE_MIB".to_string(), "64".to_string())].into(),
+            },
+            seed: 7,
+            images: [(
+                "runcost/gateway:dev".to_string(),
+                "sha256:0123456789abcdef0123".to_string(),
+            )]
+            .into(),
+            lanes: vec![LaneRecord {
+                lane: LaneKind::Footprint,
+                cells: vec![
+                    cell(0, CellStatus::Ok, 70.0 * 1048576.0),
+                    cell(1, CellStatus::NotSteady, 71.0 * 1048576.0),
+                    cell(2, CellStatus::Failed, 0.0),
+                ],
+                aggregates: vec![Aggregate {
+                    metric: MetricKind::Uss,
+                    unit: Unit::Bytes,
+                    direction: Direction::LowerIsBetter,
+                    params: BTreeMap::new(),
+                    per_repeat: vec![70.0 * 1048576.0],
+                    n: 1,
+                    tier: "smoke".into(),
+                    median: 70.0 * 1048576.0,
+                    mean: 70.0 * 1048576.0,
+                    iqr: None,
+                    ci95: None,
+                }],
+                skipped: vec![
+                    "1 repeat(s) never reached a steady state and are left out of the summary"
+                        .into(),
+                ],
+            }],
+            host_load: LoadSummary {
+                cores: 2,
+                samples: 60,
+                mean_load1: 0.5,
+                max_load1: 0.9,
+                max_cpu_psi: Some(1.5),
+                overloaded: false,
+            },
+        }
+    }
+
+    #[test]
+    fn footprint_report_snapshot() {
+        let charts = vec![
+            ChartRef {
+                title: "t0".into(),
+                svg: "charts/footprint-r0-timeline.svg".into(),
+                png: "charts/footprint-r0-timeline.png".into(),
+            },
+            ChartRef {
+                title: "t1".into(),
+                svg: "charts/footprint-r1-timeline.svg".into(),
+                png: "charts/footprint-r1-timeline.png".into(),
+            },
+        ];
+        insta::assert_snapshot!(render(&fixture(), &charts));
+    }
+}

@@ -1,0 +1,16 @@
+//! Reports: markdown and charts from a run's record and raw samples. Only
+//! this module draws. `render` can run again later (`cargo xtask report`).
+
+pub mod charts;
+pub mod markdown;
+
+use crate::results::rundir::write_atomic;
+use crate::results::{RunDir, RunRecord};
+use anyhow::Result;
+
+/// Writes `charts/*` and `report.md` into the run directory.
+pub fn render(run: &RunDir, record: &RunRecord) -> Result<()> {
+    let charts = charts::draw_all(run, record)?;
+    let md = markdown::render(record, &charts);
+    write_atomic(&run.path("report.md"), md.as_bytes())
+}

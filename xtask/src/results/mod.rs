@@ -1,0 +1,9 @@
+//! Results: the versioned run record (`run.json`), raw sample CSVs and the
+//! run directory with atomic writes.
+
+pub mod fingerprint;
+pub mod rundir;
+pub mod schema;
+
+pub use rundir::RunDir;
+pub use schema::*;

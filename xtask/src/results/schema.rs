@@ -1,0 +1,273 @@
+//! The run record. `schema_version` follows semver: a reader refuses another
+//! major version. Types, not strings: units, directions, statuses and
+//! verdicts are enums.
+
+use crate::probe::sampler::TickerStats;
+use crate::probe::SamplerMode;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+pub const SCHEMA_VERSION: &str = "1.0";
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RunRecord {
+    pub schema_version: String,
+    pub run_id: String,
+    /// RFC 3339, UTC.
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub status: RunStatus,
+    /// Why the run is partial or failed.
+    pub status_reason: Option<String>,
+    pub tool: ToolInfo,
+    pub host: HostFingerprint,
+    pub profile: ProfileRef,
+    /// The command line's settings, as typed options.
+    pub settings: Settings,
+    /// Seed of every RNG in the run (cell order, bootstraps).
+    pub seed: u64,
+    /// Image tag → image id of what ran.
+    pub images: BTreeMap<String, String>,
+    pub lanes: Vec<LaneRecord>,
+    pub host_load: LoadSummary,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// Written at start and kept if the run is killed: not complete.
+    Partial,
+    Complete,
+    Failed,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ToolInfo {
+    pub name: String,
+    pub version: String,
+    pub git_sha: Option<String>,
+    pub git_dirty: Option<bool>,
+}
+
+/// What makes two runs comparable: the same machine shape and engine.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HostFingerprint {
+    pub hostname: String,
+    pub cpu_model: String,
+    pub cores: usize,
+    pub mem_total_bytes: u64,
+    pub kernel: String,
+    pub cgroup_version: String,
+    pub engine_version: String,
+    pub engine_api: String,
+    pub compose: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ProfileRef {
+    pub name: String,
+    pub path: String,
+    pub sha256: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Settings {
+    pub lane: LaneKind,
+    pub repeats: u32,
+    pub rate_hz: f64,
+    pub sampler: SamplerMode,
+    /// Measurement window after warm-up, seconds (minimum when adaptive).
+    pub window_s: f64,
+    pub env: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LaneKind {
+    Footprint,
+    Scaling,
+    Sweep,
+}
+
+impl std::fmt::Display for LaneKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = serde_json::to_value(self).ok();
+        f.write_str(s.as_ref().and_then(|v| v.as_str()).unwrap_or("?"))
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct LaneRecord {
+    pub lane: LaneKind,
+    pub cells: Vec<CellRecord>,
+    /// Across-repeat aggregates, one per (metric, parameters).
+    pub aggregates: Vec<Aggregate>,
+    /// Things the lane did not do, with the reason.
+    pub skipped: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CellStatus {
+    /// Warm-up settled and the window was measured.
+    Ok,
+    /// Never settled within the timeout: measured, but not summarised as steady.
+    NotSteady,
+    Failed,
+}
+
+/// One fresh target instance: one (parameters, repeat).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CellRecord {
+    pub id: String,
+    pub repeat: u32,
+    /// Lane parameters of this cell (e.g. `entities=100`).
+    pub params: BTreeMap<String, String>,
+    pub status: CellStatus,
+    pub error: Option<String>,
+    pub container: Option<String>,
+    /// Seconds from cell start until the target answered ready.
+    pub ready_s: Option<f64>,
+    /// Seconds from ready until warm-up ended (None: not steady).
+    pub steady_after_s: Option<f64>,
+    /// Measurement window [start, end] in seconds since cell start.
+    pub window: Option<(f64, f64)>,
+    pub sampler_mode: SamplerMode,
+    pub sampler: Option<TickerStats>,
+    /// Raw samples, relative to the run directory.
+    pub samples_csv: Option<String>,
+    pub metrics: Vec<CellMetric>,
+}
+
+/// One metric over one cell's measurement window.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CellMetric {
+    pub metric: MetricKind,
+    pub value: f64,
+    /// Autocorrelation-corrected interval of the window mean.
+    pub ci: Option<(f64, f64)>,
+    pub n: usize,
+    pub n_eff: f64,
+    pub lag1: Option<f64>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MetricKind {
+    Uss,
+    Pss,
+    PssAnon,
+    Rss,
+    Swap,
+    Threads,
+    Fds,
+    CpuCores,
+    CgroupMem,
+}
+
+impl MetricKind {
+    pub const FOOTPRINT: [MetricKind; 9] = [
+        MetricKind::Uss,
+        MetricKind::Pss,
+        MetricKind::PssAnon,
+        MetricKind::Rss,
+        MetricKind::Swap,
+        MetricKind::Threads,
+        MetricKind::Fds,
+        MetricKind::CpuCores,
+        MetricKind::CgroupMem,
+    ];
+
+    pub fn unit(self) -> Unit {
+        match self {
+            MetricKind::Threads | MetricKind::Fds => Unit::Count,
+            MetricKind::CpuCores => Unit::Cores,
+            _ => Unit::Bytes,
+        }
+    }
+
+    /// Every cost metric is lower-is-better; throughput-like metrics of
+    /// later lanes flip this.
+    pub fn direction(self) -> Direction {
+        Direction::LowerIsBetter
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            MetricKind::Uss => "USS",
+            MetricKind::Pss => "PSS",
+            MetricKind::PssAnon => "PSS (anon)",
+            MetricKind::Rss => "RSS",
+            MetricKind::Swap => "swap",
+            MetricKind::Threads => "threads",
+            MetricKind::Fds => "fds",
+            MetricKind::CpuCores => "CPU",
+            MetricKind::CgroupMem => "cgroup memory",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Unit {
+    Bytes,
+    Count,
+    Cores,
+    Seconds,
+}
+
+impl Unit {
+    /// A value formatted for people.
+    pub fn show(self, v: f64) -> String {
+        match self {
+            Unit::Bytes => format!("{:.2} MiB", v / 1048576.0),
+            Unit::Count => {
+                if v.fract() == 0.0 {
+                    format!("{v:.0}")
+                } else {
+                    format!("{v:.1}")
+                }
+            }
+            Unit::Cores => format!("{:.3} cores", v),
+            Unit::Seconds => format!("{:.3} s", v),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    LowerIsBetter,
+    HigherIsBetter,
+}
+
+/// A metric across repeats: the per-repeat values are kept so compare can
+/// test differences; the summary is the median and a t interval of the
+/// repeat means.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Aggregate {
+    pub metric: MetricKind,
+    pub unit: Unit,
+    pub direction: Direction,
+    pub params: BTreeMap<String, String>,
+    pub per_repeat: Vec<f64>,
+    pub n: usize,
+    pub tier: String,
+    pub median: f64,
+    pub mean: f64,
+    pub iqr: Option<f64>,
+    /// 95 % Student-t interval of the mean of repeat values (n ≥ 2).
+    pub ci95: Option<(f64, f64)>,
+}
+
+/// Host load over the whole run.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct LoadSummary {
+    pub cores: usize,
+    pub samples: usize,
+    pub mean_load1: f64,
+    pub max_load1: f64,
+    pub max_cpu_psi: Option<f64>,
+    /// load1 exceeded the core count for more than a tenth of the run.
+    pub overloaded: bool,
+}

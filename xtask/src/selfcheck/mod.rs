@@ -1,0 +1,3 @@
+//! Measurements of runcost itself, printed as ratios from one run.
+
+pub mod sampling;

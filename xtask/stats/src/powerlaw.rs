@@ -1,0 +1,392 @@
+//! Power-law scaling fit cost(n) = a + b·n^k with a profile-likelihood interval for k.
+
+use serde::{Deserialize, Serialize};
+
+use crate::dist::f_quantile;
+use crate::error::{check_level, StatsError};
+use crate::interval::Interval;
+
+/// Default half-width of the "linear" band around k = 1: the verdict is
+/// `Linear` when the whole k interval lies in [1 − margin, 1 + margin].
+pub const LINEARITY_MARGIN: f64 = 0.1;
+/// Default lower end of the searched exponent range.
+pub const K_MIN: f64 = 0.05;
+/// Default upper end of the searched exponent range.
+pub const K_MAX: f64 = 4.0;
+/// Grid points over [k_min, k_max] before golden-section refinement.
+const K_GRID: usize = 200;
+
+/// One measured point: the cost of a fresh run at size `n`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ScalingPoint {
+    /// Which repeat produced the point (provenance only; every point is
+    /// treated as an independent fresh run).
+    pub repeat_id: u32,
+    /// Workload size (must be > 0).
+    pub n: f64,
+    /// Measured cost.
+    pub cost: f64,
+}
+
+/// How measurement noise scales with the cost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoiseModel {
+    /// Constant noise variance: ordinary least squares.
+    Additive,
+    /// Noise standard deviation proportional to the cost: weighted least
+    /// squares with weights 1/ȳ_n², ȳ_n the mean cost observed at size n.
+    Relative,
+}
+
+/// Options for [`fit_power_law`].
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct PowerLawOptions {
+    /// Two-sided confidence level of the k interval.
+    pub level: f64,
+    /// Linear band half-width (see [`LINEARITY_MARGIN`]).
+    pub margin: f64,
+    /// Lower end of the exponent search range.
+    pub k_min: f64,
+    /// Upper end of the exponent search range.
+    pub k_max: f64,
+    /// Noise model.
+    pub noise: NoiseModel,
+}
+
+impl Default for PowerLawOptions {
+    fn default() -> Self {
+        PowerLawOptions {
+            level: 0.95,
+            margin: LINEARITY_MARGIN,
+            k_min: K_MIN,
+            k_max: K_MAX,
+            noise: NoiseModel::Relative,
+        }
+    }
+}
+
+/// Scaling verdict from the k interval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScalingVerdict {
+    /// k interval entirely below 1 − margin.
+    Sublinear,
+    /// k interval inside [1 − margin, 1 + margin].
+    Linear,
+    /// k interval entirely above 1 + margin.
+    Superlinear,
+    /// The interval straddles a band edge: the data cannot decide.
+    Indeterminate,
+}
+
+/// A fitted power law.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PowerLawFit {
+    /// Constant term a.
+    pub a: f64,
+    /// Scale b (cost units per n^k).
+    pub b: f64,
+    /// Exponent estimate k.
+    pub k: f64,
+    /// Profile-likelihood interval for k, clipped to [k_min, k_max].
+    pub k_ci: Interval,
+    /// The interval reached k_min (true lower bound may be smaller).
+    pub k_ci_lower_clipped: bool,
+    /// The interval reached k_max (true upper bound may be larger).
+    pub k_ci_upper_clipped: bool,
+    /// Points used in the fit.
+    pub points_used: usize,
+    /// Distinct sizes.
+    pub distinct_sizes: usize,
+    /// (Weighted) residual sum of squares at the optimum, in cost units².
+    pub rss: f64,
+    /// Residual degrees of freedom (points − 3).
+    pub residual_df: usize,
+    /// Noise model used.
+    pub noise: NoiseModel,
+    /// Verdict.
+    pub verdict: ScalingVerdict,
+}
+
+/// Outcome of [`fit_power_law`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum PowerLawOutcome {
+    /// The model was fitted.
+    Fit(PowerLawFit),
+    /// The design cannot support a verdict (too few sizes, less than one
+    /// decade of sizes, too few points).
+    NoVerdict {
+        /// Human-readable reason.
+        reason: String,
+    },
+}
+
+/// Precomputed design: normalised sizes, costs, weights.
+struct Design {
+    u: Vec<f64>,
+    y: Vec<f64>,
+    w: Vec<f64>,
+    n_max: f64,
+}
+
+/// Weighted least squares of y on (1, x) for fixed k; returns (a, b', rss)
+/// with x = (n/n_max)^k.
+fn profile(d: &Design, k: f64) -> (f64, f64, f64) {
+    let mut sw = 0.0;
+    let mut swx = 0.0;
+    let mut swy = 0.0;
+    let xs: Vec<f64> = d.u.iter().map(|u| u.powf(k)).collect();
+    for ((x, y), w) in xs.iter().zip(&d.y).zip(&d.w) {
+        sw += w;
+        swx += w * x;
+        swy += w * y;
+    }
+    let mx = swx / sw;
+    let my = swy / sw;
+    let mut sxx = 0.0;
+    let mut sxy = 0.0;
+    for ((x, y), w) in xs.iter().zip(&d.y).zip(&d.w) {
+        sxx += w * (x - mx) * (x - mx);
+        sxy += w * (x - mx) * (y - my);
+    }
+    let b = if sxx > 0.0 { sxy / sxx } else { 0.0 };
+    let a = my - b * mx;
+    let rss = xs
+        .iter()
+        .zip(&d.y)
+        .zip(&d.w)
+        .map(|((x, y), w)| {
+            let e = y - a - b * x;
+            w * e * e
+        })
+        .sum();
+    (a, b, rss)
+}
+
+fn golden_min(d: &Design, mut lo: f64, mut hi: f64) -> f64 {
+    let g = (5f64.sqrt() - 1.0) / 2.0;
+    let mut c = hi - g * (hi - lo);
+    let mut e = lo + g * (hi - lo);
+    let mut fc = profile(d, c).2;
+    let mut fe = profile(d, e).2;
+    for _ in 0..80 {
+        if hi - lo < 1e-9 {
+            break;
+        }
+        if fc < fe {
+            hi = e;
+            e = c;
+            fe = fc;
+            c = hi - g * (hi - lo);
+            fc = profile(d, c).2;
+        } else {
+            lo = c;
+            c = e;
+            fc = fe;
+            e = lo + g * (hi - lo);
+            fe = profile(d, e).2;
+        }
+    }
+    (lo + hi) / 2.0
+}
+
+/// Bisection for the crossing of RSS(k) = threshold between `inside`
+/// (RSS ≤ threshold) and `outside` (RSS > threshold).
+fn crossing(d: &Design, mut inside: f64, mut outside: f64, threshold: f64) -> f64 {
+    for _ in 0..60 {
+        if (outside - inside).abs() < 1e-9 {
+            break;
+        }
+        let mid = 0.5 * (inside + outside);
+        if profile(d, mid).2 <= threshold {
+            inside = mid;
+        } else {
+            outside = mid;
+        }
+    }
+    inside
+}
+
+/// Fit cost(n) = a + b·n^k to independent runs at several sizes.
+///
+/// **Estimation** (profile least squares; Bates & Watts 1988, *Nonlinear
+/// Regression Analysis and Its Applications*): for fixed k the
+/// model is linear in (a, b), so RSS(k) is minimised in closed form; k̂
+/// minimises RSS(k) over a 200-point grid on [k_min, k_max], refined by
+/// golden-section search between the neighbouring grid points.
+///
+/// **Interval for k**: the profile-likelihood (likelihood-ratio) region
+/// `{k : RSS(k) ≤ RSS(k̂) · (1 + F_{1, m−3}(level) / (m − 3))}`, m = points
+/// (Bates & Watts 1988, profile-t / likelihood regions; Seber & Wild 2003,
+/// *Nonlinear Regression*, ch. 5), reported as the hull of the region on the grid with bisected
+/// edges, clipped to [k_min, k_max] (flags tell when clipped).
+/// Why not the bootstrap the design sketched: with 3–5 repeats per size a
+/// percentile bootstrap over repeats resamples too few distinct values and
+/// its intervals are systematically too narrow (the Monte Carlo test in this
+/// crate found coverage far below 95 %), whereas the F-calibrated profile
+/// interval is exact for the linear sub-problem and only approximate in k,
+/// and holds ≈ 95 % coverage in this crate's Monte Carlo tests for k ∈
+/// {0.5, 1, 1.5, 2} with additive and multiplicative noise.
+///
+/// **Noise**: [`NoiseModel::Relative`] (default) weights each point by
+/// 1/ȳ_n², ȳ_n the mean cost at its size, which turns multiplicative noise
+/// into constant-variance noise; [`NoiseModel::Additive`] uses OLS.
+///
+/// **Verdict** with margin μ ([`LINEARITY_MARGIN`]): `Sublinear` if
+/// upper < 1 − μ, `Superlinear` if lower > 1 + μ, `Linear` if the interval
+/// lies within [1 − μ, 1 + μ], otherwise `Indeterminate`.
+///
+/// Returns [`PowerLawOutcome::NoVerdict`] when there are fewer than 3
+/// distinct sizes, the sizes span less than one decade (max/min < 10), or
+/// fewer than 5 points. Errors on non-finite values, n ≤ 0, or (Relative
+/// model) a non-positive mean cost at some size.
+pub fn fit_power_law(
+    points: &[ScalingPoint],
+    opts: &PowerLawOptions,
+) -> Result<PowerLawOutcome, StatsError> {
+    check_level(opts.level)?;
+    if !(opts.margin.is_finite() && opts.margin >= 0.0) {
+        return Err(StatsError::InvalidParameter {
+            name: "margin",
+            reason: "must be finite and non-negative",
+        });
+    }
+    if !(opts.k_min.is_finite() && opts.k_max.is_finite() && opts.k_min > 0.0)
+        || opts.k_min >= opts.k_max
+    {
+        return Err(StatsError::InvalidParameter {
+            name: "k_min/k_max",
+            reason: "need 0 < k_min < k_max, both finite",
+        });
+    }
+    for (i, p) in points.iter().enumerate() {
+        if !p.n.is_finite() || !p.cost.is_finite() {
+            return Err(StatsError::NonFinite { index: i });
+        }
+        if p.n <= 0.0 {
+            return Err(StatsError::InvalidParameter {
+                name: "n",
+                reason: "workload sizes must be positive",
+            });
+        }
+    }
+    let mut sizes: Vec<f64> = points.iter().map(|p| p.n).collect();
+    sizes.sort_by(f64::total_cmp);
+    sizes.dedup();
+    let no = |reason: String| Ok(PowerLawOutcome::NoVerdict { reason });
+    if sizes.len() < 3 {
+        return no(format!(
+            "need at least 3 distinct sizes, got {}",
+            sizes.len()
+        ));
+    }
+    let (n_min, n_max) = (sizes[0], sizes[sizes.len() - 1]);
+    if n_max / n_min < 10.0 {
+        return no(format!(
+            "sizes span {n_min}..{n_max}, less than one decade (max/min < 10)"
+        ));
+    }
+    let m = points.len();
+    if m < 5 {
+        return no(format!("need at least 5 points, got {m}"));
+    }
+    // Per-size mean cost for relative weights.
+    let mut w = vec![1.0; m];
+    if opts.noise == NoiseModel::Relative {
+        for &s in &sizes {
+            let costs: Vec<f64> = points
+                .iter()
+                .filter(|p| p.n == s)
+                .map(|p| p.cost)
+                .collect();
+            let mean = costs.iter().sum::<f64>() / costs.len() as f64;
+            if mean <= 0.0 {
+                return Err(StatsError::InvalidParameter {
+                    name: "cost",
+                    reason: "relative noise model needs a positive mean cost at every size",
+                });
+            }
+            for (wi, p) in w.iter_mut().zip(points) {
+                if p.n == s {
+                    *wi = 1.0 / (mean * mean);
+                }
+            }
+        }
+        // Rescale so the weighted RSS stays in cost units².
+        let scale = m as f64 / w.iter().sum::<f64>();
+        w.iter_mut().for_each(|v| *v *= scale);
+    }
+    let d = Design {
+        u: points.iter().map(|p| p.n / n_max).collect(),
+        y: points.iter().map(|p| p.cost).collect(),
+        w,
+        n_max,
+    };
+    let grid: Vec<f64> = (0..K_GRID)
+        .map(|i| opts.k_min + (opts.k_max - opts.k_min) * i as f64 / (K_GRID - 1) as f64)
+        .collect();
+    let rss_grid: Vec<f64> = grid.iter().map(|&k| profile(&d, k).2).collect();
+    let imin = rss_grid
+        .iter()
+        .enumerate()
+        .min_by(|a, b| a.1.total_cmp(b.1))
+        .map(|(i, _)| i)
+        .expect("grid non-empty");
+    let lo = grid[imin.saturating_sub(1)];
+    let hi = grid[(imin + 1).min(K_GRID - 1)];
+    let mut k = golden_min(&d, lo, hi);
+    let mut rss_min = profile(&d, k).2;
+    if rss_grid[imin] < rss_min {
+        k = grid[imin];
+        rss_min = rss_grid[imin];
+    }
+    let df = m - 3;
+    let threshold =
+        rss_min * (1.0 + f_quantile(opts.level, 1.0, df as f64) / df as f64) + 1e-300;
+    // Hull of {k : RSS(k) ≤ threshold} on the grid, edges bisected.
+    let first = rss_grid.iter().position(|&r| r <= threshold);
+    let last = rss_grid.iter().rposition(|&r| r <= threshold);
+    let (lower, lower_clipped) = match first {
+        Some(0) => (opts.k_min, true),
+        Some(i) => (crossing(&d, grid[i], grid[i - 1], threshold), false),
+        None => (crossing(&d, k, lo, threshold), false),
+    };
+    let (upper, upper_clipped) = match last {
+        Some(i) if i == K_GRID - 1 => (opts.k_max, true),
+        Some(i) => (crossing(&d, grid[i], grid[i + 1], threshold), false),
+        None => (crossing(&d, k, hi, threshold), false),
+    };
+    let lower = lower.min(k);
+    let upper = upper.max(k);
+    let (a, b_scaled, _) = profile(&d, k);
+    let margin = opts.margin;
+    let verdict = if upper < 1.0 - margin {
+        ScalingVerdict::Sublinear
+    } else if lower > 1.0 + margin {
+        ScalingVerdict::Superlinear
+    } else if lower >= 1.0 - margin && upper <= 1.0 + margin {
+        ScalingVerdict::Linear
+    } else {
+        ScalingVerdict::Indeterminate
+    };
+    Ok(PowerLawOutcome::Fit(PowerLawFit {
+        a,
+        b: b_scaled / d.n_max.powf(k),
+        k,
+        k_ci: Interval {
+            lower,
+            upper,
+            level: opts.level,
+        },
+        k_ci_lower_clipped: lower_clipped,
+        k_ci_upper_clipped: upper_clipped,
+        points_used: m,
+        distinct_sizes: sizes.len(),
+        rss: rss_min,
+        residual_df: df,
+        noise: opts.noise,
+        verdict,
+    }))
+}
