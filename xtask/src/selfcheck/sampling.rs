@@ -114,40 +114,36 @@ async fn measure(
 
     let mut modes = Vec::new();
     let mut host = HostProbe::new(target.clone())?;
-    modes.push(
-        cost("host /proc", samples.max(1) * 5, &cg, &target_pids, || {
-            host.read().map(|_| ())
-        })
-        .await?,
-    );
+    modes.push(cost(
+        "host /proc",
+        samples.max(1) * 5,
+        &cg,
+        &target_pids,
+        || host.read().map(|_| ()),
+    )?);
 
-    let exec = ExecProbe::start(ctx.engine, &target).await?;
-    let mut exec = Some(exec);
+    // The exec probe blocks on the runtime from its caller's thread, as the
+    // sampler thread does: run it on a plain thread.
+    let mut probe = ExecProbe::start(ctx.engine, &target).await?;
     let n_exec = samples.max(1);
-    let exec_cost = tokio::task::spawn_blocking({
-        let cg = cg.clone();
-        let target_pids = target_pids.clone();
-        let mut probe = exec.take().context("exec probe")?;
-        move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?;
-            rt.block_on(cost(
-                "exec stream (1 exec)",
-                n_exec,
-                &cg,
-                &target_pids,
-                || probe.read().map(|_| ()),
-            ))
-        }
+    let (cg2, pids2) = (cg.clone(), target_pids.clone());
+    let exec_cost = std::thread::spawn(move || {
+        cost("exec stream (1 exec)", n_exec, &cg2, &pids2, || {
+            probe.read().map(|_| ())
+        })
     })
-    .await??;
+    .join()
+    .map_err(|_| anyhow::anyhow!("exec-stream measurement panicked"))??;
     modes.push(exec_cost);
 
     let id = started.container.clone();
     let n_cat = (samples / 10).clamp(5, 30);
-    modes.push(
-        cost("3 × docker exec cat", n_cat, &cg, &target_pids, || {
+    modes.push(cost(
+        "3 × docker exec cat",
+        n_cat,
+        &cg,
+        &target_pids,
+        || {
             for f in ["smaps_rollup", "status", "stat"] {
                 let out = std::process::Command::new("docker")
                     .args(["exec", &id, "cat", &format!("/proc/1/{f}")])
@@ -156,9 +152,8 @@ async fn measure(
                 anyhow::ensure!(out.status.success(), "docker exec cat failed");
             }
             Ok(())
-        })
-        .await?,
-    );
+        },
+    )?);
 
     // Sustained 100 Hz in host mode, through the real ticker.
     let ticker = spawn_probe(
@@ -185,7 +180,7 @@ async fn measure(
 }
 
 /// Runs `read` n times back to back; wall and all-process CPU per sample.
-async fn cost<F: FnMut() -> Result<()>>(
+fn cost<F: FnMut() -> Result<()>>(
     mode: &'static str,
     n: u32,
     cg: &Option<String>,

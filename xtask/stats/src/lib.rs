@@ -33,13 +33,9 @@ pub mod steady;
 pub mod summary;
 pub mod trend;
 
-#[cfg(test)]
-pub(crate) mod testutil;
-#[cfg(test)]
-mod proto_test;
-
 pub use autocorr::{
-    ar1_effective_n, autocorrelation, lag1_autocorrelation, mean_ci_autocorrelated,
+    ar1_effective_n, autocorrelation, integrated_autocorrelation_time, lag1_autocorrelation,
+    mean_ci_autocorrelated,
     AutocorrMeanInterval, MeanCiMethod,
 };
 pub use compare::{compare, Comparison, Shift};
@@ -56,7 +52,9 @@ pub use powerlaw::{
     fit_power_law, NoiseModel, PowerLawFit, PowerLawOptions, PowerLawOutcome, ScalingPoint,
     ScalingVerdict, LINEARITY_MARGIN,
 };
-pub use regression::{ols, slope_ci_autocorrelated, OlsFit, SlopeCiMethod, SlopeInterval};
+pub use regression::{
+    ols, slope_ci_autocorrelated, NoiseResiduals, OlsFit, SlopeCiMethod, SlopeInterval,
+};
 pub use steady::{
     detect_steady_state, mean_precision, PrecisionCheck, SteadyOptions, SteadyState, Window,
 };

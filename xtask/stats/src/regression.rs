@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::autocorr::{acf_validated, ar1_effective_n};
+use crate::autocorr::{acf_validated, ar1_effective_n, geyer_tau_validated};
 use crate::dist::t_crit;
 use crate::error::{check_level, check_pairs, StatsError};
 use crate::interval::Interval;
@@ -106,6 +106,21 @@ pub enum SlopeCiMethod {
     Independent,
     /// AR(1) effective-sample-size correction (Santer et al. 2000).
     Ar1EffectiveN,
+    /// Effective sample size n/τ from Geyer's initial monotone sequence
+    /// estimate τ on the residuals (was more conservative than AR(1)).
+    InitialSequence,
+}
+
+/// Which fit supplied the residuals used to estimate noise variance and
+/// serial correlation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoiseResiduals {
+    /// Residuals of the straight-line fit itself.
+    Linear,
+    /// Residuals of a quadratic fit (curvature absorbed), used by
+    /// steady-state detection.
+    Quadratic,
 }
 
 /// OLS slope with an interval corrected for serially correlated residuals.
@@ -115,7 +130,7 @@ pub struct SlopeInterval {
     pub n: usize,
     /// Effective sample size used, clamped to [3, n].
     pub n_eff: f64,
-    /// Raw lag-1 autocorrelation of the OLS residuals.
+    /// Raw lag-1 autocorrelation of the noise residuals.
     pub r1: f64,
     /// OLS slope.
     pub slope: f64,
@@ -123,12 +138,15 @@ pub struct SlopeInterval {
     pub intercept: f64,
     /// Corrected standard error of the slope.
     pub se: f64,
-    /// Degrees of freedom of the t quantile, n_eff − 2 (≥ 1).
+    /// Degrees of freedom of the t quantile, n_eff − p (≥ 1), p = 2 for
+    /// linear and 3 for quadratic noise residuals.
     pub df: f64,
     /// The interval.
     pub ci: Interval,
     /// Which correction applied.
     pub method: SlopeCiMethod,
+    /// Which residuals the noise estimate came from.
+    pub noise_residuals: NoiseResiduals,
 }
 
 /// OLS slope interval for a time series with AR(1)-like residuals, using the
@@ -163,29 +181,116 @@ pub(crate) fn slope_ci_autocorrelated_validated(
     y: &[f64],
     level: f64,
 ) -> Result<SlopeInterval, StatsError> {
-    let (fit, resid) = ols_validated(x, y)?;
-    let n = fit.n as f64;
+    corrected_slope_ci(x, y, level, NoiseResiduals::Linear)
+}
+
+/// Like [`slope_ci_autocorrelated`], but noise variance and autocorrelation
+/// come from the residuals of a local quadratic fit, so smooth curvature
+/// inside the window (e.g. the bend of an exponential warm-up) is treated as
+/// signal instead of being mistaken for serial correlation. The slope is
+/// still the linear OLS slope (the window's average rate of change).
+pub(crate) fn slope_ci_curvature_robust_validated(
+    x: &[f64],
+    y: &[f64],
+    level: f64,
+) -> Result<SlopeInterval, StatsError> {
+    corrected_slope_ci(x, y, level, NoiseResiduals::Quadratic)
+}
+
+/// Residuals of y on (1, v, v²), v = standardised x; `None` if singular.
+fn quadratic_residuals(x: &[f64], y: &[f64]) -> Option<Vec<f64>> {
+    let mx = mean(x);
+    let scale = x.iter().map(|v| (v - mx).abs()).fold(0.0, f64::max);
+    if !(scale > 0.0) {
+        return None;
+    }
+    let v: Vec<f64> = x.iter().map(|a| (a - mx) / scale).collect();
+    // Normal equations A β = c for the basis (1, v, v²).
+    let mut a = [[0.0f64; 4]; 3];
+    for (vi, yi) in v.iter().zip(y) {
+        let basis = [1.0, *vi, vi * vi];
+        for r in 0..3 {
+            for c in 0..3 {
+                a[r][c] += basis[r] * basis[c];
+            }
+            a[r][3] += basis[r] * yi;
+        }
+    }
+    // Gaussian elimination with partial pivoting.
+    for col in 0..3 {
+        let piv = (col..3).max_by(|&p, &q| a[p][col].abs().total_cmp(&a[q][col].abs()))?;
+        if a[piv][col].abs() < 1e-12 * a[0][0] {
+            return None;
+        }
+        a.swap(col, piv);
+        for r in 0..3 {
+            if r != col {
+                let f = a[r][col] / a[col][col];
+                for c in col..4 {
+                    a[r][c] -= f * a[col][c];
+                }
+            }
+        }
+    }
+    let beta: Vec<f64> = (0..3).map(|r| a[r][3] / a[r][r]).collect();
+    Some(
+        v.iter()
+            .zip(y)
+            .map(|(vi, yi)| yi - beta[0] - beta[1] * vi - beta[2] * vi * vi)
+            .collect(),
+    )
+}
+
+fn corrected_slope_ci(
+    x: &[f64],
+    y: &[f64],
+    level: f64,
+    want: NoiseResiduals,
+) -> Result<SlopeInterval, StatsError> {
+    let (fit, linear_resid) = ols_validated(x, y)?;
+    let nu = fit.n;
+    let n = nu as f64;
+    let quad = if want == NoiseResiduals::Quadratic && nu >= 5 {
+        quadratic_residuals(x, y)
+    } else {
+        None
+    };
+    let (resid, noise_model, p) = match quad {
+        Some(r) => (r, NoiseResiduals::Quadratic, 3.0),
+        None => (linear_resid, NoiseResiduals::Linear, 2.0),
+    };
+    let rss: f64 = resid.iter().map(|e| e * e).sum();
+    let mx = mean(x);
+    let sxx: f64 = x.iter().map(|v| (v - mx) * (v - mx)).sum();
+    let base_se = (rss / (n - p) / sxx).sqrt();
     let r1 = acf_validated(&resid, 1);
     // A perfect fit has no residual structure to correct for.
-    let r_corr = if fit.residual_sd > 0.0 {
-        r1 + (2.0 + 4.0 * r1) / n
-    } else {
-        0.0
-    };
-    let n_eff = ar1_effective_n(n, r_corr);
-    let (se, df, method) = if n_eff >= n {
-        (fit.slope_se, fit.df, SlopeCiMethod::Independent)
-    } else {
-        let df = (n_eff - 2.0).max(1.0);
+    let (ar1_neff, geyer_neff) = if rss > 0.0 {
+        // Kendall's bias (1 + 4ρ)/n plus 1/n per fitted term beyond the mean.
+        let r_corr = r1 + (p - 1.0 + 1.0 + 4.0 * r1) / n;
         (
-            fit.slope_se * ((n - 2.0) / df).sqrt(),
-            df,
-            SlopeCiMethod::Ar1EffectiveN,
+            ar1_effective_n(n, r_corr),
+            (n / geyer_tau_validated(&resid)).clamp(n.min(3.0), n),
         )
+    } else {
+        (n, n)
     };
+    let (n_eff, method) = if ar1_neff >= n && geyer_neff >= n {
+        (n, SlopeCiMethod::Independent)
+    } else if geyer_neff < ar1_neff {
+        (geyer_neff, SlopeCiMethod::InitialSequence)
+    } else {
+        (ar1_neff, SlopeCiMethod::Ar1EffectiveN)
+    };
+    let df = if method == SlopeCiMethod::Independent {
+        n - p
+    } else {
+        (n_eff - p).max(1.0)
+    };
+    let se = base_se * ((n - p) / df).sqrt();
     let h = t_crit(level, df) * se;
     Ok(SlopeInterval {
-        n: fit.n,
+        n: nu,
         n_eff,
         r1,
         slope: fit.slope,
@@ -198,6 +303,7 @@ pub(crate) fn slope_ci_autocorrelated_validated(
             level,
         },
         method,
+        noise_residuals: noise_model,
     })
 }
 

@@ -1,0 +1,342 @@
+//! Integration tests against the real Docker engine and the gateway image
+//! (`cargo xtask setup` builds it). They run the real binary, short
+//! durations, one at a time: `clean` and the leftover checks look at every
+//! runcost-labelled object on the engine.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+fn xtask(results: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_xtask"));
+    c.env("RUNCOST_ROOT", root())
+        .arg("--results")
+        .arg(results)
+        .arg("--quiet");
+    c
+}
+
+fn run(cmd: &mut Command) -> Output {
+    let out = cmd.output().expect("run xtask");
+    eprintln!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Labelled objects of a run (or of any run) still on the engine.
+fn leftovers(run_id: Option<&str>) -> usize {
+    let label = match run_id {
+        Some(id) => format!("label=dev.runcost.run={id}"),
+        None => "label=dev.runcost.run".to_string(),
+    };
+    let count = |args: &[&str]| -> usize {
+        let out = Command::new("docker")
+            .args(args)
+            .args(["--filter", &label, "-q"])
+            .output()
+            .expect("docker");
+        assert!(out.status.success(), "docker {args:?} failed");
+        String::from_utf8_lossy(&out.stdout).lines().count()
+    };
+    count(&["ps", "-a"]) + count(&["network", "ls"]) + count(&["volume", "ls"])
+}
+
+fn record(results: &Path, id: &str) -> serde_json::Value {
+    let text = std::fs::read_to_string(results.join(id).join("run.json")).expect("run.json");
+    serde_json::from_str(&text).expect("run.json is JSON")
+}
+
+fn only_run(results: &Path) -> String {
+    let runs: Vec<String> = std::fs::read_dir(results)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().join("run.json").is_file() && !e.path().is_symlink())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(runs.len(), 1, "exactly one run dir: {runs:?}");
+    runs[0].clone()
+}
+
+#[test]
+fn footprint_runs_reports_and_leaves_nothing() {
+    let _g = serial();
+    let results = tempfile::tempdir().unwrap();
+    let out = run(xtask(results.path()).args([
+        "footprint",
+        "--repeats",
+        "2",
+        "--duration",
+        "2s",
+        "--max-duration",
+        "2s",
+    ]));
+    assert_eq!(out.status.code(), Some(0));
+    let id = only_run(results.path());
+    let r = record(results.path(), &id);
+    assert_eq!(r["schema_version"], "1.0");
+    assert_eq!(r["status"], "complete");
+    let lane = &r["lanes"][0];
+    assert_eq!(lane["lane"], "footprint");
+    assert_eq!(lane["cells"].as_array().unwrap().len(), 2);
+    let uss = lane["aggregates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["metric"] == "uss")
+        .expect("uss aggregate");
+    assert_eq!(uss["per_repeat"].as_array().unwrap().len(), 2);
+    // The profile holds ENTITIES=1000 × 4 KiB and BASE_MIB=16: USS must show them.
+    let median = uss["median"].as_f64().unwrap();
+    assert!(
+        median > 20.0 * 1048576.0 && median < 200.0 * 1048576.0,
+        "USS {median}"
+    );
+    let dir = results.path().join(&id);
+    for f in [
+        "report.md",
+        "charts/footprint-r0-timeline.svg",
+        "charts/footprint-r0-timeline.png",
+        "samples/footprint-r0.csv",
+        "samples/hostload.csv",
+    ] {
+        assert!(dir.join(f).is_file(), "{f} missing");
+    }
+    let report = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(report.contains("| USS |"), "{report}");
+    assert_eq!(
+        std::fs::read_link(results.path().join("latest")).unwrap(),
+        PathBuf::from(&id)
+    );
+    assert_eq!(leftovers(Some(&id)), 0);
+
+    // The report re-renders from the stored JSON and samples.
+    std::fs::remove_file(dir.join("report.md")).unwrap();
+    let out = run(xtask(results.path()).args(["report", &id]));
+    assert_eq!(out.status.code(), Some(0));
+    assert!(dir.join("report.md").is_file());
+}
+
+#[test]
+fn exec_stream_sampler_agrees_with_host_mode() {
+    let _g = serial();
+    let results = tempfile::tempdir().unwrap();
+    let out = run(xtask(results.path()).args([
+        "footprint",
+        "--repeats",
+        "1",
+        "--duration",
+        "2s",
+        "--max-duration",
+        "2s",
+        "--sampler",
+        "exec",
+        "--rate",
+        "20",
+    ]));
+    assert_eq!(out.status.code(), Some(0));
+    let id = only_run(results.path());
+    let r = record(results.path(), &id);
+    let cell = &r["lanes"][0]["cells"][0];
+    assert_eq!(cell["sampler_mode"], "exec");
+    assert!(cell["sampler"]["samples"].as_u64().unwrap() >= 30);
+    let uss = r["lanes"][0]["aggregates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["metric"] == "uss")
+        .unwrap();
+    assert!(uss["median"].as_f64().unwrap() > 20.0 * 1048576.0);
+    assert_eq!(leftovers(Some(&id)), 0);
+}
+
+#[test]
+fn bad_profile_is_refused_before_anything_starts() {
+    let _g = serial();
+    let results = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("bad.yaml");
+    std::fs::write(
+        &p,
+        format!(
+            "name: bad\ncompose: {}\nservice: gateway\nready: {{ http: {{ port: 8080 }} }}\nwarmup: 5s\n",
+            root().join("compose/gateway.yml").display()
+        ),
+    )
+    .unwrap();
+    let out = run(xtask(results.path()).args(["footprint", "--profile", p.to_str().unwrap()]));
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("bad.yaml:5") && err.contains("unknown field `warmup`"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"));
+    assert_eq!(
+        std::fs::read_dir(results.path()).unwrap().count(),
+        0,
+        "no run directory"
+    );
+
+    // A service the compose file does not declare.
+    std::fs::write(
+        &p,
+        format!(
+            "name: bad\ncompose: {}\nservice: web\nready: {{ http: {{ port: 8080 }} }}\n",
+            root().join("compose/gateway.yml").display()
+        ),
+    )
+    .unwrap();
+    let out = run(xtask(results.path()).args(["footprint", "--profile", p.to_str().unwrap()]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("service `web` is not in"));
+
+    // An unreachable engine.
+    let out = run(xtask(results.path())
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .args(["footprint"]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not reachable"));
+    assert_eq!(
+        std::fs::read_dir(results.path()).unwrap().count(),
+        0,
+        "no run directory"
+    );
+}
+
+#[test]
+fn never_ready_fails_cleanly_without_a_complete_result() {
+    let _g = serial();
+    let results = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("deaf.yaml");
+    std::fs::write(
+        &p,
+        format!(
+            "name: deaf\ncompose: {}\nservice: gateway\nprocess: gateway\nready: {{ http: {{ port: 8080, path: /nope }}, timeout: 3s }}\n",
+            root().join("compose/gateway.yml").display()
+        ),
+    )
+    .unwrap();
+    let out = run(xtask(results.path()).args([
+        "footprint",
+        "--repeats",
+        "1",
+        "--profile",
+        p.to_str().unwrap(),
+    ]));
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("never became ready") && err.contains("HTTP 404"),
+        "{err}"
+    );
+    let id = only_run(results.path());
+    assert_eq!(record(results.path(), &id)["status"], "failed");
+    assert_eq!(
+        record(results.path(), &id)["lanes"][0]["cells"][0]["status"],
+        "failed"
+    );
+    assert_eq!(leftovers(Some(&id)), 0);
+}
+
+/// Starts a long footprint run and waits until its target container exists.
+fn start_long_run(results: &Path) -> (Child, String) {
+    let child = xtask(results)
+        .args(["footprint", "--repeats", "3", "--duration", "60s"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        assert!(Instant::now() < deadline, "no container appeared");
+        if let Ok(id) = std::fs::read_link(results.join("latest")) {
+            let id = id.to_string_lossy().into_owned();
+            let out = Command::new("docker")
+                .args([
+                    "ps",
+                    "-q",
+                    "--filter",
+                    &format!("label=dev.runcost.run={id}"),
+                ])
+                .output()
+                .unwrap();
+            if !out.stdout.is_empty() {
+                return (child, id);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn interrupt(signal: nix::sys::signal::Signal, code: i32) {
+    let results = tempfile::tempdir().unwrap();
+    let (mut child, id) = start_long_run(results.path());
+    std::thread::sleep(Duration::from_secs(2));
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), signal).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(code), "{signal:?} exit code");
+    let r = record(results.path(), &id);
+    assert_eq!(r["status"], "partial");
+    assert!(
+        r["status_reason"]
+            .as_str()
+            .unwrap()
+            .contains(signal.as_str()),
+        "{}",
+        r["status_reason"]
+    );
+    assert_eq!(leftovers(Some(&id)), 0, "objects left after {signal:?}");
+}
+
+#[test]
+fn sigint_cleans_up_and_keeps_a_partial_run() {
+    let _g = serial();
+    interrupt(nix::sys::signal::Signal::SIGINT, 130);
+}
+
+#[test]
+fn sigterm_cleans_up_and_keeps_a_partial_run() {
+    let _g = serial();
+    interrupt(nix::sys::signal::Signal::SIGTERM, 143);
+}
+
+#[test]
+fn clean_reaps_what_a_sigkilled_run_left() {
+    let _g = serial();
+    let results = tempfile::tempdir().unwrap();
+    let (mut child, id) = start_long_run(results.path());
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        leftovers(Some(&id)) > 0,
+        "SIGKILL cannot clean up; clean must"
+    );
+    assert_eq!(
+        record(results.path(), &id)["status"],
+        "partial",
+        "a killed run stays partial"
+    );
+    let out = run(xtask(results.path()).arg("clean"));
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("removed"));
+    assert_eq!(leftovers(None), 0);
+}
