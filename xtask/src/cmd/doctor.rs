@@ -23,7 +23,7 @@ pub async fn run(common: &Common) -> Result<ExitCode> {
                 "FAIL"
             }
         };
-        println!("{tag} {what:<16} {detail}");
+        println!("{tag} {what:<18} {detail}");
     };
 
     match Engine::connect().await {

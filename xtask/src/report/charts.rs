@@ -41,22 +41,31 @@ pub fn draw_all(run: &RunDir, record: &RunRecord) -> Result<Vec<ChartRef>> {
 pub fn cell_timeline(record: &RunRecord, cell: &CellRecord, samples: &[Sample]) -> TimelineSpec {
     let mib = |b: u64| b as f64 / 1048576.0;
     let pts = |f: &dyn Fn(&Sample) -> f64| samples.iter().map(|s| (s.t, f(s))).collect::<Vec<_>>();
-    // CPU as a rate over ~1 s spans: per-sample deltas of tick counters are
-    // quantised to 10 ms and would draw as noise.
+    // CPU as a rate over ~1 s spans. The container cgroup's counter has
+    // nanosecond resolution; utime+stime ticks are quantised to 10 ms and
+    // draw as a saw-tooth, so they are the fallback.
     let span = (record.settings.rate_hz.round() as usize).max(1);
+    let cgroup = samples.iter().all(|s| s.value.cgroup_cpu_s.is_some()) && !samples.is_empty();
+    let cpu_of = |s: &Sample| {
+        if cgroup {
+            s.value.cgroup_cpu_s.unwrap_or(0.0)
+        } else {
+            s.value.cpu_s
+        }
+    };
     let cpu: Vec<(f64, f64)> = samples
         .windows(span + 1)
         .step_by(span)
         .filter_map(|w| {
             let (a, b) = (w.first()?, w.last()?);
-            (b.t > a.t).then(|| {
-                (
-                    (a.t + b.t) / 2.0,
-                    (b.value.cpu_s - a.value.cpu_s) / (b.t - a.t),
-                )
-            })
+            (b.t > a.t).then(|| ((a.t + b.t) / 2.0, (cpu_of(b) - cpu_of(a)) / (b.t - a.t)))
         })
         .collect();
+    let cpu_name = if cgroup {
+        "CPU (container cgroup, 1 s rate)"
+    } else {
+        "CPU (process ticks, 1 s rate)"
+    };
     let mut ranges = Vec::new();
     if let (Some(first), Some((w0, w1))) = (samples.first(), cell.window) {
         if w0 > first.t {
@@ -83,10 +92,10 @@ pub fn cell_timeline(record: &RunRecord, cell: &CellRecord, samples: &[Sample]) 
                 ..Default::default()
             },
             Panel {
-                title: "CPU".into(),
+                title: cpu_name.into(),
                 y_label: "cores".into(),
                 y_include_zero: true,
-                series: vec![Series::new("CPU (1 s rate)", cpu)],
+                series: vec![Series::new(cpu_name, cpu)],
                 ..Default::default()
             },
         ],

@@ -270,12 +270,7 @@ pub(crate) fn mean_ci_autocorrelated_validated(y: &[f64], level: f64) -> Autocor
     let mut n_eff = if var > 0.0 { ar1_neff } else { nf };
     let tau = geyer_tau_validated(y);
     let geyer_neff = (nf / tau).clamp(nf.min(3.0), nf);
-    let geyer = neff_candidate(
-        y,
-        geyer_neff,
-        level,
-        MeanCiMethod::InitialSequence { tau },
-    );
+    let geyer = neff_candidate(y, geyer_neff, level, MeanCiMethod::InitialSequence { tau });
     if geyer.half > best.half {
         best = geyer;
         n_eff = geyer_neff;
@@ -306,3 +301,64 @@ pub(crate) fn mean_ci_autocorrelated_validated(y: &[f64], level: f64) -> Autocor
     }
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn acf_known_values() {
+        // y = 1..=5, mean 3, c0 = 10, c1 = (-2·-1)+(-1·0)+(0·1)+(1·2) = 4.
+        let y = [1.0, 2.0, 3.0, 4.0, 5.0];
+        assert!((lag1_autocorrelation(&y).unwrap() - 0.4).abs() < 1e-12);
+        assert!((autocorrelation(&y, 2).unwrap() - (-0.1)).abs() < 1e-12);
+        let alt = [1.0, -1.0, 1.0, -1.0, 1.0, -1.0];
+        assert!(lag1_autocorrelation(&alt).unwrap() < -0.8);
+        assert_eq!(lag1_autocorrelation(&[2.0; 5]).unwrap(), 0.0);
+        assert!(lag1_autocorrelation(&[1.0, 2.0]).is_err());
+    }
+
+    #[test]
+    fn effective_n_clamps() {
+        assert_eq!(ar1_effective_n(100.0, 0.0), 100.0);
+        assert_eq!(ar1_effective_n(100.0, -0.9), 100.0);
+        assert!((ar1_effective_n(100.0, 0.5) - 100.0 / 3.0).abs() < 1e-9);
+        assert_eq!(ar1_effective_n(100.0, 0.999), 3.0);
+        assert_eq!(ar1_effective_n(100.0, 1.0), 3.0);
+        assert_eq!(ar1_effective_n(2.0, 0.9), 2.0);
+    }
+
+    #[test]
+    fn mean_ci_edge_cases() {
+        assert!(matches!(
+            mean_ci_autocorrelated(&[1.0, 2.0], 0.95),
+            Err(StatsError::TooFewPoints { needed: 3, got: 2 })
+        ));
+        assert!(mean_ci_autocorrelated(&[1.0, f64::NAN, 2.0], 0.95).is_err());
+        let c = mean_ci_autocorrelated(&[4.0; 50], 0.95).unwrap();
+        assert_eq!((c.ci.lower, c.ci.upper, c.n_eff), (4.0, 4.0, 50.0));
+        let c = mean_ci_autocorrelated(&[1.0, 2.0, 3.0], 0.95).unwrap();
+        assert!(c.ci.contains(2.0) && c.n_eff >= 3.0 && c.n_eff <= 3.0);
+        // Alternating series: negative r1 never narrows below the iid interval.
+        let alt: Vec<f64> = (0..100)
+            .map(|i| if i % 2 == 0 { 1.0 } else { -1.0 })
+            .collect();
+        let c = mean_ci_autocorrelated(&alt, 0.95).unwrap();
+        let iid = crate::interval::mean_ci_t(&alt, 0.95).unwrap().ci.unwrap();
+        assert!(c.r1 < 0.0);
+        assert_eq!(c.n_eff, 100.0);
+        assert!(c.ci.half_width() >= iid.half_width() * (1.0 - 1e-12));
+        let json = serde_json::to_string(&c).unwrap();
+        assert!(json.contains("\"method\":{\"kind\":"));
+    }
+
+    #[test]
+    fn geyer_tau_values() {
+        assert_eq!(integrated_autocorrelation_time(&[3.0; 10]).unwrap(), 1.0);
+        let alt: Vec<f64> = (0..100)
+            .map(|i| if i % 2 == 0 { 1.0 } else { -1.0 })
+            .collect();
+        assert_eq!(integrated_autocorrelation_time(&alt).unwrap(), 1.0);
+        let slow: Vec<f64> = (0..200).map(|i| ((i / 20) % 2) as f64).collect();
+        assert!(integrated_autocorrelation_time(&slow).unwrap() > 10.0);
+    }
+}

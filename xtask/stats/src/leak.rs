@@ -5,7 +5,9 @@ use serde::{Deserialize, Serialize};
 use crate::error::{check_level, check_pairs, check_time_order, StatsError};
 use crate::interval::Interval;
 use crate::regression::{slope_ci_autocorrelated_validated, SlopeInterval};
-use crate::trend::{mk_autocorrected_validated, pairwise_slopes, sen_ci, sen_median, TrendDirection};
+use crate::trend::{
+    mk_autocorrected_validated, pairwise_slopes, sen_ci, sen_median, TrendDirection,
+};
 
 /// Minimum number of samples for a leak test.
 pub const LEAK_MIN_POINTS: usize = 10;
@@ -163,11 +165,11 @@ pub struct ChurnLeakTest {
 /// [`crate::regression::slope_ci_autocorrelated`] at `level`.
 ///
 /// * **Leak** ⇔ churn lower bound > reference upper bound, **and** churn
-///   lower bound > `slope_floor`, **and** the excess slope (point estimates)
-///   > `slope_floor`. Non-overlap of two 95 % intervals is a conservative
-///   test of the difference (≈ 99.4 % for equal widths; Schenker &
-///   Gentleman 2001, *Am. Stat.* 55(3)), so false positives stay below
-///   (1 − level)/2.
+///   lower bound > `slope_floor`, **and** the excess slope (difference of
+///   the point estimates) exceeds `slope_floor`. Non-overlap of two 95 %
+///   intervals is a conservative test of the difference (≈ 99.4 % for equal
+///   widths; Schenker & Gentleman 2001, *Am. Stat.* 55(3)), so false
+///   positives stay below (1 − level)/2.
 /// * **NoLeak** ⇔ churn upper − reference lower ≤ `slope_floor` (the largest
 ///   plausible excess is negligible).
 /// * **Inconclusive** otherwise.
@@ -202,4 +204,109 @@ pub fn churn_leak_test(
         slope_floor: floor,
         verdict,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn jitter(i: usize) -> f64 {
+        ((i * 7919 % 1000) as f64 / 1000.0) - 0.5
+    }
+
+    fn series(n: usize, slope: f64, noise: f64) -> (Vec<f64>, Vec<f64>) {
+        let t: Vec<f64> = (0..n).map(|i| i as f64 / 10.0).collect();
+        let y = t
+            .iter()
+            .enumerate()
+            .map(|(i, t)| 1000.0 + slope * t + noise * jitter(i))
+            .collect();
+        (t, y)
+    }
+
+    #[test]
+    fn verdicts() {
+        let opts = LeakOptions {
+            level: 0.95,
+            slope_floor: 0.5,
+        };
+        let (t, y) = series(600, 10.0, 5.0);
+        let r = leak_test(&t, &y, &opts).unwrap();
+        assert_eq!(r.verdict, LeakVerdict::Leak);
+        assert!((r.theil_sen_slope - 10.0).abs() < 0.1);
+        assert_eq!(r.mk_direction, TrendDirection::Increasing);
+        // Significant but below the floor.
+        let (t, y) = series(600, 0.2, 1.0);
+        let r = leak_test(&t, &y, &opts).unwrap();
+        assert!(r.slope_ci.lower > 0.0);
+        assert_eq!(r.verdict, LeakVerdict::NoLeak);
+        // Flat: NoLeak; shrinking: NoLeak.
+        let (t, y) = series(600, 0.0, 1.0);
+        assert_eq!(
+            leak_test(&t, &y, &opts).unwrap().verdict,
+            LeakVerdict::NoLeak
+        );
+        let (t, y) = series(600, -3.0, 1.0);
+        assert_eq!(
+            leak_test(&t, &y, &opts).unwrap().verdict,
+            LeakVerdict::NoLeak
+        );
+        // Too short and noisy to tell.
+        let (t, y) = series(12, 0.0, 50.0);
+        assert_eq!(
+            leak_test(&t, &y, &opts).unwrap().verdict,
+            LeakVerdict::Inconclusive
+        );
+        // All-equal series.
+        let t: Vec<f64> = (0..50).map(f64::from).collect();
+        let r = leak_test(&t, &[7.0; 50], &opts).unwrap();
+        assert_eq!((r.slope, r.verdict), (0.0, LeakVerdict::NoLeak));
+    }
+
+    #[test]
+    fn churn_verdicts() {
+        let opts = LeakOptions {
+            level: 0.95,
+            slope_floor: 0.5,
+        };
+        let (ts, ys) = series(600, 2.0, 2.0);
+        let (tc, yc) = series(600, 12.0, 2.0);
+        let r = churn_leak_test(&tc, &yc, &ts, &ys, &opts).unwrap();
+        assert_eq!(r.verdict, LeakVerdict::Leak);
+        assert!((r.excess_slope - 10.0).abs() < 0.5);
+        let r = churn_leak_test(&ts, &ys, &ts, &ys, &opts).unwrap();
+        assert_eq!(r.verdict, LeakVerdict::NoLeak);
+    }
+
+    #[test]
+    fn leak_rejects_bad_input() {
+        let (t, y) = series(9, 1.0, 0.0);
+        assert!(matches!(
+            leak_test(&t, &y, &LeakOptions::default()),
+            Err(StatsError::TooFewPoints { needed: 10, got: 9 })
+        ));
+        let (t, mut y) = series(20, 1.0, 0.0);
+        y[3] = f64::INFINITY;
+        assert_eq!(
+            leak_test(&t, &y, &LeakOptions::default()),
+            Err(StatsError::NonFinite { index: 3 })
+        );
+        let (t, y) = series(20, 1.0, 0.0);
+        assert_eq!(
+            leak_test(&t, &y[..19], &LeakOptions::default()),
+            Err(StatsError::LengthMismatch {
+                left: 20,
+                right: 19
+            })
+        );
+        let bad = LeakOptions {
+            level: 0.95,
+            slope_floor: -1.0,
+        };
+        assert!(leak_test(&t, &y, &bad).is_err());
+        assert_eq!(
+            leak_test(&[5.0; 20], &y, &LeakOptions::default()),
+            Err(StatsError::DegenerateRegressor)
+        );
+    }
 }

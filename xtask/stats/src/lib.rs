@@ -19,6 +19,25 @@
 //! | [`leak`] | single-series and churn-vs-reference leak verdicts |
 //! | [`powerlaw`] | cost(n) = a + b·n^k scaling fit and verdict |
 //! | [`compare`] | baseline vs candidate relative change (Fieller) |
+//!
+//! ```
+//! use runcost_stats::{leak_test, mean_ci_autocorrelated, LeakOptions, LeakVerdict, Tier};
+//!
+//! // 60 s of RSS samples at 10 Hz growing by 10 KiB/s.
+//! let t: Vec<f64> = (0..600).map(|i| i as f64 / 10.0).collect();
+//! let rss: Vec<f64> = t
+//!     .iter()
+//!     .enumerate()
+//!     .map(|(i, t)| 50e6 + 10_240.0 * t + 4096.0 * ((i * 37 % 11) as f64 - 5.0))
+//!     .collect();
+//! let verdict = leak_test(&t, &rss, &LeakOptions { level: 0.95, slope_floor: 1024.0 })?;
+//! assert_eq!(verdict.verdict, LeakVerdict::Leak);
+//!
+//! let ci = mean_ci_autocorrelated(&rss[..100], 0.95)?;
+//! assert!(ci.n_eff <= 100.0);
+//! assert_eq!(Tier::from_n(rss.len()).max_quotable_percentile(), Some(0.99));
+//! # Ok::<(), runcost_stats::StatsError>(())
+//! ```
 
 pub mod autocorr;
 pub mod compare;
@@ -35,15 +54,12 @@ pub mod trend;
 
 pub use autocorr::{
     ar1_effective_n, autocorrelation, integrated_autocorrelation_time, lag1_autocorrelation,
-    mean_ci_autocorrelated,
-    AutocorrMeanInterval, MeanCiMethod,
+    mean_ci_autocorrelated, AutocorrMeanInterval, MeanCiMethod,
 };
 pub use compare::{compare, Comparison, Shift};
 pub use error::StatsError;
 pub use interval::{mean_ci_t, Interval, MeanInterval};
-pub use leak::{
-    churn_leak_test, leak_test, ChurnLeakTest, LeakOptions, LeakTest, LeakVerdict,
-};
+pub use leak::{churn_leak_test, leak_test, ChurnLeakTest, LeakOptions, LeakTest, LeakVerdict};
 pub use percentile::{
     min_samples_for_percentile, nearest_rank, percentile_nearest_rank, percentiles_nearest_rank,
     quotable_percentile, Tier,

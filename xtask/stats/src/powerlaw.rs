@@ -296,11 +296,7 @@ pub fn fit_power_law(
     let mut w = vec![1.0; m];
     if opts.noise == NoiseModel::Relative {
         for &s in &sizes {
-            let costs: Vec<f64> = points
-                .iter()
-                .filter(|p| p.n == s)
-                .map(|p| p.cost)
-                .collect();
+            let costs: Vec<f64> = points.iter().filter(|p| p.n == s).map(|p| p.cost).collect();
             let mean = costs.iter().sum::<f64>() / costs.len() as f64;
             if mean <= 0.0 {
                 return Err(StatsError::InvalidParameter {
@@ -343,8 +339,7 @@ pub fn fit_power_law(
         rss_min = rss_grid[imin];
     }
     let df = m - 3;
-    let threshold =
-        rss_min * (1.0 + f_quantile(opts.level, 1.0, df as f64) / df as f64) + 1e-300;
+    let threshold = rss_min * (1.0 + f_quantile(opts.level, 1.0, df as f64) / df as f64) + 1e-300;
     // Hull of {k : RSS(k) ≤ threshold} on the grid, edges bisected.
     let first = rss_grid.iter().position(|&r| r <= threshold);
     let last = rss_grid.iter().rposition(|&r| r <= threshold);
@@ -389,4 +384,110 @@ pub fn fit_power_law(
         noise: opts.noise,
         verdict,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pts(sizes: &[f64], repeats: u32, f: impl Fn(f64) -> f64) -> Vec<ScalingPoint> {
+        let mut v = Vec::new();
+        for rep in 0..repeats {
+            for (i, &n) in sizes.iter().enumerate() {
+                // Small deterministic wiggle so the RSS is not exactly zero.
+                let wiggle = 0.01 * (((rep as usize * 7 + i * 3) % 5) as f64 - 2.0);
+                v.push(ScalingPoint {
+                    repeat_id: rep,
+                    n,
+                    cost: f(n) + wiggle,
+                });
+            }
+        }
+        v
+    }
+
+    fn no_verdict(p: &[ScalingPoint]) -> String {
+        match fit_power_law(p, &PowerLawOptions::default()).unwrap() {
+            PowerLawOutcome::NoVerdict { reason } => reason,
+            PowerLawOutcome::Fit(f) => panic!("expected no verdict, got {f:?}"),
+        }
+    }
+
+    #[test]
+    fn no_verdict_cases() {
+        let lin = |n: f64| 100.0 + n;
+        assert!(no_verdict(&pts(&[100.0], 5, lin)).contains("3 distinct sizes"));
+        assert!(no_verdict(&pts(&[10.0, 1000.0], 5, lin)).contains("3 distinct sizes"));
+        assert!(no_verdict(&pts(&[10.0, 30.0, 90.0], 5, lin)).contains("decade"));
+        assert!(no_verdict(&pts(&[10.0, 30.0, 100.0, 300.0], 1, lin)).contains("5 points"));
+        assert!(no_verdict(&[]).contains("3 distinct sizes"));
+    }
+
+    #[test]
+    fn rejects_bad_points() {
+        let mut p = pts(&[10.0, 100.0, 1000.0], 3, |n| 50.0 + n);
+        p[2].cost = f64::NAN;
+        assert_eq!(
+            fit_power_law(&p, &PowerLawOptions::default()),
+            Err(StatsError::NonFinite { index: 2 })
+        );
+        let mut p = pts(&[10.0, 100.0, 1000.0], 3, |n| 50.0 + n);
+        p[0].n = 0.0;
+        assert!(matches!(
+            fit_power_law(&p, &PowerLawOptions::default()),
+            Err(StatsError::InvalidParameter { name: "n", .. })
+        ));
+        let p = pts(&[10.0, 100.0, 1000.0], 3, |n| 50.0 + n);
+        let bad = PowerLawOptions {
+            k_min: 2.0,
+            k_max: 1.0,
+            ..Default::default()
+        };
+        assert!(fit_power_law(&p, &bad).is_err());
+    }
+
+    #[test]
+    fn recovers_exponents_and_verdicts() {
+        let sizes = [10.0, 30.0, 100.0, 300.0, 1000.0];
+        for (k, want) in [
+            (0.5, ScalingVerdict::Sublinear),
+            (1.0, ScalingVerdict::Linear),
+            (2.0, ScalingVerdict::Superlinear),
+        ] {
+            let b = 300.0 / 1000f64.powf(k);
+            let p = pts(&sizes, 3, |n| 700.0 + b * n.powf(k));
+            for noise in [NoiseModel::Additive, NoiseModel::Relative] {
+                let opts = PowerLawOptions {
+                    noise,
+                    ..Default::default()
+                };
+                let PowerLawOutcome::Fit(f) = fit_power_law(&p, &opts).unwrap() else {
+                    panic!("no fit")
+                };
+                assert!((f.k - k).abs() < 0.01, "k {k}: {f:?}");
+                assert!((f.a - 700.0).abs() < 1.0);
+                assert!((f.b - b).abs() / b < 0.05);
+                assert!(f.k_ci.contains(k));
+                assert_eq!(f.verdict, want);
+                assert_eq!(
+                    (f.points_used, f.distinct_sizes, f.residual_df),
+                    (15, 5, 12)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn constant_cost_is_indeterminate() {
+        let p = pts(&[10.0, 100.0, 1000.0], 3, |_| 500.0);
+        let PowerLawOutcome::Fit(f) = fit_power_law(&p, &PowerLawOptions::default()).unwrap()
+        else {
+            panic!("no fit")
+        };
+        assert_eq!(f.verdict, ScalingVerdict::Indeterminate);
+        assert!(f.k_ci_lower_clipped || f.k_ci_upper_clipped);
+        let json = serde_json::to_string(&PowerLawOutcome::Fit(f)).unwrap();
+        assert!(json.contains("\"outcome\":\"fit\""));
+        assert!(json.contains("\"verdict\":\"indeterminate\""));
+    }
 }

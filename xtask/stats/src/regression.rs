@@ -61,7 +61,7 @@ pub(crate) fn ols_validated(x: &[f64], y: &[f64]) -> Result<(OlsFit, Vec<f64>), 
     let my = mean(y);
     let sxx: f64 = x.iter().map(|v| (v - mx) * (v - mx)).sum();
     // Relative test so that e.g. epoch-second timestamps with tiny spread still count.
-    if !(sxx > 0.0) || sxx <= 1e-24 * x.iter().map(|v| v * v).sum::<f64>() {
+    if sxx.is_nan() || sxx <= 1e-24 * x.iter().map(|v| v * v).sum::<f64>() {
         return Err(StatsError::DegenerateRegressor);
     }
     let sxy: f64 = x.iter().zip(y).map(|(a, b)| (a - mx) * (b - my)).sum();
@@ -109,6 +109,10 @@ pub enum SlopeCiMethod {
     /// Effective sample size n/τ from Geyer's initial monotone sequence
     /// estimate τ on the residuals (was more conservative than AR(1)).
     InitialSequence,
+    /// Steady-state windows: autocorrelation time pooled (median) over
+    /// non-overlapping windows of the whole series, see
+    /// [`crate::steady::detect_steady_state`].
+    PooledWindows,
 }
 
 /// Which fit supplied the residuals used to estimate noise variance and
@@ -181,27 +185,14 @@ pub(crate) fn slope_ci_autocorrelated_validated(
     y: &[f64],
     level: f64,
 ) -> Result<SlopeInterval, StatsError> {
-    corrected_slope_ci(x, y, level, NoiseResiduals::Linear)
-}
-
-/// Like [`slope_ci_autocorrelated`], but noise variance and autocorrelation
-/// come from the residuals of a local quadratic fit, so smooth curvature
-/// inside the window (e.g. the bend of an exponential warm-up) is treated as
-/// signal instead of being mistaken for serial correlation. The slope is
-/// still the linear OLS slope (the window's average rate of change).
-pub(crate) fn slope_ci_curvature_robust_validated(
-    x: &[f64],
-    y: &[f64],
-    level: f64,
-) -> Result<SlopeInterval, StatsError> {
-    corrected_slope_ci(x, y, level, NoiseResiduals::Quadratic)
+    corrected_slope_ci(x, y, level, NoiseResiduals::Linear, None)
 }
 
 /// Residuals of y on (1, v, v²), v = standardised x; `None` if singular.
-fn quadratic_residuals(x: &[f64], y: &[f64]) -> Option<Vec<f64>> {
+pub(crate) fn quadratic_residuals(x: &[f64], y: &[f64]) -> Option<Vec<f64>> {
     let mx = mean(x);
     let scale = x.iter().map(|v| (v - mx).abs()).fold(0.0, f64::max);
-    if !(scale > 0.0) {
+    if scale.is_nan() || scale <= 0.0 {
         return None;
     }
     let v: Vec<f64> = x.iter().map(|a| (a - mx) / scale).collect();
@@ -223,11 +214,12 @@ fn quadratic_residuals(x: &[f64], y: &[f64]) -> Option<Vec<f64>> {
             return None;
         }
         a.swap(col, piv);
-        for r in 0..3 {
+        let pivot_row = a[col];
+        for (r, row) in a.iter_mut().enumerate() {
             if r != col {
-                let f = a[r][col] / a[col][col];
-                for c in col..4 {
-                    a[r][c] -= f * a[col][c];
+                let f = row[col] / pivot_row[col];
+                for (v, p) in row.iter_mut().zip(pivot_row).skip(col) {
+                    *v -= f * p;
                 }
             }
         }
@@ -241,21 +233,43 @@ fn quadratic_residuals(x: &[f64], y: &[f64]) -> Option<Vec<f64>> {
     )
 }
 
-fn corrected_slope_ci(
+/// Effective sample sizes (AR(1), Geyer) implied by regression residuals
+/// from a fit with `p` parameters. A perfect fit has no residual structure
+/// to correct for and gives (n, n).
+pub(crate) fn residual_neff(resid: &[f64], p: f64) -> (f64, f64) {
+    let n = resid.len() as f64;
+    if resid.iter().all(|&e| e == 0.0) {
+        return (n, n);
+    }
+    let r1 = acf_validated(resid, 1);
+    // Kendall's bias (1 + 4ρ)/n plus 1/n per fitted term beyond the mean.
+    let r_corr = r1 + (p + 4.0 * r1) / n;
+    (
+        ar1_effective_n(n, r_corr),
+        (n / geyer_tau_validated(resid)).clamp(n.min(3.0), n),
+    )
+}
+
+/// Core of the corrected slope interval. `noise` selects the residuals for
+/// the noise variance/autocorrelation; `pooled_tau`, when given, replaces
+/// the per-fit autocorrelation estimate by an externally pooled integrated
+/// autocorrelation time.
+pub(crate) fn corrected_slope_ci(
     x: &[f64],
     y: &[f64],
     level: f64,
-    want: NoiseResiduals,
+    noise: NoiseResiduals,
+    pooled_tau: Option<f64>,
 ) -> Result<SlopeInterval, StatsError> {
     let (fit, linear_resid) = ols_validated(x, y)?;
     let nu = fit.n;
     let n = nu as f64;
-    let quad = if want == NoiseResiduals::Quadratic && nu >= 5 {
+    let quad = if noise == NoiseResiduals::Quadratic && nu >= 5 {
         quadratic_residuals(x, y)
     } else {
         None
     };
-    let (resid, noise_model, p) = match quad {
+    let (resid, noise_residuals, p) = match quad {
         Some(r) => (r, NoiseResiduals::Quadratic, 3.0),
         None => (linear_resid, NoiseResiduals::Linear, 2.0),
     };
@@ -264,23 +278,19 @@ fn corrected_slope_ci(
     let sxx: f64 = x.iter().map(|v| (v - mx) * (v - mx)).sum();
     let base_se = (rss / (n - p) / sxx).sqrt();
     let r1 = acf_validated(&resid, 1);
-    // A perfect fit has no residual structure to correct for.
-    let (ar1_neff, geyer_neff) = if rss > 0.0 {
-        // Kendall's bias (1 + 4ρ)/n plus 1/n per fitted term beyond the mean.
-        let r_corr = r1 + (p - 1.0 + 1.0 + 4.0 * r1) / n;
-        (
-            ar1_effective_n(n, r_corr),
-            (n / geyer_tau_validated(&resid)).clamp(n.min(3.0), n),
-        )
-    } else {
-        (n, n)
-    };
-    let (n_eff, method) = if ar1_neff >= n && geyer_neff >= n {
-        (n, SlopeCiMethod::Independent)
-    } else if geyer_neff < ar1_neff {
-        (geyer_neff, SlopeCiMethod::InitialSequence)
-    } else {
-        (ar1_neff, SlopeCiMethod::Ar1EffectiveN)
+    let (n_eff, method) = match pooled_tau {
+        Some(tau) if tau <= 1.0 => (n, SlopeCiMethod::Independent),
+        Some(tau) => ((n / tau).clamp(n.min(3.0), n), SlopeCiMethod::PooledWindows),
+        None => {
+            let (ar1_neff, geyer_neff) = residual_neff(&resid, p);
+            if ar1_neff >= n && geyer_neff >= n {
+                (n, SlopeCiMethod::Independent)
+            } else if geyer_neff < ar1_neff {
+                (geyer_neff, SlopeCiMethod::InitialSequence)
+            } else {
+                (ar1_neff, SlopeCiMethod::Ar1EffectiveN)
+            }
+        }
     };
     let df = if method == SlopeCiMethod::Independent {
         n - p
@@ -303,7 +313,7 @@ fn corrected_slope_ci(
             level,
         },
         method,
-        noise_residuals: noise_model,
+        noise_residuals,
     })
 }
 

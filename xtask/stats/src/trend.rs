@@ -225,7 +225,12 @@ pub(crate) fn sen_median(slopes: &mut [f64]) -> f64 {
 }
 
 /// Sen's interval with Var(S) of `y` multiplied by `inflation`.
-pub(crate) fn sen_ci(slopes: &mut [f64], y: &[f64], level: f64, inflation: f64) -> Option<Interval> {
+pub(crate) fn sen_ci(
+    slopes: &mut [f64],
+    y: &[f64],
+    level: f64,
+    inflation: f64,
+) -> Option<Interval> {
     let np = slopes.len() as f64;
     let c = z_crit(level) * (var_s_ties(y) * inflation).sqrt();
     let m1 = ((np - c) / 2.0).round();

@@ -401,7 +401,9 @@ fn steady_state_detection() {
         ramp_none += detect_steady_state(&t, &ramp, &opts).unwrap().is_none() as usize;
         // Already flat: steady from the first window.
         let flat: Vec<f64> = e.iter().map(|e| 100.0 + e).collect();
-        flat_zero += (detect_steady_state(&t, &flat, &opts).unwrap().map(|s| s.start_index)
+        flat_zero += (detect_steady_state(&t, &flat, &opts)
+            .unwrap()
+            .map(|s| s.start_index)
             == Some(0)) as usize;
     }
     starts.sort_by(f64::total_cmp);
