@@ -48,6 +48,10 @@ pub enum Cmd {
     List,
     /// Steady-state memory/CPU/threads/fds of the target at one configuration.
     Footprint(FootprintArgs),
+    /// Cost vs entity count: fitted exponent with a CI, verdict when the CI allows.
+    Scaling(ScalingArgs),
+    /// Cost vs a profile knob, each value verified applied.
+    Sweep(SweepArgs),
     /// Re-render report.md and charts from a run's JSON and samples.
     Report {
         /// Run id (default: latest).
@@ -93,6 +97,52 @@ pub struct FootprintArgs {
     pub measure: MeasureArgs,
 }
 
+#[derive(Args, Debug, Clone)]
+pub struct ScalingArgs {
+    /// Entity counts, comma-separated positive integers (at least 3 spanning a decade for a verdict).
+    #[arg(long, value_delimiter = ',', required = true)]
+    pub entities: Vec<String>,
+    /// Metric(s) to fit.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "uss")]
+    pub metric: Vec<MetricArg>,
+    #[command(flatten)]
+    pub measure: MeasureArgs,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct SweepArgs {
+    /// The knob and its values: NAME=v1,v2,... (NAME declared under `knobs:` in the profile).
+    #[arg(long)]
+    pub knob: String,
+    #[command(flatten)]
+    pub measure: MeasureArgs,
+}
+
+/// Metrics a lane can be asked to analyse.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum MetricArg {
+    Uss,
+    Pss,
+    Rss,
+    Cpu,
+    Threads,
+    Fds,
+}
+
+impl MetricArg {
+    pub fn kind(self) -> crate::results::MetricKind {
+        use crate::results::MetricKind;
+        match self {
+            MetricArg::Uss => MetricKind::Uss,
+            MetricArg::Pss => MetricKind::Pss,
+            MetricArg::Rss => MetricKind::Rss,
+            MetricArg::Cpu => MetricKind::CpuCores,
+            MetricArg::Threads => MetricKind::Threads,
+            MetricArg::Fds => MetricKind::Fds,
+        }
+    }
+}
+
 #[derive(Subcommand, Debug)]
 pub enum SelfcheckCmd {
     /// Per-sample cost of host mode, exec-stream mode and three `docker exec cat` per sample.
@@ -100,6 +150,23 @@ pub enum SelfcheckCmd {
         /// Samples per mode.
         #[arg(long, default_value_t = 200)]
         samples: u32,
+    },
+    /// Scaling lane on the gateway with known exponents: true k vs estimate.
+    Scaling {
+        /// Exponents to plant through GROWTH_K.
+        #[arg(long, value_delimiter = ',', default_value = "0.5,1,1.5")]
+        k: Vec<f64>,
+        /// Entity counts.
+        #[arg(long, value_delimiter = ',', default_value = "10,30,100,300,1000")]
+        entities: Vec<u64>,
+        #[arg(long, default_value_t = 2)]
+        repeats: u32,
+        /// Constant allocation that a log-log fit would mistake for sublinearity.
+        #[arg(long, default_value_t = 256)]
+        base_mib: u64,
+        /// Memory the n^k part reaches at the largest size.
+        #[arg(long, default_value_t = 128)]
+        top_mib: u64,
     },
 }
 

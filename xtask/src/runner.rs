@@ -8,7 +8,7 @@ use crate::engine::{ComposeCli, Engine};
 use crate::error::{BadInput, Interrupted};
 use crate::events::{Event, Events};
 use crate::lanes::cell::Measured;
-use crate::lanes::{footprint, LaneCtx, MeasureOpts};
+use crate::lanes::{footprint, scaling, sweep, LaneCtx, MeasureOpts};
 use crate::probe::hostload;
 use crate::profile::Profile;
 use crate::results::{
@@ -34,12 +34,49 @@ pub struct Common {
 /// The lane to run, with its typed options.
 pub enum Job {
     Footprint(footprint::FootprintOpts),
+    Scaling(scaling::ScalingOpts),
+    Sweep(sweep::SweepOpts),
 }
 
 impl Job {
     fn settings_env(&self) -> BTreeMap<String, String> {
         match self {
             Job::Footprint(o) => o.env.clone(),
+            Job::Scaling(o) => o.env.clone(),
+            Job::Sweep(o) => o.env.clone(),
+        }
+    }
+
+    /// Lane arguments that depend on the profile, checked before any side effect.
+    fn validate(&self, profile: &Profile) -> Result<()> {
+        let file = profile.path.display();
+        match self {
+            Job::Footprint(_) => Ok(()),
+            Job::Scaling(_) => match &profile.spec.entities {
+                Some(_) => Ok(()),
+                None => Err(BadInput(format!(
+                    "{file}: the profile declares no `entities:`; the scaling lane needs it \
+                     (an env variable that sets the count, and a check that reads it back)"
+                ))
+                .into()),
+            },
+            Job::Sweep(o) => {
+                if profile.spec.knobs.contains_key(&o.knob) {
+                    Ok(())
+                } else {
+                    let known: Vec<&str> = profile.spec.knobs.keys().map(String::as_str).collect();
+                    Err(BadInput(format!(
+                        "--knob {}: {file} declares no such knob; it declares: {}",
+                        o.knob,
+                        if known.is_empty() {
+                            "none".to_string()
+                        } else {
+                            known.join(", ")
+                        }
+                    ))
+                    .into())
+                }
+            }
         }
     }
 }
@@ -59,6 +96,7 @@ pub async fn run(
 ) -> Result<Outcome> {
     // Checks before any side effect: bad input leaves nothing behind.
     let profile = Profile::resolve(&common.repo_root, &common.profile)?;
+    job.validate(&profile)?;
     let engine = Engine::connect().await?;
     let compose = ComposeCli::detect()?;
     let mut images = BTreeMap::new();
@@ -124,6 +162,8 @@ pub async fn run(
     let lane = async {
         match &job {
             Job::Footprint(o) => footprint::run(&ctx, o).await,
+            Job::Scaling(o) => scaling::run(&ctx, o).await,
+            Job::Sweep(o) => sweep::run(&ctx, o).await,
         }
     };
     let result: std::result::Result<(LaneRecord, Vec<Measured>), &'static str> = tokio::select! {

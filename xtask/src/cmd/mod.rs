@@ -4,6 +4,7 @@ mod clean;
 mod doctor;
 mod footprint;
 mod list;
+mod scaling;
 mod setup;
 
 use crate::cli::{Cli, Cmd, SelfcheckCmd};
@@ -33,6 +34,8 @@ pub async fn dispatch(cli: Cli) -> Result<ExitCode> {
         Cmd::Doctor => doctor::run(&common).await,
         Cmd::List => list::run(&common),
         Cmd::Footprint(a) => footprint::run(&common, a).await,
+        Cmd::Scaling(a) => scaling::scaling(&common, a).await,
+        Cmd::Sweep(a) => scaling::sweep(&common, a).await,
         Cmd::Report { run } => {
             let dir = crate::results::rundir::resolve_run(&common.results, run.as_deref())?;
             let record = dir.read_record()?;
@@ -44,6 +47,18 @@ pub async fn dispatch(cli: Cli) -> Result<ExitCode> {
         Cmd::Selfcheck {
             what: SelfcheckCmd::Sampling { samples },
         } => crate::selfcheck::sampling::run(&common, samples).await,
+        Cmd::Selfcheck {
+            what:
+                SelfcheckCmd::Scaling {
+                    k,
+                    entities,
+                    repeats,
+                    base_mib,
+                    top_mib,
+                },
+        } => {
+            crate::selfcheck::scaling::run(&common, &k, &entities, repeats, base_mib, top_mib).await
+        }
     }
 }
 
@@ -96,6 +111,7 @@ fn measure_settings(
         sampler: m.sampler,
         window_s: m.duration.0.as_secs_f64(),
         env: m.env.iter().cloned().collect(),
+        lane_args: Default::default(),
     };
     let opts = crate::lanes::MeasureOpts {
         rate_hz: m.rate,
@@ -115,14 +131,27 @@ fn print_outcome(common: &Common, o: &crate::runner::Outcome) -> Result<()> {
         return Ok(());
     }
     for lane in &o.record.lanes {
-        for a in &lane.aggregates {
+        for f in &lane.findings {
+            println!("{}", crate::report::words::finding(f));
+        }
+        // Per-parameter lanes print their headline metrics only; the report has the rest.
+        let headline = |a: &crate::results::Aggregate| {
+            a.params.is_empty()
+                || matches!(
+                    a.metric,
+                    crate::results::MetricKind::Uss | crate::results::MetricKind::CpuCores
+                )
+        };
+        for a in lane.aggregates.iter().filter(|a| headline(a)) {
             let ci = a
                 .ci95
                 .map(|(lo, hi)| format!(" [{} – {}]", a.unit.show(lo), a.unit.show(hi)))
                 .unwrap_or_default();
+            let params: Vec<String> = a.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
             println!(
-                "{:<14} median {}{} (n={}, {})",
+                "{:<14} {:<16} median {}{} (n={}, {})",
                 a.metric.label(),
+                params.join(" "),
                 a.unit.show(a.median),
                 ci,
                 a.n,

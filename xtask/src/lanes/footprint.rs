@@ -62,6 +62,7 @@ pub async fn run(ctx: &LaneCtx<'_>, opts: &FootprintOpts) -> (LaneRecord, Vec<Me
             cells,
             aggregates,
             skipped,
+            findings: Vec::new(),
         },
         measured,
     )

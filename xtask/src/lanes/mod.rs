@@ -5,6 +5,9 @@
 pub mod analysis;
 pub mod cell;
 pub mod footprint;
+pub mod order;
+pub mod scaling;
+pub mod sweep;
 
 use crate::engine::{ComposeCli, Engine};
 use crate::events::Events;

@@ -336,6 +336,7 @@ mod tests {
                 sampler: SamplerMode::Host,
                 window_s: 10.0,
                 env: [("BASE_MIB".to_string(), "64".to_string())].into(),
+                lane_args: BTreeMap::new(),
             },
             seed: 7,
             images: [(

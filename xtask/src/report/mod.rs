@@ -3,6 +3,7 @@
 
 pub mod charts;
 pub mod markdown;
+pub mod words;
 
 use crate::results::rundir::write_atomic;
 use crate::results::{RunDir, RunRecord};

@@ -79,6 +79,9 @@ pub struct Settings {
     /// Measurement window after warm-up, seconds (minimum when adaptive).
     pub window_s: f64,
     pub env: BTreeMap<String, String>,
+    /// Lane-specific settings (sizes, knob values, metric), as given.
+    #[serde(default)]
+    pub lane_args: BTreeMap<String, String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -104,6 +107,24 @@ pub struct LaneRecord {
     pub aggregates: Vec<Aggregate>,
     /// Things the lane did not do, with the reason.
     pub skipped: Vec<String>,
+    /// Fits and verdicts drawn from the cells.
+    #[serde(default)]
+    pub findings: Vec<Finding>,
+}
+
+/// What a lane concluded from its cells.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Finding {
+    /// cost(n) = a + b·n^k over every (repeat, size) point.
+    Scaling {
+        metric: MetricKind,
+        /// The varied parameter (e.g. `entities`).
+        parameter: String,
+        /// Points available (steady cells).
+        points: usize,
+        outcome: runcost_stats::powerlaw::PowerLawOutcome,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,3 +1,4 @@
 //! Measurements of runcost itself, printed as ratios from one run.
 
 pub mod sampling;
+pub mod scaling;

@@ -230,7 +230,7 @@ fn batch_candidate(y: &[f64], level: f64) -> Option<Candidate> {
 /// reported (the method that set it is in `method`):
 ///
 /// 1. AR(1) effective sample size: r1 corrected for its small-sample bias
-///    (Kendall 1954: E[r1] ≈ ρ − (1 + 4ρ)/n), clamped to [0, 1),
+///    (Kendall 1954: E\[r1\] ≈ ρ − (1 + 4ρ)/n), clamped to [0, 1),
 ///    `n_eff = n (1 − r)/(1 + r)` clamped to [3, n] (Bayley & Hammersley
 ///    1946), Var(ȳ) = s²(n − 1)/(n (n_eff − 1)), t with n_eff − 1 df.
 /// 2. Geyer's (1992) initial monotone sequence estimate τ of the integrated

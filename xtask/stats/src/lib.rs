@@ -18,7 +18,7 @@
 //! | [`steady`] | warm-up detection, adaptive-precision check |
 //! | [`leak`] | single-series and churn-vs-reference leak verdicts |
 //! | [`powerlaw`] | cost(n) = a + b·n^k scaling fit and verdict |
-//! | [`compare`] | baseline vs candidate relative change (Fieller) |
+//! | [`mod@compare`] | baseline vs candidate relative change (Fieller) |
 //!
 //! ```
 //! use runcost_stats::{leak_test, mean_ci_autocorrelated, LeakOptions, LeakVerdict, Tier};
