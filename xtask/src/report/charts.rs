@@ -2,9 +2,14 @@
 
 use crate::lanes::cell::parse_samples_csv;
 use crate::probe::sampler::Sample;
+use crate::results::{Aggregate, Finding, LaneKind, LaneRecord, MetricKind, Unit};
 use crate::results::{CellRecord, RunDir, RunRecord};
 use anyhow::{Context, Result};
-use runcost_charts::{timeline, Panel, Rgb, Series, TimelineSpec, XRange};
+use runcost_charts::{
+    lines, scatter_fit, timeline, Curve, LinesSpec, Panel, Rgb, Scale, ScatterFitSpec, Series,
+    TimelineSpec, XRange,
+};
+use runcost_stats::powerlaw::PowerLawOutcome;
 
 /// A chart the markdown links to, relative to the run directory.
 #[derive(Clone, Debug, PartialEq)]
@@ -32,6 +37,21 @@ pub fn draw_all(run: &RunDir, record: &RunRecord) -> Result<Vec<ChartRef>> {
                 svg: format!("{stem}.svg"),
                 png: format!("{stem}.png"),
             });
+        }
+        match lane.lane {
+            LaneKind::Scaling => {
+                for f in &lane.findings {
+                    out.push(scaling_chart(run, record, lane, f)?);
+                }
+            }
+            LaneKind::Sweep => {
+                for metric in [MetricKind::Uss, MetricKind::CpuCores] {
+                    if let Some(c) = sweep_chart(run, record, lane, metric)? {
+                        out.push(c);
+                    }
+                }
+            }
+            LaneKind::Footprint => {}
         }
     }
     Ok(out)
@@ -102,4 +122,177 @@ pub fn cell_timeline(record: &RunRecord, cell: &CellRecord, samples: &[Sample]) 
         x_ranges: ranges,
         ..Default::default()
     }
+}
+
+/// Display scale of a metric: MiB for bytes, as-is otherwise.
+fn scale_of(unit: Unit) -> (f64, &'static str) {
+    match unit {
+        Unit::Bytes => (1.0 / 1048576.0, "MiB"),
+        Unit::Cores => (1.0, "cores"),
+        Unit::Count => (1.0, "count"),
+        Unit::Seconds => (1.0, "s"),
+    }
+}
+
+fn chart_ref(title: String, stem: &str) -> ChartRef {
+    ChartRef {
+        title,
+        svg: format!("{stem}.svg"),
+        png: format!("{stem}.png"),
+    }
+}
+
+/// Log-log scatter of every (repeat, size) point with the fitted curve.
+fn scaling_chart(
+    run: &RunDir,
+    record: &RunRecord,
+    lane: &LaneRecord,
+    f: &Finding,
+) -> Result<ChartRef> {
+    let Finding::Scaling {
+        metric,
+        parameter,
+        outcome,
+        ..
+    } = f;
+    let (k, unit_name) = scale_of(metric.unit());
+    let mut repeats: Vec<u32> = lane.cells.iter().map(|c| c.repeat).collect();
+    repeats.sort_unstable();
+    repeats.dedup();
+    let groups: Vec<Series> = repeats
+        .iter()
+        .map(|&r| {
+            let pts = lane
+                .cells
+                .iter()
+                .filter(|c| c.repeat == r && c.status == crate::results::CellStatus::Ok)
+                .filter_map(|c| {
+                    let n = c.params.get(parameter)?.parse::<f64>().ok()?;
+                    let v = c.metrics.iter().find(|m| m.metric == *metric)?.value;
+                    Some((n, v * k))
+                })
+                .collect();
+            Series::new(format!("repeat {r}"), pts)
+        })
+        .collect();
+    let sizes: Vec<f64> = lane
+        .cells
+        .iter()
+        .filter_map(|c| c.params.get(parameter)?.parse().ok())
+        .collect();
+    let (lo, hi) = sizes
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(a, b), &x| (a.min(x), b.max(x)));
+    let fit = match outcome {
+        PowerLawOutcome::Fit(fit) if lo < hi => Some(Curve {
+            name: format!("a + b·n^k, k = {:.3}", fit.k),
+            points: (0..=60)
+                .map(|i| {
+                    let n = lo * (hi / lo).powf(i as f64 / 60.0);
+                    (n, (fit.a + fit.b * n.powf(fit.k)) * k)
+                })
+                .collect(),
+        }),
+        _ => None,
+    };
+    let stem = format!(
+        "charts/scaling-{}",
+        serde_json::to_value(metric)?.as_str().unwrap_or("metric")
+    );
+    let spec = ScatterFitSpec {
+        title: format!(
+            "{} · {} vs {parameter} · {}",
+            record.profile.name,
+            metric.label(),
+            record.run_id
+        ),
+        x_label: parameter.clone(),
+        y_label: format!("{} ({unit_name})", metric.label()),
+        x_scale: Scale::Log10,
+        y_scale: Scale::Log10,
+        groups,
+        fit,
+        caption: Some(super::words::finding_short(f)),
+        ..Default::default()
+    };
+    scatter_fit(&run.path(&stem), &spec).map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(chart_ref(spec.title, &stem))
+}
+
+/// Median and 95 % CI of a metric against the knob value.
+fn sweep_chart(
+    run: &RunDir,
+    record: &RunRecord,
+    lane: &LaneRecord,
+    metric: MetricKind,
+) -> Result<Option<ChartRef>> {
+    let aggs: Vec<&Aggregate> = lane
+        .aggregates
+        .iter()
+        .filter(|a| a.metric == metric)
+        .collect();
+    let Some(knob) = aggs.first().and_then(|a| a.params.keys().next().cloned()) else {
+        return Ok(None);
+    };
+    let (k, unit_name) = scale_of(metric.unit());
+    let numeric = aggs.iter().all(|a| {
+        a.params
+            .get(&knob)
+            .and_then(|v| v.parse::<f64>().ok())
+            .is_some()
+    });
+    let x_of = |i: usize, a: &Aggregate| {
+        if numeric {
+            a.params
+                .get(&knob)
+                .and_then(|v| v.parse::<f64>().ok())
+                .unwrap_or(i as f64)
+        } else {
+            i as f64
+        }
+    };
+    let points: Vec<(f64, f64)> = aggs
+        .iter()
+        .enumerate()
+        .map(|(i, a)| (x_of(i, a), a.median * k))
+        .collect();
+    let bars: Vec<(f64, f64, f64)> = aggs
+        .iter()
+        .enumerate()
+        .filter_map(|(i, a)| a.ci95.map(|(lo, hi)| (x_of(i, a), lo * k, hi * k)))
+        .collect();
+    let stem = format!(
+        "charts/sweep-{}",
+        serde_json::to_value(metric)?.as_str().unwrap_or("metric")
+    );
+    let caption = (!numeric).then(|| {
+        let names: Vec<String> = aggs
+            .iter()
+            .enumerate()
+            .map(|(i, a)| {
+                format!(
+                    "{i} = {}",
+                    a.params.get(&knob).map(String::as_str).unwrap_or("?")
+                )
+            })
+            .collect();
+        format!("x: {}", names.join(", "))
+    });
+    let spec = LinesSpec {
+        title: format!(
+            "{} · {} vs {knob} · {}",
+            record.profile.name,
+            metric.label(),
+            record.run_id
+        ),
+        x_label: knob.clone(),
+        y_label: format!("{} ({unit_name}), median and 95 % CI", metric.label()),
+        y_include_zero: true,
+        point_markers: true,
+        series: vec![Series::new(metric.label(), points).with_error_bars(bars)],
+        caption,
+        ..Default::default()
+    };
+    lines(&run.path(&stem), &spec).map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(Some(chart_ref(spec.title, &stem)))
 }

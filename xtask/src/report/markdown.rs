@@ -2,7 +2,7 @@
 //! is snapshot-tested on hand-built records.
 
 use super::charts::ChartRef;
-use crate::results::{CellStatus, LaneRecord, RunRecord, RunStatus, Unit};
+use crate::results::{CellStatus, LaneRecord, MetricKind, RunRecord, RunStatus, Unit};
 use std::fmt::Write;
 
 pub fn render(r: &RunRecord, charts: &[ChartRef]) -> String {
@@ -114,23 +114,62 @@ pub fn render(r: &RunRecord, charts: &[ChartRef]) -> String {
 
 fn lane_section(s: &mut String, lane: &LaneRecord, charts: &[ChartRef]) {
     let _ = writeln!(s, "\n## {}\n", lane.lane);
-    if lane.aggregates.is_empty() {
+    if !lane.findings.is_empty() {
+        let _ = writeln!(s, "### Verdict\n");
+        for f in &lane.findings {
+            let _ = writeln!(s, "- {}", super::words::finding(f));
+        }
+        s.push('\n');
+    }
+    let lane_charts: Vec<&ChartRef> = charts
+        .iter()
+        .filter(|c| c.svg.starts_with(&format!("charts/{}-", lane.lane)))
+        .filter(|c| !c.svg.ends_with("-timeline.svg"))
+        .collect();
+    for c in &lane_charts {
+        let _ = writeln!(s, "![{}]({})\n", c.title, c.png);
+    }
+    let with_params = lane.aggregates.iter().any(|a| !a.params.is_empty());
+    let shown: Vec<&crate::results::Aggregate> = lane
+        .aggregates
+        .iter()
+        .filter(|a| {
+            !with_params
+                || matches!(
+                    a.metric,
+                    MetricKind::Uss
+                        | MetricKind::Pss
+                        | MetricKind::Rss
+                        | MetricKind::CpuCores
+                        | MetricKind::Threads
+                )
+        })
+        .collect();
+    if shown.is_empty() {
         let _ = writeln!(s, "No steady repeat to summarise.\n");
     } else {
+        let setting = if with_params { "setting | " } else { "" };
+        let sep = if with_params { "---|" } else { "" };
         let _ = writeln!(
             s,
-            "| metric | median | 95 % CI of the mean | IQR | n | tier | per repeat |"
+            "| {setting}metric | median | 95 % CI of the mean | IQR | n | tier | per repeat |"
         );
-        let _ = writeln!(s, "|---|---:|---|---:|---:|---|---|");
-        for a in &lane.aggregates {
+        let _ = writeln!(s, "|{sep}---|---:|---|---:|---:|---|---|");
+        for a in shown {
             let ci = a
                 .ci95
                 .map(|(lo, hi)| format!("{} – {}", a.unit.show(lo), a.unit.show(hi)))
                 .unwrap_or_else(|| "— (n < 2)".into());
             let per: Vec<String> = a.per_repeat.iter().map(|v| compact(a.unit, *v)).collect();
+            let params = if with_params {
+                let p: Vec<String> = a.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                format!("{} | ", p.join(" "))
+            } else {
+                String::new()
+            };
             let _ = writeln!(
                 s,
-                "| {} | {} | {ci} | {} | {} | {} | {} |",
+                "| {params}{} | {} | {ci} | {} | {} | {} | {} |",
                 a.metric.label(),
                 a.unit.show(a.median),
                 a.iqr.map(|v| a.unit.show(v)).unwrap_or_else(|| "—".into()),
@@ -211,7 +250,13 @@ fn lane_section(s: &mut String, lane: &LaneRecord, charts: &[ChartRef]) {
         })
         .collect();
     if let Some(first) = mine.first() {
-        let _ = writeln!(s, "\n### Timeline\n\n![{}]({})\n", first.title, first.png);
+        let _ = writeln!(
+            s,
+            "\n### Timeline of {}\n\n![{}]({})\n",
+            cell_of(&first.svg),
+            first.title,
+            first.png
+        );
         if mine.len() > 1 {
             let others: Vec<String> = mine[1..]
                 .iter()

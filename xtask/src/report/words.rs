@@ -44,3 +44,23 @@ pub fn finding(f: &Finding) -> String {
         },
     }
 }
+
+/// One line for a chart caption: `k = 1.02 [0.97, 1.07] LINEAR (15 points, 5 sizes)`.
+pub fn finding_short(f: &Finding) -> String {
+    match f {
+        Finding::Scaling {
+            points, outcome, ..
+        } => match outcome {
+            PowerLawOutcome::NoVerdict { .. } => format!("no verdict ({points} points)"),
+            PowerLawOutcome::Fit(fit) => format!(
+                "k = {:.3} [{:.3}, {:.3}] {} ({} points, {} sizes)",
+                fit.k,
+                fit.k_ci.lower,
+                fit.k_ci.upper,
+                format!("{:?}", fit.verdict).to_uppercase(),
+                fit.points_used,
+                fit.distinct_sizes
+            ),
+        },
+    }
+}

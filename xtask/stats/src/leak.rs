@@ -106,17 +106,7 @@ pub fn leak_test(t: &[f64], y: &[f64], opts: &LeakOptions) -> Result<LeakTest, S
     let sen_interval = sen_ci(&mut slopes, y, opts.level, mk.variance_inflation);
     let mk_direction = mk.direction(opts.level);
     let ci = fit.ci;
-    let verdict = if ci.lower > 0.0
-        && fit.slope > opts.slope_floor
-        && mk_direction == TrendDirection::Increasing
-    {
-        LeakVerdict::Leak
-    } else if ci.upper <= opts.slope_floor {
-        LeakVerdict::NoLeak
-    } else {
-        LeakVerdict::Inconclusive
-    };
-    Ok(LeakTest {
+    let mut result = LeakTest {
         n: t.len(),
         duration_s: t[t.len() - 1] - t[0],
         slope: fit.slope,
@@ -128,8 +118,28 @@ pub fn leak_test(t: &[f64], y: &[f64], opts: &LeakOptions) -> Result<LeakTest, S
         mk_p_value: mk.p_value,
         mk_direction,
         slope_floor: opts.slope_floor,
-        verdict,
-    })
+        verdict: LeakVerdict::Inconclusive,
+    };
+    result.verdict = result.verdict_for_floor(opts.slope_floor);
+    Ok(result)
+}
+
+impl LeakTest {
+    /// Re-apply the [`leak_test`] decision rule with another slope floor
+    /// (same intervals and Mann–Kendall result), e.g. to report verdicts at
+    /// several thresholds without recomputing.
+    pub fn verdict_for_floor(&self, slope_floor: f64) -> LeakVerdict {
+        if self.slope_ci.lower > 0.0
+            && self.slope > slope_floor
+            && self.mk_direction == TrendDirection::Increasing
+        {
+            LeakVerdict::Leak
+        } else if self.slope_ci.upper <= slope_floor {
+            LeakVerdict::NoLeak
+        } else {
+            LeakVerdict::Inconclusive
+        }
+    }
 }
 
 fn check_opts(opts: &LeakOptions) -> Result<(), StatsError> {
@@ -240,6 +250,8 @@ mod tests {
         let r = leak_test(&t, &y, &opts).unwrap();
         assert!(r.slope_ci.lower > 0.0);
         assert_eq!(r.verdict, LeakVerdict::NoLeak);
+        // Same statistics without a floor: a (small) leak.
+        assert_eq!(r.verdict_for_floor(0.0), LeakVerdict::Leak);
         // Flat: NoLeak; shrinking: NoLeak.
         let (t, y) = series(600, 0.0, 1.0);
         assert_eq!(

@@ -214,33 +214,54 @@ fn order_stat(slopes: &mut [f64], k: usize) -> f64 {
     *slopes.select_nth_unstable_by(k, f64::total_cmp).1
 }
 
-/// Median of the pairwise slopes.
+/// Median of the pairwise slopes. Leaves `slopes` partitioned around index
+/// `len/2` (everything before is ≤, everything after is ≥), which
+/// [`sen_ci`] relies on to select its bounds within one half only.
 pub(crate) fn sen_median(slopes: &mut [f64]) -> f64 {
     let np = slopes.len();
+    let k = np / 2;
+    let upper_mid = order_stat(slopes, k);
     if np % 2 == 1 {
-        order_stat(slopes, np / 2)
+        upper_mid
     } else {
-        0.5 * (order_stat(slopes, np / 2 - 1) + order_stat(slopes, np / 2))
+        // The lower middle is the largest element of the left partition.
+        let lower_mid = slopes[..k]
+            .iter()
+            .copied()
+            .fold(f64::NEG_INFINITY, f64::max);
+        0.5 * (lower_mid + upper_mid)
     }
 }
 
 /// Sen's interval with Var(S) of `y` multiplied by `inflation`.
+/// Precondition: `slopes` was partitioned by [`sen_median`].
 pub(crate) fn sen_ci(
     slopes: &mut [f64],
     y: &[f64],
     level: f64,
     inflation: f64,
 ) -> Option<Interval> {
-    let np = slopes.len() as f64;
+    let np = slopes.len();
     let c = z_crit(level) * (var_s_ties(y) * inflation).sqrt();
-    let m1 = ((np - c) / 2.0).round();
-    let m2 = ((np + c) / 2.0).round() + 1.0;
-    if m1 < 1.0 || m2 > np {
+    let m1 = ((np as f64 - c) / 2.0).round();
+    let m2 = ((np as f64 + c) / 2.0).round() + 1.0;
+    if m1 < 1.0 || m2 > np as f64 {
         return None;
     }
+    let (lo, hi) = (m1 as usize - 1, m2 as usize - 1);
+    let k = np / 2;
+    let pick = |slopes: &mut [f64], i: usize| -> f64 {
+        if i < k {
+            order_stat(&mut slopes[..k], i)
+        } else if i > k {
+            order_stat(&mut slopes[k + 1..], i - k - 1)
+        } else {
+            slopes[k]
+        }
+    };
     Some(Interval {
-        lower: order_stat(slopes, m1 as usize - 1),
-        upper: order_stat(slopes, m2 as usize - 1),
+        lower: pick(slopes, lo),
+        upper: pick(slopes, hi),
         level,
     })
 }
