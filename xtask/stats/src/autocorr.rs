@@ -94,16 +94,16 @@ pub const BATCH_R1_THRESHOLD: f64 = 0.1;
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum MeanCiMethod {
-    /// AR(1) effective sample size (bias-corrected r1) was the wider one
-    /// (this includes the independent case r1 ≤ 0, where n_eff = n).
+    /// AR(1) effective sample size (bias-corrected r1) gave the widest
+    /// interval (this includes the independent case r1 ≤ 0, where n_eff = n).
     Ar1EffectiveN,
     /// Geyer's initial monotone sequence estimate of the integrated
-    /// autocorrelation time was the wider one.
+    /// autocorrelation time gave the widest interval.
     InitialSequence {
         /// Estimated integrated autocorrelation time τ (n_eff = n/τ).
         tau: f64,
     },
-    /// Non-overlapping batch means was the wider one.
+    /// Non-overlapping batch means gave the widest interval.
     BatchMeans {
         /// Points per batch.
         batch_size: usize,

@@ -102,7 +102,7 @@ pub fn ols(x: &[f64], y: &[f64]) -> Result<OlsFit, StatsError> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SlopeCiMethod {
-    /// Residual lag-1 autocorrelation ≤ 0: plain OLS interval (n_eff = n).
+    /// No positive serial correlation found: plain OLS interval (n_eff = n).
     Independent,
     /// AR(1) effective-sample-size correction (Santer et al. 2000).
     Ar1EffectiveN,
@@ -153,7 +153,8 @@ pub struct SlopeInterval {
     pub noise_residuals: NoiseResiduals,
 }
 
-/// OLS slope interval for a time series with AR(1)-like residuals, using the
+/// OLS slope interval for a time series with serially correlated residuals,
+/// using the
 /// effective-sample-size adjustment of Santer et al. (2000), "Statistical
 /// significance of trends and trend differences in layer-average atmospheric
 /// temperature time series", *J. Geophys. Res.* 105(D6), 7337–7356:
@@ -167,7 +168,17 @@ pub struct SlopeInterval {
 /// sample autocorrelation, plus `1/n` for the fitted trend term), then
 /// clamped to `[0, 1)`: negative autocorrelation is never allowed to push
 /// n_eff above n (which would narrow the interval), and n_eff is clamped to
-/// `[3, n]`. Coverage is checked by Monte Carlo in this crate's tests.
+/// `[3, n]`.
+///
+/// An AR(1) model underestimates persistence when white measurement jitter
+/// sits on top of a persistent component (the jitter drags r1 down), so
+/// n_eff is the *smaller* of the AR(1) value and n/τ, τ from Geyer's (1992)
+/// initial monotone sequence estimator on the residuals (see
+/// [`crate::autocorr::integrated_autocorrelation_time`]); `method` says
+/// which one applied. Monte Carlo coverage (tests): 94.9–96.1 % for AR(1)
+/// residuals with ρ ∈ {0, 0.5, 0.7, 0.9}, n ∈ {300, 600}. Short, strongly
+/// correlated series come out optimistic (development runs: n = 20 → 91 %
+/// at ρ = 0.7, 88 % at ρ = 0.9; n = 50 → 92 % at ρ = 0.9; n = 100 → 94 %).
 ///
 /// Needs n ≥ 3 and x (time) with non-zero spread; x should be increasing.
 pub fn slope_ci_autocorrelated(

@@ -75,15 +75,13 @@ pub struct SteadyState {
 /// window, and the noise's integrated autocorrelation time τ is not
 /// estimated per window but pooled — the median over the series'
 /// non-overlapping windows of the per-window estimate — so the few
-/// warm-up windows cannot dominate it (n_eff = n_window/τ, df = n_eff − 3). The first
-/// flat window marks the steady state. This is the regression-slope
+/// warm-up windows cannot dominate it (n_eff = n_window/τ,
+/// df = n_eff − 3). The first flat window marks the steady state. This is the regression-slope
 /// stationarity heuristic used for simulation warm-up deletion (cf. the
 /// "MSER / linear-regression" family reviewed by Hoad, Robinson & Davies
 /// 2010, "Automating warm-up length estimation", *JORS* 61(9)); the
 /// autocorrelation correction keeps the slope test honest on sampled
-/// metrics. Windows shorter than ~100 points with strong autocorrelation
-/// make the slope interval somewhat optimistic (tests show ≈ 92 % coverage
-/// at 50 points, ρ = 0.9).
+/// metrics. Windows of at least ~100 points are recommended.
 ///
 /// Every window is a separate test, so a series that keeps drifting slowly
 /// (a trend too small to be significant within one window) will eventually
