@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::net::Ipv4Addr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -18,14 +18,12 @@ use hyper::header::{HeaderMap, HeaderName, HeaderValue, HOST};
 use hyper::{Request, Uri};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch, Mutex as AsyncMutex};
 use tokio::task::{JoinHandle, JoinSet};
 
 use crate::config::{Config, Mode};
 use crate::mix::RequestMix;
-use crate::result::{
-    percentile_points, LagSummary, LatencySummary, LoadResult, ScheduleStats,
-};
+use crate::result::{percentile_points, LagSummary, LatencySummary, LoadResult, ScheduleStats};
 use crate::sys;
 
 /// Histogram range: 1 µs .. 1 h, 3 significant figures.
@@ -34,6 +32,10 @@ const BACKOFF_MIN: Duration = Duration::from_millis(5);
 const BACKOFF_MAX: Duration = Duration::from_millis(200);
 /// Points per halving of the tail in the exported percentile curve.
 const PERCENTILE_TICKS: u32 = 5;
+/// Time between the end of the initial connects and the first due request.
+const START_LEAD: Duration = Duration::from_millis(10);
+/// Cap on the open-loop queue, whatever `rate × timeout` is.
+const MAX_BACKLOG: u64 = 1_000_000;
 
 /// Runs the load described by `config` to completion on the current tokio
 /// runtime and returns what it measured.
@@ -101,7 +103,9 @@ where
         }
     }
 
-    let t0 = Instant::now();
+    // A short lead so that the pacer thread and the workers are up before
+    // the first request is due.
+    let t0 = Instant::now() + START_LEAD;
     let ctx = Arc::new(Ctx::new(&config, mix, headers, t0));
     ctx.rec().connect_errors += initial_connect_errors;
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -110,16 +114,29 @@ where
         let _ = stop_tx.send(true);
     }
 
+    let _pacer_guard = PacerGuard(ctx.clone());
+    let mut pacer = None;
+    let mut queue = None;
+    if let Some(open) = &ctx.open {
+        let (tx, rx) = mpsc::channel::<Claim>(open.backlog_limit as usize);
+        let pctx = ctx.clone();
+        pacer = Some(
+            std::thread::Builder::new()
+                .name("loadgen-pacer".into())
+                .spawn(move || pace(pctx, tx))
+                .context("spawning the pacer thread")?,
+        );
+        queue = Some(Arc::new(AsyncMutex::new(rx)));
+    }
     let mut workers = JoinSet::new();
     for _ in 0..config.connections {
         let conn = initial.pop();
         let ctx = ctx.clone();
-        let rx = stop_rx.clone();
-        if ctx.open.is_some() {
-            workers.spawn(open_worker(ctx, conn, rx));
-        } else {
-            workers.spawn(closed_worker(ctx, conn, rx));
-        }
+        let stop = stop_rx.clone();
+        match &queue {
+            Some(q) => workers.spawn(open_worker(ctx, conn, q.clone(), stop)),
+            None => workers.spawn(closed_worker(ctx, conn, stop)),
+        };
     }
     drop(initial);
 
@@ -138,9 +155,22 @@ where
         }
     }
 
-    if let Some(open) = &ctx.open {
-        let drops = open.finish();
-        ctx.record_drops(drops);
+    if let (Some(open), Some(handle)) = (&ctx.open, pacer) {
+        // Normally already done; after a stop or when every connection gave
+        // up it sees the abort within one 10 ms nap.
+        open.abort.store(true, Ordering::Release);
+        tokio::task::spawn_blocking(move || handle.join())
+            .await
+            .context("joining the pacer")?
+            .map_err(|_| anyhow!("the pacer thread panicked"))?;
+        // Whatever was released but never taken (no connection could be
+        // made) counts as dropped.
+        if let Some(q) = &queue {
+            let mut rx = q.lock().await;
+            while let Ok(c) = rx.try_recv() {
+                ctx.record_drops(Drops::one(c.warm));
+            }
+        }
     }
     let wall = wall0.elapsed();
     let cpu = sys::process_cpu_time().saturating_sub(cpu0);
@@ -252,7 +282,7 @@ async fn sleep_or_stop(d: Duration, stop: &mut watch::Receiver<bool>) -> bool {
 }
 
 // ---------------------------------------------------------------------------
-// Open-loop schedule
+// Open-loop schedule and pacer
 
 #[derive(Debug, Clone, Copy, Default)]
 struct Drops {
@@ -260,6 +290,23 @@ struct Drops {
     window: u64,
 }
 
+impl Drops {
+    fn one(warm: bool) -> Drops {
+        if warm {
+            Drops {
+                warmup: 1,
+                window: 0,
+            }
+        } else {
+            Drops {
+                warmup: 0,
+                window: 1,
+            }
+        }
+    }
+}
+
+/// A scheduled request released by the pacer.
 #[derive(Debug, Clone, Copy)]
 struct Claim {
     index: u64,
@@ -267,25 +314,21 @@ struct Claim {
     warm: bool,
 }
 
-struct Dispatch {
-    /// First index not yet taken or dropped.
-    next: u64,
-    /// One past the last scheduled index (lowered by a stop).
-    n_end: u64,
-    peak_backlog: u64,
-}
-
-/// The constant-rate schedule. Request `i` is due at `t0 + i / rate`. The
-/// queue of due-but-unsent requests is the index range `[next, due)`, so it
-/// takes no memory; requests older than `timeout` are dropped from its head,
-/// which bounds it to `ceil(rate × timeout)` entries.
+/// The constant-rate schedule: request `i` is due at `t0 + i / rate`.
 struct OpenSched {
     rate: f64,
     n_warm: u64,
-    timeout_ns: u64,
+    /// One past the last index of the configured schedule.
+    n_end: u64,
     backlog_limit: u64,
     lag_limit: Duration,
-    d: Mutex<Dispatch>,
+    /// Stop time in ns after t0, `u64::MAX` while not stopped.
+    stop_ns: AtomicU64,
+    /// Set when the pacer has released its last request (or gave up).
+    done: AtomicBool,
+    /// Set when the run is over or its future was dropped: the pacer exits.
+    abort: AtomicBool,
+    peak_backlog: AtomicU64,
 }
 
 impl OpenSched {
@@ -293,23 +336,20 @@ impl OpenSched {
         let mut s = OpenSched {
             rate,
             n_warm: 0,
-            timeout_ns: timeout.as_nanos() as u64,
-            backlog_limit: (rate * timeout.as_secs_f64()).ceil().max(1.0) as u64,
+            n_end: 0,
+            backlog_limit: (rate * timeout.as_secs_f64())
+                .ceil()
+                .clamp(1.0, MAX_BACKLOG as f64) as u64,
             lag_limit: Duration::from_secs_f64(1.0 / rate)
                 .clamp(Duration::from_millis(2), Duration::from_millis(10)),
-            d: Mutex::new(Dispatch {
-                next: 0,
-                n_end: 0,
-                peak_backlog: 0,
-            }),
+            stop_ns: AtomicU64::new(u64::MAX),
+            done: AtomicBool::new(false),
+            abort: AtomicBool::new(false),
+            peak_backlog: AtomicU64::new(0),
         };
-        s.n_warm = s.count_before(warmup.as_nanos() as u64);
-        s.d.get_mut().expect("fresh").n_end = s.count_before(duration.as_nanos() as u64);
+        s.n_warm = s.count_before(nanos(warmup));
+        s.n_end = s.count_before(nanos(duration));
         s
-    }
-
-    fn lock(&self) -> MutexGuard<'_, Dispatch> {
-        self.d.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn offset_ns(&self, i: u64) -> u64 {
@@ -328,70 +368,94 @@ impl OpenSched {
         i
     }
 
-    fn split(&self, from: u64, to: u64) -> Drops {
-        let warm_to = to.min(self.n_warm);
-        let warmup = warm_to.saturating_sub(from);
-        Drops {
-            warmup,
-            window: (to - from) - warmup,
+    /// One past the last index to release: lowered by a stop to what was due
+    /// before it.
+    fn n_end_now(&self) -> u64 {
+        match self.stop_ns.load(Ordering::Acquire) {
+            u64::MAX => self.n_end,
+            s => self.n_end.min(self.count_before(s)),
         }
     }
 
-    /// Takes the oldest due request that is still worth sending, or the next
-    /// future one; drops the expired ones on the way.
-    fn claim(&self, now_ns: u64) -> (Option<Claim>, Drops) {
-        let mut d = self.lock();
-        let mut drops = Drops::default();
-        if now_ns >= self.timeout_ns {
-            // Age >= timeout: intended <= now - timeout.
-            let expired = self.count_before(now_ns - self.timeout_ns + 1).min(d.n_end);
-            if d.next < expired {
-                drops = self.split(d.next, expired);
-                d.next = expired;
-            }
-        }
-        let due = self.count_before(now_ns + 1).min(d.n_end);
-        let backlog = due.saturating_sub(d.next);
-        d.peak_backlog = d.peak_backlog.max(backlog);
-        if d.next >= d.n_end {
-            return (None, drops);
-        }
-        let index = d.next;
-        d.next += 1;
-        let claim = Claim {
+    fn claim(&self, index: u64) -> Claim {
+        Claim {
             index,
             offset: Duration::from_nanos(self.offset_ns(index)),
             warm: index < self.n_warm,
-        };
-        (Some(claim), drops)
+        }
     }
+}
 
-    fn still_scheduled(&self, index: u64) -> bool {
-        index < self.lock().n_end
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// The pacer thread: releases every request at its intended time into the
+/// bounded queue that the connections take from. A plain thread with 1 µs
+/// timer slack wakes within some tens of microseconds of the due time, where
+/// tokio's millisecond timer wheel would add 1-2 ms to every open-loop sample.
+/// A full queue means `rate × timeout` requests are already waiting: the
+/// request is dropped (counted, recorded at `timeout`).
+fn pace(ctx: Arc<Ctx>, tx: mpsc::Sender<Claim>) {
+    precise_sleeps();
+    let s = ctx.open.as_ref().expect("pacer without schedule");
+    let lead = ctx.t0.saturating_duration_since(Instant::now());
+    if !lead.is_zero() {
+        std::thread::sleep(lead);
     }
-
-    fn exhausted(&self) -> bool {
-        let d = self.lock();
-        d.next >= d.n_end
+    let mut i = 0u64;
+    'run: loop {
+        if s.abort.load(Ordering::Acquire) {
+            break;
+        }
+        let n_end = s.n_end_now();
+        let now_ns = ctx.ns_since_t0(Instant::now());
+        let mut drops = Drops::default();
+        while i < n_end && s.offset_ns(i) <= now_ns {
+            let c = s.claim(i);
+            match tx.try_send(c) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    let d = Drops::one(c.warm);
+                    drops.warmup += d.warmup;
+                    drops.window += d.window;
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => break 'run,
+            }
+            i += 1;
+        }
+        let queued = (tx.max_capacity() - tx.capacity()) as u64;
+        s.peak_backlog.fetch_max(queued, Ordering::Relaxed);
+        ctx.record_drops(drops);
+        if i >= n_end {
+            break;
+        }
+        let wait = Duration::from_nanos(s.offset_ns(i).saturating_sub(now_ns));
+        // Short naps so that a stop or an abort is seen within 10 ms.
+        std::thread::sleep(wait.min(Duration::from_millis(10)));
     }
+    s.done.store(true, Ordering::Release);
+}
 
-    /// Ends the schedule at `now_ns`: what was due by then still goes out.
-    fn stop(&self, now_ns: u64) {
-        let end = self.count_before(now_ns + 1);
-        let mut d = self.lock();
-        d.n_end = d.n_end.min(end);
+#[cfg(target_os = "linux")]
+fn precise_sleeps() {
+    // SAFETY: PR_SET_TIMERSLACK only changes this thread's timer slack.
+    unsafe {
+        libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong);
     }
+}
 
-    /// Drops whatever was never taken (all workers gave up connecting).
-    fn finish(&self) -> Drops {
-        let mut d = self.lock();
-        let drops = if d.next < d.n_end {
-            self.split(d.next, d.n_end)
-        } else {
-            Drops::default()
-        };
-        d.next = d.next.max(d.n_end);
-        drops
+#[cfg(not(target_os = "linux"))]
+fn precise_sleeps() {}
+
+/// Stops the pacer thread however `run_until` ends (dropped future included).
+struct PacerGuard(Arc<Ctx>);
+
+impl Drop for PacerGuard {
+    fn drop(&mut self) {
+        if let Some(s) = &self.0.open {
+            s.abort.store(true, Ordering::Release);
+        }
     }
 }
 
@@ -508,7 +572,12 @@ impl Ctx {
             *s = Some(at);
         }
         if let Some(open) = &self.open {
-            open.stop(self.ns_since_t0(at));
+            let _ = open.stop_ns.compare_exchange(
+                u64::MAX,
+                self.ns_since_t0(at),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            );
         }
     }
 
@@ -542,7 +611,13 @@ impl Ctx {
         let mut r = self.rec();
         if s.warm {
             r.warmup_requests += 1;
-            if !matches!(s.outcome, Outcome::Status { code: 200..=299, .. }) {
+            if !matches!(
+                s.outcome,
+                Outcome::Status {
+                    code: 200..=299,
+                    ..
+                }
+            ) {
                 r.warmup_errors += 1;
             }
             return;
@@ -624,16 +699,21 @@ impl Ctx {
         let r = self.rec();
         let duration = self.window_end().saturating_duration_since(self.t_measure);
         let duration_s = duration.as_secs_f64();
-        let per_s = |n: u64| if duration_s > 0.0 { n as f64 / duration_s } else { 0.0 };
+        let per_s = |n: u64| {
+            if duration_s > 0.0 {
+                n as f64 / duration_s
+            } else {
+                0.0
+            }
+        };
         let achieved = per_s(r.sent);
         let (schedule, kept_up) = match &self.open {
             Some(open) => {
-                let d = open.lock();
                 let s = ScheduleStats {
                     send_lag: LagSummary::from_histogram(&r.send_lag),
                     timer_lag: LagSummary::from_histogram(&r.timer_lag),
                     queued: r.queued,
-                    peak_backlog: d.peak_backlog,
+                    peak_backlog: open.peak_backlog.load(Ordering::Relaxed),
                     backlog_limit: open.backlog_limit,
                     lag_limit_us: us(open.lag_limit),
                 };
@@ -683,7 +763,12 @@ impl Ctx {
 // ---------------------------------------------------------------------------
 // Workers
 
-async fn open_worker(ctx: Arc<Ctx>, mut conn: Option<Conn>, mut stop: watch::Receiver<bool>) {
+async fn open_worker(
+    ctx: Arc<Ctx>,
+    mut conn: Option<Conn>,
+    queue: Arc<AsyncMutex<mpsc::Receiver<Claim>>>,
+    mut stop: watch::Receiver<bool>,
+) {
     let sched = ctx.open.as_ref().expect("open worker without schedule");
     let mut backoff = Backoff::new();
     loop {
@@ -691,38 +776,42 @@ async fn open_worker(ctx: Arc<Ctx>, mut conn: Option<Conn>, mut stop: watch::Rec
         if ctx.ensure_conn(&mut conn).await {
             backoff.reset();
         } else {
-            let give_up = sched.exhausted()
-                || *stop.borrow()
-                || Instant::now() > ctx.t_end + ctx.timeout;
+            // Nothing left worth connecting for: stopped, or the schedule is
+            // over and whatever still waits in the queue has expired.
+            let give_up = *stop.borrow()
+                || (sched.done.load(Ordering::Acquire)
+                    && Instant::now() >= ctx.window_end() + ctx.timeout);
             if give_up || sleep_or_stop(backoff.next(), &mut stop).await {
                 return;
             }
             continue;
         }
 
+        // Take the oldest released request, or wait for the next one. The
+        // lock makes the connections take turns in FIFO order.
+        let (claim, queued) = {
+            let mut rx = queue.lock().await;
+            match rx.try_recv() {
+                Ok(c) => (c, true),
+                Err(mpsc::error::TryRecvError::Disconnected) => return,
+                Err(mpsc::error::TryRecvError::Empty) => match rx.recv().await {
+                    Some(c) => (c, false),
+                    None => return,
+                },
+            }
+        };
         let taken_at = Instant::now();
-        let (claim, drops) = sched.claim(ctx.ns_since_t0(taken_at));
-        ctx.record_drops(drops);
-        let Some(claim) = claim else { return };
         let intended = ctx.t0 + claim.offset;
-        let queued = intended <= taken_at;
-        let mut timer_lag = None;
-        if !queued {
-            tokio::select! {
-                _ = tokio::time::sleep_until(intended.into()) => {}
-                _ = stop.wait_for(|s| *s) => {}
-            }
-            if !sched.still_scheduled(claim.index) {
-                continue; // the run was stopped before this one was due
-            }
-            if Instant::now() < intended {
-                tokio::time::sleep_until(intended.into()).await;
-            }
-            timer_lag = Some(Instant::now().saturating_duration_since(intended));
+        if taken_at.saturating_duration_since(intended) >= ctx.timeout {
+            ctx.record_drops(Drops::one(claim.warm));
+            continue;
         }
+        // A connection was waiting for this request: how late it got it is
+        // the generator's own timing error.
+        let timer_lag = (!queued).then(|| taken_at.saturating_duration_since(intended));
 
-        // The connection may have been closed by the server while we waited:
-        // re-open it, for as long as the request is not older than `timeout`.
+        // The connection may have been closed by the server while it idled:
+        // re-open it, for as long as the request is younger than `timeout`.
         loop {
             if ctx.ensure_conn(&mut conn).await {
                 backoff.reset();
@@ -735,18 +824,7 @@ async fn open_worker(ctx: Arc<Ctx>, mut conn: Option<Conn>, mut stop: watch::Rec
             tokio::time::sleep(backoff.next().min(ctx.timeout - age)).await;
         }
         let (Some(c), Some(req)) = (conn.as_mut(), ctx.build_request(claim.index)) else {
-            let drop_one = if claim.warm {
-                Drops {
-                    warmup: 1,
-                    window: 0,
-                }
-            } else {
-                Drops {
-                    warmup: 0,
-                    window: 1,
-                }
-            };
-            ctx.record_drops(drop_one);
+            ctx.record_drops(Drops::one(claim.warm));
             continue;
         };
 
@@ -769,6 +847,7 @@ async fn open_worker(ctx: Arc<Ctx>, mut conn: Option<Conn>, mut stop: watch::Rec
 
 async fn closed_worker(ctx: Arc<Ctx>, mut conn: Option<Conn>, mut stop: watch::Receiver<bool>) {
     let mut backoff = Backoff::new();
+    tokio::time::sleep_until(ctx.t0.into()).await;
     loop {
         if *stop.borrow() || Instant::now() >= ctx.t_end {
             return;
@@ -823,44 +902,30 @@ mod tests {
     fn schedule_counts_are_exact() {
         let s = sched(200.0, 1000, 3000, 2000);
         assert_eq!(s.n_warm, 200);
-        assert_eq!(s.lock().n_end, 600);
+        assert_eq!(s.n_end, 600);
         assert_eq!(s.backlog_limit, 400);
         assert_eq!(s.lag_limit, Duration::from_millis(5));
+        assert!(s.claim(199).warm && !s.claim(200).warm);
+        assert_eq!(s.claim(3).offset, Duration::from_millis(15));
         let s = sched(3.0, 0, 1000, 100);
-        assert_eq!(s.lock().n_end, 3); // 0, 333.3, 666.7 ms
+        assert_eq!(s.n_end, 3); // 0, 333.3, 666.7 ms
         assert_eq!(s.count_before(0), 0);
         assert_eq!(s.count_before(1), 1);
         assert_eq!(s.offset_ns(2), 666_666_667);
+        assert_eq!(s.backlog_limit, 1, "never below one");
+        let s = sched(MAX_RATE_PER_S_TEST, 0, 1000, 600_000);
+        assert_eq!(s.backlog_limit, MAX_BACKLOG);
     }
 
+    const MAX_RATE_PER_S_TEST: f64 = crate::config::MAX_RATE_PER_S;
+
     #[test]
-    fn claim_drops_expired_and_bounds_backlog() {
-        // 1000/s, 100 ms timeout: at most 100 queued.
+    fn stop_cuts_the_schedule_at_what_was_due() {
         let s = sched(1000.0, 0, 10_000, 100);
-        let (c, d) = s.claim(0);
-        assert_eq!(c.unwrap().index, 0);
-        assert_eq!(d.window, 0);
-        // Nobody took anything for 1 s: everything older than 100 ms goes.
-        let (c, d) = s.claim(1_000_000_000);
-        let c = c.unwrap();
-        assert_eq!(d.window, 900, "indices 1..=900 expired");
-        assert_eq!(c.index, 901);
-        assert_eq!(s.lock().peak_backlog, s.backlog_limit);
-        s.stop(1_000_000_000);
-        assert_eq!(s.lock().n_end, 1001);
-        assert!(s.still_scheduled(1000));
-        assert!(!s.still_scheduled(1001));
-        let f = s.finish();
-        assert_eq!(f.window, 1001 - 902);
-        assert!(s.exhausted());
-        assert!(s.claim(1_000_000_000).0.is_none());
-    }
-
-    #[test]
-    fn drops_split_between_warmup_and_window() {
-        let s = sched(100.0, 500, 2000, 100);
-        let (_, d) = s.claim(700_000_000); // expired: intended <= 600 ms -> 0..=60
-        assert_eq!(d.warmup, 50);
-        assert_eq!(d.window, 11);
+        assert_eq!(s.n_end_now(), 10_000);
+        s.stop_ns.store(1_000_000_000, Ordering::Release);
+        assert_eq!(s.n_end_now(), 1000, "due before the stop: 0 ms .. 1000 ms");
+        s.stop_ns.store(0, Ordering::Release);
+        assert_eq!(s.n_end_now(), 0, "stopped before the start: nothing");
     }
 }

@@ -102,8 +102,7 @@ impl RequestMix {
                 "mix[{i}]: path template {:?} must start with '/'",
                 s.path_template
             );
-            let segments =
-                parse_template(&s.path_template).with_context(|| format!("mix[{i}]"))?;
+            let segments = parse_template(&s.path_template).with_context(|| format!("mix[{i}]"))?;
             if segments.iter().any(|g| matches!(g, Segment::Rand)) {
                 ensure!(
                     rand_max >= 1,
@@ -208,7 +207,10 @@ mod tests {
         let sa: Vec<_> = (0..500).map(|i| a.request(i)).collect();
         let sb: Vec<_> = (0..500).rev().map(|i| b.request(i)).collect();
         let sc: Vec<_> = (0..500).map(|i| c.request(i)).collect();
-        assert!(sa.iter().eq(sb.iter().rev()), "order of drawing must not matter");
+        assert!(
+            sa.iter().eq(sb.iter().rev()),
+            "order of drawing must not matter"
+        );
         assert_ne!(sa, sc, "another seed gives another sequence");
     }
 

@@ -62,11 +62,14 @@ fn open_loop_measures_fixed_service_time_at_target_rate() {
         (achieved - 200.0).abs() <= 10.0,
         "achieved {achieved}/s not within 5 % of 200/s"
     );
-    // tokio's timer rounds the 2 ms sleep up to the next millisecond tick, so
-    // the service time is 2-3 ms; allow a few ms of scheduling on a busy box.
+    // 2 ms of service plus the loopback round trip and the pacer's wake-up
+    // error (tens of µs); allow some scheduling noise on a busy machine.
     let p50 = r.latency.p50_us;
-    assert!((1_900..=8_000).contains(&p50), "p50 {p50} us");
-    assert!(r.latency.min_us >= 1_900, "no response can beat the 2 ms sleep");
+    assert!((1_900..=5_000).contains(&p50), "p50 {p50} us");
+    assert!(
+        r.latency.min_us >= 1_900,
+        "no response can beat the 2 ms sleep"
+    );
     assert!(r.throughput_ok_per_s > 190.0);
     let s = r.schedule.unwrap();
     assert!(s.send_lag.count == 600 && s.peak_backlog <= s.backlog_limit);
@@ -177,8 +180,16 @@ fn timeouts_are_counted_and_recorded_at_the_timeout() {
     assert!(!r.latency_valid());
     assert_eq!(r.latency.count, r.timeouts);
     // 3 significant figures: within 0.1 % of 200 000 us.
-    assert!((199_700..=200_300).contains(&r.latency.min_us), "{:?}", r.latency);
-    assert!((199_700..=200_300).contains(&r.latency.max_us), "{:?}", r.latency);
+    assert!(
+        (199_700..=200_300).contains(&r.latency.min_us),
+        "{:?}",
+        r.latency
+    );
+    assert!(
+        (199_700..=200_300).contains(&r.latency.max_us),
+        "{:?}",
+        r.latency
+    );
     assert!(r.wall_s < 1.0 + 0.2 + 1.0);
 
     // Open loop, 20/s over 1 s with 2 connections stuck for 200 ms each: the
@@ -189,7 +200,11 @@ fn timeouts_are_counted_and_recorded_at_the_timeout() {
     let r = rt.block_on(run(o)).unwrap();
     show("never, open", &r);
     let s = r.schedule.unwrap();
-    assert_eq!(r.requests_sent + r.dropped, 20, "every scheduled request accounted");
+    assert_eq!(
+        r.requests_sent + r.dropped,
+        20,
+        "every scheduled request accounted"
+    );
     assert!(r.timeouts > 0 && r.dropped > 0);
     assert_eq!(r.timeouts, r.requests_sent);
     assert_eq!(r.latency.count, r.timeouts + r.dropped);
@@ -289,7 +304,10 @@ fn weighted_mix_reaches_the_server_as_planned() {
         // planned requests, whatever connection carried which.
         assert_eq!(server.seen.paths(), planned);
         assert_eq!(
-            server.seen.body_bytes.load(std::sync::atomic::Ordering::SeqCst),
+            server
+                .seen
+                .body_bytes
+                .load(std::sync::atomic::Ordering::SeqCst),
             5 * per_spec[2]
         );
         seen_runs.push(server.seen.paths());
@@ -326,10 +344,9 @@ fn run_until_stops_early_with_a_partial_result() {
     for cfg in [closed(server.port, 2, 30.0), open(server.port, 200.0, 30.0)] {
         let t = Instant::now();
         let r = rt
-            .block_on(run_until(
-                cfg,
-                tokio::time::sleep(Duration::from_millis(500)),
-            ))
+            .block_on(run_until(cfg, async {
+                tokio::time::sleep(Duration::from_millis(500)).await
+            }))
             .unwrap();
         show("stopped", &r);
         assert!(t.elapsed() < Duration::from_secs(3));
@@ -340,6 +357,16 @@ fn run_until_stops_early_with_a_partial_result() {
             assert_eq!(r.dropped, 0);
         }
     }
+
+    // A stop that is already there when the run starts: nothing is sent.
+    let before = server.seen.hits();
+    for cfg in [closed(server.port, 2, 30.0), open(server.port, 200.0, 30.0)] {
+        let r = rt.block_on(run_until(cfg, async {})).unwrap();
+        assert_eq!(r.requests_sent + r.warmup_requests + r.dropped, 0);
+        assert_eq!(r.duration_s, 0.0);
+        assert!(!r.latency_valid());
+    }
+    assert_eq!(server.seen.hits(), before);
 }
 
 #[test]
@@ -365,7 +392,10 @@ fn connect_errors_when_nothing_listens() {
     show("refused, open", &r);
     assert!(r.connect_errors > 2);
     assert_eq!(r.requests_sent, 0);
-    assert_eq!(r.dropped, 25, "every scheduled request is accounted as dropped");
+    assert_eq!(
+        r.dropped, 25,
+        "every scheduled request is accounted as dropped"
+    );
     assert!(!r.latency_valid() && !r.kept_up);
     assert!(r.wall_s < 0.5 + 0.2 + 0.5);
 }

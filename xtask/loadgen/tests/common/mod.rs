@@ -22,7 +22,8 @@ use tokio::sync::{oneshot, RwLock};
 pub enum Behavior {
     /// 200 at once.
     Fast,
-    /// 200 after sleeping this long.
+    /// 200 after this service time (a precise thread sleep on the blocking
+    /// pool: tokio's timer would round it up to the next millisecond).
     Delay(Duration),
     /// This status at once.
     Status(u16),
@@ -150,7 +151,9 @@ async fn handle(
     let status = match behavior {
         Behavior::Fast => StatusCode::OK,
         Behavior::Delay(d) => {
-            tokio::time::sleep(d).await;
+            tokio::task::spawn_blocking(move || std::thread::sleep(d))
+                .await
+                .unwrap();
             StatusCode::OK
         }
         Behavior::Status(c) => StatusCode::from_u16(c).unwrap(),
