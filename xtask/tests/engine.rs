@@ -340,3 +340,157 @@ fn clean_reaps_what_a_sigkilled_run_left() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("removed"));
     assert_eq!(leftovers(None), 0);
 }
+
+#[test]
+fn scaling_verifies_counts_and_fits_a_linear_gateway() {
+    let _g = serial();
+    let results = tempfile::tempdir().unwrap();
+    // 64 KiB per entity: 0.6, 6 and 62 MiB over a ~20 MiB base, far above
+    // the ~0.2 MiB repeat-to-repeat noise, so k is pinned near 1.
+    let out = run(xtask(results.path()).args([
+        "scaling",
+        "--entities",
+        "10,100,1000",
+        "--repeats",
+        "2",
+        "--duration",
+        "2s",
+        "--max-duration",
+        "2s",
+        "--env",
+        "ENTITY_BYTES=65536",
+        "--env",
+        "REFRESH_MS=0",
+        "--seed",
+        "7",
+    ]));
+    assert_eq!(out.status.code(), Some(0));
+    let id = only_run(results.path());
+    let r = record(results.path(), &id);
+    assert_eq!(r["seed"], 7);
+    let lane = &r["lanes"][0];
+    assert_eq!(lane["lane"], "scaling");
+    let cells = lane["cells"].as_array().unwrap();
+    assert_eq!(cells.len(), 6);
+    assert!(cells.iter().all(|c| c["status"] == "ok"), "{cells:?}");
+    let f = &lane["findings"][0];
+    assert_eq!(f["kind"], "scaling");
+    assert_eq!(f["outcome"]["outcome"], "fit");
+    let k = f["outcome"]["k"].as_f64().unwrap();
+    assert!((k - 1.0).abs() < 0.1, "k = {k}");
+    assert_eq!(f["outcome"]["verdict"], "linear", "{f}");
+    let dir = results.path().join(&id);
+    assert!(dir.join("charts/scaling-uss.png").is_file());
+    let report = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(
+        report.contains("LINEAR: USS grows in proportion to entities"),
+        "{report}"
+    );
+    assert_eq!(leftovers(Some(&id)), 0);
+}
+
+#[test]
+fn a_count_the_target_does_not_report_fails_the_cell_loudly() {
+    let _g = serial();
+    let results = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("liar.yaml");
+    // The check reads a field that never equals the count.
+    std::fs::write(
+        &p,
+        format!(
+            "name: liar\ncompose: {}\nservice: gateway\nprocess: gateway\nready: {{ http: {{ port: 8080, path: /health }} }}\n\
+             entities: {{ env: ENTITIES, check: {{ http: {{ port: 8080, path: /stats }}, json: /refresh_ms }} }}\n",
+            root().join("compose/gateway.yml").display()
+        ),
+    )
+    .unwrap();
+    let out = run(xtask(results.path()).args([
+        "scaling",
+        "--profile",
+        p.to_str().unwrap(),
+        "--entities",
+        "10,100",
+        "--repeats",
+        "1",
+        "--duration",
+        "1s",
+    ]));
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("was not applied") && err.contains("/refresh_ms"),
+        "{err}"
+    );
+    let id = only_run(results.path());
+    let r = record(results.path(), &id);
+    assert_eq!(r["status"], "failed");
+    let f = &r["lanes"][0]["findings"][0];
+    assert_eq!(
+        f["outcome"]["outcome"], "no_verdict",
+        "failed cells are not points: {f}"
+    );
+    assert_eq!(f["points"], 0);
+    assert_eq!(leftovers(Some(&id)), 0);
+}
+
+#[test]
+fn sweep_verifies_each_value_and_shows_the_cpu_it_costs() {
+    let _g = serial();
+    let results = tempfile::tempdir().unwrap();
+    let out = run(xtask(results.path()).args([
+        "sweep",
+        "--knob",
+        "refresh_ms=0,20",
+        "--repeats",
+        "1",
+        "--duration",
+        "3s",
+        "--max-duration",
+        "3s",
+        "--env",
+        "ENTITIES=200",
+    ]));
+    assert_eq!(out.status.code(), Some(0));
+    let id = only_run(results.path());
+    let r = record(results.path(), &id);
+    let lane = &r["lanes"][0];
+    assert_eq!(lane["lane"], "sweep");
+    let cpu = |v: &str| {
+        lane["aggregates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["metric"] == "cpu_cores" && a["params"]["refresh_ms"] == v)
+            .unwrap_or_else(|| panic!("no cpu aggregate for {v}"))["median"]
+            .as_f64()
+            .unwrap()
+    };
+    // 200 × 64 KiB checksummed every 20 ms is ~640 MB/s of work; off is idle.
+    assert!(
+        cpu("20") > cpu("0") + 0.02,
+        "cpu at 20 ms {} vs off {}",
+        cpu("20"),
+        cpu("0")
+    );
+    assert!(results
+        .path()
+        .join(&id)
+        .join("charts/sweep-cpu_cores.png")
+        .is_file());
+    assert_eq!(leftovers(Some(&id)), 0);
+
+    let out = run(xtask(results.path()).args(["sweep", "--knob", "colour=1,2"]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("declares no such knob; it declares: base_mib, growth_k, refresh_ms"));
+    let out = run(xtask(results.path()).args([
+        "scaling",
+        "--entities",
+        "10,30,100",
+        "--metric",
+        "bogus",
+    ]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("possible values"));
+}
