@@ -46,14 +46,21 @@ const MAX_BACKLOG: u64 = 1_000_000;
 ///
 /// Dropping the returned future stops everything at once: every task and
 /// connection it started is aborted and no result is produced.
+///
+/// Open loop also starts one OS thread, the pacer, which releases requests at
+/// their intended times with microsecond precision (tokio's timer works in
+/// whole milliseconds and would add 1-2 ms to every sample). It exits at the
+/// end of the schedule, or within 10 ms of the run ending or its future being
+/// dropped.
 pub async fn run(config: Config) -> Result<LoadResult> {
     run_until(config, std::future::pending::<()>()).await
 }
 
 /// Like [`run`], but ends the schedule early when `stop` completes (e.g.
 /// `token.cancelled_owned()` or a Ctrl-C future) and returns a result for the
-/// shortened window. Requests already in flight are allowed to finish (within
-/// `timeout`); no new ones are sent.
+/// shortened window, which ends at the stop. Open loop: requests due before
+/// the stop still go out (or are dropped when older than `timeout`); closed
+/// loop: no new request is sent. Requests in flight finish or time out.
 pub async fn run_until<F>(config: Config, stop: F) -> Result<LoadResult>
 where
     F: Future<Output = ()>,
@@ -823,7 +830,11 @@ async fn open_worker(
             }
             tokio::time::sleep(backoff.next().min(ctx.timeout - age)).await;
         }
-        let (Some(c), Some(req)) = (conn.as_mut(), ctx.build_request(claim.index)) else {
+        // Never send a request more than `timeout` after its intended start:
+        // a timeout is then recorded at under 2 × timeout.
+        let late = Instant::now().saturating_duration_since(intended) >= ctx.timeout;
+        let (false, Some(c), Some(req)) = (late, conn.as_mut(), ctx.build_request(claim.index))
+        else {
             ctx.record_drops(Drops::one(claim.warm));
             continue;
         };

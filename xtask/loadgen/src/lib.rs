@@ -6,18 +6,21 @@
 //!   at `t0 + i / rate`, dispatched to whichever of the `connections` is free.
 //!   Latency runs from the *intended* start to the end of the response body,
 //!   so a server stall shows in every request scheduled during it (no
-//!   coordinated omission, like wrk2 and oha). When every connection is busy,
-//!   due requests wait in a queue that is only an index range (no memory) and
-//!   is bounded: a request that has waited `timeout` is dropped (counted, and
-//!   recorded at `timeout`), so at most `ceil(rate × timeout)` ever wait.
+//!   coordinated omission, like wrk2 and oha). A pacer thread releases each
+//!   request at its intended time (microsecond precision) into a bounded
+//!   queue that the connections take from; when every connection is busy the
+//!   requests wait there. At most `ceil(rate × timeout)` (capped at 10^6) wait:
+//!   a request that finds the queue full, or that has waited `timeout`, is
+//!   dropped (counted in `dropped` and recorded at `timeout`).
 //! * **Closed loop** ([`Mode::Closed`]): every connection sends its next request
 //!   when the previous one ends; latency from the actual send. For maximum
 //!   throughput; its latencies hide stalls (one slow sample per stall and
 //!   connection).
 //!
 //! Memory is bounded whatever the rate and duration: one shared latency
-//! histogram (HdrHistogram, microseconds, 3 significant figures, up to 1 h) and
-//! two lag histograms; no per-request samples are kept.
+//! histogram (HdrHistogram, microseconds, 3 significant figures, up to 1 h),
+//! two lag histograms and the bounded queue (24 bytes an entry); no
+//! per-request samples are kept.
 //!
 //! The target is always `127.0.0.1:port`. Everything runs on the caller's tokio
 //! runtime; dropping the future of [`run`] aborts every task and connection.

@@ -107,17 +107,19 @@ pub struct ScheduleStats {
     /// Includes time spent waiting for a free connection, so a server stall
     /// shows here too; it is part of every latency sample by construction.
     pub send_lag: LagSummary,
-    /// Wake-up lateness of requests whose connection was free before they
-    /// were due: the generator's own timing error (timer granularity, CPU
-    /// starvation). This, not `send_lag`, decides `kept_up`.
+    /// For requests that a waiting (idle) connection took as soon as they
+    /// were released: time from intended start to being taken. This is the
+    /// generator's own timing error (pacer wake-up, task scheduling, CPU
+    /// starvation) and, not `send_lag`, decides `kept_up`.
     pub timer_lag: LagSummary,
-    /// Window requests that were already due when a connection took them,
-    /// i.e. had waited because all connections were busy.
+    /// Window requests that were already waiting in the queue when a
+    /// connection came for one, i.e. had waited because all were busy.
     pub queued: u64,
-    /// Largest number of due-but-unsent requests seen.
+    /// Largest queue length seen by the pacer.
     pub peak_backlog: u64,
-    /// The bound on that backlog: `ceil(rate × timeout)`. A request that has
-    /// waited longer than `timeout` is dropped instead of sent.
+    /// The queue's capacity: `ceil(rate × timeout)`, at least 1, at most
+    /// 10^6. A request that finds it full, or that has waited `timeout` in it,
+    /// is dropped instead of sent.
     pub backlog_limit: u64,
     /// `timer_lag.p99_us` must stay at or below this for `kept_up`:
     /// the period clamped to [2 ms, 10 ms].
