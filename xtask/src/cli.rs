@@ -52,6 +52,8 @@ pub enum Cmd {
     Scaling(ScalingArgs),
     /// Cost vs a profile knob, each value verified applied.
     Sweep(SweepArgs),
+    /// Latency percentiles and throughput under open-loop (or closed-loop) HTTP load.
+    Load(LoadArgs),
     /// Re-render report.md and charts from a run's JSON and samples.
     Report {
         /// Run id (default: latest).
@@ -116,6 +118,37 @@ pub struct SweepArgs {
     pub knob: String,
     #[command(flatten)]
     pub measure: MeasureArgs,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct LoadArgs {
+    /// Intended request rates per second, comma-separated (open loop).
+    #[arg(long, value_delimiter = ',')]
+    pub rate: Vec<String>,
+    /// Open loop (latency from intended start) or closed loop (maximum throughput).
+    #[arg(long, value_enum, default_value_t = crate::lanes::load::LoadMode::Open)]
+    pub mode: crate::lanes::load::LoadMode,
+    /// Generator run per rate, warm-up included.
+    #[arg(long, default_value = "15s")]
+    pub duration: HumanDuration,
+    /// Traffic at the start of each run that is sent but not recorded.
+    #[arg(long, default_value = "3s")]
+    pub warmup: HumanDuration,
+    /// Keep-alive connections (default: the profile's `load.connections`).
+    #[arg(long)]
+    pub connections: Option<usize>,
+    /// Fresh targets per rate.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub repeats: u32,
+    /// Samples per second of the target's memory/CPU.
+    #[arg(long, default_value_t = 10.0)]
+    pub sample_rate: f64,
+    /// How to read the target's /proc.
+    #[arg(long, value_enum, default_value_t = SamplerMode::Host)]
+    pub sampler: SamplerMode,
+    /// Extra environment for the service under test (repeatable).
+    #[arg(long = "env", value_name = "KEY=VALUE", value_parser = parse_env)]
+    pub env: Vec<(String, String)>,
 }
 
 /// Metrics a lane can be asked to analyse.

@@ -43,6 +43,55 @@ pub struct ProfileSpec {
     /// Warm-up rules.
     #[serde(default)]
     pub steady: SteadySpec,
+    /// HTTP traffic for the load lane.
+    #[serde(default)]
+    pub load: Option<LoadSpec>,
+}
+
+/// HTTP load: a weighted mix of requests against one container port.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoadSpec {
+    pub port: u16,
+    pub requests: Vec<LoadRequest>,
+    /// Keep-alive connections (default 16).
+    #[serde(default = "default_connections")]
+    pub connections: usize,
+    /// A request not answered within this counts as an error, at this latency.
+    #[serde(default = "default_load_timeout")]
+    pub timeout: HumanDuration,
+    /// `{rand}` in a path becomes a random integer in [0, rand_max).
+    #[serde(default = "default_rand_max")]
+    pub rand_max: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoadRequest {
+    #[serde(default = "default_method")]
+    pub method: String,
+    /// Path template: `{rand}` and `{seq}` are substituted.
+    pub path: String,
+    #[serde(default = "default_weight")]
+    pub weight: u32,
+    #[serde(default)]
+    pub body: Option<String>,
+}
+
+fn default_connections() -> usize {
+    16
+}
+fn default_load_timeout() -> HumanDuration {
+    HumanDuration(Duration::from_secs(2))
+}
+fn default_rand_max() -> u64 {
+    1000
+}
+fn default_method() -> String {
+    "GET".into()
+}
+fn default_weight() -> u32 {
+    1
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -272,6 +321,35 @@ impl Profile {
                 return Err(err("path", format!("`{}` must start with /", h.path)));
             }
         }
+        if let Some(load) = &spec.load {
+            if load.requests.is_empty() {
+                return Err(err(
+                    "requests",
+                    "the load mix is empty; list at least one request".into(),
+                ));
+            }
+            for r in &load.requests {
+                const METHODS: [&str; 6] = ["GET", "POST", "PUT", "DELETE", "HEAD", "PATCH"];
+                if !METHODS.contains(&r.method.as_str()) {
+                    return Err(err(
+                        "method",
+                        format!("`{}` is not one of {}", r.method, METHODS.join(", ")),
+                    ));
+                }
+                if !r.path.starts_with('/') {
+                    return Err(err("path", format!("`{}` must start with /", r.path)));
+                }
+                if r.weight == 0 {
+                    return Err(err("weight", "must be at least 1".into()));
+                }
+            }
+            if !(1..=10_000).contains(&load.connections) {
+                return Err(err("connections", "must be between 1 and 10000".into()));
+            }
+            if load.rand_max == 0 {
+                return Err(err("rand_max", "must be at least 1".into()));
+            }
+        }
         if spec.steady.floor_bytes_per_s <= 0.0 || !spec.steady.floor_bytes_per_s.is_finite() {
             return Err(err("floor_bytes_per_s", "must be a positive number".into()));
         }
@@ -301,6 +379,7 @@ impl Profile {
             .filter_map(|e| e.check.as_ref())
             .chain(self.spec.knobs.values().filter_map(|k| k.check.as_ref()));
         ports.extend(checks.map(|c| c.http.port));
+        ports.extend(self.spec.load.iter().map(|l| l.port));
         ports.sort_unstable();
         ports.dedup();
         ports

@@ -8,7 +8,7 @@ use crate::engine::{ComposeCli, Engine};
 use crate::error::{BadInput, Interrupted};
 use crate::events::{Event, Events};
 use crate::lanes::cell::Measured;
-use crate::lanes::{footprint, scaling, sweep, LaneCtx, MeasureOpts};
+use crate::lanes::{footprint, load, scaling, sweep, LaneCtx, MeasureOpts};
 use crate::probe::hostload;
 use crate::profile::Profile;
 use crate::results::{
@@ -36,6 +36,7 @@ pub enum Job {
     Footprint(footprint::FootprintOpts),
     Scaling(scaling::ScalingOpts),
     Sweep(sweep::SweepOpts),
+    Load(load::LoadOpts),
 }
 
 impl Job {
@@ -44,6 +45,7 @@ impl Job {
             Job::Footprint(o) => o.env.clone(),
             Job::Scaling(o) => o.env.clone(),
             Job::Sweep(o) => o.env.clone(),
+            Job::Load(o) => o.env.clone(),
         }
     }
 
@@ -52,6 +54,13 @@ impl Job {
         let file = profile.path.display();
         match self {
             Job::Footprint(_) => Ok(()),
+            Job::Load(_) => match &profile.spec.load {
+                Some(_) => Ok(()),
+                None => Err(BadInput(format!(
+                    "{file}: the profile has no `load:` section; the load lane needs one (a port and a request mix; see README, \"Writing a profile\")"
+                ))
+                .into()),
+            },
             Job::Scaling(_) => match &profile.spec.entities {
                 Some(_) => Ok(()),
                 None => Err(BadInput(format!(
@@ -164,6 +173,7 @@ pub async fn run(
             Job::Footprint(o) => footprint::run(&ctx, o).await,
             Job::Scaling(o) => scaling::run(&ctx, o).await,
             Job::Sweep(o) => sweep::run(&ctx, o).await,
+            Job::Load(o) => load::run(&ctx, o).await,
         }
     };
     let result: std::result::Result<(LaneRecord, Vec<Measured>), &'static str> = tokio::select! {

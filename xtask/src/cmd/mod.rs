@@ -4,6 +4,7 @@ mod clean;
 mod doctor;
 mod footprint;
 mod list;
+mod load;
 mod scaling;
 mod setup;
 
@@ -36,6 +37,7 @@ pub async fn dispatch(cli: Cli) -> Result<ExitCode> {
         Cmd::Footprint(a) => footprint::run(&common, a).await,
         Cmd::Scaling(a) => scaling::scaling(&common, a).await,
         Cmd::Sweep(a) => scaling::sweep(&common, a).await,
+        Cmd::Load(a) => load::run(&common, a).await,
         Cmd::Report { run } => {
             let dir = crate::results::rundir::resolve_run(&common.results, run.as_deref())?;
             let record = dir.read_record()?;

@@ -29,6 +29,20 @@ pub struct CellPlan {
     pub env: BTreeMap<String, String>,
     /// Settings to read back from the target before measuring.
     pub verify: Vec<Verify>,
+    /// Traffic to send during the window (load lane); the window is then
+    /// the generator's measured span instead of an adaptive one.
+    pub load: Option<LoadPlan>,
+    /// CPUs the target may use (compose `cpuset`), e.g. "1".
+    pub cpuset: Option<String>,
+}
+
+/// Load for a cell: the generator's configuration (its port is the
+/// container port; the cell maps it to the published one) and the CPU the
+/// generator is pinned to, away from the target's.
+#[derive(Clone, Debug)]
+pub struct LoadPlan {
+    pub config: runcost_loadgen::Config,
+    pub pin_cpu: Option<usize>,
 }
 
 /// A setting the target must report back, proving it was applied.
@@ -65,6 +79,7 @@ pub async fn measure(ctx: &LaneCtx<'_>, plan: &CellPlan, index: usize, of: usize
         sampler: None,
         samples_csv: None,
         metrics: Vec::new(),
+        load: None,
     };
     let origin = Instant::now();
     let mut samples = Vec::new();
@@ -126,7 +141,7 @@ pub fn setup(ctx: &LaneCtx<'_>, plan: &CellPlan) -> Result<Project> {
         services: profile.compose_services.clone(),
         env: plan.env.clone(),
         ports: profile.ports(),
-        cpuset: None,
+        cpuset: plan.cpuset.clone(),
     };
     let text = ov.render(&profile.compose_file)?;
     let path = ctx
@@ -249,40 +264,23 @@ async fn run(
         }),
     }
 
-    // Measurement: at least the window; longer while the USS mean is not
-    // yet known to the CI target.
-    ctx.events.emit(Event::Measuring {
-        cell: plan.id.clone(),
-        window_s: ctx.opts.window.as_secs_f64(),
-    });
-    let min_end = window_start + ctx.opts.window.as_secs_f64();
-    let max_end = window_start
-        + ctx
-            .opts
-            .max_window
-            .as_secs_f64()
-            .max(ctx.opts.window.as_secs_f64());
-    loop {
-        tokio::time::sleep(Duration::from_millis(250)).await;
-        alive(ctx, &id, &sampler).await?;
-        let now = origin.elapsed().as_secs_f64();
-        if now < min_end {
-            continue;
+    // Measurement: under load when the plan has some, else idle.
+    let (window_start, window_end) = match &plan.load {
+        Some(load) => {
+            let port = *facts
+                .published
+                .get(&load.config.port)
+                .with_context(|| format!("load port {} is not published", load.config.port))?;
+            let (w0, w1, result) =
+                load_window(ctx, plan, load, port, &id, &sampler, origin).await?;
+            record.load = Some(result);
+            (w0, w1)
         }
-        if now >= max_end {
-            break;
-        }
-        let s = sampler.snapshot();
-        let uss: Vec<f64> = s
-            .iter()
-            .filter(|x| x.t >= window_start)
-            .map(|x| x.value.uss as f64)
-            .collect();
-        if analysis::precise_enough(&uss, ctx.opts.ci_target) {
-            break;
-        }
-    }
-    let window_end = origin.elapsed().as_secs_f64();
+        None => (
+            window_start,
+            idle_window(ctx, plan, &id, &sampler, origin, window_start).await?,
+        ),
+    };
     let (samples, stats) = sampler.stop();
     record.window = Some((window_start, window_end));
     let in_window: Vec<Sample> = samples
@@ -307,6 +305,123 @@ async fn run(
     };
     *samples_out = samples;
     Ok(())
+}
+
+/// The idle window: at least `window`, longer (up to `max_window`) while
+/// the USS mean is not yet known to the CI target. Returns its end.
+async fn idle_window(
+    ctx: &LaneCtx<'_>,
+    plan: &CellPlan,
+    id: &str,
+    sampler: &Ticker<Reading>,
+    origin: Instant,
+    window_start: f64,
+) -> Result<f64> {
+    ctx.events.emit(Event::Measuring {
+        cell: plan.id.clone(),
+        window_s: ctx.opts.window.as_secs_f64(),
+    });
+    let min_end = window_start + ctx.opts.window.as_secs_f64();
+    let max_end = window_start
+        + ctx
+            .opts
+            .max_window
+            .as_secs_f64()
+            .max(ctx.opts.window.as_secs_f64());
+    loop {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        alive(ctx, id, sampler).await?;
+        let now = origin.elapsed().as_secs_f64();
+        if now < min_end {
+            continue;
+        }
+        if now >= max_end {
+            return Ok(now);
+        }
+        let s = sampler.snapshot();
+        let uss: Vec<f64> = s
+            .iter()
+            .filter(|x| x.t >= window_start)
+            .map(|x| x.value.uss as f64)
+            .collect();
+        if analysis::precise_enough(&uss, ctx.opts.ci_target) {
+            return Ok(now);
+        }
+    }
+}
+
+/// The load window: the generator runs on its own thread and runtime,
+/// pinned away from the target's CPU, while the sampler keeps sampling. The
+/// window is the generator's measured span (after its warm-up).
+async fn load_window(
+    ctx: &LaneCtx<'_>,
+    plan: &CellPlan,
+    load: &LoadPlan,
+    host_port: u16,
+    id: &str,
+    sampler: &Ticker<Reading>,
+    origin: Instant,
+) -> Result<(f64, f64, runcost_loadgen::LoadResult)> {
+    let mut config = load.config.clone();
+    config.port = host_port;
+    let measured = config.duration.saturating_sub(config.warmup);
+    ctx.events.emit(Event::Measuring {
+        cell: plan.id.clone(),
+        window_s: measured.as_secs_f64(),
+    });
+    let start = origin.elapsed().as_secs_f64();
+    let pin = load.pin_cpu;
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let generator = std::thread::Builder::new()
+        .name("runcost-loadgen".into())
+        .spawn(move || {
+            if let Some(cpu) = pin {
+                pin_current_thread(cpu);
+            }
+            // Threads made from here inherit the pinning.
+            let rt = match tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    let _ = tx.send(Err(
+                        anyhow::Error::new(e).context("start the generator runtime")
+                    ));
+                    return;
+                }
+            };
+            let r = rt.block_on(runcost_loadgen::run_until(config, async {
+                let _ = stop_rx.await;
+            }));
+            let _ = tx.send(r);
+        })
+        .context("spawn the load generator")?;
+    // Dropping `stop_tx` (cancellation, error) stops the generator.
+    let _stop = stop_tx;
+    let mut rx = rx;
+    let result = loop {
+        tokio::select! {
+            r = &mut rx => break r.context("the load generator vanished")??,
+            _ = tokio::time::sleep(Duration::from_millis(250)) => alive(ctx, id, sampler).await?,
+        }
+    };
+    let _ = generator.join();
+    let end = origin.elapsed().as_secs_f64();
+    let w0 = (start + result.warmup_s).min(end);
+    Ok((w0, (w0 + result.duration_s).min(end), result))
+}
+
+/// Pins the calling thread (and threads it creates later) to one CPU.
+fn pin_current_thread(cpu: usize) {
+    let mut set = nix::sched::CpuSet::new();
+    if set.set(cpu).is_ok() {
+        if let Err(e) = nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set) {
+            tracing::warn!("could not pin the load generator to CPU {cpu}: {e}");
+        }
+    }
 }
 
 /// Polls the ready endpoint on the published loopback port until it

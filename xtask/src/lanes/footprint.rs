@@ -30,6 +30,8 @@ pub async fn run(ctx: &LaneCtx<'_>, opts: &FootprintOpts) -> (LaneRecord, Vec<Me
             params: BTreeMap::new(),
             env: env.clone(),
             verify: Vec::new(),
+            load: None,
+            cpuset: None,
         })
         .collect();
     ctx.events.emit(Event::LaneStarted {

@@ -5,6 +5,7 @@
 pub mod analysis;
 pub mod cell;
 pub mod footprint;
+pub mod load;
 pub mod order;
 pub mod scaling;
 pub mod sweep;

@@ -53,6 +53,8 @@ pub async fn run(ctx: &LaneCtx<'_>, opts: &ScalingOpts) -> (LaneRecord, Vec<Meas
                         expected: n.to_string(),
                     })
                     .collect(),
+                load: None,
+                cpuset: None,
             }
         })
         .collect();

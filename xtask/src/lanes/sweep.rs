@@ -54,6 +54,8 @@ pub async fn run(ctx: &LaneCtx<'_>, opts: &SweepOpts) -> (LaneRecord, Vec<Measur
                     })
                     .into_iter()
                     .collect(),
+                load: None,
+                cpuset: None,
             }
         })
         .collect();

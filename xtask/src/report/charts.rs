@@ -51,6 +51,7 @@ pub fn draw_all(run: &RunDir, record: &RunRecord) -> Result<Vec<ChartRef>> {
                     }
                 }
             }
+            LaneKind::Load => out.extend(load_charts(run, record, lane)?),
             LaneKind::Footprint => {}
         }
     }
@@ -295,4 +296,89 @@ fn sweep_chart(
     };
     lines(&run.path(&stem), &spec).map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok(Some(chart_ref(spec.title, &stem)))
+}
+
+/// Latency by percentile (every cell), and latency against the intended rate.
+fn load_charts(run: &RunDir, record: &RunRecord, lane: &LaneRecord) -> Result<Vec<ChartRef>> {
+    let mut out = Vec::new();
+    let series: Vec<Series> = lane
+        .cells
+        .iter()
+        .filter_map(|c| {
+            let r = c.load.as_ref().filter(|r| r.latency_valid())?;
+            let pts = r
+                .latency_percentiles
+                .iter()
+                .map(|p| (p.percentile, p.value_us as f64 / 1000.0))
+                .collect();
+            Some(Series::new(
+                c.id.trim_start_matches("load-").to_string(),
+                pts,
+            ))
+        })
+        .collect();
+    if series.is_empty() {
+        return Ok(out);
+    }
+    let stem = "charts/load-percentiles";
+    let spec = LinesSpec {
+        title: format!(
+            "{} · latency by percentile · {}",
+            record.profile.name, record.run_id
+        ),
+        x_label: "percentile".into(),
+        y_label: "latency (ms)".into(),
+        x_scale: Scale::Percentile,
+        y_scale: Scale::Log10,
+        series,
+        caption: Some(
+            "open loop: from each request's intended start; closed loop: from its actual send"
+                .into(),
+        ),
+        ..Default::default()
+    };
+    lines(&run.path(stem), &spec).map_err(|e| anyhow::anyhow!("{e}"))?;
+    out.push(chart_ref(spec.title, stem));
+
+    // Latency against intended rate (open loop, two or more rates).
+    let mut by_rate: Vec<(f64, f64, f64)> = lane
+        .cells
+        .iter()
+        .filter_map(|c| {
+            let r = c.load.as_ref().filter(|r| r.latency_valid())?;
+            Some((
+                r.intended_rate_per_s?,
+                r.latency.p50_us as f64 / 1000.0,
+                r.latency.p99_us as f64 / 1000.0,
+            ))
+        })
+        .collect();
+    by_rate.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let distinct = {
+        let mut r: Vec<f64> = by_rate.iter().map(|x| x.0).collect();
+        r.dedup();
+        r.len()
+    };
+    if distinct >= 2 {
+        let stem = "charts/load-rate-latency";
+        let spec = LinesSpec {
+            title: format!(
+                "{} · latency vs intended rate · {}",
+                record.profile.name, record.run_id
+            ),
+            x_label: "intended rate (requests/s)".into(),
+            y_label: "latency (ms)".into(),
+            x_scale: Scale::Log10,
+            y_scale: Scale::Log10,
+            point_markers: true,
+            series: vec![
+                Series::new("p50", by_rate.iter().map(|x| (x.0, x.1)).collect()),
+                Series::new("p99", by_rate.iter().map(|x| (x.0, x.2)).collect()),
+            ],
+            ..Default::default()
+        };
+        lines(&run.path(stem), &spec).map_err(|e| anyhow::anyhow!("{e}"))?;
+        out.push(chart_ref(spec.title, stem));
+    }
+    Ok(out)
 }

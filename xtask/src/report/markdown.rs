@@ -183,6 +183,9 @@ fn lane_section(s: &mut String, lane: &LaneRecord, charts: &[ChartRef]) {
     for note in &lane.skipped {
         let _ = writeln!(s, "> note: {note}\n");
     }
+    if lane.cells.iter().any(|c| c.load.is_some()) {
+        load_table(s, lane);
+    }
     let _ = writeln!(s, "### Cells\n");
     let _ = writeln!(s, "| cell | status | ready | warm-up | window | samples | rate | missed | sampler CPU | USS (window mean ± CI) | lag-1 r |");
     let _ = writeln!(s, "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|");
@@ -266,6 +269,89 @@ fn lane_section(s: &mut String, lane: &LaneRecord, charts: &[ChartRef]) {
         }
     }
 }
+
+/// Latency and throughput per cell. A percentile is quoted only when the
+/// number of recorded requests supports it (p99 needs 500, p99.9 5000).
+fn load_table(s: &mut String, lane: &LaneRecord) {
+    use runcost_stats::percentile::Tier;
+    let _ = writeln!(s, "### Latency and throughput\n");
+    let _ = writeln!(
+        s,
+        "| cell | intended | achieved | kept up | ok | errors | p50 | p90 | p99 | p99.9 | max | throughput | target USS | target CPU |"
+    );
+    let _ = writeln!(
+        s,
+        "|---|---:|---:|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+    );
+    for c in &lane.cells {
+        let Some(r) = &c.load else { continue };
+        let metric = |k: MetricKind| c.metrics.iter().find(|m| m.metric == k).map(|m| m.value);
+        let errors = if r.error_count() == 0 {
+            "0".to_string()
+        } else {
+            let mut parts: Vec<String> = r
+                .status_counts
+                .iter()
+                .filter(|(code, _)| !(200..300).contains(*code))
+                .map(|(code, n)| format!("{n}× {code}"))
+                .collect();
+            for (what, n) in [
+                ("timeout", r.timeouts),
+                ("connect", r.connect_errors),
+                ("I/O", r.io_errors),
+                ("dropped", r.dropped),
+            ] {
+                if n > 0 {
+                    parts.push(format!("{n}× {what}"));
+                }
+            }
+            format!("{:.2} %: {}", r.error_rate() * 100.0, parts.join(", "))
+        };
+        let n = r.latency.count as usize;
+        let tier = Tier::from_n(n);
+        let q = |p: f64, us: u64| {
+            if !r.latency_valid() {
+                "INVALID".to_string()
+            } else if tier.may_quote(p) || p >= 100.0 {
+                format!("{:.2} ms", us as f64 / 1000.0)
+            } else {
+                format!("— (n={n})")
+            }
+        };
+        let _ = writeln!(
+            s,
+            "| {} | {} | {:.1}/s | {} | {} | {errors} | {} | {} | {} | {} | {} | {:.1}/s | {} | {} |",
+            c.id,
+            r.intended_rate_per_s.map(|x| format!("{x:.0}/s")).unwrap_or_else(|| "closed loop".into()),
+            r.achieved_rate_per_s,
+            if r.intended_rate_per_s.is_none() { "—" } else if r.kept_up { "yes" } else { "**NO**" },
+            r.ok,
+            q(0.5, r.latency.p50_us),
+            q(0.9, r.latency.p90_us),
+            q(0.99, r.latency.p99_us),
+            q(0.999, r.latency.p999_us),
+            q(100.0, r.latency.max_us),
+            r.throughput_ok_per_s,
+            metric(MetricKind::Uss).map(|v| Unit::Bytes.show(v)).unwrap_or_else(|| "—".into()),
+            metric(MetricKind::CpuCores).map(|v| Unit::Cores.show(v)).unwrap_or_else(|| "—".into()),
+        );
+    }
+    s.push_str(LOAD_NOTES);
+}
+
+const LOAD_NOTES: &str = "
+Open loop sends each request at its scheduled time whether or not earlier
+answers have come, and times it from that intended start: when the service
+stalls, every request scheduled during the stall waits, and the percentiles
+show it. Closed loop sends the next request only after an answer, so during a
+stall it sends almost nothing and records one slow request where a user would
+have seen many: its percentiles understate stalls (coordinated omission) and
+are a throughput measure, not a latency one. Non-2xx answers, timeouts and
+connection errors are errors; timeouts count in latency at their timeout.
+Warm-up traffic is sent but not recorded. A rate whose generator did not keep
+up is flagged: its latencies include the generator's own lag.
+
+";
 
 fn cell_of(path: &str) -> &str {
     path.rsplit('/')

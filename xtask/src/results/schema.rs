@@ -90,6 +90,7 @@ pub enum LaneKind {
     Footprint,
     Scaling,
     Sweep,
+    Load,
 }
 
 impl std::fmt::Display for LaneKind {
@@ -158,6 +159,9 @@ pub struct CellRecord {
     /// Raw samples, relative to the run directory.
     pub samples_csv: Option<String>,
     pub metrics: Vec<CellMetric>,
+    /// What the load generator saw during the window (load lane).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load: Option<runcost_loadgen::LoadResult>,
 }
 
 /// One metric over one cell's measurement window.

@@ -73,6 +73,8 @@ pub async fn run(common: &Common, samples: u32) -> Result<ExitCode> {
         params: BTreeMap::new(),
         env: profile.spec.env.clone(),
         verify: vec![],
+        load: None,
+        cpuset: None,
     };
     let project = cell::setup(&ctx, &plan)?;
     let result = tokio::select! {

@@ -1,0 +1,202 @@
+//! Load: latency and throughput under HTTP load, and what the load costs
+//! the target.
+//!
+//! Setup: one fresh target per (rate, repeat), in seeded random order within
+//! each repeat; where there are two or more cores the target is confined to
+//! the last CPU (compose `cpuset`) and the generator pinned to CPU 0, so the
+//! two do not share a core. Warm-up: the target settles idle as in
+//! footprint, then the generator's own warm-up traffic is sent and not
+//! recorded. Measurement: open loop sends at the intended rate and times
+//! each request from its intended start (no coordinated omission); closed
+//! loop sends as answers come, for maximum throughput. The target is sampled
+//! throughout. Analysis: per rate, latency percentiles quoted only where the
+//! sample count allows, error counts by kind, achieved vs intended rate,
+//! and the target's memory/CPU over the window. Verdict: a rate whose
+//! generator fell behind is flagged; a rate with no successful response has
+//! no latency at all.
+
+use super::cell::{self, CellPlan, LoadPlan, Measured};
+use super::{analysis, order, LaneCtx};
+use crate::events::Event;
+use crate::results::{CellStatus, LaneKind, LaneRecord, MetricKind};
+use runcost_loadgen::{Config, Mode, RequestSpec};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+pub enum LoadMode {
+    /// Constant intended rate; latency from each request's intended start.
+    Open,
+    /// Each connection sends when the previous answer arrived.
+    Closed,
+}
+
+pub struct LoadOpts {
+    pub mode: LoadMode,
+    /// Intended rates (open loop); ignored (empty) in closed loop.
+    pub rates: Vec<f64>,
+    /// Generator run per cell, warm-up included.
+    pub duration: Duration,
+    pub warmup: Duration,
+    pub connections: Option<usize>,
+    pub repeats: u32,
+    pub env: BTreeMap<String, String>,
+    pub seed: u64,
+}
+
+pub async fn run(ctx: &LaneCtx<'_>, opts: &LoadOpts) -> (LaneRecord, Vec<Measured>) {
+    let Some(spec) = ctx.profile.spec.load.clone() else {
+        return (
+            LaneRecord {
+                lane: LaneKind::Load,
+                cells: vec![],
+                aggregates: vec![],
+                skipped: vec!["the profile has no `load:` section".into()],
+                findings: vec![],
+            },
+            Vec::new(),
+        );
+    };
+    // Setup: levels, pinning, plans.
+    let levels: Vec<(String, Mode)> = match opts.mode {
+        LoadMode::Open => opts
+            .rates
+            .iter()
+            .map(|&r| (fmt_rate(r), Mode::Open { rate_per_s: r }))
+            .collect(),
+        LoadMode::Closed => vec![("closed".to_string(), Mode::Closed)],
+    };
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let (cpuset, pin) = if cores >= 2 {
+        (Some((cores - 1).to_string()), Some(0))
+    } else {
+        (None, None)
+    };
+    let mut skipped = Vec::new();
+    if pin.is_none() {
+        skipped.push("one CPU only: the generator and the target share it".into());
+    }
+    let mix: Vec<RequestSpec> = spec
+        .requests
+        .iter()
+        .map(|r| RequestSpec {
+            method: r.method.clone(),
+            path_template: r.path.clone(),
+            weight: r.weight,
+            body: r.body.clone(),
+        })
+        .collect();
+    let plans: Vec<CellPlan> = order::blocked(levels.len(), opts.repeats, opts.seed)
+        .into_iter()
+        .map(|(repeat, i)| {
+            let (label, mode) = &levels[i];
+            let mut env = ctx.profile.spec.env.clone();
+            env.extend(opts.env.clone());
+            let mut config = Config::new(spec.port, mode.clone());
+            config.connections = opts.connections.unwrap_or(spec.connections);
+            config.duration = opts.duration;
+            config.warmup = opts.warmup;
+            config.timeout = spec.timeout.0;
+            config.mix = mix.clone();
+            config.rand_max = spec.rand_max;
+            config.seed = opts.seed.wrapping_add(u64::from(repeat) * 1000 + i as u64);
+            let param = match opts.mode {
+                LoadMode::Open => ("rate".to_string(), label.clone()),
+                LoadMode::Closed => ("mode".to_string(), "closed".to_string()),
+            };
+            CellPlan {
+                id: format!("load-{}-r{repeat}", label.replace('.', "p")),
+                repeat,
+                params: BTreeMap::from([param]),
+                env,
+                verify: Vec::new(),
+                load: Some(LoadPlan {
+                    config,
+                    pin_cpu: pin,
+                }),
+                cpuset: cpuset.clone(),
+            }
+        })
+        .collect();
+    ctx.events.emit(Event::LaneStarted {
+        lane: LaneKind::Load.to_string(),
+        cells: plans.len(),
+    });
+
+    // Warm-up and measurement.
+    let mut measured = Vec::with_capacity(plans.len());
+    for (i, plan) in plans.iter().enumerate() {
+        let mut m = cell::measure(ctx, plan, i + 1, plans.len()).await;
+        // No successful answer: there is no latency to report, only errors.
+        if let Some(r) = m.record.load.as_ref().filter(|r| !r.latency_valid()) {
+            let codes: Vec<String> = r
+                .status_counts
+                .iter()
+                .map(|(c, n)| format!("{n}× HTTP {c}"))
+                .collect();
+            m.record.status = CellStatus::Failed;
+            m.record.error = Some(format!(
+                "no successful response: {} sent, {} timeouts, {} connect errors, {} I/O errors{}{}",
+                r.requests_sent,
+                r.timeouts,
+                r.connect_errors,
+                r.io_errors,
+                if codes.is_empty() { "" } else { ", " },
+                codes.join(", ")
+            ));
+        }
+        measured.push(m);
+    }
+    let position = |m: &Measured| {
+        levels
+            .iter()
+            .position(|(l, _)| m.record.params.values().any(|v| v == l))
+    };
+    measured.sort_by_key(|m| (position(m), m.record.repeat));
+
+    // Analysis: the target's cost per level; latency stays per cell.
+    let cells: Vec<_> = measured.iter().map(|m| m.record.clone()).collect();
+    let mut aggregates = Vec::new();
+    for (label, _) in &levels {
+        let key = if opts.mode == LoadMode::Open {
+            "rate"
+        } else {
+            "mode"
+        };
+        let params = BTreeMap::from([(key.to_string(), label.clone())]);
+        aggregates.extend(analysis::aggregate(&cells, &MetricKind::FOOTPRINT, &params));
+    }
+    for c in &cells {
+        if let Some(r) = &c.load {
+            if r.intended_rate_per_s.is_some() && !r.kept_up {
+                skipped.push(format!(
+                    "{}: the generator did not keep the intended rate ({:.0}/s of {:.0}/s): its latency figures are flagged",
+                    c.id,
+                    r.achieved_rate_per_s,
+                    r.intended_rate_per_s.unwrap_or(0.0)
+                ));
+            }
+        }
+    }
+    (
+        LaneRecord {
+            lane: LaneKind::Load,
+            cells,
+            aggregates,
+            skipped,
+            findings: vec![],
+        },
+        measured,
+    )
+}
+
+/// `1000` for whole rates, `0.5` otherwise.
+fn fmt_rate(r: f64) -> String {
+    if r.fract() == 0.0 {
+        format!("{r:.0}")
+    } else {
+        format!("{r}")
+    }
+}
