@@ -184,6 +184,19 @@ pub enum SelfcheckCmd {
         #[arg(long, default_value_t = 200)]
         samples: u32,
     },
+    /// runcost's closed-loop generator against wrk on the same gateway, interleaved.
+    Load {
+        #[arg(long, default_value_t = 3)]
+        rounds: u32,
+        /// Seconds per generator run.
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
+        #[arg(long, default_value_t = 16)]
+        connections: usize,
+        /// Path both generators request.
+        #[arg(long, default_value = "/entities/1")]
+        path: String,
+    },
     /// Scaling lane on the gateway with known exponents: true k vs estimate.
     Scaling {
         /// Exponents to plant through GROWTH_K.

@@ -494,3 +494,163 @@ fn sweep_verifies_each_value_and_shows_the_cpu_it_costs() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("possible values"));
 }
+
+fn load_cell(results: &Path, id: &str) -> serde_json::Value {
+    record(results, id)["lanes"][0]["cells"][0]["load"].clone()
+}
+
+#[test]
+fn open_loop_sees_a_stall_that_closed_loop_hides() {
+    let _g = serial();
+    let stall = ["--env", "STALL_MS=500", "--env", "STALL_EVERY_S=1"];
+    let open = tempfile::tempdir().unwrap();
+    let out = run(xtask(open.path())
+        .args([
+            "load",
+            "--rate",
+            "200",
+            "--duration",
+            "7s",
+            "--warmup",
+            "2s",
+        ])
+        .args(stall));
+    assert_eq!(out.status.code(), Some(0));
+    let id = only_run(open.path());
+    let o = load_cell(open.path(), &id);
+    assert_eq!(
+        o["ok"].as_u64().unwrap(),
+        o["requests_completed"].as_u64().unwrap(),
+        "{o}"
+    );
+    // A quarter to a half of the scheduled requests fall into a stall.
+    let open_p99 = o["latency"]["p99_us"].as_u64().unwrap();
+    assert!(
+        open_p99 >= 300_000,
+        "open-loop p99 {open_p99} µs must show the 500 ms stalls"
+    );
+    let report = std::fs::read_to_string(open.path().join(&id).join("report.md")).unwrap();
+    assert!(
+        report.contains("coordinated omission"),
+        "the report explains the difference"
+    );
+    assert!(open
+        .path()
+        .join(&id)
+        .join("charts/load-percentiles.png")
+        .is_file());
+    assert_eq!(leftovers(Some(&id)), 0);
+
+    let closed = tempfile::tempdir().unwrap();
+    let out = run(xtask(closed.path())
+        .args([
+            "load",
+            "--mode",
+            "closed",
+            "--connections",
+            "1",
+            "--duration",
+            "7s",
+            "--warmup",
+            "2s",
+        ])
+        .args(stall));
+    assert_eq!(out.status.code(), Some(0));
+    let id = only_run(closed.path());
+    let c = load_cell(closed.path(), &id);
+    let (closed_p90, closed_max) = (
+        c["latency"]["p90_us"].as_u64().unwrap(),
+        c["latency"]["max_us"].as_u64().unwrap(),
+    );
+    // Closed loop lived through the stalls (its max shows one) but sent
+    // only one request into each, so they vanish from its distribution.
+    assert!(closed_max >= 300_000, "closed-loop max {closed_max} µs");
+    assert!(closed_p90 < 50_000, "closed-loop p90 {closed_p90} µs");
+    assert!(open_p99 > 3 * closed_p90);
+    assert_eq!(leftovers(Some(&id)), 0);
+}
+
+#[test]
+fn load_refuses_bad_input_and_reports_a_failing_target_as_errors() {
+    let _g = serial();
+    let results = tempfile::tempdir().unwrap();
+    for (args, says) in [
+        (vec!["load", "--rate", "0"], "not a rate"),
+        (
+            vec![
+                "load",
+                "--rate",
+                "100",
+                "--duration",
+                "2s",
+                "--warmup",
+                "2s",
+            ],
+            "too short for --warmup",
+        ),
+        (vec!["load"], "--rate is required"),
+    ] {
+        let out = run(xtask(results.path()).args(&args));
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(says),
+            "{args:?}"
+        );
+    }
+    assert_eq!(
+        std::fs::read_dir(results.path()).unwrap().count(),
+        0,
+        "no run directory"
+    );
+
+    // A mix of paths that do not exist: every answer is a 404.
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("404.yaml");
+    std::fs::write(
+        &p,
+        format!(
+            "name: notfound\ncompose: {}\nservice: gateway\nprocess: gateway\nready: {{ http: {{ port: 8080, path: /health }} }}\n\
+             load: {{ port: 8080, requests: [ {{ path: /nope }} ] }}\n",
+            root().join("compose/gateway.yml").display()
+        ),
+    )
+    .unwrap();
+    let out = run(xtask(results.path()).args([
+        "load",
+        "--profile",
+        p.to_str().unwrap(),
+        "--rate",
+        "50",
+        "--duration",
+        "3s",
+        "--warmup",
+        "1s",
+    ]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no successful response"));
+    let id = only_run(results.path());
+    let report = std::fs::read_to_string(results.path().join(&id).join("report.md")).unwrap();
+    assert!(
+        report.contains("HTTP 404") || report.contains("× 404"),
+        "{report}"
+    );
+    assert!(
+        report.contains("INVALID"),
+        "no latency built from failures: {report}"
+    );
+    assert_eq!(leftovers(Some(&id)), 0);
+
+    // A profile without a load section.
+    std::fs::write(
+        &p,
+        format!(
+            "name: quiet\ncompose: {}\nservice: gateway\nready: {{ http: {{ port: 8080 }} }}\n",
+            root().join("compose/gateway.yml").display()
+        ),
+    )
+    .unwrap();
+    let out =
+        run(xtask(results.path()).args(["load", "--profile", p.to_str().unwrap(), "--rate", "50"]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no `load:` section"));
+}

@@ -51,6 +51,15 @@ pub async fn dispatch(cli: Cli) -> Result<ExitCode> {
         } => crate::selfcheck::sampling::run(&common, samples).await,
         Cmd::Selfcheck {
             what:
+                SelfcheckCmd::Load {
+                    rounds,
+                    seconds,
+                    connections,
+                    path,
+                },
+        } => crate::selfcheck::load::run(&common, rounds, seconds, connections, &path).await,
+        Cmd::Selfcheck {
+            what:
                 SelfcheckCmd::Scaling {
                     k,
                     entities,

@@ -414,8 +414,8 @@ async fn load_window(
     Ok((w0, (w0 + result.duration_s).min(end), result))
 }
 
-/// Pins the calling thread (and threads it creates later) to one CPU.
-fn pin_current_thread(cpu: usize) {
+/// Pins the calling thread (and threads and processes it creates later) to one CPU.
+pub fn pin_current_thread(cpu: usize) {
     let mut set = nix::sched::CpuSet::new();
     if set.set(cpu).is_ok() {
         if let Err(e) = nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set) {

@@ -1,0 +1,240 @@
+//! `cargo xtask selfcheck load`: runcost's closed-loop generator against
+//! wrk (Debian's package) on the same gateway, same connections, same
+//! duration and path, interleaved so drift hits both alike. Both generators
+//! run pinned to CPU 0, the target to the last CPU. Prints both
+//! throughputs, their ratio, and each generator's CPU per 1000 requests and
+//! runcost's peak RSS.
+
+use crate::engine::{ComposeCli, Engine};
+use crate::error::{BadInput, ExitCode};
+use crate::events::Reporter;
+use crate::lanes::cell::{self, pin_current_thread, CellPlan};
+use crate::lanes::{LaneCtx, MeasureOpts};
+use crate::probe::SamplerMode;
+use crate::profile::Profile;
+use crate::results::RunDir;
+use crate::runner::Common;
+use anyhow::{bail, Context, Result};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Serialize)]
+struct Round {
+    wrk_rps: f64,
+    wrk_cpu_per_1000: f64,
+    runcost_rps: f64,
+    runcost_cpu_per_1000: f64,
+    runcost_peak_rss_kib: Option<u64>,
+}
+
+pub async fn run(
+    common: &Common,
+    rounds: u32,
+    seconds: u64,
+    connections: usize,
+    path: &str,
+) -> Result<ExitCode> {
+    let wrk = which("wrk").ok_or_else(|| {
+        BadInput("wrk is not installed: `apt-get install wrk` (or `cargo xtask setup`)".into())
+    })?;
+    let profile = Profile::resolve(&common.repo_root, &common.profile)?;
+    let port = profile
+        .spec
+        .load
+        .as_ref()
+        .map(|l| l.port)
+        .unwrap_or(profile.spec.ready.http.port);
+    let engine = Engine::connect().await?;
+    let compose = ComposeCli::detect()?;
+    let run = RunDir::create(&common.results)?;
+    let mut guard = crate::engine::cleanup::RunGuard::new(&run.id);
+    let reporter = Reporter::new(common.quiet);
+    let ctx = LaneCtx {
+        engine: &engine,
+        compose: &compose,
+        profile: &profile,
+        run: &run,
+        opts: MeasureOpts {
+            rate_hz: 10.0,
+            sampler: SamplerMode::Host,
+            window: Duration::from_secs(1),
+            max_window: Duration::from_secs(1),
+            ci_target: 0.0,
+            stop_grace: Duration::from_secs(5),
+        },
+        events: &reporter,
+    };
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let plan = CellPlan {
+        id: "selfcheck-load".into(),
+        repeat: 0,
+        params: BTreeMap::new(),
+        env: profile.spec.env.clone(),
+        verify: vec![],
+        load: None,
+        cpuset: (cores >= 2).then(|| (cores - 1).to_string()),
+    };
+    let project = cell::setup(&ctx, &plan)?;
+    let measured = async {
+        let started = cell::start(&ctx, &plan, &project, Instant::now()).await?;
+        let host_port = *started
+            .facts
+            .published
+            .get(&port)
+            .context("load port not published")?;
+        let mut out = Vec::new();
+        for _ in 0..rounds {
+            let (wrk_rps, wrk_cpu, wrk_n) =
+                run_wrk(&wrk, host_port, path, connections, seconds).await?;
+            let r = run_runcost(host_port, path, connections, seconds).await?;
+            out.push(Round {
+                wrk_rps,
+                wrk_cpu_per_1000: wrk_cpu / (wrk_n / 1000.0).max(1e-9),
+                runcost_rps: r.throughput_ok_per_s,
+                runcost_cpu_per_1000: r.generator_cpu_s / (r.ok as f64 / 1000.0).max(1e-9),
+                runcost_peak_rss_kib: r.peak_rss_kib,
+            });
+        }
+        Ok::<_, anyhow::Error>(out)
+    };
+    let result = tokio::select! {
+        r = measured => r,
+        sig = crate::engine::cleanup::shutdown_signal() => Err(crate::error::Interrupted(sig).into()),
+    };
+    project.down().await?;
+    guard.disarm();
+    drop(reporter);
+    let rounds_out = result?;
+    let json = serde_json::to_string_pretty(&rounds_out)?;
+    crate::results::rundir::write_atomic(&run.path("selfcheck-load.json"), json.as_bytes())?;
+    if common.json {
+        println!("{json}");
+        return Ok(ExitCode::Ok);
+    }
+    println!("GET {path}, {connections} connections, {seconds} s per run, {rounds} interleaved round(s); generators on CPU 0, target on CPU {}", cores.saturating_sub(1));
+    println!("| round | wrk req/s | runcost req/s | runcost / wrk | wrk CPU ms/1000 req | runcost CPU ms/1000 req | runcost peak RSS |");
+    println!("|---:|---:|---:|---:|---:|---:|---:|");
+    for (i, r) in rounds_out.iter().enumerate() {
+        println!(
+            "| {} | {:.0} | {:.0} | {:.2} | {:.1} | {:.1} | {} |",
+            i + 1,
+            r.wrk_rps,
+            r.runcost_rps,
+            r.runcost_rps / r.wrk_rps,
+            r.wrk_cpu_per_1000 * 1000.0,
+            r.runcost_cpu_per_1000 * 1000.0,
+            r.runcost_peak_rss_kib
+                .map(|k| format!("{:.1} MiB", k as f64 / 1024.0))
+                .unwrap_or_else(|| "—".into())
+        );
+    }
+    let sum = |f: fn(&Round) -> f64| rounds_out.iter().map(f).sum::<f64>();
+    println!(
+        "overall runcost / wrk throughput: {:.2}",
+        sum(|r| r.runcost_rps) / sum(|r| r.wrk_rps)
+    );
+    println!("saved: {}", run.path("selfcheck-load.json").display());
+    Ok(ExitCode::Ok)
+}
+
+/// Runs wrk from a thread pinned to CPU 0 (the child inherits the
+/// pinning). Returns requests/s, CPU seconds and the request count.
+async fn run_wrk(
+    wrk: &str,
+    port: u16,
+    path: &str,
+    connections: usize,
+    seconds: u64,
+) -> Result<(f64, f64, f64)> {
+    let argv = vec![
+        wrk.to_string(),
+        "-t1".to_string(),
+        format!("-c{connections}"),
+        format!("-d{seconds}s"),
+        format!("http://127.0.0.1:{port}{path}"),
+    ];
+    tokio::task::spawn_blocking(move || -> Result<(f64, f64, f64)> {
+        std::thread::spawn(move || -> Result<(f64, f64, f64)> {
+            pin_current_thread(0);
+            let before = children_cpu();
+            let out = std::process::Command::new(&argv[0])
+                .args(&argv[1..])
+                .output()
+                .context("run wrk")?;
+            let cpu = children_cpu() - before;
+            let text = String::from_utf8_lossy(&out.stdout);
+            if !out.status.success() {
+                bail!("wrk failed: {}", String::from_utf8_lossy(&out.stderr));
+            }
+            let rps = text
+                .lines()
+                .find_map(|l| l.trim().strip_prefix("Requests/sec:"))
+                .and_then(|v| v.trim().parse::<f64>().ok())
+                .context("wrk printed no Requests/sec")?;
+            let total = text
+                .lines()
+                .find_map(|l| {
+                    l.split_once(" requests in ")
+                        .map(|(n, _)| n.trim().to_string())
+                })
+                .and_then(|n| n.parse::<f64>().ok())
+                .unwrap_or(rps * seconds as f64);
+            if text.contains("Non-2xx") {
+                bail!("wrk saw non-2xx answers; pick a path that answers 200");
+            }
+            Ok((rps, cpu, total))
+        })
+        .join()
+        .map_err(|_| anyhow::anyhow!("wrk thread panicked"))?
+    })
+    .await?
+}
+
+async fn run_runcost(
+    port: u16,
+    path: &str,
+    connections: usize,
+    seconds: u64,
+) -> Result<runcost_loadgen::LoadResult> {
+    let mut config = runcost_loadgen::Config::new(port, runcost_loadgen::Mode::Closed);
+    config.connections = connections;
+    config.duration = Duration::from_secs(seconds);
+    config.warmup = Duration::ZERO;
+    config.mix = vec![runcost_loadgen::RequestSpec::get(path)];
+    let r = tokio::task::spawn_blocking(move || {
+        std::thread::spawn(move || {
+            pin_current_thread(0);
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()?;
+            rt.block_on(runcost_loadgen::run(config))
+        })
+        .join()
+        .map_err(|_| anyhow::anyhow!("generator thread panicked"))?
+    })
+    .await??;
+    if r.ok == 0 || r.error_count() > 0 {
+        bail!("runcost's generator saw errors: {}", r.summary());
+    }
+    Ok(r)
+}
+
+fn children_cpu() -> f64 {
+    use nix::sys::resource::{getrusage, UsageWho};
+    let tv = |t: nix::sys::time::TimeVal| t.tv_sec() as f64 + t.tv_usec() as f64 * 1e-6;
+    getrusage(UsageWho::RUSAGE_CHILDREN)
+        .map(|u| tv(u.user_time()) + tv(u.system_time()))
+        .unwrap_or(0.0)
+}
+
+fn which(tool: &str) -> Option<String> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(tool))
+        .find(|p| p.is_file())
+        .map(|p| p.display().to_string())
+}
