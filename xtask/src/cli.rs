@@ -59,6 +59,40 @@ pub enum Cmd {
         /// Run id (default: latest).
         run: Option<String>,
     },
+    /// Judge a run against a baseline: exit 0 ok, 1 regression, 2 refused.
+    Compare {
+        #[arg(long)]
+        baseline: PathBuf,
+        /// Run id (default: latest).
+        #[arg(long)]
+        run: Option<String>,
+        /// Judge even if the run's host differs from the baseline's.
+        #[arg(long)]
+        allow_host_mismatch: bool,
+        /// Judge even if the host was overloaded during the run.
+        #[arg(long)]
+        allow_overloaded: bool,
+    },
+    /// Write baselines/<NAME>.json from a clean, complete run.
+    UpdateBaseline {
+        #[arg(long)]
+        run: String,
+        #[arg(long)]
+        name: String,
+        /// Accept a run recorded on an overloaded host.
+        #[arg(long)]
+        allow_overloaded: bool,
+    },
+    /// Metric medians over the stored runs of the profile, with change points.
+    History,
+    /// A run's aggregates as Bencher Metric Format or github-action-benchmark JSON.
+    Export {
+        #[arg(long, value_enum)]
+        format: crate::cmd::export::Format,
+        /// Run id (default: latest).
+        #[arg(long)]
+        run: Option<String>,
+    },
     /// Remove every container, network and volume runcost started.
     Clean,
     /// Measurements of runcost itself.

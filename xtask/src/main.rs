@@ -4,6 +4,7 @@
 
 mod cli;
 mod cmd;
+mod compare;
 mod engine;
 mod error;
 mod events;

@@ -1,8 +1,11 @@
 //! One file per subcommand.
 
 mod clean;
+mod compare;
 mod doctor;
+pub mod export;
 mod footprint;
+mod history;
 mod list;
 mod load;
 mod scaling;
@@ -46,6 +49,27 @@ pub async fn dispatch(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::Ok)
         }
         Cmd::Clean => clean::run(&common).await,
+        Cmd::Compare {
+            baseline,
+            run,
+            allow_host_mismatch,
+            allow_overloaded,
+        } => compare::compare(
+            &common,
+            &baseline,
+            run.as_deref(),
+            crate::compare::judge::CompareOpts {
+                allow_host_mismatch,
+                allow_overloaded,
+            },
+        ),
+        Cmd::UpdateBaseline {
+            run,
+            name,
+            allow_overloaded,
+        } => compare::update_baseline(&common, &run, &name, allow_overloaded),
+        Cmd::History => history::run(&common),
+        Cmd::Export { format, run } => export::run(&common, run.as_deref(), format),
         Cmd::Selfcheck {
             what: SelfcheckCmd::Sampling { samples },
         } => crate::selfcheck::sampling::run(&common, samples).await,

@@ -44,6 +44,11 @@ pub fn series(window: &[Sample], metric: MetricKind) -> Vec<f64> {
         MetricKind::Swap => r(|s| s.value.swap as f64),
         MetricKind::Threads => r(|s| s.value.threads as f64),
         MetricKind::Fds => r(|s| s.value.fds as f64),
+        // The generator's metrics are not sampled series.
+        MetricKind::LatencyP50
+        | MetricKind::LatencyP99
+        | MetricKind::Throughput
+        | MetricKind::ErrorRate => Vec::new(),
         MetricKind::CgroupMem => window
             .iter()
             .filter_map(|s| s.value.cgroup_mem.map(|v| v as f64))

@@ -131,7 +131,9 @@ fn scale_of(unit: Unit) -> (f64, &'static str) {
         Unit::Bytes => (1.0 / 1048576.0, "MiB"),
         Unit::Cores => (1.0, "cores"),
         Unit::Count => (1.0, "count"),
-        Unit::Seconds => (1.0, "s"),
+        Unit::Seconds => (1e3, "ms"),
+        Unit::PerSecond => (1.0, "per s"),
+        Unit::Ratio => (100.0, "%"),
     }
 }
 
@@ -381,4 +383,43 @@ fn load_charts(run: &RunDir, record: &RunRecord, lane: &LaneRecord) -> Result<Ve
         out.push(chart_ref(spec.title, stem));
     }
     Ok(out)
+}
+
+/// One metric's medians over runs, change points marked. Returns the PNG
+/// path relative to `dir`.
+pub fn history_chart(
+    dir: &std::path::Path,
+    profile: &str,
+    key: &str,
+    unit: Unit,
+    points: &[(usize, String, f64)],
+    change_points: &[f64],
+) -> Result<String> {
+    let (k, unit_name) = scale_of(unit);
+    let slug: String = key
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    let stem = format!("charts/history-{slug}");
+    let spec = TimelineSpec {
+        title: format!("{profile} · {key} over runs"),
+        x_label: "run (oldest → newest)".into(),
+        panels: vec![Panel {
+            title: key.to_string(),
+            y_label: unit_name.into(),
+            y_include_zero: true,
+            series: vec![Series::new(
+                "median",
+                points.iter().map(|p| (p.0 as f64, p.2 * k)).collect(),
+            )],
+            ..Default::default()
+        }],
+        markers: change_points
+            .iter()
+            .map(|&x| runcost_charts::Marker::new(x - 0.5, "change"))
+            .collect(),
+        ..Default::default()
+    };
+    timeline(&dir.join(&stem), &spec).map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(format!("{stem}.png"))
 }

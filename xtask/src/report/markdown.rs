@@ -364,6 +364,7 @@ fn compact(unit: Unit, v: f64) -> String {
     match unit {
         Unit::Bytes => format!("{:.2}", v / 1048576.0),
         Unit::Cores => format!("{v:.3}"),
+        Unit::Seconds => format!("{:.3}", v * 1e3),
         _ => format!("{v:.1}"),
     }
 }

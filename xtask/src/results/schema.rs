@@ -188,9 +188,24 @@ pub enum MetricKind {
     Fds,
     CpuCores,
     CgroupMem,
+    /// Load lane: median latency of successful requests.
+    LatencyP50,
+    /// Load lane: 99th percentile latency (only with ≥ 500 requests).
+    LatencyP99,
+    /// Load lane: successful responses per second.
+    Throughput,
+    /// Load lane: share of requests that failed.
+    ErrorRate,
 }
 
 impl MetricKind {
+    pub const LOAD: [MetricKind; 4] = [
+        MetricKind::LatencyP50,
+        MetricKind::LatencyP99,
+        MetricKind::Throughput,
+        MetricKind::ErrorRate,
+    ];
+
     pub const FOOTPRINT: [MetricKind; 9] = [
         MetricKind::Uss,
         MetricKind::Pss,
@@ -207,14 +222,19 @@ impl MetricKind {
         match self {
             MetricKind::Threads | MetricKind::Fds => Unit::Count,
             MetricKind::CpuCores => Unit::Cores,
+            MetricKind::LatencyP50 | MetricKind::LatencyP99 => Unit::Seconds,
+            MetricKind::Throughput => Unit::PerSecond,
+            MetricKind::ErrorRate => Unit::Ratio,
             _ => Unit::Bytes,
         }
     }
 
-    /// Every cost metric is lower-is-better; throughput-like metrics of
-    /// later lanes flip this.
+    /// Costs are lower-is-better; throughput is higher-is-better.
     pub fn direction(self) -> Direction {
-        Direction::LowerIsBetter
+        match self {
+            MetricKind::Throughput => Direction::HigherIsBetter,
+            _ => Direction::LowerIsBetter,
+        }
     }
 
     pub fn label(self) -> &'static str {
@@ -228,6 +248,10 @@ impl MetricKind {
             MetricKind::Fds => "fds",
             MetricKind::CpuCores => "CPU",
             MetricKind::CgroupMem => "cgroup memory",
+            MetricKind::LatencyP50 => "latency p50",
+            MetricKind::LatencyP99 => "latency p99",
+            MetricKind::Throughput => "throughput",
+            MetricKind::ErrorRate => "error rate",
         }
     }
 }
@@ -239,6 +263,8 @@ pub enum Unit {
     Count,
     Cores,
     Seconds,
+    PerSecond,
+    Ratio,
 }
 
 impl Unit {
@@ -254,7 +280,10 @@ impl Unit {
                 }
             }
             Unit::Cores => format!("{:.3} cores", v),
+            Unit::Seconds if v < 1.0 => format!("{:.3} ms", v * 1e3),
             Unit::Seconds => format!("{:.3} s", v),
+            Unit::PerSecond => format!("{v:.1}/s"),
+            Unit::Ratio => format!("{:.3} %", v * 100.0),
         }
     }
 }

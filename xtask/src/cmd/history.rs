@@ -1,0 +1,115 @@
+//! `cargo xtask history`: every metric's median over the stored complete
+//! runs of a profile, in time order, with change points (E-divisive means
+//! with Otava's t-test, from the stats crate), as a table and charts.
+
+use crate::compare::metric_key;
+use crate::error::{BadInput, ExitCode};
+use crate::results::rundir::write_atomic;
+use crate::results::{RunRecord, RunStatus, Unit};
+use crate::runner::Common;
+use anyhow::Result;
+use runcost_stats::changepoint::{detect_change_points, ChangePointOptions};
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+pub fn run(common: &Common) -> Result<ExitCode> {
+    let mut runs: Vec<RunRecord> = std::fs::read_dir(&common.results)
+        .map_err(|e| {
+            BadInput(format!(
+                "{}: {e}; run a lane first",
+                common.results.display()
+            ))
+        })?
+        .flatten()
+        .filter(|e| !e.path().is_symlink())
+        .filter_map(|e| std::fs::read(e.path().join("run.json")).ok())
+        .filter_map(|b| serde_json::from_slice::<RunRecord>(&b).ok())
+        .filter(|r| r.status == RunStatus::Complete && r.profile.name == common.profile)
+        .collect();
+    if runs.is_empty() {
+        return Err(BadInput(format!(
+            "no complete runs of profile `{}` in {}; run a lane first",
+            common.profile,
+            common.results.display()
+        ))
+        .into());
+    }
+    runs.sort_by(|a, b| a.started_at.cmp(&b.started_at));
+    // key → (unit, [(run index, run id, median)])
+    let mut series: BTreeMap<String, (Unit, Vec<(usize, String, f64)>)> = BTreeMap::new();
+    for (i, r) in runs.iter().enumerate() {
+        for l in &r.lanes {
+            for a in &l.aggregates {
+                series
+                    .entry(metric_key(l.lane, a))
+                    .or_insert_with(|| (a.unit, Vec::new()))
+                    .1
+                    .push((i, r.run_id.clone(), a.median));
+            }
+        }
+    }
+    let out_dir = common.results.join("history");
+    let mut md = String::new();
+    let _ = writeln!(
+        md,
+        "# runcost history of `{}`: {} complete run(s)\n",
+        common.profile,
+        runs.len()
+    );
+    let _ = writeln!(
+        md,
+        "| metric | runs | first | last | change points (run: before → after, p) |"
+    );
+    let _ = writeln!(md, "|---|---:|---:|---:|---|");
+    let opts = ChangePointOptions::default();
+    for (key, (unit, pts)) in &series {
+        let values: Vec<f64> = pts.iter().map(|p| p.2).collect();
+        let cps = if values.len() >= 2 * opts.min_size {
+            detect_change_points(&values, &opts).unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        let cp_text: Vec<String> = cps
+            .iter()
+            .map(|c| {
+                format!(
+                    "`{}`: {} → {} (p {:.3})",
+                    pts[c.index].1,
+                    unit.show(c.before_mean),
+                    unit.show(c.after_mean),
+                    c.p_value
+                )
+            })
+            .collect();
+        let _ = writeln!(
+            md,
+            "| {key} | {} | {} | {} | {} |",
+            values.len(),
+            unit.show(values[0]),
+            unit.show(values[values.len() - 1]),
+            if values.len() < 2 * opts.min_size {
+                format!("— (needs {} runs)", 2 * opts.min_size)
+            } else if cp_text.is_empty() {
+                "none".into()
+            } else {
+                cp_text.join("; ")
+            }
+        );
+        if values.len() >= 2 {
+            let markers: Vec<f64> = cps.iter().map(|c| c.index as f64).collect();
+            let file = crate::report::charts::history_chart(
+                &out_dir,
+                &common.profile,
+                key,
+                *unit,
+                pts,
+                &markers,
+            )?;
+            let _ = writeln!(md, "\n![{key}]({file})\n");
+        }
+    }
+    write_atomic(&out_dir.join("report.md"), md.as_bytes())?;
+    print!("{md}");
+    println!("written: {}", out_dir.join("report.md").display());
+    Ok(ExitCode::Ok)
+}

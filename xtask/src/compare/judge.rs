@@ -1,0 +1,254 @@
+//! Verdicts of a run against a baseline, per item, and the refusals that
+//! come before any verdict.
+
+use super::baseline::{host_differences, Baseline, BaselineMetric};
+use crate::error::BadInput;
+use crate::results::{Direction, RunRecord, RunStatus, Unit};
+use anyhow::Result;
+use serde::Serialize;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, PartialOrd, Ord)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Verdict {
+    Improved,
+    Ok,
+    Warn,
+    Regressed,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Row {
+    pub key: String,
+    pub label: String,
+    pub unit: Option<Unit>,
+    pub direction: Option<Direction>,
+    pub baseline: f64,
+    pub candidate: f64,
+    /// candidate / baseline − 1 (None for a zero baseline).
+    pub relative_change: Option<f64>,
+    pub relative_ci: Option<(f64, f64)>,
+    pub baseline_n: usize,
+    pub candidate_n: usize,
+    pub verdict: Verdict,
+    pub note: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Comparison {
+    pub baseline: String,
+    pub baseline_run: String,
+    pub run: String,
+    pub rows: Vec<Row>,
+    /// Baseline items the run does not have (a lane not run, a rate not tried).
+    pub missing: Vec<String>,
+    pub host_differences: Vec<String>,
+}
+
+impl Comparison {
+    pub fn worst(&self) -> Verdict {
+        self.rows
+            .iter()
+            .map(|r| r.verdict)
+            .max()
+            .unwrap_or(Verdict::Ok)
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CompareOpts {
+    pub allow_host_mismatch: bool,
+    pub allow_overloaded: bool,
+}
+
+/// Checks that a run may be judged or used as a baseline at all.
+pub fn check_judgeable(record: &RunRecord, allow_overloaded: bool) -> Result<()> {
+    let id = &record.run_id;
+    match record.status {
+        RunStatus::Complete => {}
+        RunStatus::Partial => {
+            return Err(BadInput(format!(
+                "run {id} is partial ({}): only a complete run can be judged",
+                record.status_reason.as_deref().unwrap_or("interrupted")
+            ))
+            .into())
+        }
+        RunStatus::Failed => {
+            return Err(BadInput(format!(
+                "run {id} failed ({}): only a complete run can be judged",
+                record.status_reason.as_deref().unwrap_or("failed")
+            ))
+            .into())
+        }
+    }
+    let failed: Vec<&str> = record
+        .lanes
+        .iter()
+        .flat_map(|l| l.cells.iter())
+        .filter(|c| c.status == crate::results::CellStatus::Failed)
+        .map(|c| c.id.as_str())
+        .collect();
+    if !failed.is_empty() {
+        return Err(BadInput(format!(
+            "run {id} has failed cells ({}): rerun it",
+            failed.join(", ")
+        ))
+        .into());
+    }
+    if record.host_load.overloaded && !allow_overloaded {
+        return Err(BadInput(format!(
+            "run {id} was recorded on an overloaded host (load1 max {:.2} on {} cores): its figures are not fit to judge; \
+             rerun on a quiet host, or pass --allow-overloaded to accept the noise",
+            record.host_load.max_load1, record.host_load.cores
+        ))
+        .into());
+    }
+    Ok(())
+}
+
+/// Judges `record` against `baseline`.
+pub fn compare_run(
+    baseline: &Baseline,
+    record: &RunRecord,
+    opts: CompareOpts,
+) -> Result<Comparison> {
+    check_judgeable(record, opts.allow_overloaded)?;
+    let diffs = host_differences(&baseline.host, &record.host);
+    if !diffs.is_empty() && !opts.allow_host_mismatch {
+        return Err(BadInput(format!(
+            "run {} comes from another host than baseline {} ({}); compare on the baseline's host, \
+             make a baseline for this one, or pass --allow-host-mismatch",
+            record.run_id,
+            baseline.name,
+            diffs.join("; ")
+        ))
+        .into());
+    }
+    let (metrics, exponents) = super::extract(record);
+    let mut rows = Vec::new();
+    let mut missing = Vec::new();
+    for b in &baseline.metrics {
+        match metrics.iter().find(|m| m.key == b.key) {
+            Some(c) => rows.push(judge_metric(b, c)?),
+            None => missing.push(b.key.clone()),
+        }
+    }
+    for b in &baseline.exponents {
+        let Some(c) = exponents.iter().find(|e| e.key == b.key) else {
+            missing.push(b.key.clone());
+            continue;
+        };
+        // Intervals that do not overlap are a change; a worse verdict
+        // class with overlapping intervals is a warning.
+        let verdict = if c.lower > b.upper {
+            Verdict::Regressed
+        } else if c.upper < b.lower {
+            Verdict::Improved
+        } else if c.verdict != b.verdict {
+            Verdict::Warn
+        } else {
+            Verdict::Ok
+        };
+        rows.push(Row {
+            key: b.key.clone(),
+            label: "scaling exponent k".into(),
+            unit: None,
+            direction: Some(Direction::LowerIsBetter),
+            baseline: b.k,
+            candidate: c.k,
+            relative_change: None,
+            relative_ci: None,
+            baseline_n: 1,
+            candidate_n: 1,
+            verdict,
+            note: Some(format!(
+                "k {:.3} [{:.3}, {:.3}] {} → {:.3} [{:.3}, {:.3}] {}",
+                b.k, b.lower, b.upper, b.verdict, c.k, c.lower, c.upper, c.verdict
+            )),
+        });
+    }
+    if rows.is_empty() {
+        return Err(BadInput(format!(
+            "nothing to compare: run {} has none of the {} item(s) of baseline {} (lanes or settings differ); \
+             run the baseline's lanes ({}), or make a baseline from this run",
+            record.run_id,
+            baseline.metrics.len() + baseline.exponents.len(),
+            baseline.name,
+            baseline.settings.lane
+        ))
+        .into());
+    }
+    Ok(Comparison {
+        baseline: baseline.name.clone(),
+        baseline_run: baseline.run_id.clone(),
+        run: record.run_id.clone(),
+        rows,
+        missing,
+        host_differences: diffs,
+    })
+}
+
+fn judge_metric(b: &BaselineMetric, c: &BaselineMetric) -> Result<Row> {
+    let median = |v: &[f64]| {
+        runcost_stats::summary::summarize(v)
+            .map(|s| s.median)
+            .unwrap_or(f64::NAN)
+    };
+    let g = gate(&b.per_repeat, &c.per_repeat, b.direction, b.thresholds);
+    let (verdict, relative_change, relative_ci, note) = match g {
+        Ok(g) => g,
+        Err(e) => (Verdict::Ok, None, None, Some(format!("not judged: {e}"))),
+    };
+    Ok(Row {
+        key: b.key.clone(),
+        label: b.metric.label().to_string(),
+        unit: Some(b.unit),
+        direction: Some(b.direction),
+        baseline: median(&b.per_repeat),
+        candidate: median(&c.per_repeat),
+        relative_change,
+        relative_ci,
+        baseline_n: b.per_repeat.len(),
+        candidate_n: c.per_repeat.len(),
+        verdict,
+        note,
+    })
+}
+
+type Gate = (Verdict, Option<f64>, Option<(f64, f64)>, Option<String>);
+
+/// REGRESSED iff the change in the bad direction is significant (the CI of
+/// the difference excludes 0) AND beyond the relative threshold AND beyond
+/// the absolute floor; WARN at the lower threshold; IMPROVED alike in the
+/// good direction.
+fn gate(base: &[f64], cand: &[f64], direction: Direction, t: super::Thresholds) -> Result<Gate> {
+    if base.len() < 2 || cand.len() < 2 {
+        anyhow::bail!(
+            "needs at least 2 repeats on each side (baseline {}, run {})",
+            base.len(),
+            cand.len()
+        );
+    }
+    let c = runcost_stats::compare::compare(base, cand, 0.95)?;
+    let worse = match direction {
+        Direction::LowerIsBetter => c.difference,
+        Direction::HigherIsBetter => -c.difference,
+    };
+    let significant = c.difference_ci.excludes_zero();
+    let rel = c.relative_change.map(|r| r.abs());
+    let beyond = |threshold: f64| rel.is_none_or(|r| r > threshold) && c.difference.abs() > t.floor;
+    let verdict = if significant && worse > 0.0 && beyond(t.regress) {
+        Verdict::Regressed
+    } else if significant && worse > 0.0 && beyond(t.warn) {
+        Verdict::Warn
+    } else if significant && worse < 0.0 && beyond(t.warn) {
+        Verdict::Improved
+    } else {
+        Verdict::Ok
+    };
+    Ok((
+        verdict,
+        c.relative_change,
+        c.relative_ci.map(|i| (i.lower, i.upper)),
+        None,
+    ))
+}
