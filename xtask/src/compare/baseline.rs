@@ -14,7 +14,7 @@ use std::path::Path;
 
 pub const BASELINE_SCHEMA_VERSION: &str = "1.0";
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Baseline {
     pub schema_version: String,
@@ -30,7 +30,7 @@ pub struct Baseline {
     pub exponents: Vec<BaselineExponent>,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BaselineMetric {
     /// `lane/metric[/param=value...]`.
@@ -46,7 +46,7 @@ pub struct BaselineMetric {
 
 /// WARN beyond `warn`, REGRESSED beyond `regress` (relative changes), and
 /// never for an absolute change under `floor` (in the metric's unit).
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Thresholds {
     pub warn: f64,
@@ -82,7 +82,7 @@ impl Thresholds {
 }
 
 /// A scaling exponent and its interval; compared as intervals.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BaselineExponent {
     pub key: String,

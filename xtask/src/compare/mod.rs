@@ -70,3 +70,5 @@ pub fn extract(record: &RunRecord) -> (Vec<BaselineMetric>, Vec<BaselineExponent
     }
     (metrics, exponents)
 }
+#[cfg(test)]
+mod tests;

@@ -34,7 +34,9 @@ pub struct Reading {
 }
 
 /// How a sampler reads.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum SamplerMode {
     /// The host's /proc (needs root or CAP_SYS_PTRACE, and a local engine).

@@ -390,7 +390,7 @@ const HOW_TO_READ: &str = "
 ";
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::probe::sampler::TickerStats;
     use crate::probe::SamplerMode;
@@ -431,6 +431,7 @@ mod tests {
                     lag1: Some(0.42),
                 }]
             },
+            load: None,
         };
         RunRecord {
             schema_version: SCHEMA_VERSION.into(),
@@ -500,6 +501,7 @@ mod tests {
                     "1 repeat(s) never reached a steady state and are left out of the summary"
                         .into(),
                 ],
+                findings: vec![],
             }],
             host_load: LoadSummary {
                 cores: 2,
