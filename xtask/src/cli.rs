@@ -273,6 +273,32 @@ mod tests {
         Cli::command().debug_assert();
     }
 
+    /// Every `cargo xtask` command of the weekly workflow parses with the
+    /// real CLI, so a renamed flag breaks this test, not the Monday job.
+    #[test]
+    fn workflow_commands_parse() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../.github/workflows/benchmark.yml");
+        let text = std::fs::read_to_string(&path).expect("workflow file");
+        let mut seen = 0;
+        for line in text.lines() {
+            let Some(at) = line.find("cargo xtask ") else {
+                continue;
+            };
+            let cmd = &line[at + "cargo xtask ".len()..];
+            let cmd = cmd.split(['>', '|', ';', '&']).next().unwrap_or("");
+            let argv = std::iter::once("cargo xtask").chain(cmd.split_whitespace());
+            if let Err(e) = Cli::try_parse_from(argv) {
+                panic!("workflow command `cargo xtask {cmd}` does not parse:\n{e}");
+            }
+            seen += 1;
+        }
+        assert!(
+            seen >= 6,
+            "found only {seen} cargo xtask commands in the workflow"
+        );
+    }
+
     #[test]
     fn env_flags_parse() {
         let cli =

@@ -654,3 +654,93 @@ fn load_refuses_bad_input_and_reports_a_failing_target_as_errors() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no `load:` section"));
 }
+
+#[test]
+fn compare_passes_an_unchanged_build_and_fails_a_fatter_one() {
+    let _g = serial();
+    let results = tempfile::tempdir().unwrap();
+    let baselines = tempfile::tempdir().unwrap();
+    let footprint = |extra: &[&str]| {
+        let out = run(xtask(results.path())
+            .args([
+                "footprint",
+                "--repeats",
+                "3",
+                "--duration",
+                "2s",
+                "--max-duration",
+                "2s",
+            ])
+            .args(extra));
+        assert_eq!(out.status.code(), Some(0));
+        std::fs::read_link(results.path().join("latest"))
+            .unwrap()
+            .to_string_lossy()
+            .into_owned()
+    };
+    // The refusal of overloaded runs is tested on synthetic runs; a CI
+    // machine that just finished compiling may still show a high load1.
+    let base_run = footprint(&[]);
+    let out = run(xtask(results.path()).args([
+        "update-baseline",
+        "--run",
+        &base_run,
+        "--name",
+        "e2e",
+        "--allow-overloaded",
+    ]));
+    assert_eq!(out.status.code(), Some(0));
+    let written = root().join("baselines/e2e.json");
+    let baseline = baselines.path().join("e2e.json");
+    std::fs::rename(&written, &baseline).unwrap();
+
+    let same = footprint(&[]);
+    let compare = |run_id: &str| {
+        run(xtask(results.path()).args([
+            "compare",
+            "--baseline",
+            baseline.to_str().unwrap(),
+            "--run",
+            run_id,
+            "--allow-overloaded",
+        ]))
+    };
+    let out = compare(&same);
+    assert_eq!(out.status.code(), Some(0), "an unchanged build passes");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("| OK | footprint USS"));
+
+    let fat = footprint(&["--env", "BASE_MIB=96"]);
+    let out = compare(&fat);
+    assert_eq!(out.status.code(), Some(1), "80 MiB more must fail the gate");
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.contains("| **REGRESSED** | footprint USS"), "{table}");
+    assert!(results.path().join(&fat).join("compare-e2e.md").is_file());
+
+    // Refusals: a missing baseline, a run that does not exist.
+    let out = run(xtask(results.path()).args(["compare", "--baseline", "/nonexistent/b.json"]));
+    assert_eq!(out.status.code(), Some(2));
+    let out = run(xtask(results.path()).args([
+        "compare",
+        "--baseline",
+        baseline.to_str().unwrap(),
+        "--run",
+        "nope",
+    ]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no run `nope`"));
+
+    // Exports of the same run.
+    let out = run(xtask(results.path()).args(["export", "--format", "bmf", "--run", &fat]));
+    let bmf: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        bmf["gateway/footprint"]["uss"]["value"].as_f64().unwrap() > 90.0 * 1048576.0,
+        "{bmf}"
+    );
+    let out = run(xtask(results.path()).args(["export", "--format", "gab", "--run", &fat]));
+    let gab: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(gab
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["name"] == "gateway footprint/uss" && e["unit"] == "bytes"));
+}
