@@ -271,7 +271,8 @@ fn lane_section(s: &mut String, lane: &LaneRecord, charts: &[ChartRef]) {
 }
 
 /// Latency and throughput per cell. A percentile is quoted only when the
-/// number of recorded requests supports it (p99 needs 500, p99.9 5000).
+/// number of recorded requests supports it: the tiers of the stats crate
+/// (p99 needs 500), and the same rule one decade on for p99.9 (5000).
 fn load_table(s: &mut String, lane: &LaneRecord) {
     use runcost_stats::percentile::Tier;
     let _ = writeln!(s, "### Latency and throughput\n");
@@ -312,7 +313,7 @@ fn load_table(s: &mut String, lane: &LaneRecord) {
         let q = |p: f64, us: u64| {
             if !r.latency_valid() {
                 "INVALID".to_string()
-            } else if tier.may_quote(p) || p >= 100.0 {
+            } else if p >= 100.0 || if p > 0.99 { n >= 5000 } else { tier.may_quote(p) } {
                 format!("{:.2} ms", us as f64 / 1000.0)
             } else {
                 format!("— (n={n})")
