@@ -72,6 +72,9 @@ pub enum Cmd {
         /// Judge even if the host was overloaded during the run.
         #[arg(long)]
         allow_overloaded: bool,
+        /// On a regression, rerun the run's command up to N times and judge the pooled repeats.
+        #[arg(long, default_value_t = 0)]
+        confirm: u32,
     },
     /// Write baselines/<NAME>.json from a clean, complete run.
     UpdateBaseline {

@@ -41,7 +41,8 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(ExitCode::Refused as u8);
         }
     };
-    let code = match rt.block_on(cmd::dispatch(cli)) {
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let code = match rt.block_on(cmd::dispatch(cli, argv)) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("Error: {e:#}");

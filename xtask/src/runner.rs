@@ -29,6 +29,8 @@ pub struct Common {
     pub quiet: bool,
     pub json: bool,
     pub seed: u64,
+    /// The command line after the program name, recorded in run.json.
+    pub argv: Vec<String>,
 }
 
 /// The lane to run, with its typed options.
@@ -143,6 +145,7 @@ pub async fn run(
         },
         settings: Settings {
             env: job.settings_env(),
+            command: common.argv.clone(),
             ..settings
         },
         seed: common.seed,

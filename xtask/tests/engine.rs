@@ -716,6 +716,26 @@ fn compare_passes_an_unchanged_build_and_fails_a_fatter_one() {
     assert!(table.contains("| **REGRESSED** | footprint USS"), "{table}");
     assert!(results.path().join(&fat).join("compare-e2e.md").is_file());
 
+    // --confirm reruns the recorded command and judges the pooled repeats:
+    // a real regression stays.
+    let out = run(xtask(results.path()).args([
+        "compare",
+        "--baseline",
+        baseline.to_str().unwrap(),
+        "--run",
+        &fat,
+        "--allow-overloaded",
+        "--confirm",
+        "1",
+    ]));
+    assert_eq!(out.status.code(), Some(1));
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.contains("confirmation run"), "{table}");
+    assert!(
+        table.contains("3/6"),
+        "baseline 3 repeats, run 3 + 3 pooled: {table}"
+    );
+
     // Refusals: a missing baseline, a run that does not exist.
     let out = run(xtask(results.path()).args(["compare", "--baseline", "/nonexistent/b.json"]));
     assert_eq!(out.status.code(), Some(2));

@@ -9,11 +9,12 @@ use anyhow::Result;
 use std::fmt::Write;
 use std::path::Path;
 
-pub fn compare(
+pub async fn compare(
     common: &Common,
     baseline: &Path,
     run: Option<&str>,
     opts: CompareOpts,
+    confirm: u32,
 ) -> Result<ExitCode> {
     let path = if baseline.is_absolute() {
         baseline.to_path_buf()
@@ -22,8 +23,20 @@ pub fn compare(
     };
     let base = Baseline::load(&path)?;
     let dir = resolve_run(&common.results, run)?;
-    let record = dir.read_record()?;
-    let cmp = compare_run(&base, &record, opts)?;
+    let mut record = dir.read_record()?;
+    let mut cmp = compare_run(&base, &record, opts)?;
+    // A regression is confirmed by running the same command again and
+    // judging the pooled repeats: a true shift stays, a noisy repeat is
+    // outvoted, and the CI narrows either way.
+    let mut reruns = Vec::new();
+    while cmp.worst() == Verdict::Regressed && (reruns.len() as u32) < confirm {
+        let again = rerun(common, &record.settings.command).await?;
+        check_judgeable(&again, opts.allow_overloaded)?;
+        pool(&mut record, &again);
+        reruns.push(again.run_id);
+        cmp = compare_run(&base, &record, opts)?;
+    }
+    cmp.confirmed_with = reruns;
     let md = markdown(&cmp);
     write_atomic(
         &dir.path(&format!("compare-{}.md", base.name)),
@@ -38,6 +51,66 @@ pub fn compare(
         Verdict::Regressed => ExitCode::Gate,
         _ => ExitCode::Ok,
     })
+}
+
+/// Runs a recorded lane command again (quietly, into the same results
+/// directory) and returns the new run's record.
+async fn rerun(common: &Common, command: &[String]) -> Result<crate::results::RunRecord> {
+    use crate::cli::{Cli, Cmd};
+    use clap::Parser;
+    if command.is_empty() {
+        return Err(BadInput(
+            "the run records no command line (made by an older runcost): rerun its lane by hand"
+                .into(),
+        )
+        .into());
+    }
+    let mut cli = Cli::try_parse_from(
+        std::iter::once("cargo xtask".to_string()).chain(command.iter().cloned()),
+    )
+    .map_err(|e| {
+        BadInput(format!(
+            "the run's recorded command does not parse any more: {e}"
+        ))
+    })?;
+    if !matches!(
+        cli.cmd,
+        Cmd::Footprint(_) | Cmd::Scaling(_) | Cmd::Sweep(_) | Cmd::Load(_)
+    ) {
+        return Err(BadInput(format!(
+            "the run's command `{}` is not a measuring lane",
+            command.join(" ")
+        ))
+        .into());
+    }
+    cli.global.quiet = true;
+    cli.global.json = false;
+    cli.global.results = common.results.clone();
+    eprintln!(
+        "compare: regression found; confirming with `cargo xtask {}`",
+        command.join(" ")
+    );
+    Box::pin(super::dispatch(cli, command.to_vec())).await?;
+    resolve_run(&common.results, None)?.read_record()
+}
+
+/// Adds the repeats of `again` to the matching aggregates of `record`.
+fn pool(record: &mut crate::results::RunRecord, again: &crate::results::RunRecord) {
+    for lane in &mut record.lanes {
+        let Some(other) = again.lanes.iter().find(|l| l.lane == lane.lane) else {
+            continue;
+        };
+        for a in &mut lane.aggregates {
+            if let Some(b) = other
+                .aggregates
+                .iter()
+                .find(|b| b.metric == a.metric && b.params == a.params)
+            {
+                a.per_repeat.extend_from_slice(&b.per_repeat);
+                a.n = a.per_repeat.len();
+            }
+        }
+    }
 }
 
 pub fn update_baseline(
@@ -149,6 +222,17 @@ pub fn markdown(c: &Comparison) -> String {
             s,
             "\nNot in this run (not judged): {}",
             c.missing.join(", ")
+        );
+    }
+    if !c.confirmed_with.is_empty() {
+        let _ = writeln!(
+            s,
+            "\nRepeats pooled with the confirmation run(s) {} (`--confirm`).",
+            c.confirmed_with
+                .iter()
+                .map(|r| format!("`{r}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
         );
     }
     if !c.host_differences.is_empty() {

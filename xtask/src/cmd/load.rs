@@ -46,6 +46,7 @@ pub async fn run(common: &Common, a: LoadArgs) -> Result<ExitCode> {
             ("duration".to_string(), a.duration.to_string()),
             ("warmup".to_string(), a.warmup.to_string()),
         ]),
+        command: Vec::new(),
     };
     let opts = MeasureOpts {
         rate_hz: a.sample_rate,

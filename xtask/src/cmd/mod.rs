@@ -17,7 +17,7 @@ use crate::runner::Common;
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
 
-pub async fn dispatch(cli: Cli) -> Result<ExitCode> {
+pub async fn dispatch(cli: Cli, argv: Vec<String>) -> Result<ExitCode> {
     let repo_root = repo_root()?;
     let g = &cli.global;
     let results = if g.results.is_absolute() {
@@ -32,6 +32,7 @@ pub async fn dispatch(cli: Cli) -> Result<ExitCode> {
         quiet: g.quiet,
         json: g.json,
         seed: g.seed.unwrap_or_else(rand::random),
+        argv,
     };
     match cli.cmd {
         Cmd::Setup => setup::run(&common).await,
@@ -54,15 +55,20 @@ pub async fn dispatch(cli: Cli) -> Result<ExitCode> {
             run,
             allow_host_mismatch,
             allow_overloaded,
-        } => compare::compare(
-            &common,
-            &baseline,
-            run.as_deref(),
-            crate::compare::judge::CompareOpts {
-                allow_host_mismatch,
-                allow_overloaded,
-            },
-        ),
+            confirm,
+        } => {
+            compare::compare(
+                &common,
+                &baseline,
+                run.as_deref(),
+                crate::compare::judge::CompareOpts {
+                    allow_host_mismatch,
+                    allow_overloaded,
+                },
+                confirm,
+            )
+            .await
+        }
         Cmd::UpdateBaseline {
             run,
             name,
@@ -147,6 +153,7 @@ fn measure_settings(
         window_s: m.duration.0.as_secs_f64(),
         env: m.env.iter().cloned().collect(),
         lane_args: Default::default(),
+        command: Vec::new(),
     };
     let opts = crate::lanes::MeasureOpts {
         rate_hz: m.rate,

@@ -42,6 +42,8 @@ pub struct Comparison {
     /// Baseline items the run does not have (a lane not run, a rate not tried).
     pub missing: Vec<String>,
     pub host_differences: Vec<String>,
+    /// Runs whose repeats were pooled in to confirm a regression.
+    pub confirmed_with: Vec<String>,
 }
 
 impl Comparison {
@@ -184,6 +186,7 @@ pub fn compare_run(
         rows,
         missing,
         host_differences: diffs,
+        confirmed_with: Vec::new(),
     })
 }
 

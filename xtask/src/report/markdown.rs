@@ -313,7 +313,13 @@ fn load_table(s: &mut String, lane: &LaneRecord) {
         let q = |p: f64, us: u64| {
             if !r.latency_valid() {
                 "INVALID".to_string()
-            } else if p >= 100.0 || if p > 0.99 { n >= 5000 } else { tier.may_quote(p) } {
+            } else if p >= 100.0
+                || if p > 0.99 {
+                    n >= 5000
+                } else {
+                    tier.may_quote(p)
+                }
+            {
                 format!("{:.2} ms", us as f64 / 1000.0)
             } else {
                 format!("— (n={n})")
@@ -471,6 +477,7 @@ pub(crate) mod tests {
                 window_s: 10.0,
                 env: [("BASE_MIB".to_string(), "64".to_string())].into(),
                 lane_args: BTreeMap::new(),
+                command: vec!["footprint".into()],
             },
             seed: 7,
             images: [(

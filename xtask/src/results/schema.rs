@@ -82,6 +82,10 @@ pub struct Settings {
     /// Lane-specific settings (sizes, knob values, metric), as given.
     #[serde(default)]
     pub lane_args: BTreeMap<String, String>,
+    /// The command line that made the run (after `cargo xtask`), so it can
+    /// be repeated (`compare --confirm`).
+    #[serde(default)]
+    pub command: Vec<String>,
 }
 
 #[derive(
