@@ -55,6 +55,7 @@ pub async fn run(
             window_s: 3.0,
             env: env.clone(),
             lane_args: BTreeMap::from([("selfcheck_true_k".to_string(), k.to_string())]),
+            command: Vec::new(),
         };
         let opts = crate::lanes::MeasureOpts {
             rate_hz: 10.0,
