@@ -198,6 +198,34 @@ fn scaling_chart(
         }),
         _ => None,
     };
+    // Band: the envelope of the curves refitted at the ends of k's interval.
+    let band = match outcome {
+        PowerLawOutcome::Fit(fit) if lo < hi && fit.fits_at_ci.is_some() => {
+            Some(runcost_charts::Band {
+                name: format!(
+                    "fits at k = {:.3} and {:.3}",
+                    fit.k_ci.lower, fit.k_ci.upper
+                ),
+                points: (0..=60)
+                    .map(|i| {
+                        let n = lo * (hi / lo).powf(i as f64 / 60.0);
+                        let at = |(a, b): (f64, f64), kk: f64| (a + b * n.powf(kk)) * k;
+                        let ys = [
+                            at((fit.a, fit.b), fit.k),
+                            at(fit.fits_at_ci.unwrap_or_default()[0], fit.k_ci.lower),
+                            at(fit.fits_at_ci.unwrap_or_default()[1], fit.k_ci.upper),
+                        ];
+                        (
+                            n,
+                            ys.iter().cloned().fold(f64::MAX, f64::min),
+                            ys.iter().cloned().fold(f64::MIN, f64::max),
+                        )
+                    })
+                    .collect(),
+            })
+        }
+        _ => None,
+    };
     let stem = format!(
         "charts/scaling-{}",
         serde_json::to_value(metric)?.as_str().unwrap_or("metric")
@@ -215,6 +243,7 @@ fn scaling_chart(
         y_scale: Scale::Log10,
         groups,
         fit,
+        band,
         caption: Some(super::words::finding_short(f)),
         ..Default::default()
     };

@@ -107,6 +107,12 @@ pub struct PowerLawFit {
     pub noise: NoiseModel,
     /// Verdict.
     pub verdict: ScalingVerdict,
+    /// (a, b) refitted with k fixed at the interval's lower and upper end:
+    /// the envelope of these curves and the fit is the band a chart draws
+    /// for the exponent's uncertainty.
+    /// `None` in records written before this field existed.
+    #[serde(default)]
+    pub fits_at_ci: Option<[(f64, f64); 2]>,
 }
 
 /// Outcome of [`fit_power_law`].
@@ -367,6 +373,11 @@ pub fn fit_power_law(
         _ => (k, above == K_GRID - 1),
     };
     let (a, b_scaled, _) = profile(&d, k);
+    let at = |kk: f64| {
+        let (a, b, _) = profile(&d, kk);
+        (a, b / d.n_max.powf(kk))
+    };
+    let fits_at_ci = Some([at(lower), at(upper)]);
     let margin = opts.margin;
     let verdict = if upper < 1.0 - margin {
         ScalingVerdict::Sublinear
@@ -394,6 +405,7 @@ pub fn fit_power_law(
         residual_df: df,
         noise: opts.noise,
         verdict,
+        fits_at_ci,
     }))
 }
 
