@@ -114,13 +114,3 @@ impl Events for Reporter {
         self.line(msg);
     }
 }
-
-/// Collects events (tests, and order checks).
-#[derive(Default)]
-pub struct Recorder(pub Mutex<Vec<Event>>);
-
-impl Events for Recorder {
-    fn emit(&self, event: Event) {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).push(event);
-    }
-}

@@ -220,6 +220,15 @@ pub async fn run(
         RunStatus::Complete
     };
     record.status_reason = (!failed.is_empty()).then(|| format!("{} cell(s) failed", failed.len()));
+    // The images the cells really ran, whether or not runcost built them.
+    for c in &lane.cells {
+        if let Some((name, id)) = &c.image {
+            record
+                .images
+                .entry(name.clone())
+                .or_insert_with(|| id.clone());
+        }
+    }
     record.lanes.push(lane);
     run.write_record(&record)?;
     crate::report::render(&run, &record).context("render the report")?;

@@ -34,7 +34,7 @@ impl std::str::FromStr for HumanDuration {
             }
         };
         let secs = value * scale;
-        if !secs.is_finite() || secs < 0.0 || secs > 7.0 * 86400.0 {
+        if !secs.is_finite() || !(0.0..=7.0 * 86400.0).contains(&secs) {
             return Err(format!("`{s}` is out of range (0 to 7 days)"));
         }
         Ok(HumanDuration(Duration::from_secs_f64(secs)))
@@ -44,9 +44,9 @@ impl std::str::FromStr for HumanDuration {
 impl fmt::Display for HumanDuration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let ms = self.0.as_millis();
-        if ms % 1000 != 0 {
+        if !ms.is_multiple_of(1000) {
             write!(f, "{ms}ms")
-        } else if ms % 60_000 == 0 && ms > 0 {
+        } else if ms.is_multiple_of(60_000) && ms > 0 {
             write!(f, "{}m", ms / 60_000)
         } else {
             write!(f, "{}s", ms / 1000)
@@ -75,47 +75,6 @@ impl Serialize for HumanDuration {
     }
 }
 
-/// Bytes as MiB for display.
-pub fn mib(bytes: f64) -> f64 {
-    bytes / (1024.0 * 1024.0)
-}
-
-/// A relative threshold written as `5%` or `0.05`.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
-pub struct Fraction(pub f64);
-
-impl std::str::FromStr for Fraction {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let t = s.trim();
-        let v = if let Some(p) = t.strip_suffix('%') {
-            p.trim().parse::<f64>().map(|v| v / 100.0)
-        } else {
-            t.parse::<f64>()
-        }
-        .map_err(|_| format!("`{s}` is not a fraction; write e.g. 5% or 0.05"))?;
-        if !(0.0..=10.0).contains(&v) {
-            return Err(format!("`{s}` is out of range (0% to 1000%)"));
-        }
-        Ok(Fraction(v))
-    }
-}
-
-impl<'de> Deserialize<'de> for Fraction {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Num(f64),
-            Text(String),
-        }
-        match Raw::deserialize(d)? {
-            Raw::Num(n) => n.to_string().parse().map_err(de::Error::custom),
-            Raw::Text(t) => t.parse().map_err(de::Error::custom),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -138,12 +97,5 @@ mod tests {
         for s in ["500ms", "30s", "2m", "0s"] {
             assert_eq!(s.parse::<HumanDuration>().unwrap().to_string(), s);
         }
-    }
-
-    #[test]
-    fn fractions_accept_percent_and_plain() {
-        assert_eq!("5%".parse::<Fraction>(), Ok(Fraction(0.05)));
-        assert_eq!("0.1".parse::<Fraction>(), Ok(Fraction(0.1)));
-        assert!("x%".parse::<Fraction>().is_err());
     }
 }

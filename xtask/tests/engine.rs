@@ -258,6 +258,8 @@ fn never_ready_fails_cleanly_without_a_complete_result() {
 }
 
 /// Starts a long footprint run and waits until its target container exists.
+/// The caller signals and waits for the child.
+#[allow(clippy::zombie_processes)]
 fn start_long_run(results: &Path) -> (Child, String) {
     let child = xtask(results)
         .args(["footprint", "--repeats", "3", "--duration", "60s"])

@@ -12,6 +12,9 @@ use runcost_stats::changepoint::{detect_change_points, ChangePointOptions};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
+/// A metric's unit and its (run index, run id, median) points.
+type Series = (Unit, Vec<(usize, String, f64)>);
+
 pub fn run(common: &Common) -> Result<ExitCode> {
     let mut runs: Vec<RunRecord> = std::fs::read_dir(&common.results)
         .map_err(|e| {
@@ -36,7 +39,7 @@ pub fn run(common: &Common) -> Result<ExitCode> {
     }
     runs.sort_by(|a, b| a.started_at.cmp(&b.started_at));
     // key → (unit, [(run index, run id, median)])
-    let mut series: BTreeMap<String, (Unit, Vec<(usize, String, f64)>)> = BTreeMap::new();
+    let mut series: BTreeMap<String, Series> = BTreeMap::new();
     for (i, r) in runs.iter().enumerate() {
         for l in &r.lanes {
             for a in &l.aggregates {

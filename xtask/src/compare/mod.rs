@@ -6,10 +6,8 @@
 pub mod baseline;
 pub mod judge;
 
-pub use baseline::{
-    Baseline, BaselineExponent, BaselineMetric, Thresholds, BASELINE_SCHEMA_VERSION,
-};
-pub use judge::{compare_run, Comparison, Row, Verdict};
+pub use baseline::{Baseline, BaselineExponent, BaselineMetric, Thresholds};
+pub use judge::{compare_run, Comparison, Verdict};
 
 use crate::results::{Aggregate, Finding, LaneKind, RunRecord};
 use runcost_stats::powerlaw::PowerLawOutcome;

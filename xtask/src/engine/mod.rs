@@ -41,8 +41,6 @@ pub struct EngineInfo {
 /// Facts about a running container the probes need.
 #[derive(Clone, Debug)]
 pub struct ContainerFacts {
-    pub id: String,
-    pub name: String,
     pub running: bool,
     pub exit_code: Option<i64>,
     pub oom_killed: bool,
@@ -50,6 +48,7 @@ pub struct ContainerFacts {
     pub host_pid: Option<i32>,
     /// container port → host port on 127.0.0.1.
     pub published: BTreeMap<u16, u16>,
+    /// Image id (content digest) and the image name the container runs.
     pub image_id: String,
     pub image: String,
 }
@@ -136,12 +135,6 @@ impl Engine {
             }
         }
         Ok(ContainerFacts {
-            id: c.id.unwrap_or_else(|| id.to_string()),
-            name: c
-                .name
-                .unwrap_or_default()
-                .trim_start_matches('/')
-                .to_string(),
             running: state.running.unwrap_or(false),
             exit_code: state.exit_code,
             oom_killed: state.oom_killed.unwrap_or(false),

@@ -72,6 +72,7 @@ pub async fn measure(ctx: &LaneCtx<'_>, plan: &CellPlan, index: usize, of: usize
         status: CellStatus::Failed,
         error: None,
         container: None,
+        image: None,
         ready_s: None,
         steady_after_s: None,
         window: None,
@@ -207,6 +208,7 @@ async fn run(
         ready_s,
     } = start(ctx, plan, project, origin).await?;
     record.container = Some(id.clone());
+    record.image = Some((facts.image.clone(), facts.image_id.clone()));
     record.ready_s = Some(ready_s);
     ctx.events.emit(Event::CellReady {
         cell: plan.id.clone(),

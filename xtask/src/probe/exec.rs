@@ -4,7 +4,7 @@
 //! new exec (three `docker exec cat` per sample cost ~277 ms here).
 
 use super::parse::{parse_smaps_rollup, parse_stat, parse_status};
-use super::{clock_ticks, Probe, Reading, SamplerMode, Target};
+use super::{clock_ticks, Probe, Reading, Target};
 use crate::engine::Engine;
 use anyhow::{bail, Context, Result};
 use bollard::container::LogOutput;
@@ -166,10 +166,6 @@ impl Probe for ExecProbe {
         let rt = self.rt.clone();
         let block = rt.block_on(self.request())?;
         parse_block(&block, self.ticks)
-    }
-
-    fn mode(&self) -> SamplerMode {
-        SamplerMode::Exec
     }
 }
 

@@ -3,7 +3,7 @@
 //! so a read allocates nothing in the steady state.
 
 use super::parse::{cgroup_path, parse_smaps_rollup, parse_stat, parse_status};
-use super::{clock_ticks, Probe, Reading, SamplerMode, Target};
+use super::{clock_ticks, Probe, Reading, Target};
 use crate::error::BadInput;
 use anyhow::{bail, Context, Result};
 use std::collections::HashMap;
@@ -43,10 +43,6 @@ impl HostProbe {
             cg_mem,
             cg_cpu,
         })
-    }
-
-    pub fn pids(&self) -> &[i32] {
-        &self.pids
     }
 
     fn slurp(&mut self, path: &str) -> Result<&str> {
@@ -104,10 +100,6 @@ impl Probe for HostProbe {
                 .and_then(|t| cgroup_cpu_seconds(t, &p));
         }
         Ok(acc)
-    }
-
-    fn mode(&self) -> SamplerMode {
-        SamplerMode::Host
     }
 }
 

@@ -47,7 +47,6 @@ pub enum SamplerMode {
 
 pub trait Probe: Send {
     fn read(&mut self) -> Result<Reading>;
-    fn mode(&self) -> SamplerMode;
 }
 
 /// Which processes of a container to sample: those whose `comm` equals

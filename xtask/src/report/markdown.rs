@@ -413,6 +413,7 @@ pub(crate) mod tests {
             error: (status == CellStatus::Failed)
                 .then(|| "the target died during sampling (exit code 137)".into()),
             container: Some(format!("c{i}")),
+            image: None,
             ready_s: Some(1.2),
             steady_after_s: (status == CellStatus::Ok).then_some(3.0),
             window: (status != CellStatus::Failed).then_some((4.2, 14.2)),

@@ -164,6 +164,9 @@ pub struct CellRecord {
     pub status: CellStatus,
     pub error: Option<String>,
     pub container: Option<String>,
+    /// Image name and id the target container ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<(String, String)>,
     /// Seconds from cell start until the target answered ready.
     pub ready_s: Option<f64>,
     /// Seconds from ready until warm-up ended (None: not steady).

@@ -149,7 +149,7 @@ async fn run_wrk(
     connections: usize,
     seconds: u64,
 ) -> Result<(f64, f64, f64)> {
-    let argv = vec![
+    let argv = [
         wrk.to_string(),
         "-t1".to_string(),
         format!("-c{connections}"),
