@@ -40,6 +40,7 @@
 //! ```
 
 pub mod autocorr;
+pub mod changepoint;
 pub mod compare;
 mod dist;
 pub mod error;
@@ -55,6 +56,9 @@ pub mod trend;
 pub use autocorr::{
     ar1_effective_n, autocorrelation, integrated_autocorrelation_time, lag1_autocorrelation,
     mean_ci_autocorrelated, AutocorrMeanInterval, MeanCiMethod,
+};
+pub use changepoint::{
+    detect_change_points, ChangePoint, ChangePointOptions, CHANGEPOINT_DEFAULT_MIN_SIZE,
 };
 pub use compare::{compare, Comparison, Shift};
 pub use error::StatsError;
