@@ -1,5 +1,6 @@
 //! Change-point detection over a metric's history (one value per run, in
-//! time order): E-divisive means with a multiplicity-corrected t-test.
+//! time order): E-divisive means confirmed by a multiplicity-corrected
+//! t-test with a rank-sum guard.
 
 use serde::{Deserialize, Serialize};
 use statrs::distribution::{ContinuousCDF, Normal, StudentsT};
@@ -44,9 +45,11 @@ pub struct ChangePoint {
     pub after_mean: f64,
     /// `after_mean / before_mean − 1`; `None` when `before_mean` is 0.
     pub relative_change: Option<f64>,
-    /// Bonferroni-corrected two-sided p-value of the pooled t-test between
-    /// the two neighbouring segments (see [`detect_change_points`]);
-    /// always `< 1 − level` for a reported change point.
+    /// Two-sided p-value of the change against its neighbouring segments:
+    /// the Bonferroni-corrected pooled t-test, or the larger of it and the
+    /// equally corrected rank-sum test where that test applies (see
+    /// [`detect_change_points`]); always `< 1 − level` for a reported
+    /// change point.
     pub p_value: f64,
 }
 
@@ -70,7 +73,7 @@ pub struct ChangePoint {
 /// not by Matteson & James's permutation test: it is deterministic (no RNG
 /// and so no seed), cheap, and keeps power with very short histories (with
 /// 6 points and `min_size` = 3 no permutation or rank test can go below
-/// p = 0.1, while a 5σ step gives a t-test p ≈ 3·10⁻⁴). Pooled rather than
+/// p = 0.1, while a 5σ step gives a t-test p ≈ 0.004). Pooled rather than
 /// Welch: under the null hypothesis (one homogeneous segment) both sides
 /// share their variance, and Welch's df collapse with a 3-point side, which
 /// would cost most of the power to see a change near the end of the history
@@ -80,10 +83,11 @@ pub struct ChangePoint {
 /// Carlo tests below:
 ///
 /// 1. *Selection.* The split is tested *because* it looks most different,
-///    so a raw p-value is far too small under the null hypothesis (with 50
-///    points of pure noise, raw p < 0.05 about half the time; Otava
-///    compensates with a default threshold of 0.001, whose false-positive
-///    rate then depends on n). Here the p-value is Bonferroni-corrected.
+///    so a raw p-value is far too small under the null hypothesis (on pure
+///    normal noise of 20–200 points, the raw p at the E-divisive split is
+///    < 0.05 in 24–29 % of series; Otava compensates with a default
+///    threshold of 0.001, whose false-positive rate then depends on n).
+///    Here the p-value is Bonferroni-corrected.
 ///    Two families are tested, each at α/2: `x[s..τ)` vs the rest of the
 ///    segment `x[τ..e)` (factor 2·L, L = `e − s − 2·min_size + 1`
 ///    admissible τ), and, when κ̂ < e, `x[s..τ)` vs `x[τ..κ̂)` (factor
@@ -117,8 +121,11 @@ pub struct ChangePoint {
 /// refer to the final segmentation.
 ///
 /// Observed on pure noise (seeded Monte Carlo, 1000 series per length,
-/// n = 6–200, default options): false change point in ≤ 3 % of series for
-/// normal and Student-t₃ noise and ≤ 1 % with 3 % outliers.
+/// n = 6–200, default options): a false change point in ≤ 2.6 % of series
+/// for normal noise, Student-t₃ noise and noise with 3 % outliers alike
+/// (≤ 1 % from n = 50 on; the multiplicity correction is conservative).
+/// Power with 2 % noise and 40 points: a 2.5σ step is found in 97 % of
+/// series in the middle and 83 % five runs before the end; 1.5σ: 65 % / 24 %.
 ///
 /// Assumptions and limits: values within a regime are independent (strong
 /// serial correlation makes both tests liberal). The energy statistic
@@ -129,8 +136,9 @@ pub struct ChangePoint {
 /// Cost: O(len²) time and O(len) memory per segment scan, so O(n²·(k+1))
 /// for k change points, plus an exact rank-sum null distribution,
 /// O(n²·k'²) for a smaller side of k' ≤ 10 points, for each candidate that
-/// passes the t-test. Release build: n = 500 with two change points ≈ 4 ms;
-/// n = 2000, ≈ 60 ms.
+/// passes the t-test. Release build: n = 500 with two mid-series change
+/// points ≈ 1 ms, with a step 10 runs before the end (exact rank test at
+/// its largest) ≈ 35 ms; n = 2000 ≈ 10–50 ms.
 ///
 /// Errors: `min_size < 2`, a level outside (0, 1), fewer than
 /// `2·min_size` points ([`StatsError::TooFewPoints`]) or a non-finite value.

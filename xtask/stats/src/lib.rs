@@ -19,6 +19,8 @@
 //! | [`leak`] | single-series and churn-vs-reference leak verdicts |
 //! | [`powerlaw`] | cost(n) = a + b·n^k scaling fit and verdict |
 //! | [`mod@compare`] | baseline vs candidate relative change (Fieller) |
+//! | [`gate`] | per-metric OK / improved / warn / regressed verdict |
+//! | [`changepoint`] | E-divisive change points in a metric's run history |
 //!
 //! ```
 //! use runcost_stats::{leak_test, mean_ci_autocorrelated, LeakOptions, LeakVerdict, Tier};
@@ -44,6 +46,7 @@ pub mod changepoint;
 pub mod compare;
 mod dist;
 pub mod error;
+pub mod gate;
 pub mod interval;
 pub mod leak;
 pub mod percentile;
@@ -62,6 +65,7 @@ pub use changepoint::{
 };
 pub use compare::{compare, Comparison, Shift};
 pub use error::StatsError;
+pub use gate::{gate_metric, GateOptions, GateResult, GateVerdict, MetricDirection};
 pub use interval::{mean_ci_t, Interval, MeanInterval};
 pub use leak::{churn_leak_test, leak_test, ChurnLeakTest, LeakOptions, LeakTest, LeakVerdict};
 pub use percentile::{
