@@ -54,6 +54,12 @@ pub enum Cmd {
     Sweep(SweepArgs),
     /// Latency percentiles and throughput under open-loop (or closed-loop) HTTP load.
     Load(LoadArgs),
+    /// The target under heaptrack: allocations, peak heap, leaked bytes, top sites; exit 1 on LEAK.
+    Heap(HeapArgs),
+    /// The target under valgrind memcheck: lost bytes per kind, errors, top stacks; exit 1 on LEAK.
+    Memcheck(MemcheckArgs),
+    /// Create/delete cycles against a static run: growth per cycle; exit 1 on LEAK.
+    Churn(ChurnArgs),
     /// Re-render report.md and charts from a run's JSON and samples.
     Report {
         /// Run id (default: latest).
@@ -180,6 +186,61 @@ pub struct LoadArgs {
     /// Samples per second of the target's memory/CPU.
     #[arg(long, default_value_t = 10.0)]
     pub sample_rate: f64,
+    /// How to read the target's /proc.
+    #[arg(long, value_enum, default_value_t = SamplerMode::Host)]
+    pub sampler: SamplerMode,
+    /// Extra environment for the service under test (repeatable).
+    #[arg(long = "env", value_name = "KEY=VALUE", value_parser = parse_env)]
+    pub env: Vec<(String, String)>,
+}
+
+/// What the heap and memcheck lanes share.
+#[derive(Args, Debug, Clone)]
+pub struct ToolArgs {
+    /// How long the target runs under the tool after it is ready (then SIGTERM).
+    #[arg(long, default_value = "10s")]
+    pub duration: HumanDuration,
+    /// Churn cycles (the profile's `churn:` actions) at the start of the run,
+    /// so create/delete paths run under the tool.
+    #[arg(long, default_value_t = 0)]
+    pub cycles: u32,
+    /// Samples per second of the target's memory.
+    #[arg(long, default_value_t = 10.0)]
+    pub rate: f64,
+    /// How to read the target's /proc.
+    #[arg(long, value_enum, default_value_t = SamplerMode::Host)]
+    pub sampler: SamplerMode,
+    /// Extra environment for the service under test (repeatable).
+    #[arg(long = "env", value_name = "KEY=VALUE", value_parser = parse_env)]
+    pub env: Vec<(String, String)>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct HeapArgs {
+    #[command(flatten)]
+    pub tool: ToolArgs,
+    /// Skip the plain run that measures heaptrack's overhead.
+    #[arg(long)]
+    pub no_overhead: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct MemcheckArgs {
+    #[command(flatten)]
+    pub tool: ToolArgs,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ChurnArgs {
+    /// Create/delete cycles (each creates the profile's `churn.batch` objects, then deletes them).
+    #[arg(long, default_value_t = 200)]
+    pub cycles: u32,
+    /// Leading cycles left out of the fit (allocator and runtime warm-up).
+    #[arg(long, default_value_t = 10)]
+    pub warmup_cycles: u32,
+    /// Idle time after readiness before the first reading, in both runs.
+    #[arg(long, default_value = "2s")]
+    pub settle: HumanDuration,
     /// How to read the target's /proc.
     #[arg(long, value_enum, default_value_t = SamplerMode::Host)]
     pub sampler: SamplerMode,
@@ -316,5 +377,17 @@ mod tests {
         assert!(Cli::try_parse_from(["x", "footprint", "--env", "noequals"]).is_err());
         assert!(Cli::try_parse_from(["x", "footprint", "--repeats", "0"]).is_err());
         assert!(Cli::try_parse_from(["x", "footprint", "--duration", "10q"]).is_err());
+    }
+
+    #[test]
+    fn leak_lane_flags_parse() {
+        let cli = Cli::try_parse_from(["x", "heap", "--duration", "5s", "--env", "A=1"]).unwrap();
+        let Cmd::Heap(h) = cli.cmd else { panic!("heap") };
+        assert_eq!(h.tool.duration.0, std::time::Duration::from_secs(5));
+        assert!(!h.no_overhead);
+        let cli = Cli::try_parse_from(["x", "churn", "--cycles", "50"]).unwrap();
+        let Cmd::Churn(c) = cli.cmd else { panic!("churn") };
+        assert_eq!((c.cycles, c.warmup_cycles), (50, 10));
+        assert!(Cli::try_parse_from(["x", "memcheck", "--cycles", "-1"]).is_err());
     }
 }

@@ -46,6 +46,125 @@ pub struct ProfileSpec {
     /// HTTP traffic for the load lane.
     #[serde(default)]
     pub load: Option<LoadSpec>,
+    /// How the heap and memcheck lanes run the target under a tool.
+    #[serde(default)]
+    pub wrap: Option<WrapSpec>,
+    /// Create/delete actions for the churn lane.
+    #[serde(default)]
+    pub churn: Option<ChurnSpec>,
+}
+
+/// The target under heaptrack or valgrind: an image that has the tools,
+/// and the target's command line, which the generated override wraps in
+/// the tool (an argv vector, never a shell line).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WrapSpec {
+    /// The target's full command line inside the container.
+    pub argv: Vec<String>,
+    /// An image with the target plus heaptrack and valgrind.
+    pub image: String,
+    /// How `setup` builds `image` (relative to the profile file), after
+    /// `build.image`, so it can start `FROM` it.
+    #[serde(default)]
+    pub dockerfile: Option<PathBuf>,
+    /// Environment for wrapped runs, on top of `env`.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Readiness timeout under a tool (valgrind runs the target 20–50× slower).
+    #[serde(default = "default_wrap_ready")]
+    pub ready_timeout: HumanDuration,
+    /// After SIGTERM, how long the target and the tool get to exit and write
+    /// their final report before the run is failed.
+    #[serde(default = "default_wrap_grace")]
+    pub stop_grace: HumanDuration,
+    #[serde(default)]
+    pub heap: HeapSpec,
+    #[serde(default)]
+    pub memcheck: MemcheckSpec,
+}
+
+/// The heap lane's gate.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HeapSpec {
+    /// LEAK when heaptrack's "total memory leaked" exceeds this. heaptrack
+    /// counts every block not freed at exit, statics of the runtime
+    /// included, so this is not 0.
+    #[serde(default = "default_heap_threshold")]
+    pub threshold_bytes: u64,
+}
+
+impl Default for HeapSpec {
+    fn default() -> Self {
+        HeapSpec {
+            threshold_bytes: default_heap_threshold(),
+        }
+    }
+}
+
+/// The memcheck lane's gate and suppressions.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemcheckSpec {
+    /// LEAK when valgrind's "definitely lost" bytes exceed this.
+    #[serde(default)]
+    pub threshold_bytes: u64,
+    /// A directory of valgrind suppression files (`*.supp`), relative to the
+    /// profile file; each is passed with `--suppressions`.
+    #[serde(default)]
+    pub suppressions: Option<PathBuf>,
+}
+
+fn default_wrap_ready() -> HumanDuration {
+    HumanDuration(Duration::from_secs(180))
+}
+fn default_wrap_grace() -> HumanDuration {
+    HumanDuration(Duration::from_secs(60))
+}
+fn default_heap_threshold() -> u64 {
+    64 * 1024
+}
+
+/// Create/delete cycles: each cycle creates `batch` objects, then deletes
+/// them, over one keep-alive HTTP connection.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChurnSpec {
+    /// Container port of both requests.
+    pub port: u16,
+    pub create: ChurnRequest,
+    pub delete: ChurnRequest,
+    /// Objects created, then deleted, per cycle.
+    #[serde(default = "default_batch")]
+    pub batch: u32,
+    /// Memory growth per cycle that is too small to call a leak.
+    #[serde(default = "default_churn_floor")]
+    pub floor_bytes_per_cycle: f64,
+}
+
+/// One churn request. `{id}` in the path is replaced with the id the
+/// create request returned.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChurnRequest {
+    pub method: String,
+    pub path: String,
+    /// Create only: JSON pointer to the new object's id in the response.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// Request body, sent as `application/json` (none by default).
+    #[serde(default)]
+    pub body: Option<String>,
+}
+
+fn default_batch() -> u32 {
+    10
+}
+/// One page: USS moves in whole pages, so smaller growth per cycle is
+/// below what it resolves in a short run.
+fn default_churn_floor() -> f64 {
+    4096.0
 }
 
 /// HTTP load: a weighted mix of requests against one container port.
@@ -204,6 +323,8 @@ pub struct Profile {
     pub compose_services: Vec<String>,
     /// sha256 of the profile text, recorded in results.
     pub hash: String,
+    /// `wrap.memcheck.suppressions`, resolved and checked to be a directory.
+    pub suppressions_dir: Option<PathBuf>,
 }
 
 impl Profile {
@@ -353,6 +474,131 @@ impl Profile {
         if spec.steady.floor_bytes_per_s <= 0.0 || !spec.steady.floor_bytes_per_s.is_finite() {
             return Err(err("floor_bytes_per_s", "must be a positive number".into()));
         }
+        let in_section = |section: &str, key: &str, msg: String| -> anyhow::Error {
+            let line = line_in_section(text, section, key)
+                .map(|l| format!(":{l}"))
+                .unwrap_or_default();
+            BadInput(format!("{shown}{line}: field `{section}.{key}`: {msg}")).into()
+        };
+        let mut suppressions_dir = None;
+        if let Some(w) = &spec.wrap {
+            if w.argv.is_empty() || w.argv[0].trim().is_empty() {
+                return Err(in_section(
+                    "wrap",
+                    "argv",
+                    "must name the target's command, e.g. [\"/usr/local/bin/gateway\"]".into(),
+                ));
+            }
+            if w.image.trim().is_empty() {
+                return Err(in_section("wrap", "image", "must not be empty".into()));
+            }
+            for k in w.env.keys() {
+                check_env_name(k).map_err(|m| in_section("wrap", "env", m))?;
+            }
+            if let Some(d) = &w.dockerfile {
+                let f = dir.join(d);
+                if !f.is_file() {
+                    return Err(in_section(
+                        "wrap",
+                        "dockerfile",
+                        format!(
+                            "{} does not exist; the path is relative to the profile file",
+                            f.display()
+                        ),
+                    ));
+                }
+            }
+            if w.ready_timeout.0 < Duration::from_secs(1) || w.stop_grace.0 < Duration::from_secs(1) {
+                return Err(in_section(
+                    "wrap",
+                    "stop_grace",
+                    "ready_timeout and stop_grace must be at least 1s".into(),
+                ));
+            }
+            if let Some(d) = &w.memcheck.suppressions {
+                let p = dir.join(d);
+                if !p.is_dir() {
+                    return Err(in_section(
+                        "memcheck",
+                        "suppressions",
+                        format!(
+                            "{} is not a directory; give a directory of valgrind *.supp files, relative to the profile file",
+                            p.display()
+                        ),
+                    ));
+                }
+                let p = p
+                    .canonicalize()
+                    .with_context(|| format!("resolve {}", p.display()))?;
+                if p.to_string_lossy().contains(':') {
+                    return Err(in_section(
+                        "memcheck",
+                        "suppressions",
+                        "the path must not contain `:` (it is bind-mounted)".into(),
+                    ));
+                }
+                suppressions_dir = Some(p);
+            }
+        }
+        if let Some(c) = &spec.churn {
+            for (key, r, want) in [("create", &c.create, "POST"), ("delete", &c.delete, "DELETE")] {
+                const METHODS: [&str; 5] = ["GET", "POST", "PUT", "DELETE", "PATCH"];
+                if !METHODS.contains(&r.method.as_str()) {
+                    return Err(in_section(
+                        "churn",
+                        key,
+                        format!(
+                            "method `{}` is not one of {} (usually {want})",
+                            r.method,
+                            METHODS.join(", ")
+                        ),
+                    ));
+                }
+                if !r.path.starts_with('/') {
+                    return Err(in_section(
+                        "churn",
+                        key,
+                        format!("path `{}` must start with /", r.path),
+                    ));
+                }
+            }
+            if c.delete.path.contains("{id}") {
+                match &c.create.id {
+                    Some(p) if p.starts_with('/') => {}
+                    Some(p) => {
+                        return Err(in_section(
+                            "churn",
+                            "create",
+                            format!("id `{p}` is not a JSON pointer; write e.g. /id"),
+                        ))
+                    }
+                    None => {
+                        return Err(in_section(
+                            "churn",
+                            "create",
+                            "the delete path uses {id}: give `id:`, the JSON pointer to the new object's id in the create response (e.g. /id)".into(),
+                        ))
+                    }
+                }
+            }
+            if c.delete.id.is_some() {
+                return Err(in_section(
+                    "churn",
+                    "delete",
+                    "`id` belongs to `create` (where the id is read from)".into(),
+                ));
+            }
+            if !(1..=100_000).contains(&c.batch) {
+                return Err(in_section("churn", "batch", "must be between 1 and 100000".into()));
+            }
+            if !(c.floor_bytes_per_cycle.is_finite() && c.floor_bytes_per_cycle >= 0.0) {
+                return Err(in_section(
+                    "churn",
+                    "floor_bytes_per_cycle",
+                    "must be a non-negative number".into(),
+                ));
+            }
+        }
         let compose_file = compose_file
             .canonicalize()
             .with_context(|| format!("resolve {}", compose_file.display()))?;
@@ -362,6 +608,7 @@ impl Profile {
             compose_file,
             compose_services,
             spec,
+            suppressions_dir,
         })
     }
 
@@ -380,6 +627,7 @@ impl Profile {
             .chain(self.spec.knobs.values().filter_map(|k| k.check.as_ref()));
         ports.extend(checks.map(|c| c.http.port));
         ports.extend(self.spec.load.iter().map(|l| l.port));
+        ports.extend(self.spec.churn.iter().map(|c| c.port));
         ports.sort_unstable();
         ports.dedup();
         ports
@@ -449,6 +697,18 @@ fn line_of(text: &str, key: &str) -> Option<usize> {
                 || t.contains(&format!("{{{needle}"))
         })
         .map(|i| i + 1)
+}
+
+/// 1-based line of `key:` inside the block that starts at `section:` (the
+/// first one), so an error about `churn.path` points at the churn section.
+fn line_in_section(text: &str, section: &str, key: &str) -> Option<usize> {
+    let start = line_of(text, section)?;
+    let rest: String = text
+        .lines()
+        .skip(start - 1)
+        .collect::<Vec<_>>()
+        .join("\n");
+    line_of(&rest, key).map(|l| l + start - 1).or(Some(start))
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {

@@ -8,7 +8,7 @@ use crate::engine::{ComposeCli, Engine};
 use crate::error::{BadInput, Interrupted};
 use crate::events::{Event, Events};
 use crate::lanes::cell::Measured;
-use crate::lanes::{footprint, load, scaling, sweep, LaneCtx, MeasureOpts};
+use crate::lanes::{churn, footprint, heap, load, memcheck, scaling, sweep, LaneCtx, MeasureOpts};
 use crate::probe::hostload;
 use crate::profile::Profile;
 use crate::results::{
@@ -39,6 +39,9 @@ pub enum Job {
     Scaling(scaling::ScalingOpts),
     Sweep(sweep::SweepOpts),
     Load(load::LoadOpts),
+    Heap(heap::HeapOpts),
+    Memcheck(memcheck::MemcheckOpts),
+    Churn(churn::ChurnOpts),
 }
 
 impl Job {
@@ -48,6 +51,17 @@ impl Job {
             Job::Scaling(o) => o.env.clone(),
             Job::Sweep(o) => o.env.clone(),
             Job::Load(o) => o.env.clone(),
+            Job::Heap(o) => o.env.clone(),
+            Job::Memcheck(o) => o.env.clone(),
+            Job::Churn(o) => o.env.clone(),
+        }
+    }
+
+    /// The image a lane runs besides the profile's own: the tools image.
+    fn extra_image<'p>(&self, profile: &'p Profile) -> Option<&'p str> {
+        match self {
+            Job::Heap(_) | Job::Memcheck(_) => profile.spec.wrap.as_ref().map(|w| w.image.as_str()),
+            _ => None,
         }
     }
 
@@ -56,6 +70,31 @@ impl Job {
         let file = profile.path.display();
         match self {
             Job::Footprint(_) => Ok(()),
+            Job::Heap(heap::HeapOpts { cycles, .. })
+            | Job::Memcheck(memcheck::MemcheckOpts { cycles, .. }) => {
+                if profile.spec.wrap.is_none() {
+                    return Err(BadInput(format!(
+                        "{file}: the profile has no `wrap:` section; the heap and memcheck lanes need one \
+                         (the target's argv and an image with heaptrack and valgrind; see README, \"Writing a profile\")"
+                    ))
+                    .into());
+                }
+                if *cycles > 0 && profile.spec.churn.is_none() {
+                    return Err(BadInput(format!(
+                        "--cycles {cycles}: {file} has no `churn:` section saying how to create and delete objects"
+                    ))
+                    .into());
+                }
+                Ok(())
+            }
+            Job::Churn(_) => match &profile.spec.churn {
+                Some(_) => Ok(()),
+                None => Err(BadInput(format!(
+                    "{file}: the profile has no `churn:` section; the churn lane needs one \
+                     (a port, a create and a delete request; see README, \"Writing a profile\")"
+                ))
+                .into()),
+            },
             Job::Load(_) => match &profile.spec.load {
                 Some(_) => Ok(()),
                 None => Err(BadInput(format!(
@@ -111,15 +150,21 @@ pub async fn run(
     let engine = Engine::connect().await?;
     let compose = ComposeCli::detect()?;
     let mut images = BTreeMap::new();
-    if let Some(build) = &profile.spec.build {
-        match engine.image_id(&build.image).await {
+    let wanted = profile
+        .spec
+        .build
+        .as_ref()
+        .map(|b| b.image.as_str())
+        .into_iter()
+        .chain(job.extra_image(&profile));
+    for image in wanted {
+        match engine.image_id(image).await {
             Some(id) => {
-                images.insert(build.image.clone(), id);
+                images.insert(image.to_string(), id);
             }
             None => {
                 return Err(BadInput(format!(
-                    "image {} of profile {} is not built; run `cargo xtask setup`",
-                    build.image,
+                    "image {image} of profile {} is not built; run `cargo xtask setup`",
                     profile.name()
                 ))
                 .into())
@@ -177,6 +222,9 @@ pub async fn run(
             Job::Scaling(o) => scaling::run(&ctx, o).await,
             Job::Sweep(o) => sweep::run(&ctx, o).await,
             Job::Load(o) => load::run(&ctx, o).await,
+            Job::Heap(o) => heap::run(&ctx, o).await,
+            Job::Memcheck(o) => memcheck::run(&ctx, o).await,
+            Job::Churn(o) => churn::run(&ctx, o).await,
         }
     };
     let result: std::result::Result<(LaneRecord, Vec<Measured>), &'static str> = tokio::select! {

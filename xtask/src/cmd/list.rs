@@ -5,10 +5,24 @@ use crate::profile::{list_names, Profile};
 use crate::runner::Common;
 use anyhow::Result;
 
-const LANES: &[(&str, &str)] = &[(
-    "footprint",
-    "a ready endpoint; steady-state USS/PSS/RSS, threads, fds, CPU",
-)];
+const LANES: &[(&str, &str)] = &[
+    (
+        "footprint",
+        "a ready endpoint; steady-state USS/PSS/RSS, threads, fds, CPU",
+    ),
+    (
+        "heap",
+        "`wrap:` (argv, image with heaptrack); leaked bytes, peak heap, top sites; exit 1 on LEAK",
+    ),
+    (
+        "memcheck",
+        "`wrap:` (argv, image with valgrind); definitely/indirectly/possibly lost, errors; exit 1 on LEAK",
+    ),
+    (
+        "churn",
+        "`churn:` (create and delete requests); memory/fds/threads per cycle vs static; exit 1 on LEAK",
+    ),
+];
 
 pub fn run(common: &Common) -> Result<ExitCode> {
     println!(
@@ -28,6 +42,12 @@ pub fn run(common: &Common) -> Result<ExitCode> {
                 }
                 if !p.spec.knobs.is_empty() {
                     lanes.push("sweep");
+                }
+                if p.spec.wrap.is_some() {
+                    lanes.extend(["heap", "memcheck"]);
+                }
+                if p.spec.churn.is_some() {
+                    lanes.push("churn");
                 }
                 println!(
                     "  {name:<12} {}  [lanes: {}]",

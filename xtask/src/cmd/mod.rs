@@ -6,6 +6,7 @@ mod doctor;
 pub mod export;
 mod footprint;
 mod history;
+mod leaks;
 mod list;
 mod load;
 mod scaling;
@@ -42,6 +43,9 @@ pub async fn dispatch(cli: Cli, argv: Vec<String>) -> Result<ExitCode> {
         Cmd::Scaling(a) => scaling::scaling(&common, a).await,
         Cmd::Sweep(a) => scaling::sweep(&common, a).await,
         Cmd::Load(a) => load::run(&common, a).await,
+        Cmd::Heap(a) => leaks::heap(&common, a).await,
+        Cmd::Memcheck(a) => leaks::memcheck(&common, a).await,
+        Cmd::Churn(a) => leaks::churn(&common, a).await,
         Cmd::Report { run } => {
             let dir = crate::results::rundir::resolve_run(&common.results, run.as_deref())?;
             let record = dir.read_record()?;

@@ -21,47 +21,76 @@ pub async fn run(common: &Common) -> Result<ExitCode> {
     }
     for name in list_names(root) {
         let profile = Profile::load(&root.join("profiles").join(format!("{name}.yaml")))?;
-        let Some(build) = &profile.spec.build else {
-            continue;
-        };
         let dir = profile.path.parent().unwrap_or(root);
         let stage = root.join("target/runcost-images").join(&name);
-        std::fs::create_dir_all(&stage)?;
-        if let Some(pkg) = &build.cargo_package {
-            say(&format!("building {pkg} (release)"));
-            let ok = Command::new(env!("CARGO"))
-                .args(["build", "--release", "--quiet", "--package", pkg])
-                .current_dir(root)
-                .status()
-                .with_context(|| format!("cargo build {pkg}"))?
-                .success();
-            if !ok {
-                bail!("cargo build --release --package {pkg} failed");
-            }
-            let bin = root.join("target/release").join(pkg);
-            std::fs::copy(&bin, stage.join(pkg))
-                .with_context(|| format!("stage {}", bin.display()))?;
+        let tools = profile
+            .spec
+            .wrap
+            .as_ref()
+            .and_then(|w| Some((w.image.as_str(), w.dockerfile.as_ref()?)));
+        if profile.spec.build.is_none() && tools.is_none() {
+            continue;
         }
-        say(&format!("building image {}", build.image));
-        let out = Command::new("docker")
-            .args(["build", "--quiet", "--tag", &build.image, "--file"])
-            .arg(dir.join(&build.dockerfile))
-            .arg(&stage)
-            // The legacy builder: BuildKit needs a buildx plugin the Debian
-            // engine here lacks, and it would not see local-only base images.
-            .env("DOCKER_BUILDKIT", "0")
-            .output()
-            .context("run docker build")?;
-        if !out.status.success() {
-            bail!(
-                "docker build of {} failed:\n{}",
-                build.image,
-                String::from_utf8_lossy(&out.stderr).trim_end()
-            );
+        std::fs::create_dir_all(&stage)?;
+        if let Some(build) = &profile.spec.build {
+            build_target(root, build, dir, &stage)?;
+        }
+        // The tools image (heap and memcheck lanes) usually starts FROM the
+        // target's image, so it comes second.
+        if let Some((image, dockerfile)) = tools {
+            docker_build(image, &dir.join(dockerfile), &stage)?;
         }
     }
     say("ready; check with `cargo xtask doctor`");
     Ok(ExitCode::Ok)
+}
+
+/// The target's release binary (if it is a workspace package) and image.
+fn build_target(
+    root: &std::path::Path,
+    build: &crate::profile::BuildSpec,
+    dir: &std::path::Path,
+    stage: &std::path::Path,
+) -> Result<()> {
+    if let Some(pkg) = &build.cargo_package {
+        say(&format!("building {pkg} (release)"));
+        let ok = Command::new(env!("CARGO"))
+            .args(["build", "--release", "--quiet", "--package", pkg])
+            .current_dir(root)
+            .status()
+            .with_context(|| format!("cargo build {pkg}"))?
+            .success();
+        if !ok {
+            bail!("cargo build --release --package {pkg} failed");
+        }
+        let bin = root.join("target/release").join(pkg);
+        std::fs::copy(&bin, stage.join(pkg)).with_context(|| format!("stage {}", bin.display()))?;
+    }
+    docker_build(&build.image, &dir.join(&build.dockerfile), stage)
+}
+
+/// `docker build` with the legacy builder: BuildKit needs a buildx plugin
+/// the Debian engine here lacks, and it would not see local-only base images.
+fn docker_build(
+    image: &str,
+    dockerfile: &std::path::Path,
+    context: &std::path::Path,
+) -> Result<()> {
+    say(&format!("building image {image}"));
+    let out = Command::new("docker")
+        .args(["build", "--quiet", "--tag", image, "--file"])
+        .arg(dockerfile)
+        .arg(context)
+        .env("DOCKER_BUILDKIT", "0")
+        .output()
+        .context("run docker build")?;
+    if !out.status.success() {
+        bail!(
+            "docker build of {image} failed:\n{}",
+            String::from_utf8_lossy(&out.stderr).trim_end()
+        );
+    }
+    Ok(())
 }
 
 fn say(s: &str) {

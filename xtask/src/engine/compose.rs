@@ -133,6 +133,14 @@ pub struct CellOverride {
     pub ports: Vec<u16>,
     /// CPU set for the service under test (e.g. "1"), when pinned.
     pub cpuset: Option<String>,
+    /// Another image for the service under test (e.g. one with heaptrack).
+    pub image: Option<String>,
+    /// Replaces the service's entrypoint, and empties its command, so this
+    /// argv is exactly what runs (e.g. `heaptrack -o ... <target argv>`).
+    pub entrypoint: Option<Vec<String>>,
+    /// Bind mounts for the service under test: (host path, container path,
+    /// read-only). Host paths must be absolute and free of `:`.
+    pub binds: Vec<(PathBuf, String, bool)>,
 }
 
 impl CellOverride {
@@ -177,6 +185,28 @@ impl CellOverride {
                 }
                 if let Some(cpus) = &self.cpuset {
                     svc.insert("cpuset".into(), cpus.clone().into());
+                }
+                if let Some(image) = &self.image {
+                    svc.insert("image".into(), image.clone().into());
+                }
+                if let Some(argv) = &self.entrypoint {
+                    let argv: Vec<Value> = argv.iter().map(|a| Value::from(a.as_str())).collect();
+                    svc.insert("entrypoint".into(), Value::Sequence(argv));
+                    svc.insert("command".into(), Value::Sequence(Vec::new()));
+                }
+                if !self.binds.is_empty() {
+                    let mut mounts = Vec::new();
+                    for (host, target, ro) in &self.binds {
+                        let h = host.to_string_lossy();
+                        if !host.is_absolute() || h.contains(':') || target.contains(':') {
+                            bail!(
+                                "cannot bind-mount {h} at {target}: the host path must be absolute and neither may contain `:`"
+                            );
+                        }
+                        let mode = if *ro { "ro" } else { "rw" };
+                        mounts.push(Value::from(format!("{h}:{target}:{mode}")));
+                    }
+                    svc.insert("volumes".into(), Value::Sequence(mounts));
                 }
             }
             services.insert(name.as_str().into(), Value::Mapping(svc));
@@ -241,7 +271,7 @@ mod tests {
             services: vec!["web".into(), "db".into()],
             env: [("ENTITIES".to_string(), "10".to_string())].into(),
             ports: vec![8080],
-            cpuset: None,
+            ..Default::default()
         };
         let text = o.render(&f).unwrap();
         let v: Value = serde_yaml::from_str(&text).unwrap();
@@ -275,5 +305,33 @@ mod tests {
             v["volumes"]["data"]["labels"][labels::RUN],
             Value::from("r1")
         );
+        assert!(v["services"]["web"].get("entrypoint").is_none());
+    }
+
+    #[test]
+    fn override_wraps_the_target_in_a_tool() {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("c.yml");
+        std::fs::write(&f, "services:\n  web: {image: a, command: [--x]}\n").unwrap();
+        let mut o = CellOverride {
+            run_id: "r1".into(),
+            cell: "heap".into(),
+            service: "web".into(),
+            services: vec!["web".into()],
+            image: Some("a-tools".into()),
+            entrypoint: Some(vec!["heaptrack".into(), "-o".into(), "/out/t".into(), "/bin/a b".into()]),
+            binds: vec![(PathBuf::from("/tmp/run/out"), "/out".into(), false)],
+            ..Default::default()
+        };
+        let v: Value = serde_yaml::from_str(&o.render(&f).unwrap()).unwrap();
+        let web = &v["services"]["web"];
+        assert_eq!(web["image"], Value::from("a-tools"));
+        assert_eq!(web["entrypoint"][3], Value::from("/bin/a b"), "argv, not a shell line");
+        assert_eq!(web["command"], Value::Sequence(vec![]), "the user's command is emptied");
+        assert_eq!(web["volumes"][0], Value::from("/tmp/run/out:/out:rw"));
+        o.binds = vec![(PathBuf::from("relative/out"), "/out".into(), true)];
+        assert!(o.render(&f).is_err());
+        o.binds = vec![(PathBuf::from("/a:b"), "/out".into(), true)];
+        assert!(o.render(&f).is_err());
     }
 }

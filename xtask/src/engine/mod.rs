@@ -161,6 +161,137 @@ impl Engine {
         out
     }
 
+    /// The whole log of a container (stdout and stderr interleaved), for
+    /// keeping next to a tool's output.
+    pub async fn logs_all(&self, id: &str) -> String {
+        let (out, err) = self.logs_split(id, true, true).await;
+        let mut s = String::from_utf8_lossy(&out).into_owned();
+        s.push_str(&String::from_utf8_lossy(&err));
+        s
+    }
+
+    /// A container's stdout and stderr, separately, as raw bytes.
+    async fn logs_split(&self, id: &str, stdout: bool, stderr: bool) -> (Vec<u8>, Vec<u8>) {
+        use bollard::container::LogOutput;
+        use futures_util::StreamExt;
+        let opts = bollard::query_parameters::LogsOptionsBuilder::default()
+            .stdout(stdout)
+            .stderr(stderr)
+            .tail("all")
+            .build();
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let mut stream = self.docker.logs(id, Some(opts));
+        while let Some(Ok(chunk)) = stream.next().await {
+            match chunk {
+                LogOutput::StdErr { message } => err.extend_from_slice(&message),
+                LogOutput::StdOut { message } | LogOutput::Console { message } => {
+                    out.extend_from_slice(&message)
+                }
+                LogOutput::StdIn { .. } => {}
+            }
+        }
+        (out, err)
+    }
+
+    /// Sends a signal (e.g. `SIGTERM`) to a container's main process.
+    pub async fn signal(&self, id: &str, signal: &str) -> Result<()> {
+        let opts = bollard::query_parameters::KillContainerOptionsBuilder::default()
+            .signal(signal)
+            .build();
+        self.docker
+            .kill_container(id, Some(opts))
+            .await
+            .with_context(|| format!("send {signal} to container {id}"))
+    }
+
+    /// Waits until a container is no longer running; its facts then, or
+    /// None if it still runs after `timeout`.
+    pub async fn wait_stopped(
+        &self,
+        id: &str,
+        timeout: std::time::Duration,
+    ) -> Result<Option<ContainerFacts>> {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let facts = self.inspect(id).await?;
+            if !facts.running {
+                return Ok(Some(facts));
+            }
+            if std::time::Instant::now() >= deadline {
+                return Ok(None);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Runs a short-lived helper container (e.g. `heaptrack_print` on a
+    /// trace) to completion: labelled with the run and cell so every reap
+    /// finds it, no network, removed on every path. `argv` replaces the
+    /// image's entrypoint; nothing reaches a shell.
+    pub async fn run_helper(&self, h: &Helper<'_>) -> Result<HelperOutput> {
+        use bollard::models::{ContainerCreateBody, HostConfig};
+        let labels = HashMap::from([
+            (labels::RUN.to_string(), h.run_id.to_string()),
+            (labels::CELL.to_string(), h.cell.to_string()),
+        ]);
+        let binds: Vec<String> = h
+            .binds
+            .iter()
+            .map(|(host, target, ro)| {
+                format!(
+                    "{}:{target}:{}",
+                    host.display(),
+                    if *ro { "ro" } else { "rw" }
+                )
+            })
+            .collect();
+        let body = ContainerCreateBody {
+            image: Some(h.image.to_string()),
+            entrypoint: Some(h.argv.to_vec()),
+            cmd: Some(Vec::new()),
+            labels: Some(labels),
+            network_disabled: Some(true),
+            host_config: Some(HostConfig {
+                binds: Some(binds),
+                network_mode: Some("none".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let created = self
+            .docker
+            .create_container(None::<bollard::query_parameters::CreateContainerOptions>, body)
+            .await
+            .with_context(|| format!("create a helper container from {}", h.image))?;
+        let id = created.id;
+        let result = async {
+            self.docker
+                .start_container(&id, None::<bollard::query_parameters::StartContainerOptions>)
+                .await
+                .with_context(|| format!("start `{}` in {}", h.argv.join(" "), h.image))?;
+            let Some(facts) = self.wait_stopped(&id, h.timeout).await? else {
+                anyhow::bail!(
+                    "`{}` in {} did not finish within {:?}",
+                    h.argv.join(" "),
+                    h.image,
+                    h.timeout
+                );
+            };
+            let (stdout, stderr) = self.logs_split(&id, true, true).await;
+            Ok(HelperOutput {
+                exit_code: facts.exit_code.unwrap_or(-1),
+                stdout,
+                stderr,
+            })
+        }
+        .await;
+        let opts = RemoveContainerOptionsBuilder::default().force(true).v(true).build();
+        if let Err(e) = self.docker.remove_container(&id, Some(opts)).await {
+            tracing::warn!("remove helper container {id}: {e}");
+        }
+        result
+    }
+
     /// Removes every container, network and volume carrying our run label
     /// (any run when `run_id` is None). Containers first: networks and
     /// volumes in use cannot go.
@@ -275,6 +406,24 @@ impl Engine {
             .ok()
             .and_then(|i| i.id)
     }
+}
+
+/// A helper container to run to completion.
+pub struct Helper<'a> {
+    pub run_id: &'a str,
+    pub cell: &'a str,
+    pub image: &'a str,
+    pub argv: &'a [String],
+    /// (host path, container path, read-only)
+    pub binds: &'a [(std::path::PathBuf, String, bool)],
+    pub timeout: std::time::Duration,
+}
+
+/// What a helper container printed and how it exited.
+pub struct HelperOutput {
+    pub exit_code: i64,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
 }
 
 #[derive(Debug, Default, Serialize)]

@@ -134,8 +134,18 @@ pub async fn measure(ctx: &LaneCtx<'_>, plan: &CellPlan, index: usize, of: usize
 /// Writes the cell's override file and creates the project guard (before
 /// `up`, so a signal during `up` still ends in `down`).
 pub fn setup(ctx: &LaneCtx<'_>, plan: &CellPlan) -> Result<Project> {
+    setup_with(ctx, plan, |_| {})
+}
+
+/// [`setup`] with changes to the override (another image, an entrypoint
+/// that wraps the target in a tool, bind mounts).
+pub fn setup_with(
+    ctx: &LaneCtx<'_>,
+    plan: &CellPlan,
+    change: impl FnOnce(&mut CellOverride),
+) -> Result<Project> {
     let profile = ctx.profile;
-    let ov = CellOverride {
+    let mut ov = CellOverride {
         run_id: ctx.run.id.clone(),
         cell: plan.id.clone(),
         service: profile.spec.service.clone(),
@@ -143,7 +153,9 @@ pub fn setup(ctx: &LaneCtx<'_>, plan: &CellPlan) -> Result<Project> {
         env: plan.env.clone(),
         ports: profile.ports(),
         cpuset: plan.cpuset.clone(),
+        ..Default::default()
     };
+    change(&mut ov);
     let text = ov.render(&profile.compose_file)?;
     let path = ctx
         .run

@@ -4,11 +4,16 @@
 
 pub mod analysis;
 pub mod cell;
+pub mod churn;
 pub mod footprint;
+pub mod heap;
 pub mod load;
+pub mod memcheck;
 pub mod order;
 pub mod scaling;
+pub mod sites;
 pub mod sweep;
+pub mod wrapped;
 
 use crate::engine::{ComposeCli, Engine};
 use crate::events::Events;

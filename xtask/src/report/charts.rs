@@ -52,7 +52,14 @@ pub fn draw_all(run: &RunDir, record: &RunRecord) -> Result<Vec<ChartRef>> {
                 }
             }
             LaneKind::Load => out.extend(load_charts(run, record, lane)?),
-            LaneKind::Footprint => {}
+            LaneKind::Churn => {
+                for f in &lane.findings {
+                    if let Finding::Churn(c) = f {
+                        out.push(churn_chart(run, record, c)?);
+                    }
+                }
+            }
+            LaneKind::Footprint | LaneKind::Heap | LaneKind::Memcheck => {}
         }
     }
     Ok(out)
@@ -157,7 +164,10 @@ fn scaling_chart(
         parameter,
         outcome,
         ..
-    } = f;
+    } = f
+    else {
+        anyhow::bail!("not a scaling finding");
+    };
     let (k, unit_name) = scale_of(metric.unit());
     let mut repeats: Vec<u32> = lane.cells.iter().map(|c| c.repeat).collect();
     repeats.sort_unstable();
@@ -249,6 +259,65 @@ fn scaling_chart(
     };
     scatter_fit(&run.path(&stem), &spec).map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok(chart_ref(spec.title, &stem))
+}
+
+/// USS after each cycle, churn and static, with the churn run's fitted
+/// line and the band its slope interval spans (pivoting on the fit's
+/// centre), over the fitted cycles.
+fn churn_chart(
+    run: &RunDir,
+    record: &RunRecord,
+    f: &crate::results::leaks::ChurnFinding,
+) -> Result<ChartRef> {
+    let mib = 1.0 / 1048576.0;
+    let pts = |p: &[(f64, f64)]| p.iter().map(|(x, y)| (*x, y * mib)).collect::<Vec<_>>();
+    let groups = vec![
+        Series::new("churn", pts(&f.churn_uss)),
+        Series::new("static", pts(&f.static_uss)),
+    ];
+    let uss = f.metrics.iter().find(|m| m.metric == MetricKind::Uss);
+    let (mut fit, mut band) = (None, None);
+    if let Some(m) = uss {
+        let s = &m.test.churn;
+        let x0 = f64::from(f.warmup_cycles);
+        let x1 = f.churn_uss.last().map(|p| p.0).unwrap_or(x0);
+        let xm = (x0 + x1) / 2.0;
+        let at = |x: f64, slope: f64| (s.intercept + s.slope * xm + slope * (x - xm)) * mib;
+        let xs: Vec<f64> = (0..=40).map(|i| x0 + (x1 - x0) * i as f64 / 40.0).collect();
+        fit = Some(Curve {
+            name: format!(
+                "churn fit: {}/cycle",
+                super::words::per_cycle(MetricKind::Uss, s.slope)
+            ),
+            points: xs.iter().map(|&x| (x, at(x, s.slope))).collect(),
+        });
+        band = Some(runcost_charts::Band {
+            name: "95 % CI of the slope".into(),
+            points: xs
+                .iter()
+                .map(|&x| {
+                    let (a, b) = (at(x, s.ci.lower), at(x, s.ci.upper));
+                    (x, a.min(b), a.max(b))
+                })
+                .collect(),
+        });
+    }
+    let stem = "charts/churn-uss";
+    let spec = ScatterFitSpec {
+        title: format!(
+            "{} · USS vs create/delete cycle · {}",
+            record.profile.name, record.run_id
+        ),
+        x_label: format!("cycle ({} objects created and deleted each)", f.batch),
+        y_label: "USS (MiB)".into(),
+        groups,
+        fit,
+        band,
+        caption: Some(super::words::finding(&Finding::Churn(Box::new(f.clone())))),
+        ..Default::default()
+    };
+    scatter_fit(&run.path(stem), &spec).map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(chart_ref(spec.title, stem))
 }
 
 /// Median and 95 % CI of a metric against the knob value.

@@ -2,7 +2,7 @@
 //! is snapshot-tested on hand-built records.
 
 use super::charts::ChartRef;
-use crate::results::{CellStatus, LaneRecord, MetricKind, RunRecord, RunStatus, Unit};
+use crate::results::{CellStatus, LaneKind, LaneRecord, MetricKind, RunRecord, RunStatus, Unit};
 use std::fmt::Write;
 
 pub fn render(r: &RunRecord, charts: &[ChartRef]) -> String {
@@ -109,7 +109,14 @@ pub fn render(r: &RunRecord, charts: &[ChartRef]) -> String {
         lane_section(&mut s, lane, charts);
     }
     s.push_str(HOW_TO_READ);
+    if r.lanes.iter().any(|l| is_leak_lane(l.lane)) {
+        s.push_str(super::leaks::HOW_TO_READ);
+    }
     s
+}
+
+fn is_leak_lane(lane: LaneKind) -> bool {
+    matches!(lane, LaneKind::Heap | LaneKind::Memcheck | LaneKind::Churn)
 }
 
 fn lane_section(s: &mut String, lane: &LaneRecord, charts: &[ChartRef]) {
@@ -129,6 +136,9 @@ fn lane_section(s: &mut String, lane: &LaneRecord, charts: &[ChartRef]) {
     for c in &lane_charts {
         let _ = writeln!(s, "![{}]({})\n", c.title, c.png);
     }
+    if is_leak_lane(lane.lane) {
+        super::leaks::section(s, lane);
+    }
     let with_params = lane.aggregates.iter().any(|a| !a.params.is_empty());
     let shown: Vec<&crate::results::Aggregate> = lane
         .aggregates
@@ -146,7 +156,9 @@ fn lane_section(s: &mut String, lane: &LaneRecord, charts: &[ChartRef]) {
         })
         .collect();
     if shown.is_empty() {
-        let _ = writeln!(s, "No steady repeat to summarise.\n");
+        if !is_leak_lane(lane.lane) {
+            let _ = writeln!(s, "No steady repeat to summarise.\n");
+        }
     } else {
         let setting = if with_params { "setting | " } else { "" };
         let sep = if with_params { "---|" } else { "" };

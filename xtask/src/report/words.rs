@@ -1,6 +1,7 @@
 //! Verdicts in words a reader understands.
 
-use crate::results::Finding;
+use crate::results::leaks::{verdict_word, ChurnFinding, HeapFinding, MemcheckFinding};
+use crate::results::{Finding, MetricKind, Unit};
 use runcost_stats::powerlaw::{PowerLawOutcome, ScalingVerdict};
 
 pub fn finding(f: &Finding) -> String {
@@ -42,7 +43,128 @@ pub fn finding(f: &Finding) -> String {
                 )
             }
         },
+        Finding::Heap(f) => heap(f),
+        Finding::Memcheck(f) => memcheck(f),
+        Finding::Churn(f) => churn(f),
     }
+}
+
+/// Bytes for people: exact below 1 KiB, else KiB/MiB with two decimals.
+pub fn bytes(b: u64) -> String {
+    let v = b as f64;
+    if b < 1024 {
+        format!("{b} B")
+    } else if v < 1048576.0 {
+        format!("{:.2} KiB", v / 1024.0)
+    } else {
+        format!("{:.2} MiB", v / 1048576.0)
+    }
+}
+
+fn top_site(rows: &[crate::results::leaks::SiteRow]) -> String {
+    rows.first()
+        .map(|r| match &r.location {
+            Some(l) => format!("; top site {} ({l})", r.site),
+            None => format!("; top site {}", r.site),
+        })
+        .unwrap_or_default()
+}
+
+fn heap(f: &HeapFinding) -> String {
+    let leaked = f
+        .leaked_bytes
+        .map(bytes)
+        .unwrap_or_else(|| "unknown".into());
+    format!(
+        "heap {}: {leaked} leaked at exit (threshold {}), peak heap {}, {} allocations ({} temporary){}.",
+        verdict_word(f.verdict),
+        bytes(f.threshold_bytes),
+        f.peak_heap_bytes.map(bytes).unwrap_or_else(|| "?".into()),
+        f.total_allocations.map(|n| n.to_string()).unwrap_or_else(|| "?".into()),
+        f.temporary_allocations.map(|n| n.to_string()).unwrap_or_else(|| "?".into()),
+        if f.leaked_bytes.unwrap_or(0) > 0 { top_site(&f.leaks) } else { String::new() }
+    )
+}
+
+fn memcheck(f: &MemcheckFinding) -> String {
+    let l = &f.leaks;
+    let errors: u64 = f
+        .errors
+        .iter()
+        .filter(|(k, _)| !k.starts_with("Leak_"))
+        .map(|(_, c)| c.occurrences)
+        .sum();
+    let definite: Vec<_> = f
+        .top_leaks
+        .iter()
+        .filter(|r| r.kind.as_deref() == Some("Leak_DefinitelyLost"))
+        .cloned()
+        .collect();
+    format!(
+        "memcheck {}: definitely lost {} in {} blocks (threshold {}), indirectly {}, possibly {}; {errors} memory error(s){}.",
+        verdict_word(f.verdict),
+        bytes(l.definitely_lost.bytes),
+        l.definitely_lost.blocks,
+        bytes(f.threshold_bytes),
+        bytes(l.indirectly_lost.bytes),
+        bytes(l.possibly_lost.bytes),
+        top_site(&definite)
+    )
+}
+
+/// Slope per cycle in the metric's unit.
+pub fn per_cycle(metric: MetricKind, v: f64) -> String {
+    match metric.unit() {
+        Unit::Bytes => {
+            let a = v.abs();
+            let s = if a < 1024.0 {
+                format!("{a:.0} B")
+            } else if a < 1048576.0 {
+                format!("{:.2} KiB", a / 1024.0)
+            } else {
+                format!("{:.2} MiB", a / 1048576.0)
+            };
+            if v < 0.0 { format!("−{s}") } else { s }
+        }
+        _ => format!("{v:.3}"),
+    }
+}
+
+fn churn(f: &ChurnFinding) -> String {
+    let uss = f.metrics.iter().find(|m| m.metric == MetricKind::Uss);
+    let detail = uss
+        .map(|m| {
+            let t = &m.test;
+            format!(
+                "; USS {}/cycle [{}, {}] under churn vs {}/cycle [{}, {}] static (floor {}/cycle)",
+                per_cycle(m.metric, t.churn.slope),
+                per_cycle(m.metric, t.churn.ci.lower),
+                per_cycle(m.metric, t.churn.ci.upper),
+                per_cycle(m.metric, t.reference.slope),
+                per_cycle(m.metric, t.reference.ci.lower),
+                per_cycle(m.metric, t.reference.ci.upper),
+                per_cycle(m.metric, t.slope_floor)
+            )
+        })
+        .unwrap_or_default();
+    let leaking: Vec<&str> = f
+        .metrics
+        .iter()
+        .filter(|m| m.test.verdict == runcost_stats::leak::LeakVerdict::Leak)
+        .map(|m| m.metric.label())
+        .collect();
+    format!(
+        "churn {}{}: {} cycles of {} create/delete ({} warm-up cycles left out){detail}.",
+        verdict_word(f.verdict),
+        if leaking.is_empty() {
+            String::new()
+        } else {
+            format!(" ({} grows)", leaking.join(", "))
+        },
+        f.cycles,
+        f.batch,
+        f.warmup_cycles
+    )
 }
 
 /// One line for a chart caption: `k = 1.02 [0.97, 1.07] LINEAR (15 points, 5 sizes)`.
@@ -62,5 +184,8 @@ pub fn finding_short(f: &Finding) -> String {
                 fit.distinct_sizes
             ),
         },
+        Finding::Heap(f) => format!("heap {}", verdict_word(f.verdict)),
+        Finding::Memcheck(f) => format!("memcheck {}", verdict_word(f.verdict)),
+        Finding::Churn(f) => format!("churn {}", verdict_word(f.verdict)),
     }
 }

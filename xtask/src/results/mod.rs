@@ -2,6 +2,7 @@
 //! run directory with atomic writes.
 
 pub mod fingerprint;
+pub mod leaks;
 pub mod rundir;
 pub mod schema;
 

@@ -107,6 +107,9 @@ pub enum LaneKind {
     Scaling,
     Sweep,
     Load,
+    Heap,
+    Memcheck,
+    Churn,
 }
 
 impl std::fmt::Display for LaneKind {
@@ -142,6 +145,24 @@ pub enum Finding {
         points: usize,
         outcome: runcost_stats::powerlaw::PowerLawOutcome,
     },
+    /// The target under heaptrack.
+    Heap(Box<super::leaks::HeapFinding>),
+    /// The target under valgrind memcheck.
+    Memcheck(Box<super::leaks::MemcheckFinding>),
+    /// Create/delete cycles against a static run.
+    Churn(Box<super::leaks::ChurnFinding>),
+}
+
+impl Finding {
+    /// The leak verdict of a leak lane's finding.
+    pub fn leak_verdict(&self) -> Option<runcost_stats::leak::LeakVerdict> {
+        match self {
+            Finding::Scaling { .. } => None,
+            Finding::Heap(f) => Some(f.verdict),
+            Finding::Memcheck(f) => Some(f.verdict),
+            Finding::Churn(f) => Some(f.verdict),
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

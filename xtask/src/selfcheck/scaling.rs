@@ -83,7 +83,9 @@ pub async fn run(
             .first()
             .and_then(|l| l.findings.first())
             .context("no finding")?;
-        let Finding::Scaling { outcome: fit, .. } = finding;
+        let Finding::Scaling { outcome: fit, .. } = finding else {
+            anyhow::bail!("not a scaling finding");
+        };
         let row = match fit {
             PowerLawOutcome::Fit(f) => Row {
                 true_k: k,

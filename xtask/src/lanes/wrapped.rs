@@ -1,0 +1,402 @@
+//! A cell whose target runs under a tool (heaptrack, valgrind): the
+//! generated override swaps in the profile's `wrap.image`, replaces the
+//! entrypoint with the tool's argv followed by `wrap.argv` (a vector, never a
+//! shell line) and bind-mounts the cell's `out/` directory, where the tool
+//! writes. The target is stopped with SIGTERM, sent to the target process
+//! itself (a tool's launcher script may be PID 1 and would ignore it), and
+//! given `wrap.stop_grace` to exit so destructors run and the tool writes its
+//! final report. A target that dies any other way is reported as crashed.
+//! The tool's output and the container's log stay in the run directory on
+//! every path.
+
+use super::cell::{self, CellPlan, Measured};
+use super::churn::{self, Client};
+use super::{analysis, LaneCtx};
+use crate::events::Event;
+use crate::probe::sampler::spawn_probe;
+use crate::probe::Target;
+use crate::profile::Profile;
+use crate::results::leaks::TargetExit;
+use crate::results::rundir::write_atomic;
+use crate::results::CellStatus;
+use anyhow::{bail, Context, Result};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// Where the tool writes, inside the container.
+pub const OUT: &str = "/runcost-out";
+/// Where the profile's suppression files are mounted.
+pub const SUPP: &str = "/runcost-supp";
+
+/// The tool around the target.
+pub struct Wrapping {
+    /// "heaptrack" or "valgrind", for messages.
+    pub tool: &'static str,
+    /// The tool's argv followed by the target's.
+    pub argv: Vec<String>,
+    /// Extra read-only mounts (host directory, container path).
+    pub mounts: Vec<(PathBuf, String)>,
+}
+
+/// One cell: the target with or without a tool, for a fixed time.
+pub struct ToolCell {
+    pub id: String,
+    pub params: BTreeMap<String, String>,
+    pub env: BTreeMap<String, String>,
+    /// None: the plain target (its own image and entrypoint).
+    pub wrap: Option<Wrapping>,
+    /// How long the target runs after readiness before it is stopped.
+    pub duration: Duration,
+    /// Churn cycles (profile `churn:`) at the start of the run.
+    pub cycles: u32,
+    /// Sample these processes (by comm; None: the container's main process).
+    pub sample: Option<Option<String>>,
+}
+
+/// A finished tool cell.
+pub struct ToolRun {
+    pub measured: Measured,
+    /// How the target exited after SIGTERM (None if it never got there).
+    pub exit: Option<TargetExit>,
+    /// The cell's output directory (absolute) and its path in the run dir.
+    pub out_dir: PathBuf,
+    pub out_rel: String,
+    /// The container's log, relative to the run dir, when it was saved.
+    pub log_rel: Option<String>,
+}
+
+pub async fn run_cell(ctx: &LaneCtx<'_>, tc: &ToolCell, index: usize, of: usize) -> ToolRun {
+    ctx.events.emit(Event::CellStarted {
+        cell: tc.id.clone(),
+        index,
+        of,
+    });
+    let plan = CellPlan {
+        id: tc.id.clone(),
+        repeat: 0,
+        params: tc.params.clone(),
+        env: tc.env.clone(),
+        verify: Vec::new(),
+        load: None,
+        cpuset: None,
+    };
+    let out_rel = format!("cells/{}/out", tc.id);
+    let out_dir = ctx.run.path(&out_rel);
+    let mut record = churn::empty_record(ctx, &plan);
+    let mut samples = Vec::new();
+    let mut exit = None;
+    let mut log_rel = None;
+
+    // Under a tool the target starts much slower: its own ready timeout.
+    let wrapped_profile: Option<Profile> = match (&tc.wrap, &ctx.profile.spec.wrap) {
+        (Some(_), Some(w)) => {
+            let mut p = ctx.profile.clone();
+            p.spec.ready.timeout = w.ready_timeout;
+            Some(p)
+        }
+        _ => None,
+    };
+    let wctx = LaneCtx {
+        engine: ctx.engine,
+        compose: ctx.compose,
+        profile: wrapped_profile.as_ref().unwrap_or(ctx.profile),
+        run: ctx.run,
+        opts: ctx.opts.clone(),
+        events: ctx.events,
+    };
+    let origin = Instant::now();
+    let outcome = async {
+        std::fs::create_dir_all(&out_dir)
+            .with_context(|| format!("create {}", out_dir.display()))?;
+        let abs_out = out_dir
+            .canonicalize()
+            .with_context(|| format!("resolve {}", out_dir.display()))?;
+        let image = ctx.profile.spec.wrap.as_ref().map(|w| w.image.clone());
+        let project = cell::setup_with(&wctx, &plan, |ov| {
+            if let Some(w) = &tc.wrap {
+                ov.image = image.clone();
+                ov.entrypoint = Some(w.argv.clone());
+                ov.binds.push((abs_out.clone(), OUT.to_string(), false));
+                for (host, target) in &w.mounts {
+                    ov.binds.push((host.clone(), target.clone(), true));
+                }
+            }
+        })?;
+        let mut container = None;
+        let r = drive(
+            &wctx,
+            tc,
+            &plan,
+            &project,
+            origin,
+            &mut record,
+            &mut samples,
+            &mut container,
+        )
+        .await;
+        if let Some(id) = &container {
+            let rel = format!("cells/{}/container.log", tc.id);
+            let text = ctx.engine.logs_all(id).await;
+            if write_atomic(&ctx.run.path(&rel), text.as_bytes()).is_ok() {
+                log_rel = Some(rel);
+            }
+        }
+        let down = project.down().await;
+        match (r, down) {
+            (Ok(e), Ok(())) => {
+                exit = Some(e);
+                Ok(())
+            }
+            (Err(e), _) => Err(e),
+            (Ok(_), Err(e)) => Err(e.context("tear down the cell")),
+        }
+    }
+    .await;
+    let outcome = outcome.map_err(|e| match (&tc.wrap, &log_rel) {
+        (Some(w), Some(log)) => e.context(format!(
+            "{} cell {}: the tool's output is kept in {} and the container's log in {}",
+            w.tool,
+            tc.id,
+            ctx.run.path(&out_rel).display(),
+            ctx.run.path(log).display()
+        )),
+        _ => e,
+    });
+    churn::finish_cell(ctx, &plan, &mut record, &samples, outcome);
+    ToolRun {
+        measured: Measured { record, samples },
+        exit,
+        out_dir,
+        out_rel,
+        log_rel,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn drive(
+    ctx: &LaneCtx<'_>,
+    tc: &ToolCell,
+    plan: &CellPlan,
+    project: &crate::engine::cleanup::Project,
+    origin: Instant,
+    record: &mut crate::results::CellRecord,
+    samples_out: &mut Vec<crate::probe::sampler::Sample>,
+    container: &mut Option<String>,
+) -> Result<TargetExit> {
+    let started = cell::start(ctx, plan, project, origin)
+        .await
+        .map_err(|e| explain_start_failure(e, tc))?;
+    let id = started.container.clone();
+    *container = Some(id.clone());
+    record.container = Some(id.clone());
+    record.image = Some((started.facts.image.clone(), started.facts.image_id.clone()));
+    record.ready_s = Some(started.ready_s);
+    ctx.events.emit(Event::CellReady {
+        cell: tc.id.clone(),
+        after_s: started.ready_s,
+    });
+    let host_pid = started
+        .facts
+        .host_pid
+        .context("container has no host PID")?;
+    let sampler = match &tc.sample {
+        Some(process) => {
+            let probe = churn::probe_for(
+                ctx,
+                Target {
+                    container_id: id.clone(),
+                    host_pid,
+                    process: process.clone(),
+                },
+            )
+            .await?;
+            Some(spawn_probe(probe, ctx.opts.rate_hz, origin))
+        }
+        None => None,
+    };
+    ctx.events.emit(Event::Measuring {
+        cell: tc.id.clone(),
+        window_s: tc.duration.as_secs_f64(),
+    });
+    let w0 = origin.elapsed().as_secs_f64();
+    let until = Instant::now() + tc.duration;
+    if tc.cycles > 0 {
+        let spec = ctx
+            .profile
+            .spec
+            .churn
+            .as_ref()
+            .context("--cycles needs a `churn:` section in the profile")?;
+        let port = *started
+            .facts
+            .published
+            .get(&spec.port)
+            .with_context(|| format!("churn port {} is not published", spec.port))?;
+        let mut client = Client::new(port);
+        for k in 0..tc.cycles {
+            if let Err(e) = churn::cycle(&mut client, spec).await {
+                still_running(ctx, &id, tc).await?;
+                return Err(e.context(format!("churn cycle {}", k + 1)));
+            }
+        }
+    }
+    while Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(250).min(until - Instant::now())).await;
+        still_running(ctx, &id, tc).await?;
+    }
+    let w1 = origin.elapsed().as_secs_f64();
+
+    // Stop: SIGTERM to the target, then wait for the tool to finish.
+    let grace = match (&tc.wrap, &ctx.profile.spec.wrap) {
+        (Some(_), Some(w)) => w.stop_grace.0,
+        _ => ctx.opts.stop_grace,
+    };
+    if let Some(w) = &tc.wrap {
+        ctx.events.emit(Event::Note(format!(
+            "{}: SIGTERM sent; waiting up to {grace:?} for the target to exit and {} to write its report",
+            tc.id, w.tool
+        )));
+    }
+    let sent = Instant::now();
+    terminate(ctx, &id, host_pid, tc).await?;
+    let facts = ctx.engine.wait_stopped(&id, grace).await?;
+    let stop_s = sent.elapsed().as_secs_f64();
+    if let Some(s) = sampler {
+        let (samples, stats) = s.stop();
+        let window: Vec<_> = samples
+            .iter()
+            .filter(|s| s.t >= w0 && s.t <= w1)
+            .copied()
+            .collect();
+        if window.len() >= 3 {
+            record.metrics = analysis::cell_metrics(&window);
+        }
+        record.sampler = Some(stats);
+        *samples_out = samples;
+    }
+    record.window = Some((w0, w1));
+    let Some(facts) = facts else {
+        bail!(
+            "the target did not exit within {grace:?} after SIGTERM{}; its report is incomplete. \
+             Raise `wrap.stop_grace` in the profile, or make the target exit on SIGTERM",
+            tc.wrap
+                .as_ref()
+                .map(|w| format!(" under {}", w.tool))
+                .unwrap_or_default()
+        );
+    };
+    let code = facts.exit_code.unwrap_or(-1);
+    let how = match code {
+        _ if facts.oom_killed => format!("OOM-killed (exit code {code})"),
+        0 => "exited 0 after SIGTERM".to_string(),
+        143 => "terminated by SIGTERM (no handler: destructors did not run)".to_string(),
+        c if c > 128 && c < 128 + 65 => {
+            format!("killed by {} (exit code {c})", signal_name(c - 128))
+        }
+        c => format!("exited with code {c} after SIGTERM"),
+    };
+    if facts.oom_killed || !(code == 0 || code == 143) {
+        let tail = ctx.engine.log_tail(&id, 20).await;
+        bail!(
+            "the target crashed{}: {how}; last log lines:\n{}",
+            tc.wrap
+                .as_ref()
+                .map(|w| format!(" under {}", w.tool))
+                .unwrap_or_default(),
+            tail.trim_end()
+        );
+    }
+    record.status = CellStatus::Ok;
+    Ok(TargetExit {
+        exit_code: code,
+        stop_s,
+        how,
+    })
+}
+
+/// Fails when the container has exited before we stopped it: a crash.
+async fn still_running(ctx: &LaneCtx<'_>, id: &str, tc: &ToolCell) -> Result<()> {
+    let facts = ctx.engine.inspect(id).await?;
+    if facts.running {
+        return Ok(());
+    }
+    let code = facts.exit_code.unwrap_or(-1);
+    let how = if facts.oom_killed {
+        "OOM-killed".to_string()
+    } else if code > 128 && code < 128 + 65 {
+        format!("killed by {}", signal_name(code - 128))
+    } else {
+        format!("exited with code {code}")
+    };
+    let tail = ctx.engine.log_tail(id, 20).await;
+    bail!(
+        "the target crashed{} before it was stopped: {how} (exit code {code}); last log lines:\n{}",
+        tc.wrap
+            .as_ref()
+            .map(|w| format!(" under {}", w.tool))
+            .unwrap_or_default(),
+        tail.trim_end()
+    )
+}
+
+/// SIGTERM to the processes named by the profile's `process:` (under
+/// heaptrack the target is a child of the launcher script), else to the
+/// container's main process (valgrind runs the target in its own process).
+/// Without a view of the host's /proc, the engine signals the main process.
+async fn terminate(ctx: &LaneCtx<'_>, id: &str, host_pid: i32, tc: &ToolCell) -> Result<()> {
+    use nix::sys::signal::{kill, Signal};
+    use nix::unistd::Pid;
+    let pids = crate::probe::host::find_processes(host_pid, ctx.profile.spec.process.as_deref())
+        .unwrap_or_else(|_| vec![host_pid]);
+    let mut sent = false;
+    for pid in pids {
+        match kill(Pid::from_raw(pid), Signal::SIGTERM) {
+            Ok(()) => sent = true,
+            Err(e) => tracing::debug!("{}: SIGTERM to pid {pid}: {e}", tc.id),
+        }
+    }
+    if !sent {
+        ctx.engine.signal(id, "SIGTERM").await?;
+    }
+    Ok(())
+}
+
+/// A missing tool shows up as a failed `up`; say what to do.
+fn explain_start_failure(e: anyhow::Error, tc: &ToolCell) -> anyhow::Error {
+    let msg = format!("{e:#}");
+    match &tc.wrap {
+        Some(w) if msg.contains("executable file not found") || msg.contains("no such file or directory") => {
+            let first = w.argv.first().map(String::as_str).unwrap_or("");
+            e.context(format!(
+                "`{first}` is not in the image: install {} in `wrap.image` (e.g. `apt-get install -y --no-install-recommends heaptrack valgrind` in its Dockerfile) and run `cargo xtask setup`",
+                w.tool
+            ))
+        }
+        Some(w) if msg.contains("exited before it was ready") => e.context(format!(
+            "the target did not start under {}: check `wrap.argv` in the profile (it must be the target's command inside the image)",
+            w.tool
+        )),
+        _ => e,
+    }
+}
+
+fn signal_name(n: i64) -> String {
+    let name = match n {
+        1 => "SIGHUP",
+        2 => "SIGINT",
+        3 => "SIGQUIT",
+        4 => "SIGILL",
+        5 => "SIGTRAP",
+        6 => "SIGABRT",
+        7 => "SIGBUS",
+        8 => "SIGFPE",
+        9 => "SIGKILL",
+        11 => "SIGSEGV",
+        13 => "SIGPIPE",
+        14 => "SIGALRM",
+        15 => "SIGTERM",
+        _ => return format!("signal {n}"),
+    };
+    name.to_string()
+}
