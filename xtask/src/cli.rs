@@ -54,6 +54,8 @@ pub enum Cmd {
     Sweep(SweepArgs),
     /// Latency percentiles and throughput under open-loop (or closed-loop) HTTP load.
     Load(LoadArgs),
+    /// Cost of a fault burst, time to recover, and the harm a client sees.
+    Fault(FaultArgs),
     /// The target under heaptrack: allocations, peak heap, leaked bytes, top sites; exit 1 on LEAK.
     Heap(HeapArgs),
     /// The target under valgrind memcheck: lost bytes per kind, errors, top stacks; exit 1 on LEAK.
@@ -249,6 +251,37 @@ pub struct ChurnArgs {
     pub env: Vec<(String, String)>,
 }
 
+#[derive(Args, Debug, Clone)]
+pub struct FaultArgs {
+    /// Faults in the burst.
+    #[arg(long, default_value_t = 1)]
+    pub burst: u32,
+    /// Fresh targets, one burst each.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub repeats: u32,
+    /// Baseline window before the burst.
+    #[arg(long, default_value = "5s")]
+    pub before: HumanDuration,
+    /// Observation window after the burst.
+    #[arg(long, default_value = "20s")]
+    pub after: HumanDuration,
+    /// Samples per second of the target (at least 20).
+    #[arg(long, default_value_t = 20.0)]
+    pub sample_rate: f64,
+    /// Requests per second of the client probe.
+    #[arg(long, default_value_t = 20.0)]
+    pub probe_rate: f64,
+    /// Half-width of the recovery band, as a fraction of the baseline.
+    #[arg(long, default_value_t = 0.05)]
+    pub band: f64,
+    /// How to read the target's /proc.
+    #[arg(long, value_enum, default_value_t = SamplerMode::Host)]
+    pub sampler: SamplerMode,
+    /// Extra environment for the service under test (repeatable).
+    #[arg(long = "env", value_name = "KEY=VALUE", value_parser = parse_env)]
+    pub env: Vec<(String, String)>,
+}
+
 /// Metrics a lane can be asked to analyse.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum MetricArg {
@@ -382,11 +415,15 @@ mod tests {
     #[test]
     fn leak_lane_flags_parse() {
         let cli = Cli::try_parse_from(["x", "heap", "--duration", "5s", "--env", "A=1"]).unwrap();
-        let Cmd::Heap(h) = cli.cmd else { panic!("heap") };
+        let Cmd::Heap(h) = cli.cmd else {
+            panic!("heap")
+        };
         assert_eq!(h.tool.duration.0, std::time::Duration::from_secs(5));
         assert!(!h.no_overhead);
         let cli = Cli::try_parse_from(["x", "churn", "--cycles", "50"]).unwrap();
-        let Cmd::Churn(c) = cli.cmd else { panic!("churn") };
+        let Cmd::Churn(c) = cli.cmd else {
+            panic!("churn")
+        };
         assert_eq!((c.cycles, c.warmup_cycles), (50, 10));
         assert!(Cli::try_parse_from(["x", "memcheck", "--cycles", "-1"]).is_err());
     }

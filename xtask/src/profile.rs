@@ -46,6 +46,9 @@ pub struct ProfileSpec {
     /// HTTP traffic for the load lane.
     #[serde(default)]
     pub load: Option<LoadSpec>,
+    /// The fault the fault lane injects, and how it probes for harm.
+    #[serde(default)]
+    pub fault: Option<FaultSpec>,
     /// How the heap and memcheck lanes run the target under a tool.
     #[serde(default)]
     pub wrap: Option<WrapSpec>,
@@ -165,6 +168,75 @@ fn default_batch() -> u32 {
 /// below what it resolves in a short run.
 fn default_churn_floor() -> f64 {
     4096.0
+}
+
+/// A fault: what to do to the target, as an HTTP request, a command in
+/// the container (argv, never a shell line) or an engine action.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultSpec {
+    /// `{ http: {...} }`, `{ exec: [...] }` or `{ engine: {...} }`.
+    #[serde(with = "serde_yaml::with::singleton_map")]
+    pub action: FaultAction,
+    /// Pause between the burst's faults when the action repeats.
+    #[serde(default = "zero_duration")]
+    pub interval: HumanDuration,
+}
+
+fn zero_duration() -> HumanDuration {
+    HumanDuration(Duration::ZERO)
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum FaultAction {
+    /// `{burst}` in the path carries the burst size in one request.
+    Http(FaultHttp),
+    /// `{burst}` in an argument carries the burst size in one command.
+    Exec(Vec<String>),
+    Engine(EngineAction),
+}
+
+impl FaultAction {
+    /// Whether one action carries the whole burst (`{burst}` placeholder).
+    pub fn takes_count(&self) -> bool {
+        match self {
+            FaultAction::Http(h) => h.path.contains("{burst}"),
+            FaultAction::Exec(argv) => argv.iter().any(|a| a.contains("{burst}")),
+            FaultAction::Engine(_) => false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultHttp {
+    #[serde(default = "default_post")]
+    pub method: String,
+    pub port: u16,
+    pub path: String,
+}
+
+fn default_post() -> String {
+    "POST".into()
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EngineAction {
+    pub op: EngineOp,
+    /// How long a pause or a disconnection lasts (default 1s).
+    #[serde(default)]
+    pub duration: Option<HumanDuration>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum EngineOp {
+    Pause,
+    Restart,
+    Kill,
+    Disconnect,
 }
 
 /// HTTP load: a weighted mix of requests against one container port.
@@ -508,7 +580,8 @@ impl Profile {
                     ));
                 }
             }
-            if w.ready_timeout.0 < Duration::from_secs(1) || w.stop_grace.0 < Duration::from_secs(1) {
+            if w.ready_timeout.0 < Duration::from_secs(1) || w.stop_grace.0 < Duration::from_secs(1)
+            {
                 return Err(in_section(
                     "wrap",
                     "stop_grace",
@@ -541,7 +614,10 @@ impl Profile {
             }
         }
         if let Some(c) = &spec.churn {
-            for (key, r, want) in [("create", &c.create, "POST"), ("delete", &c.delete, "DELETE")] {
+            for (key, r, want) in [
+                ("create", &c.create, "POST"),
+                ("delete", &c.delete, "DELETE"),
+            ] {
                 const METHODS: [&str; 5] = ["GET", "POST", "PUT", "DELETE", "PATCH"];
                 if !METHODS.contains(&r.method.as_str()) {
                     return Err(in_section(
@@ -589,7 +665,11 @@ impl Profile {
                 ));
             }
             if !(1..=100_000).contains(&c.batch) {
-                return Err(in_section("churn", "batch", "must be between 1 and 100000".into()));
+                return Err(in_section(
+                    "churn",
+                    "batch",
+                    "must be between 1 and 100000".into(),
+                ));
             }
             if !(c.floor_bytes_per_cycle.is_finite() && c.floor_bytes_per_cycle >= 0.0) {
                 return Err(in_section(
@@ -627,6 +707,10 @@ impl Profile {
             .chain(self.spec.knobs.values().filter_map(|k| k.check.as_ref()));
         ports.extend(checks.map(|c| c.http.port));
         ports.extend(self.spec.load.iter().map(|l| l.port));
+        ports.extend(self.spec.fault.iter().filter_map(|f| match &f.action {
+            FaultAction::Http(h) => Some(h.port),
+            _ => None,
+        }));
         ports.extend(self.spec.churn.iter().map(|c| c.port));
         ports.sort_unstable();
         ports.dedup();
@@ -703,11 +787,7 @@ fn line_of(text: &str, key: &str) -> Option<usize> {
 /// first one), so an error about `churn.path` points at the churn section.
 fn line_in_section(text: &str, section: &str, key: &str) -> Option<usize> {
     let start = line_of(text, section)?;
-    let rest: String = text
-        .lines()
-        .skip(start - 1)
-        .collect::<Vec<_>>()
-        .join("\n");
+    let rest: String = text.lines().skip(start - 1).collect::<Vec<_>>().join("\n");
     line_of(&rest, key).map(|l| l + start - 1).or(Some(start))
 }
 

@@ -8,7 +8,9 @@ use crate::engine::{ComposeCli, Engine};
 use crate::error::{BadInput, Interrupted};
 use crate::events::{Event, Events};
 use crate::lanes::cell::Measured;
-use crate::lanes::{churn, footprint, heap, load, memcheck, scaling, sweep, LaneCtx, MeasureOpts};
+use crate::lanes::{
+    churn, fault, footprint, heap, load, memcheck, scaling, sweep, LaneCtx, MeasureOpts,
+};
 use crate::probe::hostload;
 use crate::profile::Profile;
 use crate::results::{
@@ -42,6 +44,7 @@ pub enum Job {
     Heap(heap::HeapOpts),
     Memcheck(memcheck::MemcheckOpts),
     Churn(churn::ChurnOpts),
+    Fault(fault::FaultOpts),
 }
 
 impl Job {
@@ -54,6 +57,7 @@ impl Job {
             Job::Heap(o) => o.env.clone(),
             Job::Memcheck(o) => o.env.clone(),
             Job::Churn(o) => o.env.clone(),
+            Job::Fault(o) => o.env.clone(),
         }
     }
 
@@ -70,6 +74,14 @@ impl Job {
         let file = profile.path.display();
         match self {
             Job::Footprint(_) => Ok(()),
+            Job::Fault(_) => match &profile.spec.fault {
+                Some(_) => Ok(()),
+                None => Err(BadInput(format!(
+                    "{file}: the profile has no `fault:` section; the fault lane needs one \
+                     (an action: http, exec or engine; see README, \"Writing a profile\")"
+                ))
+                .into()),
+            },
             Job::Heap(heap::HeapOpts { cycles, .. })
             | Job::Memcheck(memcheck::MemcheckOpts { cycles, .. }) => {
                 if profile.spec.wrap.is_none() {
@@ -225,6 +237,7 @@ pub async fn run(
             Job::Heap(o) => heap::run(&ctx, o).await,
             Job::Memcheck(o) => memcheck::run(&ctx, o).await,
             Job::Churn(o) => churn::run(&ctx, o).await,
+            Job::Fault(o) => (fault::run(&ctx, o).await, Vec::new()),
         }
     };
     let result: std::result::Result<(LaneRecord, Vec<Measured>), &'static str> = tokio::select! {

@@ -4,6 +4,7 @@ mod clean;
 mod compare;
 mod doctor;
 pub mod export;
+mod fault;
 mod footprint;
 mod history;
 mod leaks;
@@ -43,6 +44,7 @@ pub async fn dispatch(cli: Cli, argv: Vec<String>) -> Result<ExitCode> {
         Cmd::Scaling(a) => scaling::scaling(&common, a).await,
         Cmd::Sweep(a) => scaling::sweep(&common, a).await,
         Cmd::Load(a) => load::run(&common, a).await,
+        Cmd::Fault(a) => fault::run(&common, a).await,
         Cmd::Heap(a) => leaks::heap(&common, a).await,
         Cmd::Memcheck(a) => leaks::memcheck(&common, a).await,
         Cmd::Churn(a) => leaks::churn(&common, a).await,

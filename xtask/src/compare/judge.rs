@@ -219,11 +219,12 @@ fn judge_metric(b: &BaselineMetric, c: &BaselineMetric) -> Result<Row> {
 
 type Gate = (Verdict, Option<f64>, Option<(f64, f64)>, Option<String>);
 
-/// REGRESSED iff the change in the bad direction is significant (the CI of
-/// the difference excludes 0) AND beyond the relative threshold AND beyond
-/// the absolute floor; WARN at the lower threshold; IMPROVED alike in the
-/// good direction.
+/// The stats crate's gate: REGRESSED iff the change in the bad direction
+/// is significant (the CI of the difference excludes 0) AND beyond the
+/// relative threshold AND beyond the absolute floor; WARN at the lower
+/// threshold; IMPROVED alike in the good direction.
 fn gate(base: &[f64], cand: &[f64], direction: Direction, t: super::Thresholds) -> Result<Gate> {
+    use runcost_stats::gate::{gate_metric, GateOptions, GateVerdict, MetricDirection};
     if base.len() < 2 || cand.len() < 2 {
         anyhow::bail!(
             "needs at least 2 repeats on each side (baseline {}, run {})",
@@ -231,27 +232,27 @@ fn gate(base: &[f64], cand: &[f64], direction: Direction, t: super::Thresholds) 
             cand.len()
         );
     }
-    let c = runcost_stats::compare::compare(base, cand, 0.95)?;
-    let worse = match direction {
-        Direction::LowerIsBetter => c.difference,
-        Direction::HigherIsBetter => -c.difference,
+    let dir = match direction {
+        Direction::LowerIsBetter => MetricDirection::LowerIsBetter,
+        Direction::HigherIsBetter => MetricDirection::HigherIsBetter,
     };
-    let significant = c.difference_ci.excludes_zero();
-    let rel = c.relative_change.map(|r| r.abs());
-    let beyond = |threshold: f64| rel.is_none_or(|r| r > threshold) && c.difference.abs() > t.floor;
-    let verdict = if significant && worse > 0.0 && beyond(t.regress) {
-        Verdict::Regressed
-    } else if significant && worse > 0.0 && beyond(t.warn) {
-        Verdict::Warn
-    } else if significant && worse < 0.0 && beyond(t.warn) {
-        Verdict::Improved
-    } else {
-        Verdict::Ok
+    let opts = GateOptions {
+        warn: t.warn,
+        regress: t.regress,
+        abs_floor: t.floor,
+        level: 0.95,
+    };
+    let g = gate_metric(base, cand, dir, &opts)?;
+    let verdict = match g.verdict {
+        GateVerdict::Ok => Verdict::Ok,
+        GateVerdict::Improved => Verdict::Improved,
+        GateVerdict::Warn => Verdict::Warn,
+        GateVerdict::Regressed => Verdict::Regressed,
     };
     Ok((
         verdict,
-        c.relative_change,
-        c.relative_ci.map(|i| (i.lower, i.upper)),
+        g.relative_change,
+        g.relative_ci.map(|i| (i.lower, i.upper)),
         None,
     ))
 }

@@ -1,6 +1,7 @@
 //! The Docker engine: bollard for inspect/exec/kill/pause/listing, the real
 //! compose CLI for project lifecycle. Only this module talks to Docker.
 
+mod actions;
 pub mod cleanup;
 pub mod compose;
 pub mod labels;
@@ -260,13 +261,19 @@ impl Engine {
         };
         let created = self
             .docker
-            .create_container(None::<bollard::query_parameters::CreateContainerOptions>, body)
+            .create_container(
+                None::<bollard::query_parameters::CreateContainerOptions>,
+                body,
+            )
             .await
             .with_context(|| format!("create a helper container from {}", h.image))?;
         let id = created.id;
         let result = async {
             self.docker
-                .start_container(&id, None::<bollard::query_parameters::StartContainerOptions>)
+                .start_container(
+                    &id,
+                    None::<bollard::query_parameters::StartContainerOptions>,
+                )
                 .await
                 .with_context(|| format!("start `{}` in {}", h.argv.join(" "), h.image))?;
             let Some(facts) = self.wait_stopped(&id, h.timeout).await? else {
@@ -285,7 +292,10 @@ impl Engine {
             })
         }
         .await;
-        let opts = RemoveContainerOptionsBuilder::default().force(true).v(true).build();
+        let opts = RemoveContainerOptionsBuilder::default()
+            .force(true)
+            .v(true)
+            .build();
         if let Err(e) = self.docker.remove_container(&id, Some(opts)).await {
             tracing::warn!("remove helper container {id}: {e}");
         }

@@ -5,11 +5,13 @@
 pub mod analysis;
 pub mod cell;
 pub mod churn;
+pub mod fault;
 pub mod footprint;
 pub mod heap;
 pub mod load;
 pub mod memcheck;
 pub mod order;
+pub mod recovery;
 pub mod scaling;
 pub mod sites;
 pub mod sweep;

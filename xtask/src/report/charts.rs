@@ -52,6 +52,13 @@ pub fn draw_all(run: &RunDir, record: &RunRecord) -> Result<Vec<ChartRef>> {
                 }
             }
             LaneKind::Load => out.extend(load_charts(run, record, lane)?),
+            LaneKind::Fault => {
+                for f in &lane.findings {
+                    if let Finding::Fault(f) = f {
+                        out.extend(super::fault::charts(run, record, f)?);
+                    }
+                }
+            }
             LaneKind::Churn => {
                 for f in &lane.findings {
                     if let Finding::Churn(c) = f {

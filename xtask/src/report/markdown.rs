@@ -139,6 +139,11 @@ fn lane_section(s: &mut String, lane: &LaneRecord, charts: &[ChartRef]) {
     if is_leak_lane(lane.lane) {
         super::leaks::section(s, lane);
     }
+    for f in &lane.findings {
+        if let crate::results::Finding::Fault(f) = f {
+            super::fault::markdown(s, f);
+        }
+    }
     let with_params = lane.aggregates.iter().any(|a| !a.params.is_empty());
     let shown: Vec<&crate::results::Aggregate> = lane
         .aggregates

@@ -2,6 +2,7 @@
 //! this module draws. `render` can run again later (`cargo xtask report`).
 
 pub mod charts;
+pub mod fault;
 pub mod leaks;
 pub mod markdown;
 pub mod words;

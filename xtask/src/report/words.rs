@@ -6,6 +6,7 @@ use runcost_stats::powerlaw::{PowerLawOutcome, ScalingVerdict};
 
 pub fn finding(f: &Finding) -> String {
     match f {
+        Finding::Fault(f) => super::fault::words(f),
         Finding::Scaling {
             metric,
             parameter,
@@ -124,7 +125,11 @@ pub fn per_cycle(metric: MetricKind, v: f64) -> String {
             } else {
                 format!("{:.2} MiB", a / 1048576.0)
             };
-            if v < 0.0 { format!("−{s}") } else { s }
+            if v < 0.0 {
+                format!("−{s}")
+            } else {
+                s
+            }
         }
         _ => format!("{v:.3}"),
     }
@@ -170,6 +175,7 @@ fn churn(f: &ChurnFinding) -> String {
 /// One line for a chart caption: `k = 1.02 [0.97, 1.07] LINEAR (15 points, 5 sizes)`.
 pub fn finding_short(f: &Finding) -> String {
     match f {
+        Finding::Fault(f) => format!("{:?}", f.verdict),
         Finding::Scaling {
             points, outcome, ..
         } => match outcome {

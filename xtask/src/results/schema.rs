@@ -110,6 +110,7 @@ pub enum LaneKind {
     Heap,
     Memcheck,
     Churn,
+    Fault,
 }
 
 impl std::fmt::Display for LaneKind {
@@ -151,6 +152,8 @@ pub enum Finding {
     Memcheck(Box<super::leaks::MemcheckFinding>),
     /// Create/delete cycles against a static run.
     Churn(Box<super::leaks::ChurnFinding>),
+    /// A fault burst: cost, recovery, harm to clients.
+    Fault(Box<super::fault::FaultFinding>),
 }
 
 impl Finding {
@@ -161,6 +164,7 @@ impl Finding {
             Finding::Heap(f) => Some(f.verdict),
             Finding::Memcheck(f) => Some(f.verdict),
             Finding::Churn(f) => Some(f.verdict),
+            Finding::Fault(_) => None,
         }
     }
 }

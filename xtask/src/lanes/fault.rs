@@ -1,0 +1,452 @@
+//! Fault: what a burst of faults costs and how the target recovers.
+//!
+//! Setup: a fresh target per repeat. Warm-up: the target's ready endpoint
+//! answers. Measurement: the sampler runs at ≥ 20 Hz on its own thread and a
+//! client probes the ready endpoint at a fixed rate from its own task
+//! throughout a baseline window, the burst (injected from this task, which
+//! never blocks either) and an observation window. Analysis: per repeat,
+//! the baseline, peak Δ, the time after the burst until USS, RSS and CPU
+//! re-enter and stay within ±5 % of their baseline (or `not recovered`),
+//! memory retained at the window's end, and what the client saw: the
+//! longest gap between successful answers, errors, latency before, during
+//! and after. Verdict: RETAINED when a repeat kept memory beyond the band.
+
+use super::cell::{self, CellPlan};
+use super::recovery::{longest_gap, recovery};
+use super::LaneCtx;
+use crate::events::Event;
+use crate::httpc;
+use crate::probe::sampler::{spawn_probe, Sample};
+use crate::probe::{exec::ExecProbe, host::HostProbe, Probe, SamplerMode, Target};
+use crate::profile::{EngineOp, FaultAction, FaultSpec};
+use crate::results::fault::{FaultFinding, FaultRepeat, ProbeStats, RetainVerdict};
+use crate::results::rundir::write_atomic;
+use crate::results::{CellRecord, CellStatus, Finding, LaneKind, LaneRecord};
+use anyhow::{bail, Context, Result};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub struct FaultOpts {
+    pub burst: u32,
+    pub repeats: u32,
+    pub before: Duration,
+    pub after: Duration,
+    pub probe_rate: f64,
+    pub band_frac: f64,
+    pub env: BTreeMap<String, String>,
+}
+
+pub async fn run(ctx: &LaneCtx<'_>, opts: &FaultOpts) -> LaneRecord {
+    let Some(spec) = ctx.profile.spec.fault.clone() else {
+        return LaneRecord {
+            lane: LaneKind::Fault,
+            cells: vec![],
+            aggregates: vec![],
+            skipped: vec!["the profile has no `fault:` section".into()],
+            findings: vec![],
+        };
+    };
+    ctx.events.emit(Event::LaneStarted {
+        lane: LaneKind::Fault.to_string(),
+        cells: opts.repeats as usize,
+    });
+    let mut cells = Vec::new();
+    let mut repeats = Vec::new();
+    for r in 0..opts.repeats {
+        let mut env = ctx.profile.spec.env.clone();
+        env.extend(opts.env.clone());
+        let plan = CellPlan {
+            id: format!("fault-r{r}"),
+            repeat: r,
+            params: BTreeMap::from([("burst".to_string(), opts.burst.to_string())]),
+            env,
+            verify: vec![],
+            load: None,
+            cpuset: None,
+        };
+        ctx.events.emit(Event::CellStarted {
+            cell: plan.id.clone(),
+            index: r as usize + 1,
+            of: opts.repeats as usize,
+        });
+        let (record, repeat) = one(ctx, &plan, &spec, opts).await;
+        ctx.events.emit(Event::CellDone {
+            cell: plan.id.clone(),
+            ok: record.status != CellStatus::Failed,
+            detail: record.error.clone().unwrap_or_default(),
+        });
+        cells.push(record);
+        repeats.extend(repeat);
+    }
+    let judged: Vec<&FaultRepeat> = repeats.iter().filter(|r| r.uss.is_some()).collect();
+    let verdict = if judged.is_empty() {
+        RetainVerdict::Unknown
+    } else if judged.iter().any(|r| {
+        r.uss
+            .as_ref()
+            .is_some_and(|u| u.recovered_after_s.is_none() && u.retained > u.band)
+    }) {
+        RetainVerdict::Retained
+    } else {
+        RetainVerdict::Recovered
+    };
+    let finding = FaultFinding {
+        action: describe(&spec.action),
+        burst: opts.burst,
+        band_frac: opts.band_frac,
+        repeats,
+        verdict,
+    };
+    LaneRecord {
+        lane: LaneKind::Fault,
+        cells,
+        aggregates: vec![],
+        skipped: vec![],
+        findings: vec![Finding::Fault(Box::new(finding))],
+    }
+}
+
+fn describe(a: &FaultAction) -> String {
+    match a {
+        FaultAction::Http(h) => format!("{} :{}{}", h.method, h.port, h.path),
+        FaultAction::Exec(argv) => format!("exec {}", argv.join(" ")),
+        FaultAction::Engine(e) => format!(
+            "engine {:?}{}",
+            e.op,
+            e.duration.map(|d| format!(" for {d}")).unwrap_or_default()
+        )
+        .to_lowercase(),
+    }
+}
+
+/// One repeat; teardown on every path.
+async fn one(
+    ctx: &LaneCtx<'_>,
+    plan: &CellPlan,
+    spec: &FaultSpec,
+    opts: &FaultOpts,
+) -> (CellRecord, Option<FaultRepeat>) {
+    let mut record = CellRecord {
+        id: plan.id.clone(),
+        repeat: plan.repeat,
+        params: plan.params.clone(),
+        status: CellStatus::Failed,
+        error: None,
+        container: None,
+        image: None,
+        ready_s: None,
+        steady_after_s: None,
+        window: None,
+        sampler_mode: ctx.opts.sampler,
+        sampler: None,
+        samples_csv: None,
+        metrics: vec![],
+        load: None,
+    };
+    let project = match cell::setup(ctx, plan) {
+        Ok(p) => p,
+        Err(e) => {
+            record.error = Some(format!("{e:#}"));
+            return (record, None);
+        }
+    };
+    let result = measure(ctx, plan, spec, opts, &project, &mut record).await;
+    let down = project.down().await;
+    match (result, down) {
+        (Ok(repeat), Ok(())) => {
+            record.status = if repeat.died_at.is_some() {
+                CellStatus::Failed
+            } else {
+                CellStatus::Ok
+            };
+            if let Some(t) = repeat.died_at {
+                record.error = Some(format!("target died at t={t:.2} s and did not come back"));
+            }
+            (record, Some(repeat))
+        }
+        (Err(e), _) | (Ok(_), Err(e)) => {
+            record.error = Some(format!("{e:#}"));
+            (record, None)
+        }
+    }
+}
+
+type Answers = Arc<Mutex<Vec<(f64, bool, f64)>>>;
+
+async fn measure(
+    ctx: &LaneCtx<'_>,
+    plan: &CellPlan,
+    spec: &FaultSpec,
+    opts: &FaultOpts,
+    project: &crate::engine::cleanup::Project,
+    record: &mut CellRecord,
+) -> Result<FaultRepeat> {
+    let origin = Instant::now();
+    let started = cell::start(ctx, plan, project, origin).await?;
+    let id = started.container.clone();
+    record.container = Some(id.clone());
+    record.ready_s = Some(started.ready_s);
+    let target = Target {
+        container_id: id.clone(),
+        host_pid: started.facts.host_pid.context("no host pid")?,
+        process: ctx.profile.spec.process.clone(),
+    };
+    let probe: Box<dyn Probe> = match ctx.opts.sampler {
+        SamplerMode::Host => Box::new(HostProbe::new(target.clone())?),
+        SamplerMode::Exec => Box::new(ExecProbe::start(ctx.engine, &target).await?),
+    };
+    let sampler = spawn_probe(probe, ctx.opts.rate_hz, origin);
+
+    // The client's view: one request per tick, each in its own task so a
+    // stalled answer never delays the next request.
+    let ready = &ctx.profile.spec.ready.http;
+    let probe_port = *started
+        .facts
+        .published
+        .get(&ready.port)
+        .context("ready port not published")?;
+    let answers: Answers = Arc::new(Mutex::new(Vec::new()));
+    let total = opts.before + opts.after + Duration::from_secs(30);
+    let max_answers = (opts.probe_rate * total.as_secs_f64()).ceil() as usize;
+    let client = {
+        let answers = answers.clone();
+        let path = ready.path.clone();
+        let period = Duration::from_secs_f64(1.0 / opts.probe_rate);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(period);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            for _ in 0..max_answers {
+                tick.tick().await;
+                let (answers, path) = (answers.clone(), path.clone());
+                tokio::spawn(async move {
+                    let sent = origin.elapsed().as_secs_f64();
+                    let t0 = Instant::now();
+                    let ok = matches!(httpc::get(probe_port, &path, Duration::from_secs(1)).await, Ok(r) if r.status == 200);
+                    let ms = t0.elapsed().as_secs_f64() * 1e3;
+                    answers
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push((sent, ok, ms));
+                });
+            }
+        })
+    };
+    ctx.events.emit(Event::Measuring {
+        cell: plan.id.clone(),
+        window_s: (opts.before + opts.after).as_secs_f64(),
+    });
+
+    // Baseline window, burst, observation window.
+    tokio::time::sleep(opts.before).await;
+    let burst_start = origin.elapsed().as_secs_f64();
+    inject(ctx, &id, spec, opts.burst)
+        .await
+        .context("inject the fault burst")?;
+    let burst_end = origin.elapsed().as_secs_f64();
+    let deadline = Instant::now() + opts.after;
+    let mut died_at = None;
+    while Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        if sampler.is_finished() && died_at.is_none() {
+            let facts = ctx.engine.inspect(&id).await?;
+            if !facts.running {
+                died_at = Some(
+                    sampler
+                        .snapshot()
+                        .last()
+                        .map(|s| s.t)
+                        .unwrap_or(burst_start),
+                );
+                break;
+            }
+        }
+    }
+    client.abort();
+    let (samples, stats) = sampler.stop();
+    record.sampler = Some(stats);
+    record.window = Some((0.0, origin.elapsed().as_secs_f64()));
+    if !samples.is_empty() {
+        let rel = format!("samples/{}.csv", plan.id);
+        write_atomic(&ctx.run.path(&rel), cell::samples_csv(&samples).as_bytes())?;
+        record.samples_csv = Some(rel);
+    }
+    let mut answers = answers.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    answers.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let answers_csv = format!("samples/{}-probe.csv", plan.id);
+    let csv: String = std::iter::once("sent_s,ok,latency_ms\n".to_string())
+        .chain(
+            answers
+                .iter()
+                .map(|(t, ok, ms)| format!("{t:.4},{},{ms:.3}\n", u8::from(*ok))),
+        )
+        .collect();
+    write_atomic(&ctx.run.path(&answers_csv), csv.as_bytes())?;
+    if samples.len() < 10 {
+        bail!(
+            "only {} samples: the sampler could not follow the target",
+            samples.len()
+        );
+    }
+    Ok(analyse(
+        &samples,
+        &answers,
+        burst_start,
+        burst_end,
+        opts,
+        died_at,
+        plan,
+        answers_csv,
+    ))
+}
+
+/// Sends the burst. HTTP paths containing `{burst}` get the count in one
+/// request; otherwise the action repeats `burst` times, `interval` apart.
+async fn inject(ctx: &LaneCtx<'_>, id: &str, spec: &FaultSpec, burst: u32) -> Result<()> {
+    let once = spec.action.takes_count();
+    let times = if once { 1 } else { burst };
+    for i in 0..times {
+        if i > 0 && !spec.interval.0.is_zero() {
+            tokio::time::sleep(spec.interval.0).await;
+        }
+        match &spec.action {
+            FaultAction::Http(h) => {
+                let facts = ctx.engine.inspect(id).await?;
+                let port = *facts
+                    .published
+                    .get(&h.port)
+                    .with_context(|| format!("fault port {} is not published", h.port))?;
+                let path = h.path.replace("{burst}", &burst.to_string());
+                let r = httpc::request(&h.method, port, &path, Duration::from_secs(60)).await?;
+                if !(200..300).contains(&r.status) {
+                    bail!(
+                        "{} {path} answered HTTP {}: {}",
+                        h.method,
+                        r.status,
+                        String::from_utf8_lossy(&r.body)
+                    );
+                }
+            }
+            FaultAction::Exec(argv) => {
+                let argv: Vec<String> = argv
+                    .iter()
+                    .map(|a| a.replace("{burst}", &burst.to_string()))
+                    .collect();
+                let (code, _, err) = ctx.engine.exec(id, &argv).await?;
+                if code != 0 {
+                    bail!("exec {argv:?} exited {code}: {}", err.trim());
+                }
+            }
+            FaultAction::Engine(e) => {
+                let hold = e.duration.map(|d| d.0).unwrap_or(Duration::from_secs(1));
+                match e.op {
+                    EngineOp::Pause => {
+                        ctx.engine.pause(id).await?;
+                        tokio::time::sleep(hold).await;
+                        ctx.engine.unpause(id).await?;
+                    }
+                    EngineOp::Restart => ctx.engine.restart(id, 10).await?,
+                    EngineOp::Kill => ctx.engine.kill(id, "SIGKILL").await?,
+                    EngineOp::Disconnect => {
+                        let nets = ctx.engine.networks_of(id).await?;
+                        for n in &nets {
+                            ctx.engine.disconnect(id, n).await?;
+                        }
+                        tokio::time::sleep(hold).await;
+                        for n in &nets {
+                            ctx.engine.reconnect(id, n).await?;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn analyse(
+    samples: &[Sample],
+    answers: &[(f64, bool, f64)],
+    burst_start: f64,
+    burst_end: f64,
+    opts: &FaultOpts,
+    died_at: Option<f64>,
+    plan: &CellPlan,
+    answers_csv: String,
+) -> FaultRepeat {
+    let t: Vec<f64> = samples.iter().map(|s| s.t).collect();
+    let tail_s = (opts.after.as_secs_f64() / 4.0).max(1.0);
+    let uss: Vec<f64> = samples.iter().map(|s| s.value.uss as f64).collect();
+    let rss: Vec<f64> = samples.iter().map(|s| s.value.rss as f64).collect();
+    // CPU as ~1 s rates (tick counters are 10 ms coarse).
+    let step = samples.len().min(20).max(1);
+    let cpu: Vec<(f64, f64)> = samples
+        .windows(step + 1)
+        .step_by(step)
+        .filter_map(|w| {
+            let (a, b) = (w.first()?, w.last()?);
+            (b.t > a.t).then(|| (b.t, (b.value.cpu_s - a.value.cpu_s) / (b.t - a.t)))
+        })
+        .collect();
+    let (ct, cy): (Vec<f64>, Vec<f64>) = cpu.into_iter().unzip();
+    let p50 = |lo: f64, hi: f64| {
+        let mut v: Vec<f64> = answers
+            .iter()
+            .filter(|a| a.1 && a.0 >= lo && a.0 < hi)
+            .map(|a| a.2)
+            .collect();
+        v.sort_by(f64::total_cmp);
+        runcost_stats::percentile::percentile_nearest_rank(&v, 0.5).ok()
+    };
+    let gap = longest_gap(
+        &answers
+            .iter()
+            .map(|a| (a.0 + a.2 / 1e3, a.1))
+            .collect::<Vec<_>>(),
+    );
+    FaultRepeat {
+        cell: plan.id.clone(),
+        burst: (burst_start, burst_end),
+        uss: recovery(
+            &t,
+            &uss,
+            burst_start,
+            burst_end,
+            opts.band_frac,
+            1048576.0,
+            tail_s,
+        ),
+        rss: recovery(
+            &t,
+            &rss,
+            burst_start,
+            burst_end,
+            opts.band_frac,
+            1048576.0,
+            tail_s,
+        ),
+        cpu: recovery(
+            &ct,
+            &cy,
+            burst_start,
+            burst_end,
+            opts.band_frac,
+            0.02,
+            tail_s,
+        ),
+        probe: ProbeStats {
+            rate_per_s: opts.probe_rate,
+            sent: answers.len(),
+            ok: answers.iter().filter(|a| a.1).count(),
+            errors: answers.iter().filter(|a| !a.1).count(),
+            longest_gap_s: gap.map(|g| g.0),
+            gap_started_at: gap.map(|g| g.1),
+            p50_before_ms: p50(f64::MIN, burst_start),
+            p50_during_ms: p50(burst_start, burst_end.max(burst_start + 1.0)),
+            p50_after_ms: p50(burst_end.max(burst_start + 1.0), f64::MAX),
+            answers_csv: Some(answers_csv),
+        },
+        died_at,
+    }
+}

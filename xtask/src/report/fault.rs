@@ -1,0 +1,210 @@
+//! The fault lane's section: per-repeat table, verdict, and a timeline per
+//! repeat with the burst marked, the recovery band drawn, and the client's
+//! latency beneath.
+
+use super::charts::ChartRef;
+use crate::lanes::cell::parse_samples_csv;
+use crate::results::fault::{FaultFinding, RetainVerdict};
+use crate::results::{RunDir, RunRecord};
+use anyhow::{Context, Result};
+use runcost_charts::{timeline, Panel, Rgb, Series, TimelineSpec, XRange, YBand};
+use std::fmt::Write;
+
+pub fn words(f: &FaultFinding) -> String {
+    let judged = f.repeats.iter().filter(|r| r.uss.is_some()).count();
+    match f.verdict {
+        RetainVerdict::Recovered => format!(
+            "RECOVERED: after a burst of {} × `{}`, USS came back within ±{:.0} % of its baseline in all {judged} repeat(s).",
+            f.burst,
+            f.action,
+            f.band_frac * 100.0
+        ),
+        RetainVerdict::Retained => format!(
+            "RETAINED: after a burst of {} × `{}`, USS stayed beyond ±{:.0} % of its baseline to the window's end in at least one of {judged} repeat(s): the service keeps what the fault cost.",
+            f.burst,
+            f.action,
+            f.band_frac * 100.0
+        ),
+        RetainVerdict::Unknown => format!("UNKNOWN: no repeat of `{}` could be judged.", f.action),
+    }
+}
+
+pub fn markdown(s: &mut String, f: &FaultFinding) {
+    let _ = writeln!(s, "### Fault bursts\n");
+    let _ = writeln!(s, "{}\n", words(f));
+    let _ = writeln!(
+        s,
+        "| repeat | burst | USS baseline | peak Δ USS | USS recovered after | USS retained | peak Δ CPU | CPU recovered after | client: longest gap | errors | p50 before / during / after |"
+    );
+    let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+    let mib = |v: f64| format!("{:.2} MiB", v / 1048576.0);
+    let after = |r: Option<f64>| {
+        r.map(|x| format!("{x:.2} s"))
+            .unwrap_or_else(|| "**not recovered**".into())
+    };
+    for r in &f.repeats {
+        let ms = |v: Option<f64>| {
+            v.map(|x| format!("{x:.1} ms"))
+                .unwrap_or_else(|| "—".into())
+        };
+        let _ = writeln!(
+            s,
+            "| {}{} | {:.2} s | {} | {} | {} | {} | {} | {} | {} | {}/{} | {} / {} / {} |",
+            r.cell,
+            r.died_at
+                .map(|t| format!(" (target died at t={t:.2} s)"))
+                .unwrap_or_default(),
+            r.burst.1 - r.burst.0,
+            r.uss
+                .as_ref()
+                .map(|u| mib(u.baseline))
+                .unwrap_or_else(|| "—".into()),
+            r.uss
+                .as_ref()
+                .map(|u| mib(u.peak_delta))
+                .unwrap_or_else(|| "—".into()),
+            r.uss
+                .as_ref()
+                .map(|u| after(u.recovered_after_s))
+                .unwrap_or_else(|| "—".into()),
+            r.uss
+                .as_ref()
+                .map(|u| mib(u.retained))
+                .unwrap_or_else(|| "—".into()),
+            r.cpu
+                .as_ref()
+                .map(|c| format!("{:.3} cores", c.peak_delta))
+                .unwrap_or_else(|| "—".into()),
+            r.cpu
+                .as_ref()
+                .map(|c| after(c.recovered_after_s))
+                .unwrap_or_else(|| "—".into()),
+            r.probe
+                .longest_gap_s
+                .map(|g| format!("{g:.2} s"))
+                .unwrap_or_else(|| "—".into()),
+            r.probe.errors,
+            r.probe.sent,
+            ms(r.probe.p50_before_ms),
+            ms(r.probe.p50_during_ms),
+            ms(r.probe.p50_after_ms),
+        );
+    }
+    let _ = writeln!(
+        s,
+        "\nRecovered after: seconds from the burst's end until the metric entered ±{:.0} % of its pre-fault baseline (at least 1 MiB, 0.02 cores) and stayed there to the window's end. The client probes the ready endpoint at {:.0}/s throughout; the longest gap is between two successful answers.\n",
+        f.band_frac * 100.0,
+        f.repeats.first().map(|r| r.probe.rate_per_s).unwrap_or(0.0)
+    );
+}
+
+pub fn charts(run: &RunDir, record: &RunRecord, f: &FaultFinding) -> Result<Vec<ChartRef>> {
+    let mut out = Vec::new();
+    for r in &f.repeats {
+        let csv = run.path(&format!("samples/{}.csv", r.cell));
+        let Ok(text) = std::fs::read_to_string(&csv) else {
+            continue;
+        };
+        let samples =
+            parse_samples_csv(&text).with_context(|| format!("parse {}", csv.display()))?;
+        let probe: Vec<(f64, f64)> = r
+            .probe
+            .answers_csv
+            .as_ref()
+            .and_then(|p| std::fs::read_to_string(run.path(p)).ok())
+            .map(|t| {
+                t.lines()
+                    .skip(1)
+                    .filter_map(|l| {
+                        let f: Vec<&str> = l.split(',').collect();
+                        let (t, ok, ms) = (
+                            f.first()?.parse().ok()?,
+                            *f.get(1)? == "1",
+                            f.get(2)?.parse().ok()?,
+                        );
+                        Some((t, if ok { ms } else { f64::NAN }))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut memory = Panel {
+            title: "memory".into(),
+            y_label: "MiB".into(),
+            y_include_zero: true,
+            series: vec![
+                Series::new(
+                    "USS",
+                    samples
+                        .iter()
+                        .map(|s| (s.t, s.value.uss as f64 / 1048576.0))
+                        .collect(),
+                ),
+                Series::new(
+                    "RSS",
+                    samples
+                        .iter()
+                        .map(|s| (s.t, s.value.rss as f64 / 1048576.0))
+                        .collect(),
+                ),
+            ],
+            ..Default::default()
+        };
+        if let Some(u) = &r.uss {
+            memory.y_bands.push(YBand::new(
+                (u.baseline - u.band) / 1048576.0,
+                (u.baseline + u.band) / 1048576.0,
+                "USS recovery band",
+            ));
+        }
+        let step = (record.settings.rate_hz.round() as usize).max(1);
+        let cpu: Vec<(f64, f64)> = samples
+            .windows(step + 1)
+            .step_by(step)
+            .filter_map(|w| {
+                let (a, b) = (w.first()?, w.last()?);
+                (b.t > a.t).then(|| {
+                    (
+                        (a.t + b.t) / 2.0,
+                        (b.value.cpu_s - a.value.cpu_s) / (b.t - a.t),
+                    )
+                })
+            })
+            .collect();
+        let stem = format!("charts/{}-burst", r.cell);
+        let spec = TimelineSpec {
+            title: format!(
+                "{} · {} · burst of {} × {}",
+                record.profile.name, r.cell, f.burst, f.action
+            ),
+            panels: vec![
+                memory,
+                Panel {
+                    title: "CPU (1 s rate)".into(),
+                    y_label: "cores".into(),
+                    y_include_zero: true,
+                    series: vec![Series::new("CPU", cpu)],
+                    ..Default::default()
+                },
+                Panel {
+                    title: "client probe (failed answers leave gaps)".into(),
+                    y_label: "latency ms".into(),
+                    y_include_zero: true,
+                    series: vec![Series::new("probe latency", probe)],
+                    ..Default::default()
+                },
+            ],
+            x_ranges: vec![
+                XRange::new(r.burst.0, r.burst.1.max(r.burst.0 + 0.05), "burst")
+                    .with_color(Rgb(214, 39, 40)),
+            ],
+            ..Default::default()
+        };
+        timeline(&run.path(&stem), &spec).map_err(|e| anyhow::anyhow!("{e}"))?;
+        out.push(ChartRef {
+            title: spec.title,
+            svg: format!("{stem}.svg"),
+            png: format!("{stem}.png"),
+        });
+    }
+    Ok(out)
+}

@@ -1,0 +1,57 @@
+//! Results of the fault lane.
+
+use crate::lanes::recovery::Recovery;
+use serde::{Deserialize, Serialize};
+
+/// One repeat: a fresh target, a baseline window, the burst, an observation window.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct FaultRepeat {
+    pub cell: String,
+    /// Burst start and end, seconds since the cell's start.
+    pub burst: (f64, f64),
+    pub uss: Option<Recovery>,
+    pub rss: Option<Recovery>,
+    /// CPU as 1 s rates, cores.
+    pub cpu: Option<Recovery>,
+    pub probe: ProbeStats,
+    /// The target died at this time (seconds since the cell's start) and did not come back.
+    pub died_at: Option<f64>,
+}
+
+/// What a client probing at a fixed rate saw.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct ProbeStats {
+    pub rate_per_s: f64,
+    pub sent: usize,
+    pub ok: usize,
+    pub errors: usize,
+    /// Longest time between two successful answers, seconds, and when it began.
+    pub longest_gap_s: Option<f64>,
+    pub gap_started_at: Option<f64>,
+    /// Median latency of successful answers before, during and after the burst, ms.
+    pub p50_before_ms: Option<f64>,
+    pub p50_during_ms: Option<f64>,
+    pub p50_after_ms: Option<f64>,
+    /// Probe answers: (sent at s since cell start, ok, latency ms).
+    pub answers_csv: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RetainVerdict {
+    /// Every repeat's USS came back into the band.
+    Recovered,
+    /// At least one repeat kept memory beyond the band to the window's end.
+    Retained,
+    /// No repeat could be judged.
+    Unknown,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct FaultFinding {
+    pub action: String,
+    pub burst: u32,
+    pub band_frac: f64,
+    pub repeats: Vec<FaultRepeat>,
+    pub verdict: RetainVerdict,
+}
