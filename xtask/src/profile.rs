@@ -863,6 +863,54 @@ mod tests {
     }
 
     #[test]
+    fn wrap_and_churn_sections_load_and_are_checked() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir(d.path().join("supp")).unwrap();
+        let good = format!(
+            "{GOOD}wrap:\n  argv: [/bin/app, --flag]\n  image: app-tools\n  \
+             memcheck: {{ threshold_bytes: 16, suppressions: supp }}\n\
+             churn:\n  port: 9000\n  create: {{ method: POST, path: /e, id: /id }}\n  \
+             delete: {{ method: DELETE, path: '/e/{{id}}' }}\n"
+        );
+        let p = fixture(d.path(), &good).unwrap();
+        let w = p.spec.wrap.as_ref().unwrap();
+        assert_eq!(w.argv, ["/bin/app", "--flag"]);
+        assert_eq!(w.heap.threshold_bytes, 64 * 1024, "default");
+        assert_eq!(w.stop_grace.0, Duration::from_secs(60), "default");
+        assert_eq!(w.memcheck.threshold_bytes, 16);
+        assert!(p.suppressions_dir.as_ref().unwrap().ends_with("supp"));
+        assert_eq!(p.ports(), vec![8080, 9000], "the churn port is published");
+        assert_eq!(p.spec.churn.as_ref().unwrap().batch, 10);
+
+        let refused = |text: String, want: &[&str]| {
+            let msg = format!("{:#}", fixture(d.path(), &text).unwrap_err());
+            for w in want {
+                assert!(msg.contains(w), "{w} in {msg}");
+            }
+        };
+        refused(
+            good.replace("[/bin/app, --flag]", "[]"),
+            &["p.yaml:6", "`wrap.argv`", "must name"],
+        );
+        refused(
+            good.replace("suppressions: supp", "suppressions: nope"),
+            &["`memcheck.suppressions`", "not a directory"],
+        );
+        refused(
+            good.replace(", id: /id", ""),
+            &["p.yaml:11", "`churn.create`", "{id}"],
+        );
+        refused(
+            good.replace("method: DELETE", "method: ERASE"),
+            &["p.yaml:12", "`churn.delete`", "ERASE"],
+        );
+        refused(
+            good.replace("image: app-tools", "image: app-tools\n  colour: red"),
+            &["p.yaml:8", "unknown field `colour`"],
+        );
+    }
+
+    #[test]
     fn bad_env_name_and_pointer_are_refused() {
         let d = tempfile::tempdir().unwrap();
         let text = format!("{GOOD}entities: {{ env: 'A B' }}\n");

@@ -319,15 +319,28 @@ mod tests {
             service: "web".into(),
             services: vec!["web".into()],
             image: Some("a-tools".into()),
-            entrypoint: Some(vec!["heaptrack".into(), "-o".into(), "/out/t".into(), "/bin/a b".into()]),
+            entrypoint: Some(vec![
+                "heaptrack".into(),
+                "-o".into(),
+                "/out/t".into(),
+                "/bin/a b".into(),
+            ]),
             binds: vec![(PathBuf::from("/tmp/run/out"), "/out".into(), false)],
             ..Default::default()
         };
         let v: Value = serde_yaml::from_str(&o.render(&f).unwrap()).unwrap();
         let web = &v["services"]["web"];
         assert_eq!(web["image"], Value::from("a-tools"));
-        assert_eq!(web["entrypoint"][3], Value::from("/bin/a b"), "argv, not a shell line");
-        assert_eq!(web["command"], Value::Sequence(vec![]), "the user's command is emptied");
+        assert_eq!(
+            web["entrypoint"][3],
+            Value::from("/bin/a b"),
+            "argv, not a shell line"
+        );
+        assert_eq!(
+            web["command"],
+            Value::Sequence(vec![]),
+            "the user's command is emptied"
+        );
         assert_eq!(web["volumes"][0], Value::from("/tmp/run/out:/out:rw"));
         o.binds = vec![(PathBuf::from("relative/out"), "/out".into(), true)];
         assert!(o.render(&f).is_err());

@@ -153,15 +153,29 @@ pub async fn run_cell(ctx: &LaneCtx<'_>, tc: &ToolCell, index: usize, of: usize)
         }
     }
     .await;
-    let outcome = outcome.map_err(|e| match (&tc.wrap, &log_rel) {
-        (Some(w), Some(log)) => e.context(format!(
-            "{} cell {}: the tool's output is kept in {} and the container's log in {}",
-            w.tool,
-            tc.id,
-            ctx.run.path(&out_rel).display(),
-            ctx.run.path(log).display()
-        )),
-        _ => e,
+    // The cause first, then where to look.
+    let outcome = outcome.map_err(|e| {
+        let Some(w) = &tc.wrap else { return e };
+        let mut kept = Vec::new();
+        let wrote = std::fs::read_dir(&out_dir).is_ok_and(|mut d| d.next().is_some());
+        if wrote {
+            kept.push(format!(
+                "{}'s output is kept in {}",
+                w.tool,
+                ctx.run.path(&out_rel).display()
+            ));
+        }
+        if let Some(log) = &log_rel {
+            kept.push(format!(
+                "the container's log in {}",
+                ctx.run.path(log).display()
+            ));
+        }
+        if kept.is_empty() {
+            e
+        } else {
+            anyhow::anyhow!("{e:#}\n({})", kept.join("; "))
+        }
     });
     churn::finish_cell(ctx, &plan, &mut record, &samples, outcome);
     ToolRun {
@@ -184,9 +198,17 @@ async fn drive(
     samples_out: &mut Vec<crate::probe::sampler::Sample>,
     container: &mut Option<String>,
 ) -> Result<TargetExit> {
-    let started = cell::start(ctx, plan, project, origin)
-        .await
-        .map_err(|e| explain_start_failure(e, tc))?;
+    let started = match cell::start(ctx, plan, project, origin).await {
+        Ok(s) => s,
+        Err(e) => {
+            // Keep the log of a container that exited before it was ready.
+            let service = &ctx.profile.spec.service;
+            if let Ok(id) = ctx.engine.service_container(&project.name, service).await {
+                *container = Some(id);
+            }
+            return Err(explain_start_failure(e, tc));
+        }
+    };
     let id = started.container.clone();
     *container = Some(id.clone());
     record.container = Some(id.clone());

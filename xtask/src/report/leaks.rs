@@ -351,3 +351,100 @@ pub const HOW_TO_READ: &str = "
   with a static run of the same length: LEAK only when the churn slope's
   lower bound exceeds both the static slope's upper bound and the floor.
 ";
+
+#[cfg(test)]
+mod tests {
+    use crate::lanes::churn::{analyse, ChurnOpts};
+    use crate::probe::sampler::Sample;
+    use crate::probe::Reading;
+    use crate::results::leaks::{HeapOverhead, TargetExit};
+    use crate::results::{Finding, LaneKind, LaneRecord};
+    use runcost_stats::leak::LeakVerdict;
+    use std::path::Path;
+
+    fn data(name: &str) -> Vec<u8> {
+        std::fs::read(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("leakparse/tests/data")
+                .join(name),
+        )
+        .unwrap()
+    }
+
+    fn lane(kind: LaneKind, f: Finding) -> LaneRecord {
+        LaneRecord {
+            lane: kind,
+            cells: Vec::new(),
+            aggregates: Vec::new(),
+            skipped: Vec::new(),
+            findings: vec![f],
+        }
+    }
+
+    /// The leak sections of a report, from the real tool fixtures of the
+    /// leakparse crate and a synthetic churn series.
+    #[test]
+    fn leak_report_snapshot() {
+        let exit = TargetExit {
+            exit_code: 0,
+            stop_s: 0.25,
+            how: "exited 0 after SIGTERM".into(),
+        };
+        let h = crate::lanes::heap::parse(&data("leaky.heaptrack.txt")).unwrap();
+        let mut heap = crate::lanes::heap::finding(&h, "heap-heaptrack");
+        heap.verdict = LeakVerdict::Leak;
+        heap.threshold_bytes = 1024;
+        heap.exit = exit.clone();
+        heap.files = vec!["cells/heap-heaptrack/heaptrack_print.txt".into()];
+        heap.overhead = Some(HeapOverhead {
+            plain_peak_rss: 20 << 20,
+            heaptrack_peak_rss: 23 << 20,
+            plain_mean_rss: 19.5 * 1048576.0,
+            heaptrack_mean_rss: 22.0 * 1048576.0,
+        });
+        let m = crate::lanes::memcheck::parse(&data("leaky.memcheck.xml")).unwrap();
+        let mut memcheck = crate::lanes::memcheck::finding(&m, "memcheck", 0).unwrap();
+        memcheck.exit = exit;
+        memcheck.suppressions = vec!["threads.supp".into()];
+        let series = |per_cycle: f64| -> Vec<Sample> {
+            (0..41)
+                .map(|k| Sample {
+                    t: k as f64 * 0.002,
+                    read_s: 0.0,
+                    value: Reading {
+                        uss: (20_000_000.0 + per_cycle * k as f64 + ((k * 7) % 3) as f64 * 4096.0)
+                            as u64,
+                        fds: 11,
+                        threads: 4,
+                        ..Default::default()
+                    },
+                })
+                .collect()
+        };
+        let spec: crate::profile::ChurnSpec = serde_yaml::from_str(
+            "port: 8080\ncreate: { method: POST, path: /e, id: /id }\ndelete: { method: DELETE, path: '/e/{id}' }\n",
+        )
+        .unwrap();
+        let opts = ChurnOpts {
+            cycles: 40,
+            warmup_cycles: 5,
+            settle: std::time::Duration::ZERO,
+            env: Default::default(),
+        };
+        let churn = analyse(&series(40960.0), &series(0.0), &spec, &opts, 0.002).unwrap();
+        let mut r = crate::report::markdown::tests::fixture();
+        r.lanes = vec![
+            lane(LaneKind::Heap, Finding::Heap(Box::new(heap))),
+            lane(LaneKind::Memcheck, Finding::Memcheck(Box::new(memcheck))),
+            lane(LaneKind::Churn, Finding::Churn(Box::new(churn))),
+        ];
+        let text = crate::report::markdown::render(&r, &[]);
+        assert!(text.contains("### heaptrack: LEAK"));
+        assert!(
+            text.contains("| definitely lost | 116 B | 2 | 2 |"),
+            "{text}"
+        );
+        assert!(text.contains("### Growth per cycle: LEAK"));
+        insta::assert_snapshot!(text);
+    }
+}
