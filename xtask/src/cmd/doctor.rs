@@ -50,6 +50,9 @@ pub async fn run(common: &Common) -> Result<ExitCode> {
                     ),
                 }
             }
+            for (what, detail, ok) in tools_images(&e, common).await {
+                line(if ok { Level::Ok } else { Level::Warn }, &what, detail);
+            }
             match e.count_labelled(None).await {
                 Ok((0, 0, 0)) => line(Level::Ok, "leftovers", "none".into()),
                 Ok((c, n, v)) => line(
@@ -143,6 +146,61 @@ pub async fn run(common: &Common) -> Result<ExitCode> {
     } else {
         ExitCode::Ok
     })
+}
+
+/// Each profile's tools image (heap and memcheck lanes): present, and the
+/// versions of the tools inside, read by running them in a helper container.
+async fn tools_images(e: &Engine, common: &Common) -> Vec<(String, String, bool)> {
+    let mut out = Vec::new();
+    for name in crate::profile::list_names(&common.repo_root) {
+        let path = common
+            .repo_root
+            .join("profiles")
+            .join(format!("{name}.yaml"));
+        let Ok(p) = crate::profile::Profile::load(&path) else {
+            continue;
+        };
+        let Some(w) = &p.spec.wrap else { continue };
+        let what = format!("tools {name}");
+        if e.image_id(&w.image).await.is_none() {
+            out.push((
+                what,
+                format!(
+                    "{} missing: run `cargo xtask setup` (heap and memcheck lanes)",
+                    w.image
+                ),
+                false,
+            ));
+            continue;
+        }
+        let mut versions = Vec::new();
+        let mut ok = true;
+        for argv in [["valgrind", "--version"], ["heaptrack_print", "--version"]] {
+            let argv: Vec<String> = argv.iter().map(|s| s.to_string()).collect();
+            let r = e
+                .run_helper(&crate::engine::Helper {
+                    run_id: "doctor",
+                    cell: "tools",
+                    image: &w.image,
+                    argv: &argv,
+                    binds: &[],
+                    timeout: std::time::Duration::from_secs(30),
+                })
+                .await;
+            match r {
+                Ok(o) if o.exit_code == 0 => {
+                    let text = String::from_utf8_lossy(&o.stdout).trim().to_string();
+                    versions.push(text.lines().next().unwrap_or("").to_string());
+                }
+                _ => {
+                    ok = false;
+                    versions.push(format!("{} missing", argv[0]));
+                }
+            }
+        }
+        out.push((what, format!("{}: {}", w.image, versions.join(", ")), ok));
+    }
+    out
 }
 
 fn which(tool: &str) -> Option<String> {
