@@ -320,7 +320,21 @@ fn churn_chart(
         groups,
         fit,
         band,
-        caption: Some(super::words::finding(&Finding::Churn(Box::new(f.clone())))),
+        caption: uss.map(|m| {
+            let t = &m.test;
+            let pc = |v: f64| super::words::per_cycle(MetricKind::Uss, v);
+            format!(
+                "{}: {} [{}, {}] per cycle under churn, static {} [{}, {}]; floor {}",
+                crate::results::leaks::verdict_word(t.verdict),
+                pc(t.churn.slope),
+                pc(t.churn.ci.lower),
+                pc(t.churn.ci.upper),
+                pc(t.reference.slope),
+                pc(t.reference.ci.lower),
+                pc(t.reference.ci.upper),
+                pc(t.slope_floor)
+            )
+        }),
         ..Default::default()
     };
     scatter_fit(&run.path(stem), &spec).map_err(|e| anyhow::anyhow!("{e}"))?;
