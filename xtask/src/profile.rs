@@ -144,6 +144,9 @@ pub struct ChurnSpec {
     /// Memory growth per cycle that is too small to call a leak.
     #[serde(default = "default_churn_floor")]
     pub floor_bytes_per_cycle: f64,
+    /// Environment for both churn runs, on top of `env`.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
 }
 
 /// One churn request. `{id}` in the path is replaced with the id the
@@ -663,6 +666,9 @@ impl Profile {
                     "delete",
                     "`id` belongs to `create` (where the id is read from)".into(),
                 ));
+            }
+            for k in c.env.keys() {
+                check_env_name(k).map_err(|m| in_section("churn", "env", m))?;
             }
             if !(1..=100_000).contains(&c.batch) {
                 return Err(in_section(

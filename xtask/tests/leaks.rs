@@ -272,7 +272,7 @@ fn churn_reports_a_per_delete_leak_and_passes_a_clean_gateway() {
     let (id, f) = finding(results.path(), "churn");
     assert_eq!(f["verdict"], "leak");
     let uss = &f["metrics"][0];
-    assert_eq!(uss["metric"], "uss");
+    assert_eq!(uss["metric"], "pss_anon");
     let slope = uss["test"]["churn"]["slope"].as_f64().unwrap();
     let (lo, hi) = (
         uss["test"]["churn"]["ci"]["lower"].as_f64().unwrap(),
@@ -282,11 +282,11 @@ fn churn_reports_a_per_delete_leak_and_passes_a_clean_gateway() {
     // The allocator may amplify a leak (fragmentation), never hide it.
     assert!(slope > 0.5 * truth && slope < 3.0 * truth, "slope {slope}");
     assert!(
-        std::fs::metadata(results.path().join(&id).join("charts/churn-uss.png")).is_ok(),
+        std::fs::metadata(results.path().join(&id).join("charts/churn-memory.png")).is_ok(),
         "churn chart"
     );
     eprintln!(
-        "CALIBRATION churn leak: USS {slope:.0} B/cycle [{lo:.0}, {hi:.0}] (planted {truth} B/cycle), \
+        "CALIBRATION churn leak: anon memory {slope:.0} B/cycle [{lo:.0}, {hi:.0}] (planted {truth} B/cycle), \
          static {:.0} [{:.0}, {:.0}], wall {:.1} s",
         uss["test"]["reference"]["slope"].as_f64().unwrap(),
         uss["test"]["reference"]["ci"]["lower"].as_f64().unwrap(),
@@ -302,7 +302,7 @@ fn churn_reports_a_per_delete_leak_and_passes_a_clean_gateway() {
     assert_ne!(f["verdict"], "leak");
     let uss = &f["metrics"][0]["test"];
     eprintln!(
-        "CALIBRATION churn clean: verdict {}, USS {:.0} B/cycle [{:.0}, {:.0}], floor {}, wall {:.1} s",
+        "CALIBRATION churn clean: verdict {}, anon memory {:.0} B/cycle [{:.0}, {:.0}], floor {}, wall {:.1} s",
         f["verdict"],
         uss["churn"]["slope"].as_f64().unwrap(),
         uss["churn"]["ci"]["lower"].as_f64().unwrap(),

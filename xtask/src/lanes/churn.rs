@@ -1,9 +1,15 @@
 //! Churn: does the target keep memory, file descriptors or threads for
 //! every object it creates and deletes?
 //!
-//! Setup: two fresh targets with the same settings: one for the churn run,
-//! one for a static run. Warm-up: a fixed settle time after readiness.
-//! Measurement: the churn run performs `cycles` create/delete cycles (each
+//! Memory here is anonymous memory (`Pss_Anon`), not USS: a leak is heap,
+//! and USS also moves when another process maps the same binary (its text
+//! pages turn from private to shared: 3 MB for the gateway whenever a
+//! second gateway container starts or stops on the host).
+//!
+//! Setup: two fresh targets with the same settings (profile `env`, then
+//! `churn.env`, then `--env`): one for the churn run, one for a static run.
+//! Warm-up: at least `--settle`, then until anonymous memory is flat by the profile's
+//! `steady` rule (at most 15 s). Measurement: the churn run performs `cycles` create/delete cycles (each
 //! creates the profile's `batch` objects, then deletes them, over one
 //! keep-alive connection) and reads the target's memory, fds and threads
 //! after every cycle; the static run reads at the same moments after its
@@ -183,6 +189,41 @@ fn read_now(probe: &mut Box<dyn Probe>, origin: Instant) -> Result<Sample> {
     })
 }
 
+/// The longest warm-up before the first reading: a target that leaks over
+/// time never settles, and the static run accounts for that growth.
+const SETTLE_CAP: Duration = Duration::from_secs(15);
+
+/// Warm-up: at least `min`, then until anonymous memory is flat by the profile's steady
+/// rule (at most [`SETTLE_CAP`]), so that the static run starts from the
+/// same settled state as the churn run. Seconds waited when it settled.
+async fn settle(
+    ctx: &LaneCtx<'_>,
+    probe: &mut Box<dyn Probe>,
+    origin: Instant,
+    min: Duration,
+) -> Result<Option<f64>> {
+    let steady = &ctx.profile.spec.steady;
+    let window = steady.window.0.as_secs_f64();
+    let start = Instant::now();
+    let mut tail: Vec<(f64, f64)> = Vec::new();
+    loop {
+        let s = read_now(probe, origin)?;
+        tail.push((s.t, s.value.pss_anon as f64));
+        tail.retain(|(t, _)| *t >= s.t - window);
+        let waited = start.elapsed();
+        if waited >= min && waited.as_secs_f64() >= window && tail.len() >= 5 {
+            let (t, y): (Vec<f64>, Vec<f64>) = tail.iter().copied().unzip();
+            if analysis::is_flat(&t, &y, steady.floor_bytes_per_s) {
+                return Ok(Some(waited.as_secs_f64()));
+            }
+        }
+        if waited >= SETTLE_CAP.min(steady.timeout.0).max(min) {
+            return Ok(None);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 pub async fn probe_for(ctx: &LaneCtx<'_>, target: Target) -> Result<Box<dyn Probe>> {
     Ok(match ctx.opts.sampler {
         SamplerMode::Host => Box::new(HostProbe::new(target)?),
@@ -239,7 +280,18 @@ async fn churn_cell(
                     },
                 )
                 .await?;
-                tokio::time::sleep(opts.settle).await;
+                let waited = settle(ctx, &mut probe, origin, opts.settle).await?;
+                record.steady_after_s = waited;
+                match waited {
+                    Some(after_s) => ctx.events.emit(Event::Steady {
+                        cell: plan.id.clone(),
+                        after_s,
+                    }),
+                    None => ctx.events.emit(Event::NotSteady {
+                        cell: plan.id.clone(),
+                        after_s: SETTLE_CAP.as_secs_f64(),
+                    }),
+                }
                 ctx.events.emit(Event::Measuring {
                     cell: plan.id.clone(),
                     window_s: 0.0,
@@ -370,6 +422,7 @@ pub async fn run(ctx: &LaneCtx<'_>, opts: &ChurnOpts) -> (LaneRecord, Vec<Measur
         );
     };
     let mut env = ctx.profile.spec.env.clone();
+    env.extend(spec.env.clone());
     env.extend(opts.env.clone());
     let plan = |id: &str| CellPlan {
         id: id.into(),
@@ -445,7 +498,7 @@ pub fn analyse(
     let x: Vec<f64> = (skip..n).map(|k| k as f64).collect();
     let mut metrics = Vec::new();
     for (metric, floor) in [
-        (MetricKind::Uss, spec.floor_bytes_per_cycle),
+        (MetricKind::PssAnon, spec.floor_bytes_per_cycle),
         (MetricKind::Fds, COUNT_FLOOR_PER_CYCLE),
         (MetricKind::Threads, COUNT_FLOOR_PER_CYCLE),
     ] {
@@ -476,7 +529,7 @@ pub fn analyse(
         s[..n]
             .iter()
             .enumerate()
-            .map(|(k, x)| (k as f64, x.value.uss as f64))
+            .map(|(k, x)| (k as f64, x.value.pss_anon as f64))
             .collect::<Vec<_>>()
     };
     Ok(ChurnFinding {
@@ -486,8 +539,8 @@ pub fn analyse(
         batch: spec.batch,
         cycle_s,
         metrics,
-        churn_uss: pts(churn),
-        static_uss: pts(stat),
+        churn_memory: pts(churn),
+        static_memory: pts(stat),
     })
 }
 
@@ -503,7 +556,8 @@ mod tests {
                 read_s: 0.0,
                 value: Reading {
                     // Page-quantised, with a little deterministic jitter.
-                    uss: ((20e6 + per_cycle * k as f64 + ((k * 7919) % 3) as f64 * 4096.0) / 4096.0)
+                    pss_anon: ((20e6 + per_cycle * k as f64 + ((k * 7919) % 3) as f64 * 4096.0)
+                        / 4096.0)
                         .round() as u64
                         * 4096,
                     fds: 10 + (fds_per_cycle * k as f64) as u32,
@@ -534,14 +588,14 @@ mod tests {
         let f = analyse(&leaky, &flat, &spec(), &opts, 0.01).unwrap();
         assert_eq!(f.verdict, LeakVerdict::Leak);
         let uss = &f.metrics[0];
-        assert_eq!(uss.metric, MetricKind::Uss);
+        assert_eq!(uss.metric, MetricKind::PssAnon);
         assert!(
             (uss.test.churn.slope - 40960.0).abs() < 500.0,
             "{:?}",
             uss.test
         );
         assert_eq!(f.metrics[1].test.verdict, LeakVerdict::NoLeak, "fds flat");
-        assert_eq!(f.churn_uss.len(), 61);
+        assert_eq!(f.churn_memory.len(), 61);
 
         let f = analyse(&flat, &series(61, 0.0, 0.0), &spec(), &opts, 0.01).unwrap();
         assert_eq!(f.verdict, LeakVerdict::NoLeak, "{:#?}", f.metrics);

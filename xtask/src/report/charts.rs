@@ -268,7 +268,7 @@ fn scaling_chart(
     Ok(chart_ref(spec.title, &stem))
 }
 
-/// USS after each cycle, churn and static, with the churn run's fitted
+/// Anonymous memory after each cycle, churn and static, with the churn run's fitted
 /// line and the band its slope interval spans (pivoting on the fit's
 /// centre), over the fitted cycles.
 fn churn_chart(
@@ -279,22 +279,22 @@ fn churn_chart(
     let mib = 1.0 / 1048576.0;
     let pts = |p: &[(f64, f64)]| p.iter().map(|(x, y)| (*x, y * mib)).collect::<Vec<_>>();
     let groups = vec![
-        Series::new("churn", pts(&f.churn_uss)),
-        Series::new("static", pts(&f.static_uss)),
+        Series::new("churn", pts(&f.churn_memory)),
+        Series::new("static", pts(&f.static_memory)),
     ];
-    let uss = f.metrics.iter().find(|m| m.metric == MetricKind::Uss);
+    let uss = f.metrics.iter().find(|m| m.metric == MetricKind::PssAnon);
     let (mut fit, mut band) = (None, None);
     if let Some(m) = uss {
         let s = &m.test.churn;
         let x0 = f64::from(f.warmup_cycles);
-        let x1 = f.churn_uss.last().map(|p| p.0).unwrap_or(x0);
+        let x1 = f.churn_memory.last().map(|p| p.0).unwrap_or(x0);
         let xm = (x0 + x1) / 2.0;
         let at = |x: f64, slope: f64| (s.intercept + s.slope * xm + slope * (x - xm)) * mib;
         let xs: Vec<f64> = (0..=40).map(|i| x0 + (x1 - x0) * i as f64 / 40.0).collect();
         fit = Some(Curve {
             name: format!(
                 "churn fit: {}/cycle",
-                super::words::per_cycle(MetricKind::Uss, s.slope)
+                super::words::per_cycle(MetricKind::PssAnon, s.slope)
             ),
             points: xs.iter().map(|&x| (x, at(x, s.slope))).collect(),
         });
@@ -309,20 +309,20 @@ fn churn_chart(
                 .collect(),
         });
     }
-    let stem = "charts/churn-uss";
+    let stem = "charts/churn-memory";
     let spec = ScatterFitSpec {
         title: format!(
-            "{} · USS vs create/delete cycle · {}",
+            "{} · anonymous memory vs create/delete cycle · {}",
             record.profile.name, record.run_id
         ),
         x_label: format!("cycle ({} objects created and deleted each)", f.batch),
-        y_label: "USS (MiB)".into(),
+        y_label: "anonymous memory, PSS (MiB)".into(),
         groups,
         fit,
         band,
         caption: uss.map(|m| {
             let t = &m.test;
-            let pc = |v: f64| super::words::per_cycle(MetricKind::Uss, v);
+            let pc = |v: f64| super::words::per_cycle(MetricKind::PssAnon, v);
             format!(
                 "{}: {} [{}, {}] per cycle under churn, static {} [{}, {}]; floor {}",
                 crate::results::leaks::verdict_word(t.verdict),

@@ -412,7 +412,9 @@ mod tests {
                     t: k as f64 * 0.002,
                     read_s: 0.0,
                     value: Reading {
-                        uss: (20_000_000.0 + per_cycle * k as f64 + ((k * 7) % 3) as f64 * 4096.0)
+                        pss_anon: (20_000_000.0
+                            + per_cycle * k as f64
+                            + ((k * 7) % 3) as f64 * 4096.0)
                             as u64,
                         fds: 11,
                         threads: 4,

@@ -136,12 +136,12 @@ pub fn per_cycle(metric: MetricKind, v: f64) -> String {
 }
 
 fn churn(f: &ChurnFinding) -> String {
-    let uss = f.metrics.iter().find(|m| m.metric == MetricKind::Uss);
-    let detail = uss
+    let mem = f.metrics.iter().find(|m| m.metric == MetricKind::PssAnon);
+    let detail = mem
         .map(|m| {
             let t = &m.test;
             format!(
-                "; USS {}/cycle [{}, {}] under churn vs {}/cycle [{}, {}] static (floor {}/cycle)",
+                "; anonymous memory {}/cycle [{}, {}] under churn vs {}/cycle [{}, {}] static (floor {}/cycle)",
                 per_cycle(m.metric, t.churn.slope),
                 per_cycle(m.metric, t.churn.ci.lower),
                 per_cycle(m.metric, t.churn.ci.upper),
@@ -156,7 +156,10 @@ fn churn(f: &ChurnFinding) -> String {
         .metrics
         .iter()
         .filter(|m| m.test.verdict == runcost_stats::leak::LeakVerdict::Leak)
-        .map(|m| m.metric.label())
+        .map(|m| match m.metric {
+            MetricKind::PssAnon => "anonymous memory",
+            other => other.label(),
+        })
         .collect();
     format!(
         "churn {}{}: {} cycles of {} create/delete ({} warm-up cycles left out){detail}.",

@@ -128,9 +128,10 @@ pub struct ChurnFinding {
     /// Mean seconds per cycle.
     pub cycle_s: f64,
     pub metrics: Vec<ChurnMetric>,
-    /// USS (bytes) after each cycle, churn run and static run, for the chart.
-    pub churn_uss: Vec<(f64, f64)>,
-    pub static_uss: Vec<(f64, f64)>,
+    /// Anonymous memory (Pss_Anon, bytes) after each cycle, churn run and
+    /// static run, for the chart.
+    pub churn_memory: Vec<(f64, f64)>,
+    pub static_memory: Vec<(f64, f64)>,
 }
 
 /// A verdict as people read it.
