@@ -380,7 +380,7 @@ fn analyse(
     let uss: Vec<f64> = samples.iter().map(|s| s.value.uss as f64).collect();
     let rss: Vec<f64> = samples.iter().map(|s| s.value.rss as f64).collect();
     // CPU as ~1 s rates (tick counters are 10 ms coarse).
-    let step = samples.len().min(20).max(1);
+    let step = samples.len().clamp(1, 20);
     let cpu: Vec<(f64, f64)> = samples
         .windows(step + 1)
         .step_by(step)
