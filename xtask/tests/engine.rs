@@ -3,77 +3,12 @@
 //! durations, one at a time: `clean` and the leftover checks look at every
 //! runcost-labelled object on the engine.
 
+mod common;
+use common::*;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::Mutex;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-fn xtask(results: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_xtask"));
-    c.env("RUNCOST_ROOT", root())
-        .arg("--results")
-        .arg(results)
-        .arg("--quiet");
-    c
-}
-
-fn run(cmd: &mut Command) -> Output {
-    let out = cmd.output().expect("run xtask");
-    eprintln!(
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-/// Labelled objects of a run (or of any run) still on the engine.
-fn leftovers(run_id: Option<&str>) -> usize {
-    let label = match run_id {
-        Some(id) => format!("label=dev.runcost.run={id}"),
-        None => "label=dev.runcost.run".to_string(),
-    };
-    let count = |args: &[&str]| -> usize {
-        let out = Command::new("docker")
-            .args(args)
-            .args(["--filter", &label, "-q"])
-            .output()
-            .expect("docker");
-        assert!(out.status.success(), "docker {args:?} failed");
-        String::from_utf8_lossy(&out.stdout).lines().count()
-    };
-    count(&["ps", "-a"]) + count(&["network", "ls"]) + count(&["volume", "ls"])
-}
-
-fn record(results: &Path, id: &str) -> serde_json::Value {
-    let text = std::fs::read_to_string(results.join(id).join("run.json")).expect("run.json");
-    serde_json::from_str(&text).expect("run.json is JSON")
-}
-
-fn only_run(results: &Path) -> String {
-    let runs: Vec<String> = std::fs::read_dir(results)
-        .unwrap()
-        .flatten()
-        .filter(|e| e.path().join("run.json").is_file() && !e.path().is_symlink())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
-    assert_eq!(runs.len(), 1, "exactly one run dir: {runs:?}");
-    runs[0].clone()
-}
 
 #[test]
 fn footprint_runs_reports_and_leaves_nothing() {

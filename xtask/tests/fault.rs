@@ -2,38 +2,10 @@
 //! recovery, memory a fault keeps, an engine pause seen by the client, and
 //! bad input.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::sync::Mutex;
+mod common;
+use common::*;
 
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-fn xtask(results: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_xtask"));
-    c.env("RUNCOST_ROOT", root())
-        .arg("--results")
-        .arg(results)
-        .arg("--quiet");
-    c
-}
-
-fn run(cmd: &mut Command) -> Output {
-    let out = cmd.output().expect("run xtask");
-    eprintln!(
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
+use std::path::Path;
 
 fn finding(results: &Path) -> (String, serde_json::Value) {
     let id = std::fs::read_link(results.join("latest"))
@@ -44,19 +16,6 @@ fn finding(results: &Path) -> (String, serde_json::Value) {
         serde_json::from_slice(&std::fs::read(results.join(&id).join("run.json")).unwrap())
             .unwrap();
     (id, r["lanes"][0]["findings"][0].clone())
-}
-
-fn leftovers(run_id: &str) -> usize {
-    let out = Command::new("docker")
-        .args([
-            "ps",
-            "-aq",
-            "--filter",
-            &format!("label=dev.runcost.run={run_id}"),
-        ])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout).lines().count()
 }
 
 /// 100 000 entities of 64 B: each fault rewrites a 6.4 MB snapshot.
@@ -71,7 +30,7 @@ const BIG: [&str; 6] = [
 
 #[test]
 fn a_burst_peaks_and_recovers_and_kept_records_do_not() {
-    let _g = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let _g = serial();
     let results = tempfile::tempdir().unwrap();
     let out = run(xtask(results.path())
         .args([
@@ -103,7 +62,7 @@ fn a_burst_peaks_and_recovers_and_kept_records_do_not() {
         .join(&id)
         .join("charts/fault-r0-burst.png")
         .is_file());
-    assert_eq!(leftovers(&id), 0);
+    assert_eq!(leftovers(Some(&id)), 0);
 
     // Records kept forever: 200 × 64 KiB = 12.5 MiB that never come back.
     let out = run(xtask(results.path())
@@ -140,12 +99,12 @@ fn a_burst_peaks_and_recovers_and_kept_records_do_not() {
         report.contains("**not recovered**") && report.contains("RETAINED"),
         "{report}"
     );
-    assert_eq!(leftovers(&id), 0);
+    assert_eq!(leftovers(Some(&id)), 0);
 }
 
 #[test]
 fn a_one_second_pause_is_a_one_second_gap_for_the_client() {
-    let _g = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let _g = serial();
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("pause.yaml");
     let base = std::fs::read_to_string(root().join("profiles/gateway.yaml")).unwrap();
@@ -174,12 +133,12 @@ fn a_one_second_pause_is_a_one_second_gap_for_the_client() {
     let gap = f["repeats"][0]["probe"]["longest_gap_s"].as_f64().unwrap();
     // Resolution: the probe period (20 ms) plus the engine's pause/unpause calls.
     assert!((0.95..1.5).contains(&gap), "gap {gap} s for a 1 s pause");
-    assert_eq!(leftovers(&id), 0);
+    assert_eq!(leftovers(Some(&id)), 0);
 }
 
 #[test]
 fn bad_fault_input_is_refused_or_reported() {
-    let _g = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let _g = serial();
     let results = tempfile::tempdir().unwrap();
     let out = run(xtask(results.path()).args(["fault", "--burst", "0"]));
     assert_eq!(out.status.code(), Some(2));
@@ -246,5 +205,5 @@ fn bad_fault_input_is_refused_or_reported() {
         .unwrap()
         .to_string_lossy()
         .into_owned();
-    assert_eq!(leftovers(&id), 0);
+    assert_eq!(leftovers(Some(&id)), 0);
 }

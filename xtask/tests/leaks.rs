@@ -3,75 +3,13 @@
 //! and its tools image). Each test runs the real binary with short windows;
 //! the figures they observe are printed (`--nocapture`).
 
+mod common;
+use common::*;
+
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::sync::Mutex;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-fn xtask(results: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_xtask"));
-    c.env("RUNCOST_ROOT", root())
-        .arg("--results")
-        .arg(results)
-        .arg("--quiet");
-    c
-}
-
-fn run(cmd: &mut Command) -> Output {
-    let out = cmd.output().expect("run xtask");
-    eprintln!(
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-/// Labelled objects of a run still on the engine.
-fn leftovers(run_id: &str) -> usize {
-    let label = format!("label=dev.runcost.run={run_id}");
-    let count = |args: &[&str]| -> usize {
-        let out = Command::new("docker")
-            .args(args)
-            .args(["--filter", &label, "-q"])
-            .output()
-            .expect("docker");
-        assert!(out.status.success(), "docker {args:?} failed");
-        String::from_utf8_lossy(&out.stdout).lines().count()
-    };
-    count(&["ps", "-a"]) + count(&["network", "ls"]) + count(&["volume", "ls"])
-}
-
-fn only_run(results: &Path) -> String {
-    let runs: Vec<String> = std::fs::read_dir(results)
-        .unwrap()
-        .flatten()
-        .filter(|e| e.path().join("run.json").is_file() && !e.path().is_symlink())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
-    assert_eq!(runs.len(), 1, "exactly one run dir: {runs:?}");
-    runs[0].clone()
-}
-
-fn record(results: &Path, id: &str) -> Value {
-    let text = std::fs::read_to_string(results.join(id).join("run.json")).expect("run.json");
-    serde_json::from_str(&text).expect("run.json is JSON")
-}
 
 /// The run's one finding of `kind`, and the run id.
 fn finding(results: &Path, kind: &str) -> (String, Value) {
@@ -84,7 +22,7 @@ fn finding(results: &Path, kind: &str) -> (String, Value) {
         .find(|f| f["kind"] == kind)
         .unwrap_or_else(|| panic!("no {kind} finding in {}", r["lanes"][0]))
         .clone();
-    assert_eq!(leftovers(&id), 0, "run {id} left objects behind");
+    assert_eq!(leftovers(Some(&id)), 0, "run {id} left objects behind");
     (id, f)
 }
 
@@ -367,7 +305,7 @@ fn leak_lanes_refuse_bad_input_and_keep_what_the_tools_wrote() {
     );
     let id = only_run(results.path());
     assert_eq!(record(results.path(), &id)["status"], "failed");
-    assert_eq!(leftovers(&id), 0);
+    assert_eq!(leftovers(Some(&id)), 0);
 
     // An argv that does not exist: valgrind cannot start it.
     let results = tempfile::tempdir().unwrap();
@@ -386,7 +324,7 @@ fn leak_lanes_refuse_bad_input_and_keep_what_the_tools_wrote() {
     let id = only_run(results.path());
     let cell = results.path().join(&id).join("cells/memcheck");
     assert!(cell.join("container.log").is_file(), "the log is kept");
-    assert_eq!(leftovers(&id), 0);
+    assert_eq!(leftovers(Some(&id)), 0);
 
     // A target that crashes under heaptrack is a crash (exit 2), not a
     // clean run; the trace heaptrack wrote is kept.
@@ -427,7 +365,7 @@ fn leak_lanes_refuse_bad_input_and_keep_what_the_tools_wrote() {
         !kept.is_empty(),
         "heaptrack's output is kept in {out_dir:?}"
     );
-    assert_eq!(leftovers(&id), 0);
+    assert_eq!(leftovers(Some(&id)), 0);
 }
 
 /// Host PID of the gateway running under heaptrack in a cell of this
