@@ -13,6 +13,23 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+/// `process: gateway` or `process: [nginx, php-fpm]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum ProcessNames {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl ProcessNames {
+    pub fn names(&self) -> Vec<String> {
+        match self {
+            ProcessNames::One(n) => vec![n.clone()],
+            ProcessNames::Many(v) => v.clone(),
+        }
+    }
+}
+
 /// The profile as written in YAML.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -24,9 +41,10 @@ pub struct ProfileSpec {
     pub compose: PathBuf,
     /// The compose service under test.
     pub service: String,
-    /// `comm` of the process to sample; default: the container's main process.
+    /// `comm` of the process(es) to sample: one name or a list; default: the
+    /// container's main process.
     #[serde(default)]
-    pub process: Option<String>,
+    pub process: Option<ProcessNames>,
     /// How `setup` builds the target's image (bundled targets).
     #[serde(default)]
     pub build: Option<BuildSpec>,
@@ -403,6 +421,15 @@ pub struct Profile {
 }
 
 impl Profile {
+    /// The process names to sample (empty: the container's main process).
+    pub fn process_names(&self) -> Vec<String> {
+        self.spec
+            .process
+            .as_ref()
+            .map(ProcessNames::names)
+            .unwrap_or_default()
+    }
+
     /// Resolves `--profile NAME|PATH`: a path if it names a file, else
     /// `profiles/<NAME>.yaml` under the repository root.
     pub fn resolve(repo_root: &Path, arg: &str) -> Result<Profile> {
@@ -483,12 +510,27 @@ impl Profile {
             ));
         }
         if let Some(p) = &spec.process {
-            if p.is_empty() || p.len() > 15 {
+            let names = p.names();
+            if names.is_empty() {
                 return Err(err(
                     "process",
-                    "must be a process name as /proc/<pid>/comm shows it (1 to 15 characters)"
-                        .into(),
+                    "is an empty list; name at least one process, or leave `process:` out to sample the main process".into(),
                 ));
+            }
+            for n in &names {
+                if n.is_empty() || n.len() > 15 {
+                    return Err(err(
+                        "process",
+                        format!("`{n}` must be a process name as /proc/<pid>/comm shows it (1 to 15 characters)"),
+                    ));
+                }
+            }
+            if let Some(d) = names
+                .iter()
+                .enumerate()
+                .find_map(|(i, n)| names[..i].contains(n).then_some(n))
+            {
+                return Err(err("process", format!("`{d}` is listed twice")));
             }
         }
         let mut checks: Vec<(&str, &JsonCheck)> = Vec::new();
@@ -858,6 +900,30 @@ mod tests {
         let msg = format!("{:#}", fixture(d.path(), &text).unwrap_err());
         assert!(msg.contains("p.yaml:3: field `service`"), "{msg}");
         assert!(msg.contains("declares: app, db"), "{msg}");
+    }
+
+    #[test]
+    fn process_is_one_name_or_a_list() {
+        let d = tempfile::tempdir().unwrap();
+        let one = fixture(d.path(), &format!("{GOOD}process: app\n")).unwrap();
+        assert_eq!(one.process_names(), ["app"]);
+        let two = fixture(d.path(), &format!("{GOOD}process: [nginx, php-fpm]\n")).unwrap();
+        assert_eq!(two.process_names(), ["nginx", "php-fpm"]);
+        assert!(fixture(d.path(), GOOD).unwrap().process_names().is_empty());
+        for (bad, says) in [
+            ("process: []", "empty list"),
+            ("process: [a, a]", "`a` is listed twice"),
+            ("process: [a, averyveryverylongname]", "1 to 15 characters"),
+        ] {
+            let msg = format!(
+                "{:#}",
+                fixture(d.path(), &format!("{GOOD}{bad}\n")).unwrap_err()
+            );
+            assert!(
+                msg.contains("`process`") && msg.contains(says),
+                "{bad}: {msg}"
+            );
+        }
     }
 
     #[test]

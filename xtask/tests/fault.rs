@@ -207,3 +207,95 @@ fn bad_fault_input_is_refused_or_reported() {
         .into_owned();
     assert_eq!(leftovers(Some(&id)), 0);
 }
+
+/// Two named processes (a shell that supervises the gateway) and an engine
+/// restart: both are measured on their own, the samplers find the new
+/// processes after the restart, and the target counts as alive.
+#[test]
+fn a_restart_is_followed_and_each_named_process_is_measured() {
+    let _g = serial();
+    let dir = tempfile::tempdir().unwrap();
+    // `$$` is compose's escape for a literal `$`.
+    std::fs::write(
+        dir.path().join("compose.yml"),
+        r#"services:
+  gateway:
+    image: runcost/gateway:dev
+    environment:
+      PORT: "8080"
+    entrypoint: ["sh", "-c", "trap 'kill $$pid; wait $$pid; exit 0' TERM; /usr/local/bin/gateway & pid=$$!; wait $$pid"]
+    stop_grace_period: 10s
+"#,
+    )
+    .unwrap();
+    let base = std::fs::read_to_string(root().join("profiles/gateway.yaml")).unwrap();
+    let cut = base.find("\nload:").unwrap();
+    let head = base[..cut]
+        .replace("../compose/gateway.yml", "compose.yml")
+        .replace("process: gateway", "process: [gateway, sh]")
+        .replace("../", &format!("{}/", root().display()));
+    assert!(head.contains("process: [gateway, sh]"));
+    let p = dir.path().join("restart.yaml");
+    std::fs::write(
+        &p,
+        format!("{head}\nfault:\n  action: {{ engine: {{ op: restart }} }}\n"),
+    )
+    .unwrap();
+    let results = tempfile::tempdir().unwrap();
+    let out = run(xtask(results.path()).args([
+        "fault",
+        "--profile",
+        p.to_str().unwrap(),
+        "--repeats",
+        "1",
+        "--before",
+        "2s",
+        "--after",
+        "5s",
+    ]));
+    assert_eq!(out.status.code(), Some(0));
+    let (id, f) = finding(results.path());
+    let r = &f["repeats"][0];
+    assert!(r["died_at"].is_null(), "{r}");
+    let (start, end) = (
+        r["burst"][0].as_f64().unwrap(),
+        r["burst"][1].as_f64().unwrap(),
+    );
+    let gap = r["sample_gap_s"].as_f64().unwrap();
+    assert!(
+        gap > 0.0 && gap <= end - start + 1.0,
+        "gap {gap} for a restart of {:.2} s",
+        end - start
+    );
+    // The client finds the restarted target (a new host port) and its
+    // longest gap covers the restart.
+    assert!(r["probe"]["p50_after_ms"].is_number(), "{r}");
+    let client_gap = r["probe"]["longest_gap_s"].as_f64().unwrap();
+    assert!(client_gap >= 0.5 * (end - start), "client gap {client_gap}");
+    // Samples after the restart come from the new processes.
+    let csv =
+        std::fs::read_to_string(results.path().join(&id).join("samples/fault-r0.csv")).unwrap();
+    let last_t: f64 = csv
+        .lines()
+        .last()
+        .and_then(|l| l.split(',').next())
+        .and_then(|t| t.parse().ok())
+        .unwrap();
+    assert!(
+        last_t > end + 3.0,
+        "sampling stopped at {last_t}, restart ended at {end}"
+    );
+    let procs = r["processes"].as_array().unwrap();
+    let names: Vec<&str> = procs.iter().map(|p| p["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["gateway", "sh"]);
+    let base_of = |i: usize| procs[i]["uss"]["baseline"].as_f64().unwrap();
+    assert!(
+        base_of(0) > 4.0 * base_of(1),
+        "the gateway (16 MiB base) costs more than its shell: {} vs {}",
+        base_of(0),
+        base_of(1)
+    );
+    let report = std::fs::read_to_string(results.path().join(&id).join("report.md")).unwrap();
+    assert!(report.contains("Each named process on its own"), "{report}");
+    assert_eq!(leftovers(Some(&id)), 0);
+}

@@ -232,7 +232,7 @@ async fn run(
     let target = Target {
         container_id: id.clone(),
         host_pid,
-        process: spec.process.clone(),
+        processes: ctx.profile.process_names(),
     };
     let probe: Box<dyn Probe> = match ctx.opts.sampler {
         SamplerMode::Host => Box::new(HostProbe::new(target)?),

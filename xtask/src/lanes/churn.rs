@@ -276,7 +276,7 @@ async fn churn_cell(
                     Target {
                         container_id: started.container.clone(),
                         host_pid,
-                        process: ctx.profile.spec.process.clone(),
+                        processes: ctx.profile.process_names(),
                     },
                 )
                 .await?;

@@ -16,10 +16,13 @@ use super::recovery::{longest_gap, recovery};
 use super::LaneCtx;
 use crate::events::Event;
 use crate::httpc;
-use crate::probe::sampler::{spawn_probe, Sample};
+use crate::probe::sampler::{spawn_probe_tolerant, Sample, Ticker};
+use crate::probe::Reading;
 use crate::probe::{exec::ExecProbe, host::HostProbe, Probe, SamplerMode, Target};
 use crate::profile::{EngineOp, FaultAction, FaultSpec};
-use crate::results::fault::{FaultFinding, FaultRepeat, ProbeStats, RetainVerdict};
+use crate::results::fault::{
+    FaultFinding, FaultRepeat, ProbeStats, ProcessRecovery, RetainVerdict,
+};
 use crate::results::rundir::write_atomic;
 use crate::results::{CellRecord, CellStatus, Finding, LaneKind, LaneRecord};
 use anyhow::{bail, Context, Result};
@@ -187,16 +190,37 @@ async fn measure(
     let id = started.container.clone();
     record.container = Some(id.clone());
     record.ready_s = Some(started.ready_s);
+    let names = ctx.profile.process_names();
     let target = Target {
         container_id: id.clone(),
         host_pid: started.facts.host_pid.context("no host pid")?,
-        process: ctx.profile.spec.process.clone(),
+        processes: names.clone(),
     };
-    let probe: Box<dyn Probe> = match ctx.opts.sampler {
-        SamplerMode::Host => Box::new(HostProbe::new(target.clone())?),
-        SamplerMode::Exec => Box::new(ExecProbe::start(ctx.engine, &target).await?),
-    };
-    let sampler = spawn_probe(probe, ctx.opts.rate_hz, origin);
+    // The samplers ride out the whole observation window of unreadable
+    // target (an engine restart replaces its processes; the probes find the
+    // new ones); whether it died is the engine's answer, not theirs.
+    let tolerate = opts.after + Duration::from_secs(5);
+    let sampler = spawn_probe_tolerant(
+        open_probe(ctx, &target).await?,
+        ctx.opts.rate_hz,
+        origin,
+        tolerate,
+    );
+    // With several named processes, each is also sampled on its own.
+    let mut each: Vec<(String, Ticker<Reading>)> = Vec::new();
+    if names.len() > 1 {
+        for name in &names {
+            let one = Target {
+                processes: vec![name.clone()],
+                ..target.clone()
+            };
+            let probe = open_probe(ctx, &one).await?;
+            each.push((
+                name.clone(),
+                spawn_probe_tolerant(probe, ctx.opts.rate_hz, origin, tolerate),
+            ));
+        }
+    }
 
     // The client's view: one request per tick, each in its own task so a
     // stalled answer never delays the next request.
@@ -213,12 +237,32 @@ async fn measure(
         let answers = answers.clone();
         let path = ready.path.clone();
         let period = Duration::from_secs_f64(1.0 / opts.probe_rate);
+        // An engine restart publishes the port anew (another host port):
+        // after a failure the client asks the engine again, as a real
+        // client's service discovery would.
+        let port = Arc::new(std::sync::atomic::AtomicU16::new(probe_port));
+        let (engine, cid, inner_port) = (ctx.engine.clone(), id.clone(), ready.port);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(period);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            let mut last_lookup = Instant::now();
             for _ in 0..max_answers {
                 tick.tick().await;
+                let failing = answers
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .last()
+                    .is_some_and(|a| !a.1);
+                if failing && last_lookup.elapsed() > Duration::from_millis(250) {
+                    last_lookup = Instant::now();
+                    if let Ok(f) = engine.inspect(&cid).await {
+                        if let Some(p) = f.published.get(&inner_port) {
+                            port.store(*p, std::sync::atomic::Ordering::Relaxed);
+                        }
+                    }
+                }
                 let (answers, path) = (answers.clone(), path.clone());
+                let probe_port = port.load(std::sync::atomic::Ordering::Relaxed);
                 tokio::spawn(async move {
                     let sent = origin.elapsed().as_secs_f64();
                     let t0 = Instant::now();
@@ -244,26 +288,52 @@ async fn measure(
         .await
         .context("inject the fault burst")?;
     let burst_end = origin.elapsed().as_secs_f64();
+    // Observation: when the samples stop coming, ask the engine whether the
+    // target is down; it has died if it is still down at the window's end.
     let deadline = Instant::now() + opts.after;
-    let mut died_at = None;
+    let mut down_since: Option<f64> = None;
     while Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(250)).await;
-        if sampler.is_finished() && died_at.is_none() {
-            let facts = ctx.engine.inspect(&id).await?;
-            if !facts.running {
-                died_at = Some(
-                    sampler
-                        .snapshot()
-                        .last()
-                        .map(|s| s.t)
-                        .unwrap_or(burst_start),
-                );
-                break;
+        let last = sampler
+            .snapshot()
+            .last()
+            .map(|s| s.t)
+            .unwrap_or(burst_start);
+        if origin.elapsed().as_secs_f64() - last > 1.0 || sampler.is_finished() {
+            let running = ctx
+                .engine
+                .inspect(&id)
+                .await
+                .map(|f| f.running)
+                .unwrap_or(false);
+            if running {
+                down_since = None;
+            } else if down_since.is_none() {
+                down_since = Some(last);
             }
+        } else {
+            down_since = None;
         }
     }
+    let died_at = down_since;
     client.abort();
     let (samples, stats) = sampler.stop();
+    let mut processes = Vec::new();
+    for (name, ticker) in each {
+        let (own, _) = ticker.stop();
+        let rel = format!("samples/{}-{name}.csv", plan.id);
+        let csv = (!own.is_empty())
+            .then(|| write_atomic(&ctx.run.path(&rel), cell::samples_csv(&own).as_bytes()))
+            .transpose()?
+            .map(|()| rel);
+        let r = recoveries(&own, burst_start, burst_end, opts);
+        processes.push(ProcessRecovery {
+            name,
+            uss: r.uss,
+            cpu: r.cpu,
+            samples_csv: csv,
+        });
+    }
     record.sampler = Some(stats);
     record.window = Some((0.0, origin.elapsed().as_secs_f64()));
     if !samples.is_empty() {
@@ -288,7 +358,7 @@ async fn measure(
             samples.len()
         );
     }
-    Ok(analyse(
+    let mut repeat = analyse(
         &samples,
         &answers,
         burst_start,
@@ -297,7 +367,55 @@ async fn measure(
         died_at,
         plan,
         answers_csv,
-    ))
+    );
+    repeat.processes = processes;
+    Ok(repeat)
+}
+
+async fn open_probe(ctx: &LaneCtx<'_>, target: &Target) -> Result<Box<dyn Probe>> {
+    Ok(match ctx.opts.sampler {
+        SamplerMode::Host => Box::new(HostProbe::new(target.clone())?),
+        SamplerMode::Exec => Box::new(ExecProbe::start(ctx.engine, target).await?),
+    })
+}
+
+struct Recoveries {
+    uss: Option<crate::lanes::recovery::Recovery>,
+    rss: Option<crate::lanes::recovery::Recovery>,
+    cpu: Option<crate::lanes::recovery::Recovery>,
+}
+
+/// USS, RSS and CPU (as ~1 s rates: tick counters are 10 ms coarse) around
+/// the burst.
+fn recoveries(
+    samples: &[Sample],
+    burst_start: f64,
+    burst_end: f64,
+    opts: &FaultOpts,
+) -> Recoveries {
+    let t: Vec<f64> = samples.iter().map(|s| s.t).collect();
+    let tail_s = (opts.after.as_secs_f64() / 4.0).max(1.0);
+    let uss: Vec<f64> = samples.iter().map(|s| s.value.uss as f64).collect();
+    let rss: Vec<f64> = samples.iter().map(|s| s.value.rss as f64).collect();
+    let step = samples.len().clamp(1, 20);
+    let cpu: Vec<(f64, f64)> = samples
+        .windows(step + 1)
+        .step_by(step)
+        .filter_map(|w| {
+            let (a, b) = (w.first()?, w.last()?);
+            // A restart resets the counters: no rate across it.
+            (b.t > a.t && b.value.cpu_s >= a.value.cpu_s)
+                .then(|| (b.t, (b.value.cpu_s - a.value.cpu_s) / (b.t - a.t)))
+        })
+        .collect();
+    let (ct, cy): (Vec<f64>, Vec<f64>) = cpu.into_iter().unzip();
+    let mib = 1048576.0;
+    let band = opts.band_frac;
+    Recoveries {
+        uss: recovery(&t, &uss, burst_start, burst_end, band, mib, tail_s),
+        rss: recovery(&t, &rss, burst_start, burst_end, band, mib, tail_s),
+        cpu: recovery(&ct, &cy, burst_start, burst_end, band, 0.02, tail_s),
+    }
 }
 
 /// Sends the burst. HTTP paths containing `{burst}` get the count in one
@@ -375,21 +493,12 @@ fn analyse(
     plan: &CellPlan,
     answers_csv: String,
 ) -> FaultRepeat {
-    let t: Vec<f64> = samples.iter().map(|s| s.t).collect();
-    let tail_s = (opts.after.as_secs_f64() / 4.0).max(1.0);
-    let uss: Vec<f64> = samples.iter().map(|s| s.value.uss as f64).collect();
-    let rss: Vec<f64> = samples.iter().map(|s| s.value.rss as f64).collect();
-    // CPU as ~1 s rates (tick counters are 10 ms coarse).
-    let step = samples.len().clamp(1, 20);
-    let cpu: Vec<(f64, f64)> = samples
-        .windows(step + 1)
-        .step_by(step)
-        .filter_map(|w| {
-            let (a, b) = (w.first()?, w.last()?);
-            (b.t > a.t).then(|| (b.t, (b.value.cpu_s - a.value.cpu_s) / (b.t - a.t)))
-        })
-        .collect();
-    let (ct, cy): (Vec<f64>, Vec<f64>) = cpu.into_iter().unzip();
+    let r = recoveries(samples, burst_start, burst_end, opts);
+    let sample_gap_s = samples
+        .windows(2)
+        .filter(|w| w[1].t >= burst_start)
+        .map(|w| w[1].t - w[0].t)
+        .max_by(f64::total_cmp);
     let p50 = |lo: f64, hi: f64| {
         let mut v: Vec<f64> = answers
             .iter()
@@ -408,33 +517,9 @@ fn analyse(
     FaultRepeat {
         cell: plan.id.clone(),
         burst: (burst_start, burst_end),
-        uss: recovery(
-            &t,
-            &uss,
-            burst_start,
-            burst_end,
-            opts.band_frac,
-            1048576.0,
-            tail_s,
-        ),
-        rss: recovery(
-            &t,
-            &rss,
-            burst_start,
-            burst_end,
-            opts.band_frac,
-            1048576.0,
-            tail_s,
-        ),
-        cpu: recovery(
-            &ct,
-            &cy,
-            burst_start,
-            burst_end,
-            opts.band_frac,
-            0.02,
-            tail_s,
-        ),
+        uss: r.uss,
+        rss: r.rss,
+        cpu: r.cpu,
         probe: ProbeStats {
             rate_per_s: opts.probe_rate,
             sent: answers.len(),
@@ -448,5 +533,7 @@ fn analyse(
             answers_csv: Some(answers_csv),
         },
         died_at,
+        sample_gap_s,
+        processes: vec![],
     }
 }

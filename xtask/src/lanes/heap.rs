@@ -70,7 +70,7 @@ pub async fn run(ctx: &LaneCtx<'_>, opts: &HeapOpts) -> (LaneRecord, Vec<Measure
     let mut env = ctx.profile.spec.env.clone();
     env.extend(wrap.env.clone());
     env.extend(opts.env.clone());
-    let process = ctx.profile.spec.process.clone();
+    let process = ctx.profile.process_names();
     let cell = |id: &str, wrapping: Option<Wrapping>| ToolCell {
         id: id.into(),
         params: BTreeMap::from([(

@@ -98,7 +98,7 @@ pub async fn run(ctx: &LaneCtx<'_>, opts: &MemcheckOpts) -> (LaneRecord, Vec<Mea
         duration: opts.duration,
         cycles: opts.cycles,
         // valgrind runs the target in its own process: sample that.
-        sample: Some(None),
+        sample: Some(vec![]),
     };
     ctx.events.emit(crate::events::Event::LaneStarted {
         lane: LaneKind::Memcheck.to_string(),

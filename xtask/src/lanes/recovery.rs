@@ -96,9 +96,16 @@ pub fn recovery(
 }
 
 /// The longest gap between consecutive successful answers, and where it
-/// started (seconds), from `(sent_at, ok)` records in send order.
+/// started (seconds), from `(sent_at, ok)` records in send order. Failures
+/// after the last success are a gap too, open to the last record: a target
+/// that never answers again must not look better than one that came back.
 pub fn longest_gap(answers: &[(f64, bool)]) -> Option<(f64, f64)> {
-    let ok: Vec<f64> = answers.iter().filter(|a| a.1).map(|a| a.0).collect();
+    let mut ok: Vec<f64> = answers.iter().filter(|a| a.1).map(|a| a.0).collect();
+    if let (Some(&last_ok), Some(last)) = (ok.last(), answers.last()) {
+        if !last.1 && last.0 > last_ok {
+            ok.push(last.0);
+        }
+    }
     ok.windows(2)
         .map(|w| (w[1] - w[0], w[0]))
         .fold(None, |best, g| match best {
@@ -181,5 +188,9 @@ mod tests {
         let (gap, at) = longest_gap(&a).unwrap();
         assert!((gap - 1.2).abs() < 1e-9 && at == 0.1);
         assert_eq!(longest_gap(&[(0.0, true)]), None);
+        // Never answered again: the gap runs to the last request.
+        let dead = [(0.0, true), (0.1, true), (0.2, false), (3.0, false)];
+        let (gap, at) = longest_gap(&dead).unwrap();
+        assert!((gap - 2.9).abs() < 1e-9 && at == 0.1, "{gap} {at}");
     }
 }

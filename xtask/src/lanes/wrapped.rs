@@ -50,8 +50,9 @@ pub struct ToolCell {
     pub duration: Duration,
     /// Churn cycles (profile `churn:`) at the start of the run.
     pub cycles: u32,
-    /// Sample these processes (by comm; None: the container's main process).
-    pub sample: Option<Option<String>>,
+    /// Sample these processes (by comm; empty: the container's main
+    /// process); None: no sampling.
+    pub sample: Option<Vec<String>>,
 }
 
 /// A finished tool cell.
@@ -229,7 +230,7 @@ async fn drive(
                 Target {
                     container_id: id.clone(),
                     host_pid,
-                    process: process.clone(),
+                    processes: process.clone(),
                 },
             )
             .await?;
@@ -369,7 +370,7 @@ async fn still_running(ctx: &LaneCtx<'_>, id: &str, tc: &ToolCell) -> Result<()>
 async fn terminate(ctx: &LaneCtx<'_>, id: &str, host_pid: i32, tc: &ToolCell) -> Result<()> {
     use nix::sys::signal::{kill, Signal};
     use nix::unistd::Pid;
-    let pids = crate::probe::host::find_processes(host_pid, ctx.profile.spec.process.as_deref())
+    let pids = crate::probe::host::find_processes(host_pid, &ctx.profile.process_names())
         .unwrap_or_else(|_| vec![host_pid]);
     let mut sent = false;
     for pid in pids {

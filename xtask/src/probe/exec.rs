@@ -14,19 +14,20 @@ use std::pin::Pin;
 use std::time::Duration;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
-/// The reader loop. `$1` is the process name (empty: PID 1); it is passed
-/// as an argument, never spliced into the script.
+/// The reader loop. Its arguments are the process names (none: PID 1);
+/// they are passed as arguments, never spliced into the script.
 const LOOP: &str = r#"
-name="$1"
 pids=""
-if [ -z "$name" ]; then pids=1; else
+if [ "$#" -eq 0 ]; then pids=1; else
   for d in /proc/[0-9]*; do
     c=""
     { read -r c < "$d/comm"; } 2>/dev/null || continue
-    [ "$c" = "$name" ] && pids="$pids ${d#/proc/}"
+    for name in "$@"; do
+      [ "$c" = "$name" ] && pids="$pids ${d#/proc/}"
+    done
   done
 fi
-[ -n "$pids" ] || { printf '@@error no process named %s\n' "$name"; exit 3; }
+[ -n "$pids" ] || { printf '@@error no process named %s\n' "$*"; exit 3; }
 dump() { while IFS= read -r l; do printf '%s\n' "$l"; done < "$1"; }
 while read -r cmd; do
   [ "$cmd" = q ] && exit 0
@@ -44,29 +45,50 @@ done
 
 type Output = Pin<Box<dyn Stream<Item = Result<LogOutput, bollard::errors::Error>> + Send>>;
 
-pub struct ExecProbe {
-    rt: tokio::runtime::Handle,
+/// One running exec of the loop.
+struct Session {
     input: Pin<Box<dyn AsyncWrite + Send>>,
     output: Output,
     pending: String,
+}
+
+pub struct ExecProbe {
+    rt: tokio::runtime::Handle,
+    engine: Engine,
+    target: Target,
+    /// None after the stream broke (the container restarted): the next
+    /// read opens a new one, at most once per [`REOPEN_EVERY`].
+    session: Option<Session>,
+    last_open: std::time::Instant,
     ticks: f64,
 }
 
+const REOPEN_EVERY: Duration = Duration::from_millis(500);
+
 impl ExecProbe {
     pub async fn start(engine: &Engine, target: &Target) -> Result<ExecProbe> {
-        let name = target.process.clone().unwrap_or_default();
+        let session = Session::open(engine, target).await?;
+        Ok(ExecProbe {
+            rt: tokio::runtime::Handle::current(),
+            engine: engine.clone(),
+            target: target.clone(),
+            session: Some(session),
+            last_open: std::time::Instant::now(),
+            ticks: clock_ticks(),
+        })
+    }
+}
+
+impl Session {
+    async fn open(engine: &Engine, target: &Target) -> Result<Session> {
+        let mut cmd = vec!["sh".to_string(), "-c".into(), LOOP.into(), "sh".into()];
+        cmd.extend(target.processes.iter().cloned());
         let exec = engine
             .docker
             .create_exec(
                 &target.container_id,
                 CreateExecOptions {
-                    cmd: Some(vec![
-                        "sh".to_string(),
-                        "-c".into(),
-                        LOOP.into(),
-                        "sh".into(),
-                        name,
-                    ]),
+                    cmd: Some(cmd),
                     attach_stdin: Some(true),
                     attach_stdout: Some(true),
                     attach_stderr: Some(true),
@@ -83,12 +105,10 @@ impl ExecProbe {
         let StartExecResults::Attached { output, input } = started else {
             bail!("exec-stream sampler started detached");
         };
-        Ok(ExecProbe {
-            rt: tokio::runtime::Handle::current(),
+        Ok(Session {
             input,
             output,
             pending: String::new(),
-            ticks: clock_ticks(),
         })
     }
 
@@ -164,8 +184,25 @@ pub fn parse_block(block: &str, ticks: f64) -> Result<Reading> {
 impl Probe for ExecProbe {
     fn read(&mut self) -> Result<Reading> {
         let rt = self.rt.clone();
-        let block = rt.block_on(self.request())?;
-        parse_block(&block, self.ticks)
+        if self.session.is_none() {
+            if self.last_open.elapsed() < REOPEN_EVERY {
+                bail!("exec sampler: waiting to re-attach");
+            }
+            self.last_open = std::time::Instant::now();
+            self.session = Some(rt.block_on(Session::open(&self.engine, &self.target))?);
+        }
+        let Some(session) = self.session.as_mut() else {
+            bail!("exec sampler: no session");
+        };
+        match rt.block_on(session.request()) {
+            Ok(block) => parse_block(&block, self.ticks),
+            Err(e) => {
+                // A broken stream is re-opened on a later tick: after an
+                // engine restart the loop must find the new processes.
+                self.session = None;
+                Err(e)
+            }
+        }
     }
 }
 
@@ -173,9 +210,10 @@ impl Drop for ExecProbe {
     fn drop(&mut self) {
         // Ask the loop to exit; the exec also ends with the container.
         let rt = self.rt.clone();
-        let input = &mut self.input;
-        if tokio::runtime::Handle::try_current().is_err() {
-            let _ = rt.block_on(async { input.write_all(b"q\n").await });
+        if let Some(session) = self.session.as_mut() {
+            if tokio::runtime::Handle::try_current().is_err() {
+                let _ = rt.block_on(async { session.input.write_all(b"q\n").await });
+            }
         }
     }
 }

@@ -14,6 +14,10 @@ use std::path::PathBuf;
 pub struct HostProbe {
     target: Target,
     pids: Vec<i32>,
+    /// The container's cgroup.procs: it outlives the container's processes
+    /// (an engine restart gives new PIDs under the same cgroup path), so the
+    /// probe finds the target again after a restart through it.
+    cg_procs: Option<PathBuf>,
     buf: String,
     ticks: f64,
     cg_mem: Option<PathBuf>,
@@ -22,7 +26,7 @@ pub struct HostProbe {
 
 impl HostProbe {
     pub fn new(target: Target) -> Result<HostProbe> {
-        let pids = find_processes(target.host_pid, target.process.as_deref())?;
+        let pids = find_processes(target.host_pid, &target.processes)?;
         // Reading another user's smaps_rollup needs root or CAP_SYS_PTRACE.
         let probe_path = format!("/proc/{}/smaps_rollup", pids[0]);
         if let Err(e) = std::fs::read_to_string(&probe_path) {
@@ -35,9 +39,11 @@ impl HostProbe {
         let cgroups = std::fs::read_to_string(format!("/proc/{}/cgroup", target.host_pid))
             .unwrap_or_default();
         let (cg_mem, cg_cpu) = cgroup_files(&cgroups);
+        let cg_procs = cgroup_procs_file(&cgroups);
         Ok(HostProbe {
             target,
             pids,
+            cg_procs,
             buf: String::with_capacity(4096),
             ticks: clock_ticks(),
             cg_mem,
@@ -77,13 +83,16 @@ impl HostProbe {
 impl Probe for HostProbe {
     fn read(&mut self) -> Result<Reading> {
         let mut acc = Reading::default();
+        if self.pids.is_empty() {
+            self.reattach()?;
+        }
         let pids = self.pids.clone();
         for pid in pids {
             if let Err(e) = self.read_pid(pid, &mut acc) {
-                // The process set may have changed (a worker restarted):
-                // look again once, then give up on this tick.
-                self.pids = find_processes(self.target.host_pid, self.target.process.as_deref())
-                    .context("target processes changed")?;
+                // The process set changed (a worker restarted, or the engine
+                // restarted the container): look again on the next tick.
+                self.pids.clear();
+                let _ = self.reattach();
                 return Err(e.context(format!("pid {pid} vanished")));
             }
         }
@@ -101,6 +110,87 @@ impl Probe for HostProbe {
         }
         Ok(acc)
     }
+}
+
+impl HostProbe {
+    /// Finds the target's processes again: in the container's cgroup when
+    /// it is known (this survives an engine restart), else under the
+    /// original main process.
+    fn reattach(&mut self) -> Result<()> {
+        let pids = match &self.cg_procs {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("read {}", path.display()))?;
+                let members: Vec<i32> =
+                    text.lines().filter_map(|l| l.trim().parse().ok()).collect();
+                select_members(&members, &self.target.processes, |pid| {
+                    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                        .ok()
+                        .and_then(|t| parse_stat(&t).ok())
+                        .map(|st| (st.ppid, st.comm))
+                })
+            }
+            None => find_processes(self.target.host_pid, &self.target.processes)?,
+        };
+        if pids.is_empty() {
+            bail!("no target process in the container (restarting?)");
+        }
+        // Every named process must be back, or the sum would quietly
+        // shrink to the ones that started first.
+        let comm = |pid: &i32| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm")).map(|c| c.trim_end().to_string())
+        };
+        let comms: Vec<String> = pids.iter().filter_map(|p| comm(p).ok()).collect();
+        if let Some(n) = self.target.processes.iter().find(|n| !comms.contains(n)) {
+            bail!("`{n}` is not running yet (restarting?)");
+        }
+        self.pids = pids;
+        Ok(())
+    }
+}
+
+/// From a cgroup's members, the processes to sample: those whose comm is
+/// named, or the main process (the member whose parent is not a member)
+/// when no name is given. `stat` gives a pid's (ppid, comm).
+pub fn select_members(
+    members: &[i32],
+    names: &[String],
+    stat: impl Fn(i32) -> Option<(i32, String)>,
+) -> Vec<i32> {
+    let info: Vec<(i32, i32, String)> = members
+        .iter()
+        .filter_map(|&p| stat(p).map(|(pp, c)| (p, pp, c)))
+        .collect();
+    let mut out: Vec<i32> = if names.is_empty() {
+        info.iter()
+            .filter(|(_, pp, _)| !members.contains(pp))
+            .map(|(p, _, _)| *p)
+            .take(1)
+            .collect()
+    } else {
+        info.iter()
+            .filter(|(_, _, c)| names.contains(c))
+            .map(|(p, _, _)| *p)
+            .collect()
+    };
+    out.sort_unstable();
+    out
+}
+
+/// The cgroup.procs file of the process's memory (v1) or unified (v2) cgroup.
+fn cgroup_procs_file(proc_cgroup: &str) -> Option<PathBuf> {
+    let root = PathBuf::from("/sys/fs/cgroup");
+    let v1 = cgroup_path(proc_cgroup, "memory").map(|p| {
+        root.join("memory")
+            .join(p.trim_start_matches('/'))
+            .join("cgroup.procs")
+    });
+    let v2 = || {
+        cgroup_path(proc_cgroup, "")
+            .map(|p| root.join(p.trim_start_matches('/')).join("cgroup.procs"))
+    };
+    v1.filter(|p| p.is_file())
+        .or_else(|| v2().filter(|p| p.is_file()))
 }
 
 /// cpuacct.usage is nanoseconds; v2 cpu.stat has `usage_usec`.
@@ -148,12 +238,12 @@ fn cgroup_files(proc_cgroup: &str) -> (Option<PathBuf>, Option<PathBuf>) {
 }
 
 /// The target's processes: the container's main process and its
-/// descendants whose comm equals `process` (all of them, summed: a
+/// descendants whose comm is one of `names` (all of them, summed: a
 /// pre-forking server's workers are its cost), or the main process alone.
-pub fn find_processes(root_pid: i32, process: Option<&str>) -> Result<Vec<i32>> {
-    let Some(name) = process else {
+pub fn find_processes(root_pid: i32, names: &[String]) -> Result<Vec<i32>> {
+    if names.is_empty() {
         return Ok(vec![root_pid]);
-    };
+    }
     let mut children: HashMap<i32, Vec<i32>> = HashMap::new();
     let mut comms: HashMap<i32, String> = HashMap::new();
     for entry in std::fs::read_dir("/proc").context("list /proc")?.flatten() {
@@ -174,32 +264,40 @@ pub fn find_processes(root_pid: i32, process: Option<&str>) -> Result<Vec<i32>> 
     let mut found = Vec::new();
     let mut stack = vec![root_pid];
     while let Some(pid) = stack.pop() {
-        if comms.get(&pid).is_some_and(|c| c == name) {
+        if comms.get(&pid).is_some_and(|c| names.contains(c)) {
             found.push(pid);
         }
         if let Some(kids) = children.get(&pid) {
             stack.extend(kids);
         }
     }
-    if found.is_empty() {
-        let seen: Vec<String> = {
+    // Every name must match something: a typo would otherwise go unnoticed
+    // behind the processes that do match.
+    let missing: Vec<&String> = names
+        .iter()
+        .filter(|n| !found.iter().any(|p| comms.get(p) == Some(*n)))
+        .collect();
+    if !missing.is_empty() {
+        let running: Vec<String> = {
             let mut s = vec![root_pid];
-            let mut names = Vec::new();
+            let mut running = Vec::new();
             while let Some(p) = s.pop() {
                 if let Some(c) = comms.get(&p) {
-                    names.push(c.clone());
+                    running.push(c.clone());
                 }
                 if let Some(k) = children.get(&p) {
                     s.extend(k);
                 }
             }
-            names.sort();
-            names.dedup();
-            names
+            running.sort();
+            running.dedup();
+            running
         };
+        let missing: Vec<String> = missing.iter().map(|n| format!("`{n}`")).collect();
         bail!(BadInput(format!(
-            "no process named `{name}` in the container (it runs: {}); fix `process:` in the profile",
-            seen.join(", ")
+            "no process named {} in the container (it runs: {}); fix `process:` in the profile",
+            missing.join(", "),
+            running.join(", ")
         )));
     }
     found.sort_unstable();
@@ -216,7 +314,7 @@ mod tests {
         let mut p = HostProbe::new(Target {
             container_id: String::new(),
             host_pid: me,
-            process: None,
+            processes: vec![],
         })
         .unwrap();
         let r = p.read().unwrap();
@@ -232,12 +330,39 @@ mod tests {
             .spawn()
             .unwrap();
         let me = std::process::id() as i32;
-        let pids = find_processes(me, Some("sleep")).unwrap();
+        let pids = find_processes(me, &["sleep".into()]).unwrap();
         assert_eq!(pids, vec![child.id() as i32]);
-        let err = find_processes(me, Some("nosuchproc")).unwrap_err();
+        let err = find_processes(me, &["nosuchproc".into()]).unwrap_err();
         assert!(format!("{err:#}").contains("sleep"), "{err:#}");
+        // One name matching does not hide another that matches nothing.
+        let err = find_processes(me, &["sleep".into(), "nosuchproc".into()]).unwrap_err();
+        assert!(format!("{err:#}").contains("`nosuchproc`"), "{err:#}");
         child.kill().unwrap();
         child.wait().unwrap();
+    }
+
+    #[test]
+    fn cgroup_members_by_name_or_main_process() {
+        // A restarted container: init 900 (sh) with workers 901, 902 and a
+        // helper 903 whose parent is outside the cgroup listing order.
+        let table = |pid: i32| match pid {
+            900 => Some((1, "sh".to_string())),
+            901 | 902 => Some((900, "worker".to_string())),
+            903 => Some((900, "logger".to_string())),
+            _ => None,
+        };
+        let members = [903, 901, 900, 902, 904];
+        assert_eq!(select_members(&members, &[], table), vec![900]);
+        assert_eq!(
+            select_members(&members, &["worker".into()], table),
+            vec![901, 902]
+        );
+        assert_eq!(
+            select_members(&members, &["worker".into(), "logger".into()], table),
+            vec![901, 902, 903]
+        );
+        assert!(select_members(&members, &["gone".into()], table).is_empty());
+        assert!(select_members(&[], &[], table).is_empty());
     }
 
     #[test]

@@ -49,13 +49,13 @@ pub trait Probe: Send {
     fn read(&mut self) -> Result<Reading>;
 }
 
-/// Which processes of a container to sample: those whose `comm` equals
-/// `process`, or the container's main process when None.
+/// Which processes of a container to sample: those whose `comm` is one of
+/// `processes`, or the container's main process when that is empty.
 #[derive(Clone, Debug)]
 pub struct Target {
     pub container_id: String,
     pub host_pid: i32,
-    pub process: Option<String>,
+    pub processes: Vec<String>,
 }
 
 /// Clock ticks per second for utime/stime.

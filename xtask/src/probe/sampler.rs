@@ -59,7 +59,23 @@ pub struct Ticker<T: Send + Clone + 'static> {
 const MAX_CONSECUTIVE_FAILURES: u32 = 20;
 
 impl<T: Send + Clone + 'static> Ticker<T> {
-    pub fn spawn<F>(name: &str, rate_hz: f64, origin: Instant, mut read: F) -> Ticker<T>
+    pub fn spawn<F>(name: &str, rate_hz: f64, origin: Instant, read: F) -> Ticker<T>
+    where
+        F: FnMut() -> anyhow::Result<T> + Send + 'static,
+    {
+        Ticker::spawn_tolerant(name, rate_hz, origin, MAX_CONSECUTIVE_FAILURES, read)
+    }
+
+    /// Like [`Ticker::spawn`], giving up only after `max_failures`
+    /// consecutive failed reads (a target that restarts on purpose is
+    /// unreadable for a while).
+    pub fn spawn_tolerant<F>(
+        name: &str,
+        rate_hz: f64,
+        origin: Instant,
+        max_failures: u32,
+        mut read: F,
+    ) -> Ticker<T>
     where
         F: FnMut() -> anyhow::Result<T> + Send + 'static,
     {
@@ -103,7 +119,7 @@ impl<T: Send + Clone + 'static> Ticker<T> {
                             stats.failed_reads += 1;
                             consecutive += 1;
                             stats.last_error = Some(format!("{e:#}"));
-                            if consecutive >= MAX_CONSECUTIVE_FAILURES {
+                            if consecutive >= max_failures.max(1) {
                                 break;
                             }
                         }
@@ -178,6 +194,22 @@ pub fn spawn_probe(mut probe: Box<dyn Probe>, rate_hz: f64, origin: Instant) -> 
     Ticker::spawn("runcost-sampler", rate_hz, origin, move || probe.read())
 }
 
+/// Samples a [`Probe`] at a fixed rate through gaps of up to `tolerate`
+/// in which every read fails (the target restarting); the probe re-attaches.
+pub fn spawn_probe_tolerant(
+    mut probe: Box<dyn Probe>,
+    rate_hz: f64,
+    origin: Instant,
+    tolerate: Duration,
+) -> Ticker<Reading> {
+    let max = (tolerate.as_secs_f64() * rate_hz)
+        .ceil()
+        .min(f64::from(u32::MAX)) as u32;
+    Ticker::spawn_tolerant("runcost-sampler", rate_hz, origin, max, move || {
+        probe.read()
+    })
+}
+
 fn thread_cpu() -> f64 {
     use nix::time::{clock_gettime, ClockId};
     clock_gettime(ClockId::CLOCK_THREAD_CPUTIME_ID)
@@ -208,6 +240,25 @@ mod tests {
         let (s, st) = t.stop();
         assert!(st.missed_ticks > 0);
         assert!(s.windows(2).all(|w| w[1].t - w[0].t >= 0.02));
+    }
+
+    #[test]
+    fn tolerant_ticker_rides_out_a_gap() {
+        // Reads fail for a stretch in the middle, as while a container
+        // restarts; the tolerant ticker keeps going and samples after it.
+        let origin = Instant::now();
+        let mut n = 0u32;
+        let t = Ticker::spawn_tolerant("gap", 200.0, origin, 100, move || {
+            n += 1;
+            if (10..60).contains(&n) {
+                anyhow::bail!("restarting")
+            }
+            Ok(n)
+        });
+        std::thread::sleep(Duration::from_millis(600));
+        let (s, st) = t.stop();
+        assert_eq!(st.failed_reads, 50);
+        assert!(s.iter().any(|x| x.value >= 60), "no sample after the gap");
     }
 
     #[test]

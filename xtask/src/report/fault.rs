@@ -4,6 +4,7 @@
 
 use super::charts::ChartRef;
 use crate::lanes::cell::parse_samples_csv;
+use crate::lanes::recovery::Recovery;
 use crate::results::fault::{FaultFinding, RetainVerdict};
 use crate::results::{RunDir, RunRecord};
 use anyhow::{Context, Result};
@@ -89,6 +90,45 @@ pub fn markdown(s: &mut String, f: &FaultFinding) {
             ms(r.probe.p50_during_ms),
             ms(r.probe.p50_after_ms),
         );
+    }
+    for r in &f.repeats {
+        if let Some(g) = r.sample_gap_s.filter(|g| *g > 0.5) {
+            let _ = writeln!(
+                s,
+                "\n{}: the target could not be read for {g:.2} s after the burst (its processes were replaced); the sampler found the new ones and went on.",
+                r.cell
+            );
+        }
+    }
+    if f.repeats.iter().any(|r| !r.processes.is_empty()) {
+        let _ = writeln!(s, "\nEach named process on its own:\n");
+        let _ = writeln!(
+            s,
+            "| repeat | process | USS baseline | peak Δ USS | USS recovered after | USS retained | peak Δ CPU | CPU recovered after |"
+        );
+        let _ = writeln!(s, "|---|---|---:|---:|---:|---:|---:|---:|");
+        for r in &f.repeats {
+            for p in &r.processes {
+                let u = |g: &dyn Fn(&Recovery) -> String| {
+                    p.uss.as_ref().map(g).unwrap_or_else(|| "—".into())
+                };
+                let c = |g: &dyn Fn(&Recovery) -> String| {
+                    p.cpu.as_ref().map(g).unwrap_or_else(|| "—".into())
+                };
+                let _ = writeln!(
+                    s,
+                    "| {} | `{}` | {} | {} | {} | {} | {} | {} |",
+                    r.cell,
+                    p.name,
+                    u(&|x| mib(x.baseline)),
+                    u(&|x| mib(x.peak_delta)),
+                    u(&|x| after(x.recovered_after_s)),
+                    u(&|x| mib(x.retained)),
+                    c(&|x| format!("{:.3} cores", x.peak_delta)),
+                    c(&|x| after(x.recovered_after_s)),
+                );
+            }
+        }
     }
     let _ = writeln!(
         s,

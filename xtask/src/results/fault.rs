@@ -16,6 +16,23 @@ pub struct FaultRepeat {
     pub probe: ProbeStats,
     /// The target died at this time (seconds since the cell's start) and did not come back.
     pub died_at: Option<f64>,
+    /// Longest time between two samples from the burst's start on, seconds:
+    /// how long the target was unreadable (an engine restart replaces its
+    /// processes; the sampler finds the new ones).
+    #[serde(default)]
+    pub sample_gap_s: Option<f64>,
+    /// Each named process on its own, when the profile names more than one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub processes: Vec<ProcessRecovery>,
+}
+
+/// One named process (all processes with that comm, summed) around the burst.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ProcessRecovery {
+    pub name: String,
+    pub uss: Option<Recovery>,
+    pub cpu: Option<Recovery>,
+    pub samples_csv: Option<String>,
 }
 
 /// What a client probing at a fixed rate saw.

@@ -107,10 +107,10 @@ async fn measure(
     let target = Target {
         container_id: started.container.clone(),
         host_pid,
-        process: ctx.profile.spec.process.clone(),
+        processes: ctx.profile.process_names(),
     };
     let cg = container_cpu_file(host_pid);
-    let target_pids = crate::probe::host::find_processes(host_pid, target.process.as_deref())?;
+    let target_pids = crate::probe::host::find_processes(host_pid, &target.processes)?;
     // Let the target settle so its own CPU does not blur the figures.
     tokio::time::sleep(Duration::from_secs(2)).await;
 
