@@ -10,6 +10,7 @@ mod error;
 mod events;
 mod httpc;
 mod lanes;
+mod memcached;
 mod probe;
 mod profile;
 mod report;
