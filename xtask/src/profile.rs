@@ -148,12 +148,14 @@ fn default_heap_threshold() -> u64 {
 }
 
 /// Create/delete cycles: each cycle creates `batch` objects, then deletes
-/// them, over one keep-alive HTTP connection.
+/// them, over one keep-alive HTTP connection, or with one command in the
+/// container for each half (`{batch}` in an argument is the batch size).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChurnSpec {
-    /// Container port of both requests.
-    pub port: u16,
+    /// Container port of both requests (HTTP churn only).
+    #[serde(default)]
+    pub port: Option<u16>,
     pub create: ChurnRequest,
     pub delete: ChurnRequest,
     /// Objects created, then deleted, per cycle.
@@ -167,13 +169,18 @@ pub struct ChurnSpec {
     pub env: BTreeMap<String, String>,
 }
 
-/// One churn request. `{id}` in the path is replaced with the id the
-/// create request returned.
+/// One churn request: HTTP (`method`, `path`; `{id}` in the path is
+/// replaced with the id the create request returned) or a command in the
+/// container (`exec`, once per cycle for the whole batch).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChurnRequest {
+    #[serde(default)]
     pub method: String,
+    #[serde(default)]
     pub path: String,
+    #[serde(default)]
+    pub exec: Option<Vec<String>>,
     /// Create only: JSON pointer to the new object's id in the response.
     #[serde(default)]
     pub id: Option<String>,
@@ -316,14 +323,55 @@ pub struct BuildSpec {
     /// A workspace package whose release binary is copied into the build context.
     #[serde(default)]
     pub cargo_package: Option<String>,
+    /// The build context, relative to the profile file (default: a staging
+    /// directory holding only the `cargo_package` binary).
+    #[serde(default)]
+    pub context: Option<PathBuf>,
 }
 
+/// How the harness tells the service is ready: exactly one of an HTTP GET
+/// answering 200, a TCP port accepting connections, or a command in the
+/// container exiting 0.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReadySpec {
-    pub http: HttpGet,
+    #[serde(default)]
+    pub http: Option<HttpGet>,
+    #[serde(default)]
+    pub tcp: Option<u16>,
+    #[serde(default)]
+    pub exec: Option<Vec<String>>,
     #[serde(default = "default_ready_timeout")]
     pub timeout: HumanDuration,
+}
+
+/// The one readiness probe a validated [`ReadySpec`] names.
+#[derive(Debug, Clone, Copy)]
+pub enum ReadyProbe<'a> {
+    Http(&'a HttpGet),
+    Tcp(u16),
+    Exec(&'a [String]),
+}
+
+impl ReadySpec {
+    pub fn probe(&self) -> ReadyProbe<'_> {
+        match (&self.http, self.tcp, &self.exec) {
+            (Some(h), _, _) => ReadyProbe::Http(h),
+            (None, Some(p), _) => ReadyProbe::Tcp(p),
+            (None, None, Some(argv)) => ReadyProbe::Exec(argv),
+            // Validation guarantees one; an exec of nothing fails loudly.
+            (None, None, None) => ReadyProbe::Exec(&[]),
+        }
+    }
+
+    /// The container port the probe talks to, if any.
+    pub fn port(&self) -> Option<u16> {
+        match self.probe() {
+            ReadyProbe::Http(h) => Some(h.port),
+            ReadyProbe::Tcp(p) => Some(p),
+            ReadyProbe::Exec(_) => None,
+        }
+    }
 }
 
 fn default_ready_timeout() -> HumanDuration {
@@ -344,22 +392,128 @@ fn default_path() -> String {
     "/".into()
 }
 
-/// A value read back from the target to prove a setting was applied.
+/// A value read back from the target to prove a setting was applied:
+/// exactly one of a JSON field of an HTTP answer (`http` + `json`), the
+/// trimmed stdout of a command in the container (`exec`), or a memcached
+/// statistic (`memcached`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct JsonCheck {
-    pub http: HttpGet,
+pub struct CheckSpec {
+    #[serde(default)]
+    pub http: Option<HttpGet>,
     /// JSON pointer (RFC 6901) into the response, e.g. `/entities`.
-    pub json: String,
+    #[serde(default)]
+    pub json: Option<String>,
+    #[serde(default)]
+    pub exec: Option<Vec<String>>,
+    #[serde(default)]
+    pub memcached: Option<MemcachedStat>,
+}
+
+/// The one way a validated [`CheckSpec`] reads its value.
+#[derive(Debug, Clone, Copy)]
+pub enum CheckKind<'a> {
+    Http { http: &'a HttpGet, json: &'a str },
+    Exec(&'a [String]),
+    Memcached(&'a MemcachedStat),
+}
+
+impl CheckSpec {
+    pub fn kind(&self) -> CheckKind<'_> {
+        match (&self.http, &self.exec, &self.memcached) {
+            (Some(http), _, _) => CheckKind::Http {
+                http,
+                json: self.json.as_deref().unwrap_or("/"),
+            },
+            (None, Some(argv), _) => CheckKind::Exec(argv),
+            (None, None, Some(m)) => CheckKind::Memcached(m),
+            (None, None, None) => CheckKind::Exec(&[]),
+        }
+    }
+
+    /// How the check reads, for messages.
+    pub fn describe(&self) -> String {
+        match self.kind() {
+            CheckKind::Http { http, json } => format!("GET :{}{} {json}", http.port, http.path),
+            CheckKind::Exec(argv) => format!("exec {argv:?}"),
+            CheckKind::Memcached(m) => format!("memcached :{} stats {}", m.port, m.stat),
+        }
+    }
+
+    pub fn port(&self) -> Option<u16> {
+        match self.kind() {
+            CheckKind::Http { http, .. } => Some(http.port),
+            CheckKind::Exec(_) => None,
+            CheckKind::Memcached(m) => Some(m.port),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct MemcachedStat {
+    pub port: u16,
+    /// A name from the `stats` command, e.g. `curr_items`.
+    pub stat: String,
+}
+
+/// How the scaling lane sets the entity count: exactly one of an
+/// environment variable read at start (`env`), a command run in the
+/// container once it is ready (`exec`, `{n}` in an argument is the count),
+/// or items stored through the memcached protocol by runcost (`memcached`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct EntitiesSpec {
-    /// Environment variable that sets the count at start.
-    pub env: String,
     #[serde(default)]
-    pub check: Option<JsonCheck>,
+    pub env: Option<String>,
+    #[serde(default)]
+    pub exec: Option<Vec<String>>,
+    #[serde(default)]
+    pub memcached: Option<MemcachedFill>,
+    #[serde(default)]
+    pub check: Option<CheckSpec>,
+    /// For `exec` and `memcached`: the count the other lanes (footprint,
+    /// load, fault) create; none by default.
+    #[serde(default)]
+    pub default: Option<u64>,
+}
+
+/// The one way a validated [`EntitiesSpec`] sets the count.
+#[derive(Debug, Clone, Copy)]
+pub enum EntitySetter<'a> {
+    Env(&'a str),
+    Exec(&'a [String]),
+    Memcached(&'a MemcachedFill),
+}
+
+impl EntitiesSpec {
+    pub fn setter(&self) -> EntitySetter<'_> {
+        match (&self.env, &self.exec, &self.memcached) {
+            (Some(e), _, _) => EntitySetter::Env(e),
+            (None, Some(argv), _) => EntitySetter::Exec(argv),
+            (None, None, Some(m)) => EntitySetter::Memcached(m),
+            (None, None, None) => EntitySetter::Exec(&[]),
+        }
+    }
+}
+
+/// Items stored through the memcached text protocol: keys `{prefix}{i}`,
+/// values of `value_bytes`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemcachedFill {
+    pub port: u16,
+    #[serde(default = "default_value_bytes")]
+    pub value_bytes: usize,
+    #[serde(default = "default_key_prefix")]
+    pub prefix: String,
+}
+
+fn default_value_bytes() -> usize {
+    100
+}
+fn default_key_prefix() -> String {
+    "runcost:".into()
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -367,7 +521,7 @@ pub struct EntitiesSpec {
 pub struct KnobSpec {
     pub env: String,
     #[serde(default)]
-    pub check: Option<JsonCheck>,
+    pub check: Option<CheckSpec>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -533,31 +687,132 @@ impl Profile {
                 return Err(err("process", format!("`{d}` is listed twice")));
             }
         }
-        let mut checks: Vec<(&str, &JsonCheck)> = Vec::new();
+        let argv_ok = |key: &str, argv: &[String], example: &str| {
+            if argv.is_empty() || argv[0].trim().is_empty() {
+                Err(err(
+                    key,
+                    format!("must be a command as an argv list, e.g. {example}"),
+                ))
+            } else {
+                Ok(())
+            }
+        };
+        let check_ok = |c: &CheckSpec| -> Result<()> {
+            let kinds = usize::from(c.http.is_some())
+                + usize::from(c.exec.is_some())
+                + usize::from(c.memcached.is_some());
+            if kinds != 1 {
+                return Err(err(
+                    "check",
+                    "must read the value one way: `http` with `json`, `exec`, or `memcached`"
+                        .into(),
+                ));
+            }
+            match (&c.http, &c.json) {
+                (Some(h), Some(j)) => {
+                    if !j.starts_with('/') {
+                        return Err(err(
+                            "json",
+                            format!("`{j}` is not a JSON pointer; write e.g. /entities"),
+                        ));
+                    }
+                    if !h.path.starts_with('/') {
+                        return Err(err("path", format!("`{}` must start with /", h.path)));
+                    }
+                }
+                (Some(_), None) => return Err(err(
+                    "check",
+                    "an `http` check needs `json`: the JSON pointer of the value, e.g. /entities"
+                        .into(),
+                )),
+                (None, Some(_)) => {
+                    return Err(err("json", "goes with an `http` check only".into()))
+                }
+                (None, None) => {}
+            }
+            if let Some(argv) = &c.exec {
+                argv_ok("exec", argv, "[redis-cli, DBSIZE]")?;
+            }
+            if let Some(m) = &c.memcached {
+                if m.stat.is_empty() || m.stat.contains(char::is_whitespace) {
+                    return Err(err(
+                        "stat",
+                        "must name one statistic, e.g. curr_items".into(),
+                    ));
+                }
+            }
+            Ok(())
+        };
         if let Some(e) = &spec.entities {
-            check_env_name(&e.env).map_err(|m| err("env", m))?;
+            let ways = usize::from(e.env.is_some())
+                + usize::from(e.exec.is_some())
+                + usize::from(e.memcached.is_some());
+            if ways != 1 {
+                return Err(err(
+                    "entities",
+                    "must set the count one way: `env`, `exec` (with {n}) or `memcached`".into(),
+                ));
+            }
+            if let Some(name) = &e.env {
+                check_env_name(name).map_err(|m| err("env", m))?;
+                if e.default.is_some() {
+                    return Err(err(
+                        "default",
+                        format!("with `env`, the default count is the profile's `env.{name}`"),
+                    ));
+                }
+            }
+            if let Some(argv) = &e.exec {
+                argv_ok("exec", argv, "[redis-cli, DEBUG, POPULATE, \"{n}\"]")?;
+                if !argv.iter().any(|a| a.contains("{n}")) {
+                    return Err(err(
+                        "exec",
+                        "no argument contains {n}, the entity count; e.g. [redis-cli, DEBUG, POPULATE, \"{n}\"]".into(),
+                    ));
+                }
+            }
+            if let Some(m) = &e.memcached {
+                if m.value_bytes == 0 || m.value_bytes > 1 << 20 {
+                    return Err(err("value_bytes", "must be between 1 and 1048576".into()));
+                }
+                if m.prefix.is_empty()
+                    || m.prefix.len() > 200
+                    || m.prefix
+                        .contains(|c: char| c.is_whitespace() || c.is_control())
+                {
+                    return Err(err(
+                        "prefix",
+                        "must be 1-200 characters without spaces (a memcached key prefix)".into(),
+                    ));
+                }
+            }
             if let Some(c) = &e.check {
-                checks.push(("json", c));
+                check_ok(c)?;
             }
         }
         for k in spec.knobs.values() {
             check_env_name(&k.env).map_err(|m| err("env", m))?;
             if let Some(c) = &k.check {
-                checks.push(("json", c));
+                check_ok(c)?;
             }
         }
-        for (key, c) in checks {
-            if !c.json.starts_with('/') {
-                return Err(err(
-                    key,
-                    format!("`{}` is not a JSON pointer; write e.g. /entities", c.json),
-                ));
-            }
+        let r = &spec.ready;
+        let ways = usize::from(r.http.is_some())
+            + usize::from(r.tcp.is_some())
+            + usize::from(r.exec.is_some());
+        if ways != 1 {
+            return Err(err(
+                "ready",
+                "must name one readiness probe: `http: { port, path }`, `tcp: PORT` or `exec: [argv]`".into(),
+            ));
         }
-        for h in std::iter::once(&spec.ready.http) {
+        if let Some(h) = &r.http {
             if !h.path.starts_with('/') {
                 return Err(err("path", format!("`{}` must start with /", h.path)));
             }
+        }
+        if let Some(argv) = &r.exec {
+            argv_ok("exec", argv, "[redis-cli, ping]")?;
         }
         if let Some(load) = &spec.load {
             if load.requests.is_empty() {
@@ -597,6 +852,30 @@ impl Profile {
                 .unwrap_or_default();
             BadInput(format!("{shown}{line}: field `{section}.{key}`: {msg}")).into()
         };
+        if let Some(b) = &spec.build {
+            if !dir.join(&b.dockerfile).is_file() {
+                return Err(in_section(
+                    "build",
+                    "dockerfile",
+                    format!(
+                        "{} does not exist; the path is relative to the profile file",
+                        dir.join(&b.dockerfile).display()
+                    ),
+                ));
+            }
+            if let Some(c) = &b.context {
+                if !dir.join(c).is_dir() {
+                    return Err(in_section(
+                        "build",
+                        "context",
+                        format!(
+                            "{} is not a directory; the path is relative to the profile file",
+                            dir.join(c).display()
+                        ),
+                    ));
+                }
+            }
+        }
         let mut suppressions_dir = None;
         if let Some(w) = &spec.wrap {
             if w.argv.is_empty() || w.argv[0].trim().is_empty() {
@@ -659,10 +938,54 @@ impl Profile {
             }
         }
         if let Some(c) = &spec.churn {
+            let execs = usize::from(c.create.exec.is_some()) + usize::from(c.delete.exec.is_some());
+            if execs == 1 {
+                return Err(in_section(
+                    "churn",
+                    if c.create.exec.is_some() {
+                        "delete"
+                    } else {
+                        "create"
+                    },
+                    "create and delete must both be HTTP requests or both `exec` commands".into(),
+                ));
+            }
+            if execs == 0 && c.port.is_none() {
+                return Err(in_section(
+                    "churn",
+                    "port",
+                    "HTTP churn needs the container `port` of its requests".into(),
+                ));
+            }
+            for (key, r) in [("create", &c.create), ("delete", &c.delete)] {
+                if let Some(argv) = &r.exec {
+                    if argv.is_empty() || argv[0].trim().is_empty() {
+                        return Err(in_section(
+                            "churn",
+                            key,
+                            "`exec` must be a command as an argv list".into(),
+                        ));
+                    }
+                    if !r.method.is_empty()
+                        || !r.path.is_empty()
+                        || r.id.is_some()
+                        || r.body.is_some()
+                    {
+                        return Err(in_section(
+                            "churn",
+                            key,
+                            "an `exec` request has no method, path, id or body".into(),
+                        ));
+                    }
+                }
+            }
             for (key, r, want) in [
                 ("create", &c.create, "POST"),
                 ("delete", &c.delete, "DELETE"),
-            ] {
+            ]
+            .into_iter()
+            .filter(|_| execs == 0)
+            {
                 const METHODS: [&str; 5] = ["GET", "POST", "PUT", "DELETE", "PATCH"];
                 if !METHODS.contains(&r.method.as_str()) {
                     return Err(in_section(
@@ -746,20 +1069,26 @@ impl Profile {
 
     /// The container ports the harness must reach from the host.
     pub fn ports(&self) -> Vec<u16> {
-        let mut ports = vec![self.spec.ready.http.port];
+        let mut ports: Vec<u16> = self.spec.ready.port().into_iter().collect();
         let checks = self
             .spec
             .entities
             .iter()
             .filter_map(|e| e.check.as_ref())
             .chain(self.spec.knobs.values().filter_map(|k| k.check.as_ref()));
-        ports.extend(checks.map(|c| c.http.port));
+        ports.extend(checks.filter_map(CheckSpec::port));
+        ports.extend(
+            self.spec
+                .entities
+                .iter()
+                .filter_map(|e| e.memcached.as_ref().map(|m| m.port)),
+        );
         ports.extend(self.spec.load.iter().map(|l| l.port));
         ports.extend(self.spec.fault.iter().filter_map(|f| match &f.action {
             FaultAction::Http(h) => Some(h.port),
             _ => None,
         }));
-        ports.extend(self.spec.churn.iter().map(|c| c.port));
+        ports.extend(self.spec.churn.iter().filter_map(|c| c.port));
         ports.sort_unstable();
         ports.dedup();
         ports

@@ -75,6 +75,11 @@ impl Job {
         match self {
             Job::Footprint(_) => Ok(()),
             Job::Fault(_) => match &profile.spec.fault {
+                Some(_) if profile.spec.ready.port().is_none() => Err(BadInput(format!(
+                    "{file}: the fault lane's client probes the ready endpoint over the network; \
+                     give the profile `ready.http` or `ready.tcp` instead of `ready.exec`"
+                ))
+                .into()),
                 Some(_) => Ok(()),
                 None => Err(BadInput(format!(
                     "{file}: the profile has no `fault:` section; the fault lane needs one \
@@ -109,6 +114,12 @@ impl Job {
             },
             Job::Load(_) => match &profile.spec.load {
                 Some(_) => Ok(()),
+                None if profile.spec.ready.http.is_none() => Err(BadInput(format!(
+                    "{file}: the load lane speaks HTTP only, and this target is not an HTTP service \
+                     (its profile has no `load:` section and a non-HTTP ready probe); \
+                     its own protocol's load tool (e.g. redis-benchmark, memtier) is the way to load it"
+                ))
+                .into()),
                 None => Err(BadInput(format!(
                     "{file}: the profile has no `load:` section; the load lane needs one (a port and a request mix; see README, \"Writing a profile\")"
                 ))
@@ -118,7 +129,7 @@ impl Job {
                 Some(_) => Ok(()),
                 None => Err(BadInput(format!(
                     "{file}: the profile declares no `entities:`; the scaling lane needs it \
-                     (an env variable that sets the count, and a check that reads it back)"
+                     (how to set the count: `env`, `exec` or `memcached`, and a check that reads it back)"
                 ))
                 .into()),
             },

@@ -7,6 +7,14 @@ use anyhow::Result;
 
 const LANES: &[(&str, &str)] = &[
     (
+        "load",
+        "`load:` (HTTP only: a port and a request mix); latency percentiles and throughput per rate",
+    ),
+    (
+        "fault",
+        "`fault:` (an HTTP request, a command or an engine action) and an HTTP or TCP ready probe",
+    ),
+    (
         "footprint",
         "a ready endpoint; steady-state USS/PSS/RSS, threads, fds, CPU",
     ),
@@ -49,11 +57,23 @@ pub fn run(common: &Common) -> Result<ExitCode> {
                 if p.spec.churn.is_some() {
                     lanes.push("churn");
                 }
+                if p.spec.load.is_some() {
+                    lanes.push("load (HTTP)");
+                }
+                if p.spec.fault.is_some() {
+                    lanes.push("fault");
+                }
                 println!(
                     "  {name:<12} {}  [lanes: {}]",
                     p.spec.description.as_deref().unwrap_or(""),
                     lanes.join(", ")
                 );
+                if p.spec.load.is_none() && p.spec.ready.http.is_none() {
+                    println!(
+                        "  {:<12} no load lane: it speaks HTTP only, and this target is not HTTP",
+                        ""
+                    );
+                }
             }
             Err(e) => println!("  {name:<12} INVALID: {e:#}"),
         }

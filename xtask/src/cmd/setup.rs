@@ -66,7 +66,12 @@ fn build_target(
         let bin = root.join("target/release").join(pkg);
         std::fs::copy(&bin, stage.join(pkg)).with_context(|| format!("stage {}", bin.display()))?;
     }
-    docker_build(&build.image, &dir.join(&build.dockerfile), stage)
+    let context = build
+        .context
+        .as_ref()
+        .map(|c| dir.join(c))
+        .unwrap_or_else(|| stage.to_path_buf());
+    docker_build(&build.image, &dir.join(&build.dockerfile), &context)
 }
 
 /// `docker build` with the legacy builder: BuildKit needs a buildx plugin

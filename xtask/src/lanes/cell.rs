@@ -12,7 +12,7 @@ use crate::events::Event;
 use crate::httpc;
 use crate::probe::sampler::{spawn_probe, Sample, Ticker};
 use crate::probe::{exec::ExecProbe, host::HostProbe, Probe, Reading, SamplerMode, Target};
-use crate::profile::JsonCheck;
+use crate::profile::{CheckKind, CheckSpec, EntitySetter, ReadyProbe};
 use crate::results::rundir::write_atomic;
 use crate::results::{CellRecord, CellStatus};
 use anyhow::{bail, Context, Result};
@@ -34,6 +34,19 @@ pub struct CellPlan {
     pub load: Option<LoadPlan>,
     /// CPUs the target may use (compose `cpuset`), e.g. "1".
     pub cpuset: Option<String>,
+    /// Entities to create once the target is ready, through the profile's
+    /// `entities.exec` or `entities.memcached` (an `env` count is in `env`).
+    pub populate: Option<u64>,
+}
+
+/// The entity count a lane other than scaling creates: the profile's
+/// `entities.default`, for setters that act after readiness.
+pub fn default_populate(profile: &crate::profile::Profile) -> Option<u64> {
+    let e = profile.spec.entities.as_ref()?;
+    match e.setter() {
+        EntitySetter::Env(_) => None,
+        _ => e.default,
+    }
 }
 
 /// Load for a cell: the generator's configuration (its port is the
@@ -49,7 +62,7 @@ pub struct LoadPlan {
 #[derive(Clone, Debug)]
 pub struct Verify {
     pub what: String,
-    pub check: JsonCheck,
+    pub check: CheckSpec,
     pub expected: String,
 }
 
@@ -195,13 +208,30 @@ pub async fn start(
         .service_container(&project.name, &spec.service)
         .await?;
     let facts = wait_ready(ctx, &id, origin).await?;
-    for v in &plan.verify {
-        verify(&facts, v).await?;
+    let ready_s = origin.elapsed().as_secs_f64();
+    if let Some(n) = plan.populate {
+        populate(ctx, &id, &facts, n).await?;
+    }
+    // Entities created here are checked even when the lane asked for no
+    // check of its own (footprint and the others at the default count).
+    let implied = plan
+        .populate
+        .filter(|_| plan.verify.is_empty())
+        .and_then(|n| {
+            let check = ctx.profile.spec.entities.as_ref()?.check.clone()?;
+            Some(Verify {
+                what: format!("entity count {n}"),
+                check,
+                expected: n.to_string(),
+            })
+        });
+    for v in plan.verify.iter().chain(implied.as_ref()) {
+        verify(ctx, &id, &facts, v).await?;
     }
     Ok(Started {
         container: id,
         facts,
-        ready_s: origin.elapsed().as_secs_f64(),
+        ready_s,
     })
 }
 
@@ -455,24 +485,49 @@ async fn wait_ready(ctx: &LaneCtx<'_>, id: &str, origin: Instant) -> Result<Cont
                 tail.trim_end()
             );
         }
-        let port = *facts.published.get(&ready.http.port).with_context(|| {
-            format!(
-                "container port {} is not published on 127.0.0.1",
-                ready.http.port
-            )
-        })?;
-        match httpc::get(port, &ready.http.path, Duration::from_secs(2)).await {
-            Ok(r) if r.status == 200 => return Ok(facts),
-            Ok(r) => last = format!("HTTP {}", r.status),
-            Err(e) => last = format!("{e:#}"),
-        }
+        let published = |port: u16| {
+            facts
+                .published
+                .get(&port)
+                .copied()
+                .with_context(|| format!("container port {port} is not published on 127.0.0.1"))
+        };
+        let what = match ready.probe() {
+            ReadyProbe::Http(h) => {
+                let port = published(h.port)?;
+                match httpc::get(port, &h.path, Duration::from_secs(2)).await {
+                    Ok(r) if r.status == 200 => return Ok(facts),
+                    Ok(r) => last = format!("HTTP {}", r.status),
+                    Err(e) => last = format!("{e:#}"),
+                }
+                format!("GET :{}{} did not answer 200", h.port, h.path)
+            }
+            ReadyProbe::Tcp(p) => {
+                let port = published(p)?;
+                let connect = tokio::net::TcpStream::connect(("127.0.0.1", port));
+                match tokio::time::timeout(Duration::from_secs(2), connect).await {
+                    Ok(Ok(_)) => return Ok(facts),
+                    Ok(Err(e)) => last = e.to_string(),
+                    Err(_) => last = "connect timed out".into(),
+                }
+                format!("TCP :{p} did not accept a connection")
+            }
+            ReadyProbe::Exec(argv) => {
+                match ctx.engine.exec(id, argv).await {
+                    Ok((0, _, _)) => return Ok(facts),
+                    Ok((code, out, err)) => {
+                        last = format!("exit {code}: {}", first_line(&err, &out))
+                    }
+                    Err(e) => last = format!("{e:#}"),
+                }
+                format!("exec {argv:?} did not exit 0")
+            }
+        };
         if Instant::now() >= deadline {
             bail!(crate::error::BadInput(format!(
-                "{}: the service never became ready: GET :{}{} did not answer 200 within {} \
-                 (last: {last}); check `ready:` in the profile (port and path) or raise `ready.timeout`",
+                "{}: the service never became ready: {what} within {} \
+                 (last: {last}); check `ready:` in the profile or raise `ready.timeout`",
                 ctx.profile.path.display(),
-                ready.http.port,
-                ready.http.path,
                 ready.timeout
             )));
         }
@@ -480,38 +535,115 @@ async fn wait_ready(ctx: &LaneCtx<'_>, id: &str, origin: Instant) -> Result<Cont
     }
 }
 
-async fn verify(facts: &ContainerFacts, v: &Verify) -> Result<()> {
-    let port = *facts
-        .published
-        .get(&v.check.http.port)
-        .with_context(|| format!("check port {} is not published", v.check.http.port))?;
-    let resp = httpc::get(port, &v.check.http.path, Duration::from_secs(5)).await?;
-    let got = httpc::json_at(&resp.body, &v.check.json).with_context(|| {
-        format!(
-            "read {} back from GET :{}{}",
-            v.what, v.check.http.port, v.check.http.path
-        )
-    })?;
-    let same = match (got.as_f64(), v.expected.parse::<f64>()) {
-        (Some(a), Ok(b)) => (a - b).abs() <= 1e-9 * b.abs().max(1.0),
-        _ => {
+fn first_line<'a>(err: &'a str, out: &'a str) -> &'a str {
+    let text = if err.trim().is_empty() { out } else { err };
+    text.trim().lines().next().unwrap_or("")
+}
+
+/// Runs a profile command in the container; a non-zero exit is an error
+/// with the command, its exit code and its stderr.
+pub async fn exec_checked(
+    ctx: &LaneCtx<'_>,
+    id: &str,
+    what: &str,
+    argv: &[String],
+) -> Result<String> {
+    let (code, out, err) = ctx
+        .engine
+        .exec(id, argv)
+        .await
+        .with_context(|| format!("{what}: exec {argv:?}"))?;
+    if code != 0 {
+        // The engine reports a command it cannot start on stdout.
+        let said = match (err.trim(), out.trim()) {
+            ("", "") => "stderr: (empty)".to_string(),
+            ("", out) => format!("stderr: (empty); stdout: {out}"),
+            (err, _) => format!("stderr: {err}"),
+        };
+        bail!("{what}: {argv:?} exited {code}; {said}");
+    }
+    Ok(out)
+}
+
+/// Creates `n` entities the profile's way (after readiness).
+async fn populate(ctx: &LaneCtx<'_>, id: &str, facts: &ContainerFacts, n: u64) -> Result<()> {
+    let Some(e) = &ctx.profile.spec.entities else {
+        return Ok(());
+    };
+    match e.setter() {
+        EntitySetter::Env(_) => Ok(()),
+        EntitySetter::Exec(argv) => {
+            let argv: Vec<String> = argv
+                .iter()
+                .map(|a| a.replace("{n}", &n.to_string()))
+                .collect();
+            exec_checked(ctx, id, "entities.exec", &argv)
+                .await
+                .map(drop)
+        }
+        EntitySetter::Memcached(m) => {
+            let port = *facts
+                .published
+                .get(&m.port)
+                .with_context(|| format!("memcached port {} is not published", m.port))?;
+            let mut c = crate::memcached::Memcached::connect(port)
+                .await
+                .context("entities.memcached: connect")?;
+            c.populate(n, m.value_bytes, &m.prefix)
+                .await
+                .with_context(|| format!("entities.memcached: store {n} items"))
+        }
+    }
+}
+
+/// Reads a setting back and compares it with what the plan set.
+async fn verify(ctx: &LaneCtx<'_>, id: &str, facts: &ContainerFacts, v: &Verify) -> Result<()> {
+    let published = |port: u16| {
+        facts
+            .published
+            .get(&port)
+            .copied()
+            .with_context(|| format!("check port {port} is not published"))
+    };
+    let got: String = match v.check.kind() {
+        CheckKind::Http { http, json } => {
+            let resp =
+                httpc::get(published(http.port)?, &http.path, Duration::from_secs(5)).await?;
+            let got = httpc::json_at(&resp.body, json).with_context(|| {
+                format!("read {} back from GET :{}{}", v.what, http.port, http.path)
+            })?;
             got.as_str()
                 .map(str::to_owned)
                 .unwrap_or_else(|| got.to_string())
-                == v.expected
+        }
+        CheckKind::Exec(argv) => exec_checked(ctx, id, "check", argv)
+            .await?
+            .trim()
+            .to_string(),
+        CheckKind::Memcached(m) => {
+            let mut c = crate::memcached::Memcached::connect(published(m.port)?)
+                .await
+                .context("check: connect to memcached")?;
+            c.stat_u64(&m.stat).await?.to_string()
         }
     };
-    if !same {
+    if !same_value(&got, &v.expected) {
         bail!(
-            "{} was not applied: GET :{}{} {} = {got}, expected {}",
+            "{} was not applied: {} = {got}, expected {}",
             v.what,
-            v.check.http.port,
-            v.check.http.path,
-            v.check.json,
+            v.check.describe(),
             v.expected
         );
     }
     Ok(())
+}
+
+/// Numbers compare as numbers (`100` = `100.0`), anything else as text.
+fn same_value(got: &str, expected: &str) -> bool {
+    match (got.trim().parse::<f64>(), expected.parse::<f64>()) {
+        (Ok(a), Ok(b)) => (a - b).abs() <= 1e-9 * b.abs().max(1.0),
+        _ => got.trim() == expected,
+    }
 }
 
 /// Fails fast when the target died during sampling.

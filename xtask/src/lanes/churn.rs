@@ -129,7 +129,64 @@ fn encode_segment(id: &str) -> String {
     out
 }
 
-/// One cycle: create `batch` objects, then delete each.
+/// How cycles reach the target: one keep-alive HTTP connection, or
+/// commands in the container.
+pub enum Churner {
+    Http(Client),
+    Exec {
+        engine: Box<crate::engine::Engine>,
+        container: String,
+    },
+}
+
+impl Churner {
+    pub fn new(
+        engine: &crate::engine::Engine,
+        container: &str,
+        facts: &crate::engine::ContainerFacts,
+        spec: &ChurnSpec,
+    ) -> Result<Churner> {
+        if spec.create.exec.is_some() {
+            return Ok(Churner::Exec {
+                engine: Box::new(engine.clone()),
+                container: container.to_string(),
+            });
+        }
+        let inner = spec.port.context("HTTP churn needs `churn.port`")?;
+        let port = *facts
+            .published
+            .get(&inner)
+            .with_context(|| format!("churn port {inner} is not published"))?;
+        Ok(Churner::Http(Client::new(port)))
+    }
+
+    /// One cycle: create `batch` objects, then delete them.
+    pub async fn cycle(&mut self, spec: &ChurnSpec) -> Result<()> {
+        match self {
+            Churner::Http(client) => cycle(client, spec).await,
+            Churner::Exec { engine, container } => {
+                for (what, r) in [("create", &spec.create), ("delete", &spec.delete)] {
+                    let argv: Vec<String> = r
+                        .exec
+                        .iter()
+                        .flatten()
+                        .map(|a| a.replace("{batch}", &spec.batch.to_string()))
+                        .collect();
+                    let (code, _, err) = engine.exec(container, &argv).await?;
+                    if code != 0 {
+                        bail!(
+                            "churn {what}: {argv:?} exited {code}; stderr: {}",
+                            err.trim()
+                        );
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// One HTTP cycle: create `batch` objects, then delete each.
 pub async fn cycle(client: &mut Client, spec: &ChurnSpec) -> Result<()> {
     let mut ids = Vec::with_capacity(spec.batch as usize);
     let body = |r: &crate::profile::ChurnRequest| r.body.clone().unwrap_or_default();
@@ -302,12 +359,11 @@ async fn churn_cell(
                 rel.push(0.0);
                 match role {
                     Role::Churn(spec) => {
-                        let port = *started.facts.published.get(&spec.port).with_context(|| {
-                            format!("churn port {} is not published", spec.port)
-                        })?;
-                        let mut client = Client::new(port);
+                        let mut churner =
+                            Churner::new(ctx.engine, &started.container, &started.facts, spec)?;
                         for k in 0..opts.cycles {
-                            cycle(&mut client, spec)
+                            churner
+                                .cycle(spec)
                                 .await
                                 .with_context(|| format!("cycle {}", k + 1))?;
                             samples.push(read_now(&mut probe, origin)?);
@@ -432,6 +488,7 @@ pub async fn run(ctx: &LaneCtx<'_>, opts: &ChurnOpts) -> (LaneRecord, Vec<Measur
         verify: Vec::new(),
         load: None,
         cpuset: None,
+        populate: cell::default_populate(ctx.profile),
     };
     ctx.events.emit(Event::LaneStarted {
         lane: LaneKind::Churn.to_string(),

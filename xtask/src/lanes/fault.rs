@@ -19,7 +19,7 @@ use crate::httpc;
 use crate::probe::sampler::{spawn_probe_tolerant, Sample, Ticker};
 use crate::probe::Reading;
 use crate::probe::{exec::ExecProbe, host::HostProbe, Probe, SamplerMode, Target};
-use crate::profile::{EngineOp, FaultAction, FaultSpec};
+use crate::profile::{EngineOp, FaultAction, FaultSpec, ReadyProbe};
 use crate::results::fault::{
     FaultFinding, FaultRepeat, ProbeStats, ProcessRecovery, RetainVerdict,
 };
@@ -67,6 +67,7 @@ pub async fn run(ctx: &LaneCtx<'_>, opts: &FaultOpts) -> LaneRecord {
             verify: vec![],
             load: None,
             cpuset: None,
+            populate: cell::default_populate(ctx.profile),
         };
         ctx.events.emit(Event::CellStarted {
             cell: plan.id.clone(),
@@ -224,24 +225,34 @@ async fn measure(
 
     // The client's view: one request per tick, each in its own task so a
     // stalled answer never delays the next request.
-    let ready = &ctx.profile.spec.ready.http;
+    // It asks what readiness asks: an HTTP GET answering 200, or a TCP
+    // connection accepted.
+    let ready = &ctx.profile.spec.ready;
+    let (inner_port, path) = match ready.probe() {
+        ReadyProbe::Http(h) => (h.port, Some(h.path.clone())),
+        ReadyProbe::Tcp(p) => (p, None),
+        ReadyProbe::Exec(_) => bail!(crate::error::BadInput(
+            "the fault lane's client probes the ready endpoint over the network: give the profile \
+             `ready.http` or `ready.tcp` (not `ready.exec`)"
+                .into()
+        )),
+    };
     let probe_port = *started
         .facts
         .published
-        .get(&ready.port)
+        .get(&inner_port)
         .context("ready port not published")?;
     let answers: Answers = Arc::new(Mutex::new(Vec::new()));
     let total = opts.before + opts.after + Duration::from_secs(30);
     let max_answers = (opts.probe_rate * total.as_secs_f64()).ceil() as usize;
     let client = {
         let answers = answers.clone();
-        let path = ready.path.clone();
         let period = Duration::from_secs_f64(1.0 / opts.probe_rate);
         // An engine restart publishes the port anew (another host port):
         // after a failure the client asks the engine again, as a real
         // client's service discovery would.
         let port = Arc::new(std::sync::atomic::AtomicU16::new(probe_port));
-        let (engine, cid, inner_port) = (ctx.engine.clone(), id.clone(), ready.port);
+        let (engine, cid) = (ctx.engine.clone(), id.clone());
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(period);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -266,7 +277,19 @@ async fn measure(
                 tokio::spawn(async move {
                     let sent = origin.elapsed().as_secs_f64();
                     let t0 = Instant::now();
-                    let ok = matches!(httpc::get(probe_port, &path, Duration::from_secs(1)).await, Ok(r) if r.status == 200);
+                    let ok = match &path {
+                        Some(path) => {
+                            matches!(httpc::get(probe_port, path, Duration::from_secs(1)).await, Ok(r) if r.status == 200)
+                        }
+                        None => matches!(
+                            tokio::time::timeout(
+                                Duration::from_secs(1),
+                                tokio::net::TcpStream::connect(("127.0.0.1", probe_port))
+                            )
+                            .await,
+                            Ok(Ok(_))
+                        ),
+                    };
                     let ms = t0.elapsed().as_secs_f64() * 1e3;
                     answers
                         .lock()

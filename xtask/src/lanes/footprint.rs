@@ -32,6 +32,7 @@ pub async fn run(ctx: &LaneCtx<'_>, opts: &FootprintOpts) -> (LaneRecord, Vec<Me
             verify: Vec::new(),
             load: None,
             cpuset: None,
+            populate: cell::default_populate(ctx.profile),
         })
         .collect();
     ctx.events.emit(Event::LaneStarted {

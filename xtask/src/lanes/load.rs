@@ -118,6 +118,7 @@ pub async fn run(ctx: &LaneCtx<'_>, opts: &LoadOpts) -> (LaneRecord, Vec<Measure
                     pin_cpu: pin,
                 }),
                 cpuset: cpuset.clone(),
+                populate: cell::default_populate(ctx.profile),
             }
         })
         .collect();

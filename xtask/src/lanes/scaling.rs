@@ -1,8 +1,9 @@
 //! Scaling: how cost grows with the entity count.
 //!
 //! Setup: one fresh target per (size, repeat), the count set through the
-//! profile's `entities.env` and read back through its check before anything
-//! is measured (a cell whose check disagrees fails). Cells run in seeded
+//! profile's `entities` (an environment variable at start, or a command or
+//! the memcached protocol once it is ready) and read back through its
+//! check before anything is measured (a cell whose check disagrees fails). Cells run in seeded
 //! random order within each repeat, so size is not confounded with time.
 //! Warm-up and measurement: as footprint. Analysis: cost(n) = a + b·n^k
 //! fitted over every (repeat, size) point of steady cells, with a profile-
@@ -13,6 +14,7 @@
 use super::cell::{self, CellPlan, Measured, Verify};
 use super::{analysis, order, LaneCtx};
 use crate::events::Event;
+use crate::profile::EntitySetter;
 use crate::results::{CellStatus, Finding, LaneKind, LaneRecord, MetricKind};
 use runcost_stats::powerlaw::{fit_power_law, PowerLawOptions, PowerLawOutcome, ScalingPoint};
 use std::collections::BTreeMap;
@@ -38,7 +40,14 @@ pub async fn run(ctx: &LaneCtx<'_>, opts: &ScalingOpts) -> (LaneRecord, Vec<Meas
             let n = opts.sizes[i];
             let mut env = ctx.profile.spec.env.clone();
             env.extend(opts.env.clone());
-            env.insert(entities.env.clone(), n.to_string());
+            // An `env` count is set at start; the others once it is ready.
+            let populate = match entities.setter() {
+                EntitySetter::Env(name) => {
+                    env.insert(name.to_string(), n.to_string());
+                    None
+                }
+                EntitySetter::Exec(_) | EntitySetter::Memcached(_) => Some(n),
+            };
             CellPlan {
                 id: format!("scaling-n{n}-r{repeat}"),
                 repeat,
@@ -55,6 +64,7 @@ pub async fn run(ctx: &LaneCtx<'_>, opts: &ScalingOpts) -> (LaneRecord, Vec<Meas
                     .collect(),
                 load: None,
                 cpuset: None,
+                populate,
             }
         })
         .collect();

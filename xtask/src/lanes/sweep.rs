@@ -56,6 +56,7 @@ pub async fn run(ctx: &LaneCtx<'_>, opts: &SweepOpts) -> (LaneRecord, Vec<Measur
                     .collect(),
                 load: None,
                 cpuset: None,
+                populate: cell::default_populate(ctx.profile),
             }
         })
         .collect();

@@ -10,7 +10,7 @@
 //! every path.
 
 use super::cell::{self, CellPlan, Measured};
-use super::churn::{self, Client};
+use super::churn;
 use super::{analysis, LaneCtx};
 use crate::events::Event;
 use crate::probe::sampler::spawn_probe;
@@ -81,6 +81,7 @@ pub async fn run_cell(ctx: &LaneCtx<'_>, tc: &ToolCell, index: usize, of: usize)
         verify: Vec::new(),
         load: None,
         cpuset: None,
+        populate: super::cell::default_populate(ctx.profile),
     };
     let out_rel = format!("cells/{}/out", tc.id);
     let out_dir = ctx.run.path(&out_rel);
@@ -251,14 +252,9 @@ async fn drive(
             .churn
             .as_ref()
             .context("--cycles needs a `churn:` section in the profile")?;
-        let port = *started
-            .facts
-            .published
-            .get(&spec.port)
-            .with_context(|| format!("churn port {} is not published", spec.port))?;
-        let mut client = Client::new(port);
+        let mut churner = churn::Churner::new(ctx.engine, &id, &started.facts, spec)?;
         for k in 0..tc.cycles {
-            if let Err(e) = churn::cycle(&mut client, spec).await {
+            if let Err(e) = churner.cycle(spec).await {
                 still_running(ctx, &id, tc).await?;
                 return Err(e.context(format!("churn cycle {}", k + 1)));
             }

@@ -44,7 +44,8 @@ pub async fn run(
         .load
         .as_ref()
         .map(|l| l.port)
-        .unwrap_or(profile.spec.ready.http.port);
+        .or(profile.spec.ready.port())
+        .context("the load selfcheck needs `load.port` or a ready port in the profile")?;
     let engine = Engine::connect().await?;
     let compose = ComposeCli::detect()?;
     let run = RunDir::create(&common.results)?;
@@ -76,6 +77,7 @@ pub async fn run(
         verify: vec![],
         load: None,
         cpuset: (cores >= 2).then(|| (cores - 1).to_string()),
+        populate: None,
     };
     let project = cell::setup(&ctx, &plan)?;
     let measured = async {

@@ -75,6 +75,7 @@ pub async fn run(common: &Common, samples: u32) -> Result<ExitCode> {
         verify: vec![],
         load: None,
         cpuset: None,
+        populate: None,
     };
     let project = cell::setup(&ctx, &plan)?;
     let result = tokio::select! {

@@ -1,0 +1,147 @@
+//! The bundled third-party profiles (redis, memcached, nginx) against the
+//! real engine and images `cargo xtask setup` builds from Debian packages:
+//! each validates, each runs a short footprint with its entities created
+//! its own way, and bad entity commands fail with the command, its exit
+//! code and its stderr, leaving nothing behind.
+
+mod common;
+use common::*;
+
+use std::path::Path;
+
+fn footprint(results: &Path, profile: &str, extra: &[&str]) -> serde_json::Value {
+    let out = run(xtask(results)
+        .args([
+            "footprint",
+            "--profile",
+            profile,
+            "--repeats",
+            "1",
+            "--duration",
+            "2s",
+            "--max-duration",
+            "2s",
+        ])
+        .args(extra));
+    assert_eq!(out.status.code(), Some(0), "{profile}");
+    let id = std::fs::read_link(results.join("latest"))
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    assert_eq!(leftovers(Some(&id)), 0);
+    record(results, &id)
+}
+
+fn median(r: &serde_json::Value, metric: &str) -> f64 {
+    r["lanes"][0]["aggregates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["metric"] == metric)
+        .and_then(|a| a["median"].as_f64())
+        .unwrap_or_else(|| panic!("no {metric} aggregate in {r}"))
+}
+
+#[test]
+fn every_bundled_profile_is_valid_and_listed() {
+    let out = run(xtask(Path::new("/tmp")).arg("list"));
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    for name in ["gateway", "redis", "memcached", "nginx"] {
+        let line = text
+            .lines()
+            .find(|l| l.trim_start().starts_with(name))
+            .unwrap_or_else(|| panic!("{name} not listed:\n{text}"));
+        assert!(!line.contains("INVALID"), "{line}");
+    }
+    // The load lane is HTTP only, and list says so for the others.
+    assert!(text.contains("no load lane: it speaks HTTP only"), "{text}");
+}
+
+#[test]
+fn redis_footprint_holds_its_keys() {
+    let _g = serial();
+    let results = tempfile::tempdir().unwrap();
+    // 10 000 keys (the profile's default), created by DEBUG POPULATE once
+    // redis-cli ping answers; DBSIZE must read them back.
+    let r = footprint(results.path(), "redis", &[]);
+    assert_eq!(r["lanes"][0]["cells"][0]["status"], "ok");
+    assert!(median(&r, "uss") > 1048576.0, "{r}");
+}
+
+#[test]
+fn memcached_footprint_holds_its_items() {
+    let _g = serial();
+    let results = tempfile::tempdir().unwrap();
+    let r = footprint(results.path(), "memcached", &[]);
+    assert_eq!(r["lanes"][0]["cells"][0]["status"], "ok");
+    // 10 000 items of 100 B sit in slab pages of 1 MiB.
+    assert!(median(&r, "uss") > 1048576.0);
+}
+
+#[test]
+fn nginx_footprint_samples_master_and_workers() {
+    let _g = serial();
+    let results = tempfile::tempdir().unwrap();
+    let r = footprint(results.path(), "nginx", &["--env", "WORKER_PROCESSES=3"]);
+    // The master and three workers, all with comm `nginx`, one thread each.
+    assert_eq!(median(&r, "threads"), 4.0, "{r}");
+}
+
+#[test]
+fn a_failing_entity_command_is_named_with_its_exit_code_and_stderr() {
+    let _g = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let base = std::fs::read_to_string(root().join("profiles/redis.yaml")).unwrap();
+    let p = dir.path().join("bad.yaml");
+    std::fs::write(
+        &p,
+        base.replace("../", &format!("{}/", root().display()))
+            .replace(
+                "exec: [redis-cli, DEBUG, POPULATE, \"{n}\"]",
+                "exec: [redis-clx, DEBUG, POPULATE, \"{n}\"]",
+            ),
+    )
+    .unwrap();
+    let results = tempfile::tempdir().unwrap();
+    let out = run(xtask(results.path()).args([
+        "footprint",
+        "--profile",
+        p.to_str().unwrap(),
+        "--repeats",
+        "1",
+        "--duration",
+        "1s",
+    ]));
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("redis-clx") && err.contains("exited 126") && err.contains("not found"),
+        "{err}"
+    );
+    assert_eq!(leftovers(None), 0);
+
+    // A check that never matches: the count read back is named.
+    std::fs::write(
+        &p,
+        base.replace("../", &format!("{}/", root().display()))
+            .replace("[redis-cli, DBSIZE]", "[redis-cli, LLEN, nolist]"),
+    )
+    .unwrap();
+    let out = run(xtask(results.path()).args([
+        "footprint",
+        "--profile",
+        p.to_str().unwrap(),
+        "--repeats",
+        "1",
+        "--duration",
+        "1s",
+    ]));
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("was not applied") && err.contains("expected 10000"),
+        "{err}"
+    );
+    assert_eq!(leftovers(None), 0);
+}
