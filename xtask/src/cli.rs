@@ -149,8 +149,8 @@ pub struct ScalingArgs {
     /// Entity counts, comma-separated positive integers (at least 3 spanning a decade for a verdict).
     #[arg(long, value_delimiter = ',', required = true)]
     pub entities: Vec<String>,
-    /// Metric(s) to fit.
-    #[arg(long, value_enum, value_delimiter = ',', default_value = "uss")]
+    /// Metric(s) to fit (default: the profile's `entities.metric`, else uss).
+    #[arg(long, value_enum, value_delimiter = ',')]
     pub metric: Vec<MetricArg>,
     #[command(flatten)]
     pub measure: MeasureArgs,
@@ -287,6 +287,8 @@ pub struct FaultArgs {
 pub enum MetricArg {
     Uss,
     Pss,
+    /// Anonymous memory (heap, stacks): what a keyspace lives in.
+    PssAnon,
     Rss,
     Cpu,
     Threads,
@@ -299,6 +301,7 @@ impl MetricArg {
         match self {
             MetricArg::Uss => MetricKind::Uss,
             MetricArg::Pss => MetricKind::Pss,
+            MetricArg::PssAnon => MetricKind::PssAnon,
             MetricArg::Rss => MetricKind::Rss,
             MetricArg::Cpu => MetricKind::CpuCores,
             MetricArg::Threads => MetricKind::Threads,

@@ -476,6 +476,10 @@ pub struct EntitiesSpec {
     /// load, fault) create; none by default.
     #[serde(default)]
     pub default: Option<u64>,
+    /// The memory metric the scaling lane fits by default (`uss`, `pss`,
+    /// `pss_anon`, `rss`); `--metric` overrides it.
+    #[serde(default)]
+    pub metric: Option<crate::results::MetricKind>,
 }
 
 /// The one way a validated [`EntitiesSpec`] sets the count.
@@ -788,6 +792,15 @@ impl Profile {
             }
             if let Some(c) = &e.check {
                 check_ok(c)?;
+            }
+            use crate::results::MetricKind as M;
+            if let Some(m) = e.metric {
+                if !matches!(m, M::Uss | M::Pss | M::PssAnon | M::Rss) {
+                    return Err(err(
+                        "metric",
+                        "must be a memory metric: uss, pss, pss_anon or rss".into(),
+                    ));
+                }
             }
         }
         for k in spec.knobs.values() {
@@ -1321,6 +1334,79 @@ mod tests {
         );
         assert!(
             format!("{:#}", fixture(d.path(), &text).unwrap_err()).contains("not a JSON pointer")
+        );
+    }
+
+    #[test]
+    fn ready_entities_and_checks_of_every_kind() {
+        let d = tempfile::tempdir().unwrap();
+        let head = "name: t\ncompose: app.yml\nservice: app\n";
+        let p = fixture(
+            d.path(),
+            &format!(
+                "{head}ready: {{ tcp: 11211 }}\nentities:\n  memcached: {{ port: 11211 }}\n  \
+                 check: {{ memcached: {{ port: 11211, stat: curr_items }} }}\n  default: 5\n"
+            ),
+        )
+        .unwrap();
+        assert!(matches!(p.spec.ready.probe(), ReadyProbe::Tcp(11211)));
+        let e = p.spec.entities.as_ref().unwrap();
+        assert!(matches!(e.setter(), EntitySetter::Memcached(m) if m.value_bytes == 100));
+        assert_eq!(p.ports(), vec![11211]);
+        let p = fixture(
+            d.path(),
+            &format!(
+                "{head}ready: {{ exec: [redis-cli, ping] }}\nentities:\n  exec: [redis-cli, DEBUG, POPULATE, '{{n}}']\n  \
+                 check: {{ exec: [redis-cli, DBSIZE] }}\n  metric: pss_anon\n"
+            ),
+        )
+        .unwrap();
+        assert!(p.ports().is_empty(), "an exec probe publishes nothing");
+        let check = p.spec.entities.as_ref().unwrap().check.as_ref().unwrap();
+        assert!(matches!(check.kind(), CheckKind::Exec(a) if a[1] == "DBSIZE"));
+
+        let refused = |text: String, want: &[&str]| {
+            let msg = format!("{:#}", fixture(d.path(), &text).unwrap_err());
+            for w in want {
+                assert!(msg.contains(w), "{w} in {msg}");
+            }
+        };
+        refused(
+            format!("{head}ready: {{ tcp: 1, exec: [x] }}\n"),
+            &["`ready`", "one readiness probe"],
+        );
+        refused(format!("{head}ready: {{}}\n"), &["one readiness probe"]);
+        refused(
+            format!("{GOOD}entities: {{ env: N, exec: [x, '{{n}}'] }}\n"),
+            &["`entities`", "one way"],
+        );
+        refused(
+            format!("{GOOD}entities: {{ exec: [redis-cli, DEBUG, POPULATE] }}\n"),
+            &["`exec`", "{n}"],
+        );
+        refused(
+            format!("{GOOD}entities: {{ env: N, default: 3 }}\n"),
+            &["`default`", "env.N"],
+        );
+        refused(
+            format!("{GOOD}entities: {{ env: N, check: {{ exec: [a], json: /x }} }}\n"),
+            &["`json`", "http"],
+        );
+        refused(
+            format!("{GOOD}entities: {{ env: N, check: {{ http: {{ port: 1 }} }} }}\n"),
+            &["`check`", "needs `json`"],
+        );
+        refused(
+            format!("{GOOD}entities: {{ env: N, metric: threads }}\n"),
+            &["`metric`", "memory metric"],
+        );
+        refused(
+            format!("{GOOD}churn:\n  create: {{ exec: [a] }}\n  delete: {{ method: DELETE, path: /x }}\n"),
+            &["`churn.delete`", "both"],
+        );
+        refused(
+            format!("{GOOD}churn:\n  create: {{ method: POST, path: /x }}\n  delete: {{ method: DELETE, path: /x }}\n"),
+            &["`churn.port`", "port"],
         );
     }
 }

@@ -12,7 +12,18 @@ use anyhow::Result;
 pub async fn scaling(common: &Common, args: ScalingArgs) -> Result<ExitCode> {
     let sizes = parse_sizes(&args.entities)?;
     let (mut settings, opts) = super::measure_settings(LaneKind::Scaling, &args.measure)?;
-    let metrics: Vec<_> = args.metric.iter().map(|m| m.kind()).collect();
+    let mut metrics: Vec<_> = args.metric.iter().map(|m| m.kind()).collect();
+    if metrics.is_empty() {
+        let profile = crate::profile::Profile::resolve(&common.repo_root, &common.profile)?;
+        metrics.push(
+            profile
+                .spec
+                .entities
+                .as_ref()
+                .and_then(|e| e.metric)
+                .unwrap_or(crate::results::MetricKind::Uss),
+        );
+    }
     settings
         .lane_args
         .insert("entities".into(), args.entities.join(","));
