@@ -360,7 +360,68 @@ fn load_table(s: &mut String, lane: &LaneRecord) {
             metric(MetricKind::CpuCores).map(|v| Unit::Cores.show(v)).unwrap_or_else(|| "—".into()),
         );
     }
+    if let Some(line) = memory_across_rates(lane) {
+        let _ = writeln!(s, "\n{line}");
+    }
     s.push_str(LOAD_NOTES);
+}
+
+/// Whether the target's memory moved with the offered rate: the median USS
+/// per intended rate, lowest to highest rate, judged against a ±5 % band
+/// (at least 1 MiB) around the lowest rate's value, the band the fault lane
+/// uses for recovery.
+fn memory_across_rates(lane: &LaneRecord) -> Option<String> {
+    let mut by_rate: std::collections::BTreeMap<u64, Vec<f64>> = Default::default();
+    for c in &lane.cells {
+        let (Some(r), Some(u)) = (
+            c.load.as_ref().and_then(|l| l.intended_rate_per_s),
+            c.metrics.iter().find(|m| m.metric == MetricKind::Uss),
+        ) else {
+            continue;
+        };
+        by_rate.entry(r.round() as u64).or_default().push(u.value);
+    }
+    flat_across_rates(by_rate)
+}
+
+fn flat_across_rates(by_rate: std::collections::BTreeMap<u64, Vec<f64>>) -> Option<String> {
+    if by_rate.len() < 2 {
+        return None;
+    }
+    let med: Vec<(u64, f64)> = by_rate
+        .into_iter()
+        .map(|(r, mut v)| {
+            v.sort_by(f64::total_cmp);
+            (r, v[v.len() / 2])
+        })
+        .collect();
+    let (r0, u0) = med[0];
+    let band = (u0 * 0.05).max(1048576.0);
+    let worst =
+        med.iter()
+            .map(|(_, u)| u - u0)
+            .fold(0.0_f64, |a, d| if d.abs() > a.abs() { d } else { a });
+    let steps: Vec<String> = med
+        .iter()
+        .map(|(r, u)| format!("{} at {r}/s", Unit::Bytes.show(*u)))
+        .collect();
+    let verdict = if worst.abs() <= band {
+        format!(
+            "flat: every rate within ±{} of the {r0}/s value",
+            Unit::Bytes.show(band)
+        )
+    } else {
+        format!(
+            "not flat: {} {} from {r0}/s, beyond ±{}",
+            if worst > 0.0 { "up" } else { "down" },
+            Unit::Bytes.show(worst.abs()),
+            Unit::Bytes.show(band)
+        )
+    };
+    Some(format!(
+        "Target memory across rates (median USS): {}; {verdict}.",
+        steps.join(" → ")
+    ))
 }
 
 const LOAD_NOTES: &str = "
@@ -416,6 +477,31 @@ const HOW_TO_READ: &str = "
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    #[test]
+    fn memory_across_rates_flat_or_not() {
+        let mib = 1048576.0;
+        let flat = flat_across_rates(
+            [(1000, vec![4.73 * mib]), (5000, vec![4.71 * mib])]
+                .into_iter()
+                .collect(),
+        )
+        .unwrap();
+        assert!(flat.contains("flat: every rate within"), "{flat}");
+        assert!(flat.contains("at 1000/s → "), "{flat}");
+        // 40 MiB → 48 MiB (+20 %): beyond the band, named with its size.
+        let grew = flat_across_rates(
+            [
+                (100, vec![40.0 * mib, 41.0 * mib, 39.0 * mib]),
+                (900, vec![48.0 * mib]),
+            ]
+            .into_iter()
+            .collect(),
+        )
+        .unwrap();
+        assert!(grew.contains("not flat: up 8.00 MiB"), "{grew}");
+        assert!(flat_across_rates([(1, vec![1.0])].into_iter().collect()).is_none());
+    }
     use crate::probe::sampler::TickerStats;
     use crate::probe::SamplerMode;
     use crate::results::*;
