@@ -485,13 +485,7 @@ async fn wait_ready(ctx: &LaneCtx<'_>, id: &str, origin: Instant) -> Result<Cont
                 tail.trim_end()
             );
         }
-        let published = |port: u16| {
-            facts
-                .published
-                .get(&port)
-                .copied()
-                .with_context(|| format!("container port {port} is not published on 127.0.0.1"))
-        };
+        let published = |port: u16| published(&facts, port);
         let what = match ready.probe() {
             ReadyProbe::Http(h) => {
                 let port = published(h.port)?;
@@ -582,11 +576,7 @@ async fn populate(ctx: &LaneCtx<'_>, id: &str, facts: &ContainerFacts, n: u64) -
                 .map(drop)
         }
         EntitySetter::Memcached(m) => {
-            let port = *facts
-                .published
-                .get(&m.port)
-                .with_context(|| format!("memcached port {} is not published", m.port))?;
-            let mut c = crate::memcached::Memcached::connect(port)
+            let mut c = crate::memcached::Memcached::connect(published(facts, m.port)?)
                 .await
                 .context("entities.memcached: connect")?;
             c.populate(n, m.value_bytes, &m.prefix)
@@ -596,15 +586,18 @@ async fn populate(ctx: &LaneCtx<'_>, id: &str, facts: &ContainerFacts, n: u64) -
     }
 }
 
+/// The host port on 127.0.0.1 that a container port is published on.
+fn published(facts: &ContainerFacts, port: u16) -> Result<u16> {
+    facts
+        .published
+        .get(&port)
+        .copied()
+        .with_context(|| format!("container port {port} is not published on 127.0.0.1"))
+}
+
 /// Reads a setting back and compares it with what the plan set.
 async fn verify(ctx: &LaneCtx<'_>, id: &str, facts: &ContainerFacts, v: &Verify) -> Result<()> {
-    let published = |port: u16| {
-        facts
-            .published
-            .get(&port)
-            .copied()
-            .with_context(|| format!("check port {port} is not published"))
-    };
+    let published = |port: u16| published(facts, port);
     let got: String = match v.check.kind() {
         CheckKind::Http { http, json } => {
             let resp =
