@@ -1,0 +1,132 @@
+//! Boxes: VM-backed (qemu) and container sandboxes behind one trait, so the
+//! box lanes measure both the same way. Every box is tracked from the moment
+//! it exists: a pid file per VM (`track`), a run label per container, and a
+//! guard that stops it when dropped (error, signal race, panic).
+
+pub mod accel;
+pub mod agent;
+pub mod container;
+pub mod guest;
+pub mod qemu;
+pub mod track;
+
+use anyhow::Result;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// Which kind of box.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum BackendKind {
+    /// qemu-system-x86_64 with a Debian kernel and the runcost initramfs.
+    Qemu,
+    /// A container of the base image through the Docker engine.
+    Container,
+}
+
+impl std::fmt::Display for BackendKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            BackendKind::Qemu => "qemu",
+            BackendKind::Container => "container",
+        })
+    }
+}
+
+/// How a VM's CPU is provided.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Accel {
+    /// Hardware virtualisation through /dev/kvm.
+    Kvm,
+    /// qemu's software emulator (Tiny Code Generator).
+    Tcg,
+}
+
+impl Accel {
+    pub fn qemu_name(self) -> &'static str {
+        match self {
+            Accel::Kvm => "kvm",
+            Accel::Tcg => "tcg",
+        }
+    }
+}
+
+/// What the user asked for with `--accel`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum AccelChoice {
+    /// KVM when a boot probe shows it boots the guest, else TCG.
+    Auto,
+    /// KVM or a clear error.
+    Kvm,
+    /// Software emulation, no probe.
+    Tcg,
+}
+
+/// The size of one box.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BoxSpec {
+    pub memory_mib: u32,
+    pub vcpus: u32,
+}
+
+impl Default for BoxSpec {
+    fn default() -> Self {
+        BoxSpec {
+            memory_mib: 256,
+            vcpus: 1,
+        }
+    }
+}
+
+/// What a command in a box returned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExecOutput {
+    pub exit_code: i32,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+}
+
+/// What a box reports when it became ready.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Started {
+    /// Guest uptime when its agent said hello (VMs only): kernel + init.
+    pub guest_uptime: Option<Duration>,
+}
+
+/// The life of a box: create (allocate, nothing runs), start (returns when
+/// commands can run), exec (argv, never a shell), stop, remove. `host_pids`
+/// are the host processes that are the box's cost (the VMM; the container's
+/// processes and its shim).
+#[allow(async_fn_in_trait)] // used generically, never as `dyn`
+pub trait BoxBackend {
+    type Handle: Send;
+    fn kind(&self) -> BackendKind;
+    async fn create(&self, name: &str) -> Result<Self::Handle>;
+    async fn start(&self, h: &mut Self::Handle) -> Result<Started>;
+    async fn exec(&self, h: &mut Self::Handle, argv: &[String], stdin: &[u8])
+        -> Result<ExecOutput>;
+    async fn stop(&self, h: &mut Self::Handle) -> Result<()>;
+    async fn remove(&self, h: Self::Handle) -> Result<()>;
+    fn host_pids(&self, h: &Self::Handle) -> Vec<i32>;
+}
+
+/// Sum of PSS over `pids` (bytes); processes that vanished count zero.
+pub fn pss_of(pids: &[i32]) -> u64 {
+    pids.iter()
+        .filter_map(|p| std::fs::read_to_string(format!("/proc/{p}/smaps_rollup")).ok())
+        .filter_map(|t| crate::probe::parse::parse_smaps_rollup(&t).ok())
+        .map(|r| r.pss)
+        .sum()
+}
+
+/// Open file descriptors over `pids`.
+pub fn fds_of(pids: &[i32]) -> u64 {
+    pids.iter()
+        .filter_map(|p| std::fs::read_dir(format!("/proc/{p}/fd")).ok())
+        .map(|d| d.count() as u64)
+        .sum()
+}
