@@ -143,6 +143,9 @@ fn lane_section(s: &mut String, lane: &LaneRecord, charts: &[ChartRef]) {
         if let crate::results::Finding::Fault(f) = f {
             super::fault::markdown(s, f);
         }
+        if let crate::results::Finding::Box(f) = f {
+            super::boxes::markdown(s, f);
+        }
     }
     let with_params = lane.aggregates.iter().any(|a| !a.params.is_empty());
     let shown: Vec<&crate::results::Aggregate> = lane
