@@ -122,11 +122,3 @@ pub fn pss_of(pids: &[i32]) -> u64 {
         .map(|r| r.pss)
         .sum()
 }
-
-/// Open file descriptors over `pids`.
-pub fn fds_of(pids: &[i32]) -> u64 {
-    pids.iter()
-        .filter_map(|p| std::fs::read_dir(format!("/proc/{p}/fd")).ok())
-        .map(|d| d.count() as u64)
-        .sum()
-}
