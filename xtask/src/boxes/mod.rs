@@ -14,6 +14,7 @@ use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
+
 /// Which kind of box.
 #[derive(
     Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum,
@@ -121,4 +122,73 @@ pub fn pss_of(pids: &[i32]) -> u64 {
         .filter_map(|t| crate::probe::parse::parse_smaps_rollup(&t).ok())
         .map(|r| r.pss)
         .sum()
+}
+
+/// `doctor`'s box checks: (ok, what, detail); a failed one is a warning,
+/// since only the qemu box lanes need it.
+pub async fn doctor(root: &std::path::Path) -> Vec<(bool, String, String)> {
+    let mut out = Vec::new();
+    let Some(q) = qemu::find_qemu() else {
+        out.push((
+            false,
+            "box: qemu".into(),
+            "qemu-system-x86_64 missing: qemu box lanes are skipped (`cargo xtask setup` installs it)"
+                .into(),
+        ));
+        return out;
+    };
+    let version = qemu::qemu_version(&q).unwrap_or_default();
+    out.push((true, "box: qemu".into(), version.clone()));
+    let guest = match guest::GuestImage::locate(root) {
+        Ok(g) => {
+            out.push((
+                true,
+                "box: guest".into(),
+                format!(
+                    "kernel {} ({}), initramfs {} KiB",
+                    g.kernel_version,
+                    g.kernel_format,
+                    g.initramfs_bytes / 1024
+                ),
+            ));
+            g
+        }
+        Err(e) => {
+            out.push((false, "box: guest".into(), format!("{e:#}")));
+            return out;
+        }
+    };
+    let base = qemu::QemuBackend {
+        root: root.to_path_buf(),
+        run_id: String::new(),
+        qemu: q,
+        guest,
+        accel: Accel::Tcg,
+        spec: BoxSpec::default(),
+        boot_timeout: Duration::from_secs(60),
+        exec_timeout: Duration::from_secs(30),
+    };
+    match accel::resolve(&base, AccelChoice::Auto, Duration::from_secs(20)).await {
+        Ok(p) => out.push((
+            true,
+            "box: accel".into(),
+            format!(
+                "{} — {}{}",
+                p.accel.qemu_name(),
+                p.reason,
+                if p.cached { " (cached probe)" } else { "" }
+            ),
+        )),
+        Err(e) => out.push((false, "box: accel".into(), format!("{e:#}"))),
+    }
+    match track::live(root, None) {
+        Ok(v) if v.is_empty() => out.push((true, "box: leftovers".into(), "no tracked VM running".into())),
+        Ok(v) => out.push((
+            false,
+            "box: leftovers".into(),
+            format!("{} tracked VM(s) still running: `cargo xtask clean`", v.len()),
+        )),
+        Err(e) => out.push((false, "box: leftovers".into(), format!("{e:#}"))),
+    }
+    out
 }

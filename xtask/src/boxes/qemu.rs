@@ -329,3 +329,110 @@ impl BoxBackend for QemuBackend {
         b.pid().into_iter().collect()
     }
 }
+
+/// The agent protocol against a real VM: one guest booted under TCG, every
+/// case run against it. Needs `cargo xtask setup` (CI runs it first); set
+/// RUNCOST_SKIP_VM_TESTS=1 to skip on a machine without qemu.
+#[cfg(test)]
+mod vm_tests {
+    use super::*;
+
+    fn backend() -> Option<QemuBackend> {
+        if std::env::var_os("RUNCOST_SKIP_VM_TESTS").is_some() {
+            return None;
+        }
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .expect("repo root")
+            .to_path_buf();
+        let qemu = find_qemu().expect("qemu-system-x86_64 not on PATH: run `cargo xtask setup`");
+        let guest = GuestImage::locate(&root).expect("box guest: run `cargo xtask setup`");
+        Some(QemuBackend {
+            root,
+            run_id: format!("unit-{}", std::process::id()),
+            qemu,
+            guest,
+            accel: Accel::Tcg,
+            spec: BoxSpec {
+                memory_mib: 128,
+                vcpus: 1,
+            },
+            boot_timeout: Duration::from_secs(90),
+            exec_timeout: Duration::from_secs(60),
+        })
+    }
+
+    fn argv(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn agent_protocol_on_a_real_vm() {
+        let Some(b) = backend() else { return };
+        let mut h = b.create("proto").await.unwrap();
+        let started = b.start(&mut h).await.unwrap();
+        assert!(started.guest_uptime.unwrap() > Duration::ZERO);
+        let pid = h.pid().unwrap();
+        assert!(track::is_ours(h.rec.as_ref().unwrap()));
+
+        // Exit codes, stdout and stderr kept apart.
+        let o = b
+            .exec(&mut h, &argv(&["sh", "-c", "echo out; echo err >&2; exit 3"]), &[])
+            .await
+            .unwrap();
+        assert_eq!((o.exit_code, &o.stdout[..], &o.stderr[..]), (3, &b"out\n"[..], &b"err\n"[..]));
+        // argv is not a shell: metacharacters arrive verbatim.
+        let o = b.exec(&mut h, &argv(&["echo", "a;b", "$HOME", "*"]), &[]).await.unwrap();
+        assert_eq!(o.stdout, b"a;b $HOME *\n");
+        // stdin reaches the command.
+        let o = b.exec(&mut h, &argv(&["cat"]), b"in\0put").await.unwrap();
+        assert_eq!((o.exit_code, &o.stdout[..]), (0, &b"in\0put"[..]));
+        // A command that does not exist answers 127, it does not hang.
+        let o = b.exec(&mut h, &argv(&["no-such-command"]), &[]).await.unwrap();
+        assert_eq!(o.exit_code, runcost_boxagent::EXIT_NOT_FOUND);
+        assert!(String::from_utf8_lossy(&o.stderr).contains("no-such-command"));
+        // Killed by a signal: 128 + signal, as a shell reports it.
+        let o = b.exec(&mut h, &argv(&["sh", "-c", "kill -9 $$"]), &[]).await.unwrap();
+        assert_eq!(o.exit_code, 137);
+        // Large output arrives whole and in order.
+        let o = b
+            .exec(&mut h, &argv(&["head", "-c", "1048576", "/dev/urandom"]), &[])
+            .await
+            .unwrap();
+        assert_eq!((o.exit_code, o.stdout.len()), (0, 1 << 20));
+        let o2 = b
+            .exec(&mut h, &argv(&["sh", "-c", "seq 1 100000"]), &[])
+            .await
+            .unwrap();
+        let text = String::from_utf8(o2.stdout).unwrap();
+        assert_eq!(text.lines().count(), 100000);
+        assert_eq!(text.lines().last(), Some("100000"));
+        // The guest is a real Linux kernel, not the host.
+        let o = b.exec(&mut h, &argv(&["uname", "-r"]), &[]).await.unwrap();
+        assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), b.guest.kernel_version);
+
+        b.stop(&mut h).await.unwrap();
+        assert!(!Path::new(&format!("/proc/{pid}/cmdline")).exists() || !track::is_ours(h.rec.as_ref().unwrap()));
+        let dir = h.dir.clone();
+        b.remove(h).await.unwrap();
+        assert!(!dir.exists());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_kernel_that_does_not_boot_is_a_clear_error_and_no_vm_is_left() {
+        let Some(mut b) = backend() else { return };
+        // A file that is no kernel: qemu refuses it, or the guest never says hello.
+        let bogus = b.root.join("target/runcost-box/not-a-kernel");
+        std::fs::write(&bogus, vec![0u8; 4096]).unwrap();
+        b.guest.kernel = bogus;
+        b.boot_timeout = Duration::from_secs(10);
+        b.run_id = format!("unit-bad-{}", std::process::id());
+        let mut h = b.create("bad").await.unwrap();
+        let err = b.start(&mut h).await.unwrap_err();
+        let msg = format!("{err:#}");
+        assert!(msg.contains("console tail") || msg.contains("qemu exited"), "{msg}");
+        let rec = h.rec.clone().unwrap();
+        drop(h);
+        assert!(!track::is_ours(&rec), "the VMM outlived its box guard");
+    }
+}
