@@ -270,7 +270,10 @@ mod tests {
             argv: vec![b"id".to_vec()],
             stdin: Vec::new(),
         });
-        assert_eq!(b, [1, 14, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, b'i', b'd', 0, 0, 0, 0]);
+        assert_eq!(
+            b,
+            [1, 14, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, b'i', b'd', 0, 0, 0, 0]
+        );
         assert_eq!(encode(&Frame::Shutdown), [2, 0, 0, 0, 0]);
     }
 
@@ -300,7 +303,10 @@ mod tests {
             decode(&[K_DONE, huge[0], huge[1], huge[2], huge[3]]),
             Err(ProtoError::TooLarge(MAX_PAYLOAD + 1))
         );
-        assert_eq!(decode(&[K_EXEC, 4, 0, 0, 0, 0, 0, 0, 0]), Err(ProtoError::EmptyArgv));
+        assert_eq!(
+            decode(&[K_EXEC, 4, 0, 0, 0, 0, 0, 0, 0]),
+            Err(ProtoError::EmptyArgv)
+        );
         // argc 1 but the argument's length runs past the payload.
         assert_eq!(
             decode(&[K_EXEC, 8, 0, 0, 0, 1, 0, 0, 0, 9, 0, 0, 0]),

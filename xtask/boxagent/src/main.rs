@@ -121,7 +121,12 @@ fn serve(mut r: impl Read, mut w: impl Write, is_init: bool) -> std::io::Result<
                 Err(e) => {
                     // The stream is out of step; say so and drop what we have.
                     buf.clear();
-                    send(&mut w, &Frame::Error { message: e.to_string() })?;
+                    send(
+                        &mut w,
+                        &Frame::Error {
+                            message: e.to_string(),
+                        },
+                    )?;
                     continue;
                 }
             }

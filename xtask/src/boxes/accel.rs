@@ -103,7 +103,10 @@ pub async fn resolve(
                 Ok(()) => Ok(AccelProbe {
                     accel: Accel::Kvm,
                     choice,
-                    reason: format!("--accel kvm; the probe VM booted in {:.1} s", t.elapsed().as_secs_f64()),
+                    reason: format!(
+                        "--accel kvm; the probe VM booted in {:.1} s",
+                        t.elapsed().as_secs_f64()
+                    ),
                     cached: false,
                 }),
                 Err(e) => Err(BadInput(format!(
@@ -132,7 +135,10 @@ pub async fn resolve(
             let (kvm, reason) = match kvm_boots(base, timeout).await {
                 Ok(()) => (
                     true,
-                    format!("KVM booted the probe VM in {:.1} s", t.elapsed().as_secs_f64()),
+                    format!(
+                        "KVM booted the probe VM in {:.1} s",
+                        t.elapsed().as_secs_f64()
+                    ),
                 ),
                 Err(e) => {
                     // Keep the first line: the console tail is for --accel kvm.

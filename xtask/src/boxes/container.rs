@@ -82,7 +82,11 @@ impl BoxBackend for ContainerBackend {
             .engine
             .docker
             .create_container(
-                Some(CreateContainerOptionsBuilder::default().name(&cname).build()),
+                Some(
+                    CreateContainerOptionsBuilder::default()
+                        .name(&cname)
+                        .build(),
+                ),
                 body,
             )
             .await
@@ -129,8 +133,10 @@ impl BoxBackend for ContainerBackend {
             .await
             .with_context(|| format!("box {}: exec {argv:?}", b.name))?;
         let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
-        if let StartExecResults::Attached { mut output, mut input } =
-            d.start_exec(&exec.id, None).await?
+        if let StartExecResults::Attached {
+            mut output,
+            mut input,
+        } = d.start_exec(&exec.id, None).await?
         {
             if !stdin.is_empty() {
                 input.write_all(stdin).await?;
@@ -150,11 +156,7 @@ impl BoxBackend for ContainerBackend {
                 }
             }
         }
-        let code = d
-            .inspect_exec(&exec.id)
-            .await?
-            .exit_code
-            .unwrap_or(-1);
+        let code = d.inspect_exec(&exec.id).await?.exit_code.unwrap_or(-1);
         Ok(ExecOutput {
             exit_code: code as i32,
             stdout,
@@ -165,7 +167,10 @@ impl BoxBackend for ContainerBackend {
     async fn stop(&self, b: &mut ContainerBox) -> Result<()> {
         self.engine
             .docker
-            .stop_container(&b.id, Some(StopContainerOptionsBuilder::default().t(5).build()))
+            .stop_container(
+                &b.id,
+                Some(StopContainerOptionsBuilder::default().t(5).build()),
+            )
             .await
             .with_context(|| format!("stop container box {}", b.name))
     }

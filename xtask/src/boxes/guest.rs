@@ -41,8 +41,8 @@ impl GuestImage {
                 manifest.display()
             ))
         })?;
-        let g: GuestImage = serde_json::from_str(&text)
-            .with_context(|| format!("parse {}", manifest.display()))?;
+        let g: GuestImage =
+            serde_json::from_str(&text).with_context(|| format!("parse {}", manifest.display()))?;
         g.check()?;
         Ok(g)
     }
@@ -67,9 +67,21 @@ impl GuestImage {
 /// One file of a newc cpio archive.
 pub enum CpioEntry<'a> {
     Dir(&'a str),
-    File { path: &'a str, mode: u32, data: &'a [u8] },
-    Symlink { path: &'a str, target: &'a str },
-    CharDev { path: &'a str, mode: u32, major: u32, minor: u32 },
+    File {
+        path: &'a str,
+        mode: u32,
+        data: &'a [u8],
+    },
+    Symlink {
+        path: &'a str,
+        target: &'a str,
+    },
+    CharDev {
+        path: &'a str,
+        mode: u32,
+        major: u32,
+        minor: u32,
+    },
 }
 
 /// A newc ("070701") cpio archive, the format the kernel unpacks as an

@@ -14,11 +14,8 @@ use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
-
 /// Which kind of box.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum,
-)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum BackendKind {
     /// qemu-system-x86_64 with a Debian kernel and the runcost initramfs.
@@ -182,11 +179,18 @@ pub async fn doctor(root: &std::path::Path) -> Vec<(bool, String, String)> {
         Err(e) => out.push((false, "box: accel".into(), format!("{e:#}"))),
     }
     match track::live(root, None) {
-        Ok(v) if v.is_empty() => out.push((true, "box: leftovers".into(), "no tracked VM running".into())),
+        Ok(v) if v.is_empty() => out.push((
+            true,
+            "box: leftovers".into(),
+            "no tracked VM running".into(),
+        )),
         Ok(v) => out.push((
             false,
             "box: leftovers".into(),
-            format!("{} tracked VM(s) still running: `cargo xtask clean`", v.len()),
+            format!(
+                "{} tracked VM(s) still running: `cargo xtask clean`",
+                v.len()
+            ),
         )),
         Err(e) => out.push((false, "box: leftovers".into(), format!("{e:#}"))),
     }

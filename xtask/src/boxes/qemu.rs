@@ -377,26 +377,46 @@ mod vm_tests {
 
         // Exit codes, stdout and stderr kept apart.
         let o = b
-            .exec(&mut h, &argv(&["sh", "-c", "echo out; echo err >&2; exit 3"]), &[])
+            .exec(
+                &mut h,
+                &argv(&["sh", "-c", "echo out; echo err >&2; exit 3"]),
+                &[],
+            )
             .await
             .unwrap();
-        assert_eq!((o.exit_code, &o.stdout[..], &o.stderr[..]), (3, &b"out\n"[..], &b"err\n"[..]));
+        assert_eq!(
+            (o.exit_code, &o.stdout[..], &o.stderr[..]),
+            (3, &b"out\n"[..], &b"err\n"[..])
+        );
         // argv is not a shell: metacharacters arrive verbatim.
-        let o = b.exec(&mut h, &argv(&["echo", "a;b", "$HOME", "*"]), &[]).await.unwrap();
+        let o = b
+            .exec(&mut h, &argv(&["echo", "a;b", "$HOME", "*"]), &[])
+            .await
+            .unwrap();
         assert_eq!(o.stdout, b"a;b $HOME *\n");
         // stdin reaches the command.
         let o = b.exec(&mut h, &argv(&["cat"]), b"in\0put").await.unwrap();
         assert_eq!((o.exit_code, &o.stdout[..]), (0, &b"in\0put"[..]));
         // A command that does not exist answers 127, it does not hang.
-        let o = b.exec(&mut h, &argv(&["no-such-command"]), &[]).await.unwrap();
+        let o = b
+            .exec(&mut h, &argv(&["no-such-command"]), &[])
+            .await
+            .unwrap();
         assert_eq!(o.exit_code, runcost_boxagent::EXIT_NOT_FOUND);
         assert!(String::from_utf8_lossy(&o.stderr).contains("no-such-command"));
         // Killed by a signal: 128 + signal, as a shell reports it.
-        let o = b.exec(&mut h, &argv(&["sh", "-c", "kill -9 $$"]), &[]).await.unwrap();
+        let o = b
+            .exec(&mut h, &argv(&["sh", "-c", "kill -9 $$"]), &[])
+            .await
+            .unwrap();
         assert_eq!(o.exit_code, 137);
         // Large output arrives whole and in order.
         let o = b
-            .exec(&mut h, &argv(&["head", "-c", "1048576", "/dev/urandom"]), &[])
+            .exec(
+                &mut h,
+                &argv(&["head", "-c", "1048576", "/dev/urandom"]),
+                &[],
+            )
             .await
             .unwrap();
         assert_eq!((o.exit_code, o.stdout.len()), (0, 1 << 20));
@@ -409,10 +429,16 @@ mod vm_tests {
         assert_eq!(text.lines().last(), Some("100000"));
         // The guest is a real Linux kernel, not the host.
         let o = b.exec(&mut h, &argv(&["uname", "-r"]), &[]).await.unwrap();
-        assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), b.guest.kernel_version);
+        assert_eq!(
+            String::from_utf8_lossy(&o.stdout).trim(),
+            b.guest.kernel_version
+        );
 
         b.stop(&mut h).await.unwrap();
-        assert!(!Path::new(&format!("/proc/{pid}/cmdline")).exists() || !track::is_ours(h.rec.as_ref().unwrap()));
+        assert!(
+            !Path::new(&format!("/proc/{pid}/cmdline")).exists()
+                || !track::is_ours(h.rec.as_ref().unwrap())
+        );
         let dir = h.dir.clone();
         b.remove(h).await.unwrap();
         assert!(!dir.exists());
@@ -430,7 +456,10 @@ mod vm_tests {
         let mut h = b.create("bad").await.unwrap();
         let err = b.start(&mut h).await.unwrap_err();
         let msg = format!("{err:#}");
-        assert!(msg.contains("console tail") || msg.contains("qemu exited"), "{msg}");
+        assert!(
+            msg.contains("console tail") || msg.contains("qemu exited"),
+            "{msg}"
+        );
         let rec = h.rec.clone().unwrap();
         drop(h);
         assert!(!track::is_ours(&rec), "the VMM outlived its box guard");

@@ -49,7 +49,10 @@ pub fn identity_matches(rec: &VmRecord, cmdline: &[u8], exe: &str) -> bool {
         .collect();
     exe == rec.exe
         && argv.len() == rec.cmdline.len()
-        && argv.iter().zip(&rec.cmdline).all(|(a, b)| *a == b.as_bytes())
+        && argv
+            .iter()
+            .zip(&rec.cmdline)
+            .all(|(a, b)| *a == b.as_bytes())
 }
 
 /// Whether `rec`'s process is alive and still the one recorded.
@@ -102,7 +105,12 @@ impl std::fmt::Display for VmReap {
             self.killed, self.stale
         )?;
         if !self.errors.is_empty() {
-            write!(f, ", {} error(s): {}", self.errors.len(), self.errors.join("; "))?;
+            write!(
+                f,
+                ", {} error(s): {}",
+                self.errors.len(),
+                self.errors.join("; ")
+            )?;
         }
         Ok(())
     }
@@ -203,7 +211,11 @@ mod tests {
         // Same binary, another VM (another argv).
         assert!(!identity_matches(&r, b"qemu-system-x86_64\0-m\0512\0", exe));
         // Same argv, another executable.
-        assert!(!identity_matches(&r, b"qemu-system-x86_64\0-m\0256\0", "/tmp/x"));
+        assert!(!identity_matches(
+            &r,
+            b"qemu-system-x86_64\0-m\0256\0",
+            "/tmp/x"
+        ));
         // A zombie's cmdline is empty.
         assert!(!identity_matches(&r, b"", exe));
     }

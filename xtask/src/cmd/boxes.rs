@@ -55,7 +55,9 @@ pub fn parse_levels(raw: &[String]) -> Result<Vec<u32>> {
         let r = r.trim();
         match r.parse::<u32>() {
             Ok(n) if n >= 1 => levels.push(n),
-            _ => bad_input!("--levels: `{r}` is not a positive whole number of boxes (e.g. --levels 1,2,4,8)"),
+            _ => bad_input!(
+                "--levels: `{r}` is not a positive whole number of boxes (e.g. --levels 1,2,4,8)"
+            ),
         }
     }
     if levels.is_empty() {
@@ -170,10 +172,17 @@ pub async fn run(common: &Common, what: BoxCmd) -> Result<ExitCode> {
             }
             lane_args.insert(
                 "levels".into(),
-                levels.iter().map(u32::to_string).collect::<Vec<_>>().join(","),
+                levels
+                    .iter()
+                    .map(u32::to_string)
+                    .collect::<Vec<_>>()
+                    .join(","),
             );
             lane_args.insert("samples".into(), samples.to_string());
-            (common, Job::Density(density::DensityOpts { levels, samples }))
+            (
+                common,
+                Job::Density(density::DensityOpts { levels, samples }),
+            )
         }
         BoxCmd::Churn { common, cycles } => {
             if cycles < 10 {
@@ -275,7 +284,11 @@ pub async fn run(common: &Common, what: BoxCmd) -> Result<ExitCode> {
     };
     run.write_record(&record)?;
     run.mark_latest()?;
-    events.emit(Event::Note(format!("run {} → {}", run.id, run.root.display())));
+    events.emit(Event::Note(format!(
+        "run {} → {}",
+        run.id,
+        run.root.display()
+    )));
 
     let mut lane = LaneRecord {
         lane: lane_kind,
@@ -339,7 +352,11 @@ pub async fn run(common: &Common, what: BoxCmd) -> Result<ExitCode> {
                     kernel_format: Some(guest.kernel_format.clone()),
                     image: None,
                 };
-                let left = async { track::live(&root, Some(&run.id)).map(|v| v.len()).unwrap_or(0) };
+                let left = async {
+                    track::live(&root, Some(&run.id))
+                        .map(|v| v.len())
+                        .unwrap_or(0)
+                };
                 measure(&b, &job, box_lane, env, left, &events).await
             }
             Plan::Container => {
@@ -446,7 +463,9 @@ async fn measure<B: BoxBackend>(
         churn: None,
     };
     match job {
-        Job::Lifecycle { repeats } => f.lifecycle = Some(lifecycle::run(b, *repeats, events).await?),
+        Job::Lifecycle { repeats } => {
+            f.lifecycle = Some(lifecycle::run(b, *repeats, events).await?)
+        }
         Job::Exec(o) => f.exec = Some(exec::run(b, o, events).await?),
         Job::Density(o) => {
             let mut boxes = Vec::new();
@@ -460,9 +479,7 @@ async fn measure<B: BoxBackend>(
             f.density = Some(r?);
             down?;
         }
-        Job::Churn { cycles } => {
-            f.churn = Some(churn::run(b, *cycles, count_left, events).await?)
-        }
+        Job::Churn { cycles } => f.churn = Some(churn::run(b, *cycles, count_left, events).await?),
     }
     Ok(f)
 }
@@ -508,8 +525,18 @@ mod tests {
 
     #[test]
     fn levels_are_checked() {
-        assert_eq!(parse_levels(&s(&["1", "2", "4", "8"])).unwrap(), vec![1, 2, 4, 8]);
-        for bad in [&["1", "4", "2"][..], &["1", "1"], &["2", "4"], &["0", "1"], &["1", "x"], &[]] {
+        assert_eq!(
+            parse_levels(&s(&["1", "2", "4", "8"])).unwrap(),
+            vec![1, 2, 4, 8]
+        );
+        for bad in [
+            &["1", "4", "2"][..],
+            &["1", "1"],
+            &["2", "4"],
+            &["0", "1"],
+            &["1", "x"],
+            &[],
+        ] {
             let e = parse_levels(&s(bad)).unwrap_err();
             assert!(e.downcast_ref::<BadInput>().is_some(), "{bad:?}: {e}");
             assert!(e.to_string().contains("--levels"), "{e}");

@@ -28,18 +28,17 @@ fn env_words(f: &BoxFinding) -> String {
 
 /// `p50 1.2 s · p90 1.4 s* …`; a star marks a value its tier does not allow quoting.
 pub fn quantiles_words(q: &Quantiles) -> String {
-    let parts: Vec<String> = q
-        .q
-        .iter()
-        .map(|x| {
-            format!(
-                "p{} {}{}",
-                (x.p * 100.0).round(),
-                ms(x.value),
-                if x.quotable { "" } else { "*" }
-            )
-        })
-        .collect();
+    let parts: Vec<String> =
+        q.q.iter()
+            .map(|x| {
+                format!(
+                    "p{} {}{}",
+                    (x.p * 100.0).round(),
+                    ms(x.value),
+                    if x.quotable { "" } else { "*" }
+                )
+            })
+            .collect();
     format!("{} (n={}, tier {:?})", parts.join(" · "), q.n, q.tier)
 }
 
@@ -163,7 +162,11 @@ pub fn markdown(s: &mut String, f: &BoxFinding) {
             a.qemu_name(),
             e.accel_probe
                 .as_ref()
-                .map(|p| format!("{}{}", p.reason, if p.cached { ", cached probe" } else { "" }))
+                .map(|p| format!(
+                    "{}{}",
+                    p.reason,
+                    if p.cached { ", cached probe" } else { "" }
+                ))
                 .unwrap_or_default()
         );
     }
@@ -191,7 +194,11 @@ pub fn markdown(s: &mut String, f: &BoxFinding) {
         row(s, "remove", &l.remove);
         let up: Vec<f64> = l.samples.iter().filter_map(|x| x.guest_uptime_s).collect();
         if let Some(q) = Quantiles::of(&up) {
-            let _ = writeln!(s, "| guest uptime at agent hello | {} |", quantiles_words(&q));
+            let _ = writeln!(
+                s,
+                "| guest uptime at agent hello | {} |",
+                quantiles_words(&q)
+            );
         }
         s.push('\n');
     }
@@ -269,7 +276,11 @@ pub fn markdown(s: &mut String, f: &BoxFinding) {
     );
 }
 
-pub fn charts(run: &RunDir, lane: crate::results::LaneKind, f: &BoxFinding) -> Result<Vec<ChartRef>> {
+pub fn charts(
+    run: &RunDir,
+    lane: crate::results::LaneKind,
+    f: &BoxFinding,
+) -> Result<Vec<ChartRef>> {
     let mut out = Vec::new();
     let mut draw = |name: &str, spec: LinesSpec| -> Result<()> {
         let stem = format!("charts/{lane}-{name}");
@@ -351,7 +362,10 @@ pub fn charts(run: &RunDir, lane: crate::results::LaneKind, f: &BoxFinding) -> R
                 })
                 .collect()
         };
-        let mut series = vec![Series::new("exec p95", pt(0.95)), Series::new("exec p50", pt(0.5))];
+        let mut series = vec![
+            Series::new("exec p95", pt(0.95)),
+            Series::new("exec p50", pt(0.5)),
+        ];
         let mut caption = None;
         if let Some(b) = &d.breakpoint {
             let (x0, x1) = (
@@ -361,7 +375,10 @@ pub fn charts(run: &RunDir, lane: crate::results::LaneKind, f: &BoxFinding) -> R
             series.push(
                 Series::new(
                     format!("limit {}× level-1 p95", b.factor),
-                    vec![(f64::from(x0), b.limit * 1e3), (f64::from(x1), b.limit * 1e3)],
+                    vec![
+                        (f64::from(x0), b.limit * 1e3),
+                        (f64::from(x1), b.limit * 1e3),
+                    ],
                 )
                 .with_color(Rgb(150, 150, 150)),
             );

@@ -28,7 +28,11 @@ fn read(m: ChurnMetric) -> f64 {
         ChurnMetric::HostProcesses => std::fs::read_dir("/proc")
             .map(|d| {
                 d.flatten()
-                    .filter(|e| e.file_name().to_str().is_some_and(|s| s.parse::<u32>().is_ok()))
+                    .filter(|e| {
+                        e.file_name()
+                            .to_str()
+                            .is_some_and(|s| s.parse::<u32>().is_ok())
+                    })
                     .count() as f64
             })
             .unwrap_or(f64::NAN),
@@ -86,7 +90,11 @@ pub async fn run<B: BoxBackend>(
             churn[i].push(read(*m));
         }
         if (c + 1) % 10 == 0 {
-            events.emit(Event::Note(format!("{} churn: {}/{cycles} cycles", b.kind(), c + 1)));
+            events.emit(Event::Note(format!(
+                "{} churn: {}/{cycles} cycles",
+                b.kind(),
+                c + 1
+            )));
         }
     }
     let series: Vec<ChurnSeries> = ChurnMetric::ALL
@@ -119,7 +127,11 @@ pub async fn run<B: BoxBackend>(
         .collect();
     let verdicts: Vec<LeakVerdict> = series
         .iter()
-        .map(|s| s.test.as_ref().map_or(LeakVerdict::Inconclusive, |t| t.verdict))
+        .map(|s| {
+            s.test
+                .as_ref()
+                .map_or(LeakVerdict::Inconclusive, |t| t.verdict)
+        })
         .collect();
     let verdict = if verdicts.contains(&LeakVerdict::Leak) {
         LeakVerdict::Leak

@@ -56,7 +56,10 @@ pub async fn run<B: BoxBackend>(
             started.with_context(|| format!("start box {name} for level {level}"))?;
             boot_s.push(t.elapsed().as_secs_f64());
         }
-        events.emit(Event::Note(format!("{} density: {level} box(es) up", b.kind())));
+        events.emit(Event::Note(format!(
+            "{} density: {level} box(es) up",
+            b.kind()
+        )));
         tokio::time::sleep(Duration::from_secs(1)).await;
         let pids: Vec<i32> = boxes.iter().flat_map(|h| b.host_pids(h)).collect();
         let pss_total_bytes = pss_of(&pids);
@@ -70,7 +73,11 @@ pub async fn run<B: BoxBackend>(
             )
             .await;
             for r in all {
-                exec.push(r.with_context(|| format!("exec at level {level}"))?.1.as_secs_f64());
+                exec.push(
+                    r.with_context(|| format!("exec at level {level}"))?
+                        .1
+                        .as_secs_f64(),
+                );
             }
         }
         events.emit(Event::Note(format!(
