@@ -205,15 +205,23 @@ mod tests {
     fn identity_needs_exe_and_argv() {
         let r = rec();
         let exe = "/usr/bin/qemu-system-x86_64";
-        assert!(identity_matches(&r, b"qemu-system-x86_64\0-m\0256\0", exe));
+        assert!(identity_matches(
+            &r,
+            b"qemu-system-x86_64\x00-m\x00256\x00",
+            exe
+        ));
         // A recycled pid running something else.
         assert!(!identity_matches(&r, b"bash\0", "/usr/bin/bash"));
         // Same binary, another VM (another argv).
-        assert!(!identity_matches(&r, b"qemu-system-x86_64\0-m\0512\0", exe));
+        assert!(!identity_matches(
+            &r,
+            b"qemu-system-x86_64\x00-m\x00512\x00",
+            exe
+        ));
         // Same argv, another executable.
         assert!(!identity_matches(
             &r,
-            b"qemu-system-x86_64\0-m\0256\0",
+            b"qemu-system-x86_64\x00-m\x00256\x00",
             "/tmp/x"
         ));
         // A zombie's cmdline is empty.

@@ -160,7 +160,7 @@ pub async fn run(common: &Common, what: BoxCmd) -> Result<ExitCode> {
         } => {
             let levels = parse_levels(&levels)?;
             let top = u64::from(*levels.last().unwrap_or(&1));
-            let need = top * u64::from(common.memory_mib) << 20;
+            let need = (top * u64::from(common.memory_mib)) << 20;
             let avail = mem_available();
             if avail > 0 && need as f64 > 0.8 * avail as f64 {
                 bad_input!(
@@ -389,10 +389,17 @@ pub async fn run(common: &Common, what: BoxCmd) -> Result<ExitCode> {
             Plan::Skip(_) => unreachable!("returned above"),
         }
     };
+    let load = crate::probe::hostload::spawn(std::time::Instant::now());
     let result = tokio::select! {
         r = measured => Ok(r),
         sig = shutdown_signal() => Err(sig),
     };
+    let (load_samples, _) = load.stop();
+    record.host_load = crate::runner::summarize_load(&load_samples, record.host.cores);
+    let _ = crate::results::rundir::write_atomic(
+        &run.path("samples/hostload.csv"),
+        crate::runner::load_csv(&load_samples).as_bytes(),
+    );
     record.finished_at = Some(now_rfc3339());
     let reap = |g: &BoxRunGuard| g.reap();
     let outcome = match result {
