@@ -325,3 +325,40 @@ fn clean_kills_tracked_vms_only_when_the_record_matches() {
     assert_no_vm_left(&id);
     assert!(!vms_dir("test-standin").exists());
 }
+
+#[test]
+fn forcing_kvm_boots_under_kvm_or_is_a_clear_error() {
+    let _g = serial();
+    let results = tempfile::tempdir().unwrap();
+    let out = run(xtask(results.path()).args([
+        "box",
+        "lifecycle",
+        "--repeats",
+        "1",
+        "--accel",
+        "kvm",
+        "--probe-timeout",
+        "8s",
+    ]));
+    let id = only_run(results.path());
+    match out.status.code() {
+        // A host where KVM boots the guest must use it.
+        Some(0) => {
+            let r = record(results.path(), &id);
+            assert_eq!(finding(&r)["env"]["accel"], "kvm");
+        }
+        // Here (nested PVM): the probe times out and says what to do.
+        Some(2) => {
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                err.contains("--accel kvm") && err.contains("--accel tcg"),
+                "{err}"
+            );
+            assert_eq!(record(results.path(), &id)["status"], "failed");
+        }
+        other => panic!("exit {other:?}"),
+    }
+    assert_no_vm_left(&id);
+    // The probe VM is tracked under its own id; none may survive.
+    assert!(processes_with("accel-probe").is_empty());
+}

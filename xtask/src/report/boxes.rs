@@ -435,7 +435,9 @@ pub fn charts(
     if let Some(c) = &f.churn {
         for s in &c.series {
             let (scale, unit) = match s.metric {
-                crate::results::boxes::ChurnMetric::HostMemUsed => (1.0 / 1048576.0, "MiB"),
+                crate::results::boxes::ChurnMetric::HostMemUsed
+                | crate::results::boxes::ChurnMetric::KernelSlab
+                | crate::results::boxes::ChurnMetric::HarnessAnon => (1.0 / 1048576.0, "MiB"),
                 _ => (1.0, "count"),
             };
             let pts = |v: &[f64]| {

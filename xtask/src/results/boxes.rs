@@ -146,21 +146,31 @@ pub struct DensityResult {
 pub enum ChurnMetric {
     /// MemTotal − MemAvailable, bytes.
     HostMemUsed,
+    /// Unreclaimable kernel slab (SUnreclaim), bytes: sockets, namespaces,
+    /// cgroups a box left in the kernel; far less noisy than MemAvailable.
+    KernelSlab,
     /// Processes on the host.
     HostProcesses,
     /// Open file descriptors of runcost itself (the VMMs' parent).
     HarnessFds,
+    /// runcost's own anonymous memory (Pss_Anon), bytes: box handles,
+    /// buffers or connections the harness keeps.
+    HarnessAnon,
 }
 
 impl ChurnMetric {
-    pub const ALL: [ChurnMetric; 3] = [
+    pub const ALL: [ChurnMetric; 5] = [
         ChurnMetric::HostMemUsed,
+        ChurnMetric::KernelSlab,
         ChurnMetric::HostProcesses,
         ChurnMetric::HarnessFds,
+        ChurnMetric::HarnessAnon,
     ];
     pub fn label(self) -> &'static str {
         match self {
             ChurnMetric::HostMemUsed => "host memory used",
+            ChurnMetric::KernelSlab => "kernel slab (unreclaimable)",
+            ChurnMetric::HarnessAnon => "runcost anon memory",
             ChurnMetric::HostProcesses => "host processes",
             ChurnMetric::HarnessFds => "runcost fds",
         }
@@ -170,6 +180,8 @@ impl ChurnMetric {
         match self {
             // 64 KiB a cycle: 6 MiB over 100 cycles.
             ChurnMetric::HostMemUsed => 65536.0,
+            // 16 KiB a cycle: a socket plus its buffers, a namespace.
+            ChurnMetric::KernelSlab | ChurnMetric::HarnessAnon => 16384.0,
             ChurnMetric::HostProcesses | ChurnMetric::HarnessFds => 0.05,
         }
     }

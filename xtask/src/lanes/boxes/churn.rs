@@ -25,6 +25,16 @@ fn read(m: ChurnMetric) -> f64 {
             .ok()
             .map(|i| (i.mem_total - i.mem_available.unwrap_or(i.mem_free)) as f64)
             .unwrap_or(f64::NAN),
+        ChurnMetric::KernelSlab => procfs::Meminfo::current()
+            .ok()
+            .and_then(|i| i.s_unreclaim)
+            .map(|v| v as f64)
+            .unwrap_or(f64::NAN),
+        ChurnMetric::HarnessAnon => std::fs::read_to_string("/proc/self/smaps_rollup")
+            .ok()
+            .and_then(|t| crate::probe::parse::parse_smaps_rollup(&t).ok())
+            .map(|r| r.pss_anon as f64)
+            .unwrap_or(f64::NAN),
         ChurnMetric::HostProcesses => std::fs::read_dir("/proc")
             .map(|d| {
                 d.flatten()
