@@ -2,7 +2,7 @@
 //! latency, the density curve with its breakpoint, churn growth.
 
 use super::charts::ChartRef;
-use crate::results::boxes::{BoxFinding, BoxLane, Quantiles};
+use crate::results::boxes::{BoxFinding, BoxLane, ChurnMetric, Quantiles};
 use crate::results::leaks::verdict_word;
 use crate::results::RunDir;
 use anyhow::Result;
@@ -248,14 +248,20 @@ pub fn markdown(s: &mut String, f: &BoxFinding) {
         for x in &c.series {
             match &x.test {
                 Some(t) => {
+                    let (k, unit) = match x.metric {
+                        ChurnMetric::HostMemUsed
+                        | ChurnMetric::KernelSlab
+                        | ChurnMetric::HarnessAnon => (1.0 / 1024.0, " KiB"),
+                        _ => (1.0, ""),
+                    };
                     let _ = writeln!(
                         s,
-                        "| {} | {:.1} | [{:.1}, {:.1}] | {:.1} | {} |",
+                        "| {} | {:.1}{unit} | [{:.1}, {:.1}] | {:.1}{unit} | {} |",
                         x.metric.label(),
-                        t.churn.slope,
-                        t.churn.ci.lower,
-                        t.churn.ci.upper,
-                        t.reference.slope,
+                        t.churn.slope * k,
+                        t.churn.ci.lower * k,
+                        t.churn.ci.upper * k,
+                        t.reference.slope * k,
                         verdict_word(t.verdict)
                     );
                 }
