@@ -362,6 +362,9 @@ pub struct BoxArgs {
     /// qemu accelerator: auto probes KVM with a boot and falls back to TCG.
     #[arg(long, value_enum, default_value_t = crate::boxes::AccelChoice::Auto)]
     pub accel: crate::boxes::AccelChoice,
+    /// qemu: virtio (microvm, virtio-console) or serial (pc, second UART, no guest modules).
+    #[arg(long, value_enum, default_value_t = crate::boxes::Transport::Virtio)]
+    pub transport: crate::boxes::Transport,
     /// Memory of one box, MiB (VM RAM; container memory limit).
     #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(64..=65536))]
     pub memory_mib: u32,

@@ -13,6 +13,9 @@ use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, Stdio};
 
 const DEFAULT_PORT: &str = "/dev/ttyS1";
+/// Modules the initramfs may carry, in load order (dependencies first):
+/// virtio-console over virtio-mmio, the fast transport on `-machine microvm`.
+const MODULES: [&str; 4] = ["virtio_ring", "virtio", "virtio_mmio", "virtio_console"];
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -24,11 +27,19 @@ fn main() {
     let result = if stdio {
         serve(std::io::stdin().lock(), std::io::stdout().lock(), false)
     } else {
+        // The kernel hands unknown `KEY=value` words of its command line to
+        // init as environment: the host picks the port with RUNCOST_PORT.
+        let env_port = std::env::var("RUNCOST_PORT").ok();
         let port = args
             .iter()
             .find_map(|a| a.strip_prefix("--port="))
+            .or(env_port.as_deref())
             .unwrap_or(DEFAULT_PORT);
-        open_port(port).and_then(|f| {
+        if is_init {
+            load_modules();
+        }
+        wait_for(port, std::time::Duration::from_secs(10));
+        open_port_retrying(port, std::time::Duration::from_secs(10)).and_then(|f| {
             let w = f.try_clone()?;
             serve(f, w, is_init)
         })
@@ -70,19 +81,61 @@ fn init_system() {
     std::env::set_var("HOME", "/");
 }
 
+/// Loads the modules the initramfs carries under /lib/modules; absent ones
+/// are skipped (a serial-only guest has none).
+fn load_modules() {
+    for m in MODULES {
+        let path = format!("/lib/modules/{m}.ko");
+        let Ok(f) = File::open(&path) else { continue };
+        let params = std::ffi::CString::default();
+        // SAFETY: a valid fd and an empty NUL-terminated parameter string.
+        let rc =
+            unsafe { libc::syscall(libc::SYS_finit_module, f.as_raw_fd(), params.as_ptr(), 0) };
+        if rc != 0 {
+            let e = std::io::Error::last_os_error();
+            if e.raw_os_error() != Some(libc::EEXIST) {
+                eprintln!("boxagent: load {path}: {e}");
+            }
+        }
+    }
+}
+
+/// A device node appears when its driver has probed; wait for it.
+fn wait_for(path: &str, limit: std::time::Duration) {
+    let t = std::time::Instant::now();
+    while !std::path::Path::new(path).exists() && t.elapsed() < limit {
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+}
+
+/// A virtio port's node can appear a moment before its driver accepts an
+/// open (ENXIO meanwhile).
+fn open_port_retrying(path: &str, limit: std::time::Duration) -> std::io::Result<File> {
+    let t = std::time::Instant::now();
+    loop {
+        match open_port(path) {
+            Err(e) if e.raw_os_error() == Some(libc::ENXIO) && t.elapsed() < limit => {
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+            r => return r.map_err(|e| std::io::Error::new(e.kind(), format!("open {path}: {e}"))),
+        }
+    }
+}
+
 /// The serial port, raw: no echo, no line editing, no CR/LF mapping, no
 /// flow control, so frames pass byte for byte.
 fn open_port(path: &str) -> std::io::Result<File> {
-    let f = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(path)
-        .map_err(|e| std::io::Error::new(e.kind(), format!("open {path}: {e}")))?;
+    let f = OpenOptions::new().read(true).write(true).open(path)?;
     // SAFETY: termios is plain data; tcgetattr fills it before use.
     unsafe {
         let mut t: libc::termios = std::mem::zeroed();
         if libc::tcgetattr(f.as_raw_fd(), &mut t) != 0 {
-            return Err(std::io::Error::last_os_error());
+            let e = std::io::Error::last_os_error();
+            // A virtio port is no tty: nothing to make raw.
+            if e.raw_os_error() == Some(libc::ENOTTY) {
+                return Ok(f);
+            }
+            return Err(e);
         }
         libc::cfmakeraw(&mut t);
         if libc::tcsetattr(f.as_raw_fd(), libc::TCSANOW, &t) != 0 {

@@ -25,6 +25,9 @@ pub struct GuestImage {
     /// `elf-pvh` (extracted vmlinux) or `bzimage`.
     pub kernel_format: String,
     pub initramfs_bytes: u64,
+    /// The initramfs carries the virtio-console modules (transport `virtio`).
+    #[serde(default)]
+    pub virtio: bool,
 }
 
 pub fn assets_dir(root: &Path) -> PathBuf {
@@ -230,6 +233,17 @@ pub fn build(root: &Path) -> Result<GuestImage> {
         .map(str::to_owned)
         .collect();
     let paths: Vec<String> = applets.iter().map(|a| format!("bin/{a}")).collect();
+    // The agent loads these, in this order, when present.
+    const MODULES: [&str; 4] = ["virtio_ring", "virtio", "virtio_mmio", "virtio_console"];
+    let mdir = dir.join("kernel/modules");
+    let modules: Vec<(String, Vec<u8>)> = MODULES
+        .iter()
+        .filter_map(|m| {
+            let data = std::fs::read(mdir.join(format!("{m}.ko"))).ok()?;
+            Some((format!("lib/modules/{m}.ko"), data))
+        })
+        .collect();
+    let virtio = modules.len() == MODULES.len();
     let mut entries = vec![
         CpioEntry::Dir("bin"),
         CpioEntry::Dir("dev"),
@@ -253,6 +267,17 @@ pub fn build(root: &Path) -> Result<GuestImage> {
             data: &busybox,
         },
     ];
+    if virtio {
+        entries.push(CpioEntry::Dir("lib"));
+        entries.push(CpioEntry::Dir("lib/modules"));
+        entries.extend(modules.iter().map(|(path, data)| CpioEntry::File {
+            path,
+            mode: 0o644,
+            data,
+        }));
+    } else {
+        say("no virtio modules in kernel/modules: the guest offers the serial transport only");
+    }
     entries.extend(paths.iter().map(|p| CpioEntry::Symlink {
         path: p,
         target: "busybox",
@@ -282,6 +307,7 @@ pub fn build(root: &Path) -> Result<GuestImage> {
         kernel_version,
         kernel_format: kernel_format.into(),
         initramfs_bytes: cpio.len() as u64,
+        virtio,
     };
     crate::results::rundir::write_atomic(
         &dir.join("guest.json"),

@@ -64,6 +64,28 @@ pub enum AccelChoice {
     Tcg,
 }
 
+/// How the host reaches a VM's agent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Transport {
+    /// `-machine microvm` with virtio-console over virtio-mmio (the agent
+    /// loads four modules): measured 20× faster for 1 MiB of output than
+    /// the UART, and the smaller machine boots faster.
+    Virtio,
+    /// `-machine pc` with the agent on the second 16550 UART: no guest
+    /// modules at all.
+    Serial,
+}
+
+impl Transport {
+    pub fn name(self) -> &'static str {
+        match self {
+            Transport::Virtio => "virtio",
+            Transport::Serial => "serial",
+        }
+    }
+}
+
 /// The size of one box.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BoxSpec {
@@ -155,12 +177,18 @@ pub async fn doctor(root: &std::path::Path) -> Vec<(bool, String, String)> {
             return out;
         }
     };
+    let base_virtio = guest.virtio;
     let base = qemu::QemuBackend {
         root: root.to_path_buf(),
         run_id: String::new(),
         qemu: q,
         guest,
         accel: Accel::Tcg,
+        transport: if base_virtio {
+            Transport::Virtio
+        } else {
+            Transport::Serial
+        },
         spec: BoxSpec::default(),
         boot_timeout: Duration::from_secs(60),
         exec_timeout: Duration::from_secs(30),

@@ -1,13 +1,14 @@
 //! qemu boxes: one qemu-system-x86_64 per box, direct kernel boot of the
-//! runcost guest, the agent on the second serial port (a unix socket on the
-//! host; no guest modules needed). The VMM runs in its own process group
+//! runcost guest, the agent on a virtio-console port (`-machine microvm`)
+//! or on the second serial port (`-machine pc`, no guest modules), a unix
+//! socket on the host either way. The VMM runs in its own process group
 //! with a parent-death signal, is recorded in a pid file the moment it
 //! exists, and is killed by the box's guard if the box is dropped running.
 
 use super::agent::AgentConn;
 use super::guest::GuestImage;
 use super::track::{self, VmRecord};
-use super::{Accel, BackendKind, BoxBackend, BoxSpec, ExecOutput, Started};
+use super::{Accel, BackendKind, BoxBackend, BoxSpec, ExecOutput, Started, Transport};
 use crate::error::BadInput;
 use anyhow::{bail, Context, Result};
 use std::os::unix::process::CommandExt;
@@ -53,6 +54,7 @@ pub struct QemuBackend {
     pub qemu: PathBuf,
     pub guest: GuestImage,
     pub accel: Accel,
+    pub transport: Transport,
     pub spec: BoxSpec,
     pub boot_timeout: Duration,
     pub exec_timeout: Duration,
@@ -117,19 +119,26 @@ impl QemuBackend {
     fn argv(&self, dir: &Path, name: &str) -> Vec<String> {
         let s = |x: &str| x.to_string();
         let p = |x: &Path| x.display().to_string();
+        let machine = match self.transport {
+            // TCG has no TSC frequency to offer, so the guest needs the PIT
+            // to calibrate (without it the kernel hangs at boot).
+            Transport::Virtio => "microvm,pit=on,pic=on,rtc=on",
+            Transport::Serial => "pc",
+        };
         let mut a = vec![
             p(&self.qemu),
             s("-name"),
             format!("runcost-{}-{name}", self.run_id),
             s("-machine"),
-            s("pc"),
+            s(machine),
             s("-accel"),
             s(self.accel.qemu_name()),
         ];
         if self.accel == Accel::Kvm {
             a.extend([s("-cpu"), s("host")]);
         }
-        if Path::new(QBOOT).is_file() {
+        // microvm brings its own qboot-based firmware.
+        if self.transport == Transport::Serial && Path::new(QBOOT).is_file() {
             a.extend([s("-bios"), s(QBOOT)]);
         }
         a.extend([
@@ -146,7 +155,10 @@ impl QemuBackend {
             s("-initrd"),
             p(&self.guest.initramfs),
             s("-append"),
-            s(CMDLINE),
+            match self.transport {
+                Transport::Virtio => format!("{CMDLINE} RUNCOST_PORT=/dev/vport0p1"),
+                Transport::Serial => s(CMDLINE),
+            },
             s("-serial"),
             format!("file:{}", p(&dir.join("console.log"))),
             s("-chardev"),
@@ -156,10 +168,17 @@ impl QemuBackend {
                 "socket,id=agent,path={},server=on,wait=on",
                 p(&dir.join("agent.sock"))
             ),
-            s("-serial"),
-            s("chardev:agent"),
-            s("-no-reboot"),
         ]);
+        match self.transport {
+            Transport::Virtio => a.extend([
+                s("-device"),
+                s("virtio-serial-device"),
+                s("-device"),
+                s("virtserialport,chardev=agent,nr=1,name=runcost.agent"),
+            ]),
+            Transport::Serial => a.extend([s("-serial"), s("chardev:agent")]),
+        }
+        a.push(s("-no-reboot"));
         a
     }
 }
@@ -338,6 +357,10 @@ mod vm_tests {
     use super::*;
 
     fn backend() -> Option<QemuBackend> {
+        backend_on(Transport::Virtio)
+    }
+
+    fn backend_on(transport: Transport) -> Option<QemuBackend> {
         if std::env::var_os("RUNCOST_SKIP_VM_TESTS").is_some() {
             return None;
         }
@@ -353,6 +376,7 @@ mod vm_tests {
             qemu,
             guest,
             accel: Accel::Tcg,
+            transport,
             spec: BoxSpec {
                 memory_mib: 128,
                 vcpus: 1,
@@ -367,8 +391,21 @@ mod vm_tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn agent_protocol_on_a_real_vm() {
-        let Some(b) = backend() else { return };
+    async fn agent_protocol_on_a_real_vm_over_virtio() {
+        if let Some(b) = backend_on(Transport::Virtio) {
+            protocol_cases(b).await;
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn agent_protocol_on_a_real_vm_over_serial() {
+        if let Some(mut b) = backend_on(Transport::Serial) {
+            b.run_id.push_str("-serial");
+            protocol_cases(b).await;
+        }
+    }
+
+    async fn protocol_cases(b: QemuBackend) {
         let mut h = b.create("proto").await.unwrap();
         let started = b.start(&mut h).await.unwrap();
         assert!(started.guest_uptime.unwrap() > Duration::ZERO);

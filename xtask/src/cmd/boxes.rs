@@ -97,6 +97,7 @@ fn guest(root: &Path, a: &BoxArgs) -> Result<GuestImage> {
             kernel_version: "custom".into(),
             kernel_format: "custom".into(),
             initramfs_bytes: 0,
+            virtio: true,
         },
         _ => GuestImage::locate(root)?,
     };
@@ -197,6 +198,9 @@ pub async fn run(common: &Common, what: BoxCmd) -> Result<ExitCode> {
     }
     lane_args.insert("backend".into(), a.backend.to_string());
     lane_args.insert("accel".into(), format!("{:?}", a.accel).to_lowercase());
+    if a.backend == BackendKind::Qemu {
+        lane_args.insert("transport".into(), a.transport.name().into());
+    }
     lane_args.insert("memory_mib".into(), a.memory_mib.to_string());
     lane_args.insert("vcpus".into(), a.vcpus.to_string());
     let spec = BoxSpec {
@@ -216,6 +220,12 @@ pub async fn run(common: &Common, what: BoxCmd) -> Result<ExitCode> {
             Some(qemu) => {
                 let version = qemu_version(&qemu)?;
                 let guest = guest(&root, &a)?;
+                if a.transport == crate::boxes::Transport::Virtio && !guest.virtio {
+                    bad_input!(
+                        "--transport virtio: the guest initramfs {} has no virtio modules; rerun `cargo xtask setup` or use --transport serial",
+                        guest.initramfs.display()
+                    );
+                }
                 Plan::Qemu {
                     qemu,
                     version,
@@ -330,6 +340,7 @@ pub async fn run(common: &Common, what: BoxCmd) -> Result<ExitCode> {
                     qemu: qemu.clone(),
                     guest: guest.clone(),
                     accel: Accel::Tcg,
+                    transport: a.transport,
                     spec,
                     boot_timeout: a.boot_timeout.0,
                     exec_timeout: Duration::from_secs(120),
@@ -347,6 +358,7 @@ pub async fn run(common: &Common, what: BoxCmd) -> Result<ExitCode> {
                     spec,
                     accel: Some(probe.accel),
                     accel_probe: Some(probe),
+                    transport: Some(a.transport),
                     qemu_version: Some(version.clone()),
                     kernel_version: Some(guest.kernel_version.clone()),
                     kernel_format: Some(guest.kernel_format.clone()),
@@ -372,6 +384,7 @@ pub async fn run(common: &Common, what: BoxCmd) -> Result<ExitCode> {
                     spec,
                     accel: None,
                     accel_probe: None,
+                    transport: None,
                     qemu_version: None,
                     kernel_version: None,
                     kernel_format: None,

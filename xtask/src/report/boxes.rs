@@ -20,7 +20,10 @@ fn ms(s: f64) -> String {
 fn env_words(f: &BoxFinding) -> String {
     let e = &f.env;
     match (e.accel, &e.image) {
-        (Some(a), _) => format!("qemu/{}", a.qemu_name()),
+        (Some(a), _) => match e.transport {
+            Some(t) => format!("qemu/{}/{}", a.qemu_name(), t.name()),
+            None => format!("qemu/{}", a.qemu_name()),
+        },
         (None, Some(img)) => format!("container {img}"),
         _ => e.backend.to_string(),
     }
@@ -168,6 +171,16 @@ pub fn markdown(s: &mut String, f: &BoxFinding) {
                     if p.cached { ", cached probe" } else { "" }
                 ))
                 .unwrap_or_default()
+        );
+    }
+    if let Some(t) = e.transport {
+        let _ = writeln!(
+            s,
+            "| transport | {} |",
+            match t {
+                crate::boxes::Transport::Virtio => "virtio-console, -machine microvm",
+                crate::boxes::Transport::Serial => "second 16550 UART, -machine pc",
+            }
         );
     }
     for (k, v) in [

@@ -27,6 +27,9 @@ pub struct BoxEnv {
     /// qemu: the accelerator used and why.
     pub accel: Option<Accel>,
     pub accel_probe: Option<AccelProbe>,
+    /// qemu: how the agent is reached (machine type follows).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transport: Option<crate::boxes::Transport>,
     pub qemu_version: Option<String>,
     pub kernel_version: Option<String>,
     pub kernel_format: Option<String>,
