@@ -142,6 +142,30 @@ pub fn cpio_newc(entries: &[CpioEntry<'_>]) -> Vec<u8> {
     out
 }
 
+/// Whether an ELF64 little-endian executable asks for a program interpreter
+/// (PT_INTERP), i.e. is dynamically linked.
+pub fn elf_has_interpreter(elf: &[u8]) -> bool {
+    let u16_at = |o: usize| {
+        elf.get(o..o + 2)
+            .map(|b| u16::from_le_bytes([b[0], b[1]]) as usize)
+    };
+    let u64_at = |o: usize| {
+        elf.get(o..o + 8)
+            .map(|b| u64::from_le_bytes(b.try_into().unwrap_or([0; 8])) as usize)
+    };
+    if !elf.starts_with(b"\x7fELF") {
+        return false;
+    }
+    let (Some(phoff), Some(phentsize), Some(phnum)) = (u64_at(0x20), u16_at(0x36), u16_at(0x38))
+    else {
+        return false;
+    };
+    (0..phnum).any(|i| {
+        let at = phoff + i * phentsize;
+        elf.get(at..at + 4) == Some(&3u32.to_le_bytes()[..])
+    })
+}
+
 /// Where the compressed kernel inside a bzImage starts, and its decompressor
 /// argv. Debian's 6.1 kernels are xz.
 pub fn find_payload(bz: &[u8]) -> Option<(usize, &'static [&'static str])> {
@@ -223,6 +247,12 @@ pub fn build(root: &Path) -> Result<GuestImage> {
     let busybox_path = Path::new("/bin/busybox");
     let busybox = std::fs::read(busybox_path)
         .context("read /bin/busybox (Debian package busybox-static; scripts/setup installs it)")?;
+    // A dynamic busybox would find no libc in the guest.
+    if elf_has_interpreter(&busybox) {
+        bail!(BadInput(
+            "/bin/busybox is dynamically linked; the guest needs Debian's busybox-static (scripts/setup installs it)".into()
+        ));
+    }
     let list = Command::new(busybox_path)
         .arg("--list")
         .output()
@@ -407,6 +437,23 @@ mod tests {
         let o = c.wait_with_output().unwrap();
         assert!(o.status.success());
         assert_eq!(String::from_utf8_lossy(&o.stdout), "d\nd/f\nl\n");
+    }
+
+    #[test]
+    fn static_and_dynamic_executables_are_told_apart() {
+        // Known truth from the host: /bin/sh is dynamic, the static busybox is not.
+        if let Ok(sh) = std::fs::read("/bin/sh") {
+            assert!(elf_has_interpreter(&sh));
+        }
+        if let Ok(bb) = std::fs::read("/bin/busybox") {
+            let dynamic = Command::new("ldd")
+                .arg("/bin/busybox")
+                .output()
+                .map(|o| o.status.success())
+                .unwrap_or(false);
+            assert_eq!(elf_has_interpreter(&bb), dynamic);
+        }
+        assert!(!elf_has_interpreter(b"not an elf"));
     }
 
     #[test]
