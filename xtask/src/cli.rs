@@ -62,6 +62,12 @@ pub enum Cmd {
     Memcheck(MemcheckArgs),
     /// Create/delete cycles against a static run: growth per cycle; exit 1 on LEAK.
     Churn(ChurnArgs),
+    /// VM-backed (qemu) or container boxes: lifecycle, exec latency, density, churn.
+    #[command(name = "box")]
+    Box {
+        #[command(subcommand)]
+        what: BoxCmd,
+    },
     /// Re-render report.md and charts from a run's JSON and samples.
     Report {
         /// Run id (default: latest).
@@ -347,6 +353,86 @@ pub enum SelfcheckCmd {
         /// Memory the n^k part reaches at the largest size.
         #[arg(long, default_value_t = 128)]
         top_mib: u64,
+    },
+}
+
+/// What every box lane shares.
+#[derive(Args, Debug, Clone)]
+pub struct BoxArgs {
+    /// Which kind of box.
+    #[arg(long, value_enum, default_value_t = crate::boxes::BackendKind::Qemu)]
+    pub backend: crate::boxes::BackendKind,
+    /// qemu accelerator: auto probes KVM with a boot and falls back to TCG.
+    #[arg(long, value_enum, default_value_t = crate::boxes::AccelChoice::Auto)]
+    pub accel: crate::boxes::AccelChoice,
+    /// qemu: virtio (microvm, virtio-console) or serial (pc, second UART, no guest modules).
+    #[arg(long, value_enum, default_value_t = crate::boxes::Transport::Virtio)]
+    pub transport: crate::boxes::Transport,
+    /// Memory of one box, MiB (VM RAM; container memory limit).
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(64..=65536))]
+    pub memory_mib: u32,
+    /// vCPUs of one VM.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub vcpus: u32,
+    /// Guest kernel (default: the one `cargo xtask setup` prepared).
+    #[arg(long)]
+    pub kernel: Option<PathBuf>,
+    /// Guest initramfs (default: the one `cargo xtask setup` built).
+    #[arg(long)]
+    pub initramfs: Option<PathBuf>,
+    /// Longest a VM may take from spawn to its agent's hello.
+    #[arg(long, default_value = "60s")]
+    pub boot_timeout: HumanDuration,
+    /// Longest the KVM boot probe waits before falling back to TCG.
+    #[arg(long, default_value = "20s")]
+    pub probe_timeout: HumanDuration,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum BoxCmd {
+    /// Cold create → first successful exec, stop, remove: percentiles with tiers.
+    Lifecycle {
+        #[command(flatten)]
+        common: BoxArgs,
+        /// Boxes created one after another (after one unrecorded warm-up box).
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=10000))]
+        repeats: u32,
+    },
+    /// Round trip of `true` and of a command writing 1 MiB, in a running box.
+    Exec {
+        #[command(flatten)]
+        common: BoxArgs,
+        /// Round trips of `true`.
+        #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=1000000))]
+        samples: u32,
+        /// Round trips of the large-output command.
+        #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=100000))]
+        large_samples: u32,
+        /// Bytes the large-output command writes.
+        #[arg(long, default_value_t = 1 << 20)]
+        large_bytes: u64,
+        /// Unrecorded execs before measuring.
+        #[arg(long, default_value_t = 10)]
+        warmup: u32,
+    },
+    /// Boxes running side by side: exec p95 per level, PSS per box, breakpoint.
+    Density {
+        #[command(flatten)]
+        common: BoxArgs,
+        /// Concurrency levels, strictly increasing, starting at 1.
+        #[arg(long, value_delimiter = ',', default_value = "1,2,4,8")]
+        levels: Vec<String>,
+        /// Exec round trips per level (at least; rounded up to whole rounds).
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=1000000))]
+        samples: u32,
+    },
+    /// Create/destroy cycles against a static reference: host growth per cycle; exit 1 on LEAK.
+    Churn {
+        #[command(flatten)]
+        common: BoxArgs,
+        /// Create/destroy cycles (at least 10).
+        #[arg(long, default_value_t = 30)]
+        cycles: u32,
     },
 }
 

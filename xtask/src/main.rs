@@ -2,6 +2,7 @@
 //! regressions. `main` parses flags, builds the shared options and
 //! dispatches; each subcommand lives in its own file.
 
+mod boxes;
 mod cli;
 mod cmd;
 mod compare;

@@ -325,7 +325,7 @@ pub async fn run(
     Ok(Outcome { run, record })
 }
 
-fn summarize_load(
+pub(crate) fn summarize_load(
     samples: &[crate::probe::sampler::Timed<hostload::HostLoad>],
     cores: usize,
 ) -> LoadSummary {
@@ -351,7 +351,7 @@ fn summarize_load(
     }
 }
 
-fn load_csv(samples: &[crate::probe::sampler::Timed<hostload::HostLoad>]) -> String {
+pub(crate) fn load_csv(samples: &[crate::probe::sampler::Timed<hostload::HostLoad>]) -> String {
     let mut s = String::from("t_s,load1,cpu_psi_some_avg10\n");
     for x in samples {
         s.push_str(&format!(

@@ -154,13 +154,8 @@ fn a_failing_entity_command_is_named_with_its_exit_code_and_stderr() {
 fn redis_under_valgrind_reports_its_leak_summary() {
     let _g = serial();
     let results = tempfile::tempdir().unwrap();
-    let out = run(xtask(results.path()).args([
-        "memcheck",
-        "--profile",
-        "redis",
-        "--duration",
-        "2s",
-    ]));
+    let out =
+        run(xtask(results.path()).args(["memcheck", "--profile", "redis", "--duration", "2s"]));
     assert_eq!(out.status.code(), Some(0), "NO LEAK exits 0");
     let id = latest(results.path());
     let report = std::fs::read_to_string(results.path().join(&id).join("report.md")).unwrap();

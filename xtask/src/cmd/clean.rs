@@ -8,14 +8,22 @@ use crate::runner::Common;
 use anyhow::Result;
 
 pub async fn run(common: &Common) -> Result<ExitCode> {
+    // VMs first: their pid files, each checked against /proc before a kill.
+    let vms = crate::boxes::track::reap(&common.repo_root, None);
     let engine = Engine::connect().await?;
     let report = engine.reap(None).await?;
     if common.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        // The engine report as before, with the VMs added.
+        let mut v = serde_json::to_value(&report)?;
+        if let Some(o) = v.as_object_mut() {
+            o.insert("vms".into(), serde_json::to_value(&vms)?);
+        }
+        println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
         println!("clean: {report}");
+        println!("clean: {vms}");
     }
-    Ok(if report.errors.is_empty() {
+    Ok(if report.errors.is_empty() && vms.errors.is_empty() {
         ExitCode::Ok
     } else {
         ExitCode::Refused

@@ -91,6 +91,9 @@ pub async fn run(common: &Common) -> Result<ExitCode> {
         ),
         Err(_) => line(Level::Warn, "/dev/kvm", "absent: VM boxes use TCG".into()),
     }
+    for (ok, what, detail) in crate::boxes::doctor(&common.repo_root).await {
+        line(if ok { Level::Ok } else { Level::Warn }, &what, detail);
+    }
     for tool in ["heaptrack", "valgrind", "qemu-system-x86_64"] {
         let found = which(tool);
         line(

@@ -1,5 +1,6 @@
 //! One file per subcommand.
 
+mod boxes;
 mod clean;
 mod compare;
 mod doctor;
@@ -48,6 +49,7 @@ pub async fn dispatch(cli: Cli, argv: Vec<String>) -> Result<ExitCode> {
         Cmd::Heap(a) => leaks::heap(&common, a).await,
         Cmd::Memcheck(a) => leaks::memcheck(&common, a).await,
         Cmd::Churn(a) => leaks::churn(&common, a).await,
+        Cmd::Box { what } => boxes::run(&common, what).await,
         Cmd::Report { run } => {
             let dir = crate::results::rundir::resolve_run(&common.results, run.as_deref())?;
             let record = dir.read_record()?;

@@ -41,6 +41,8 @@ pub async fn run(common: &Common) -> Result<ExitCode> {
             docker_build(image, &dir.join(dockerfile), &stage)?;
         }
     }
+    // The box guest (agent, vmlinux, initramfs) for the qemu box lanes.
+    crate::boxes::guest::build(root).context("build the box guest")?;
     say("ready; check with `cargo xtask doctor`");
     Ok(ExitCode::Ok)
 }

@@ -66,6 +66,16 @@ pub fn draw_all(run: &RunDir, record: &RunRecord) -> Result<Vec<ChartRef>> {
                     }
                 }
             }
+            LaneKind::BoxLifecycle
+            | LaneKind::BoxExec
+            | LaneKind::BoxDensity
+            | LaneKind::BoxChurn => {
+                for f in &lane.findings {
+                    if let Finding::Box(b) = f {
+                        out.extend(super::boxes::charts(run, lane.lane, b)?);
+                    }
+                }
+            }
             LaneKind::Footprint | LaneKind::Heap | LaneKind::Memcheck => {}
         }
     }

@@ -108,11 +108,20 @@ pub fn render(r: &RunRecord, charts: &[ChartRef]) -> String {
     for lane in &r.lanes {
         lane_section(&mut s, lane, charts);
     }
-    s.push_str(HOW_TO_READ);
+    if !r.lanes.iter().all(|l| is_box_lane(l.lane)) {
+        s.push_str(HOW_TO_READ);
+    }
     if r.lanes.iter().any(|l| is_leak_lane(l.lane)) {
         s.push_str(super::leaks::HOW_TO_READ);
     }
     s
+}
+
+fn is_box_lane(lane: LaneKind) -> bool {
+    matches!(
+        lane,
+        LaneKind::BoxLifecycle | LaneKind::BoxExec | LaneKind::BoxDensity | LaneKind::BoxChurn
+    )
 }
 
 fn is_leak_lane(lane: LaneKind) -> bool {
@@ -143,6 +152,16 @@ fn lane_section(s: &mut String, lane: &LaneRecord, charts: &[ChartRef]) {
         if let crate::results::Finding::Fault(f) = f {
             super::fault::markdown(s, f);
         }
+        if let crate::results::Finding::Box(f) = f {
+            super::boxes::markdown(s, f);
+        }
+    }
+    if is_box_lane(lane.lane) {
+        // Box lanes have no repeats or sampled cells: their tables are above.
+        for note in &lane.skipped {
+            let _ = writeln!(s, "- **{note}**");
+        }
+        return;
     }
     let with_params = lane.aggregates.iter().any(|a| !a.params.is_empty());
     let shown: Vec<&crate::results::Aggregate> = lane

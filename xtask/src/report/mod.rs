@@ -1,6 +1,7 @@
 //! Reports: markdown and charts from a run's record and raw samples. Only
 //! this module draws. `render` can run again later (`cargo xtask report`).
 
+pub mod boxes;
 pub mod charts;
 pub mod fault;
 pub mod leaks;

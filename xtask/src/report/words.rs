@@ -7,6 +7,7 @@ use runcost_stats::powerlaw::{PowerLawOutcome, ScalingVerdict};
 pub fn finding(f: &Finding) -> String {
     match f {
         Finding::Fault(f) => super::fault::words(f),
+        Finding::Box(f) => super::boxes::words(f),
         Finding::Scaling {
             metric,
             parameter,
@@ -179,6 +180,7 @@ fn churn(f: &ChurnFinding) -> String {
 pub fn finding_short(f: &Finding) -> String {
     match f {
         Finding::Fault(f) => format!("{:?}", f.verdict),
+        Finding::Box(f) => super::boxes::short(f),
         Finding::Scaling {
             points, outcome, ..
         } => match outcome {

@@ -111,6 +111,10 @@ pub enum LaneKind {
     Memcheck,
     Churn,
     Fault,
+    BoxLifecycle,
+    BoxExec,
+    BoxDensity,
+    BoxChurn,
 }
 
 impl std::fmt::Display for LaneKind {
@@ -154,6 +158,8 @@ pub enum Finding {
     Churn(Box<super::leaks::ChurnFinding>),
     /// A fault burst: cost, recovery, harm to clients.
     Fault(Box<super::fault::FaultFinding>),
+    /// A box lane: lifecycle, exec, density or churn of VM or container boxes.
+    Box(Box<super::boxes::BoxFinding>),
 }
 
 impl Finding {
@@ -165,6 +171,7 @@ impl Finding {
             Finding::Memcheck(f) => Some(f.verdict),
             Finding::Churn(f) => Some(f.verdict),
             Finding::Fault(_) => None,
+            Finding::Box(f) => f.churn.as_ref().map(|c| c.verdict),
         }
     }
 }

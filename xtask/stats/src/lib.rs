@@ -20,6 +20,7 @@
 //! | [`powerlaw`] | cost(n) = a + b·n^k scaling fit and verdict |
 //! | [`mod@compare`] | baseline vs candidate relative change (Fieller) |
 //! | [`gate`] | per-metric OK / improved / warn / regressed verdict |
+//! | [`density`] | density breakpoint, memory capacity estimate |
 //! | [`changepoint`] | E-divisive change points in a metric's run history |
 //!
 //! ```
@@ -44,6 +45,7 @@
 pub mod autocorr;
 pub mod changepoint;
 pub mod compare;
+pub mod density;
 mod dist;
 pub mod error;
 pub mod gate;

@@ -1,0 +1,274 @@
+//! The box guest agent. As PID 1 of a VM's initramfs it mounts the pseudo
+//! filesystems, puts the agent serial port in raw mode and then serves
+//! [`Frame::Exec`] requests one at a time: argv (never a shell), stdin in,
+//! exit code, stdout and stderr out. `--stdio` serves on stdin/stdout
+//! instead, for tests on the host.
+
+use runcost_boxagent::{decode, encode, exit_code, Frame, EXIT_CANNOT_EXEC, EXIT_NOT_FOUND};
+use std::fs::{File, OpenOptions};
+use std::io::{ErrorKind, Read, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::io::AsRawFd;
+use std::os::unix::process::ExitStatusExt;
+use std::process::{Command, Stdio};
+
+const DEFAULT_PORT: &str = "/dev/ttyS1";
+/// Modules the initramfs may carry, in load order (dependencies first):
+/// virtio-console over virtio-mmio, the fast transport on `-machine microvm`.
+const MODULES: [&str; 4] = ["virtio_ring", "virtio", "virtio_mmio", "virtio_console"];
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let stdio = args.iter().any(|a| a == "--stdio");
+    let is_init = std::process::id() == 1;
+    if is_init {
+        init_system();
+    }
+    let result = if stdio {
+        serve(std::io::stdin().lock(), std::io::stdout().lock(), false)
+    } else {
+        // The kernel hands unknown `KEY=value` words of its command line to
+        // init as environment: the host picks the port with RUNCOST_PORT.
+        let env_port = std::env::var("RUNCOST_PORT").ok();
+        let port = args
+            .iter()
+            .find_map(|a| a.strip_prefix("--port="))
+            .or(env_port.as_deref())
+            .unwrap_or(DEFAULT_PORT);
+        if is_init {
+            load_modules();
+        }
+        wait_for(port, std::time::Duration::from_secs(10));
+        open_port_retrying(port, std::time::Duration::from_secs(10)).and_then(|f| {
+            let w = f.try_clone()?;
+            serve(f, w, is_init)
+        })
+    };
+    if let Err(e) = result {
+        eprintln!("boxagent: {e}");
+        if is_init {
+            // PID 1 must not exit (the kernel panics); power off instead,
+            // which `-no-reboot` turns into a VMM exit the host sees.
+            power_off();
+        }
+        std::process::exit(1);
+    }
+}
+
+/// What a minimal init does before anything can run: /proc, /sys, /dev and
+/// a PATH. Failures are reported, not fatal: a command that needs /proc
+/// says so itself.
+fn init_system() {
+    for (src, dir, fstype) in [
+        ("proc", "/proc", "proc"),
+        ("sysfs", "/sys", "sysfs"),
+        ("devtmpfs", "/dev", "devtmpfs"),
+        ("tmpfs", "/tmp", "tmpfs"),
+    ] {
+        let _ = std::fs::create_dir_all(dir);
+        let c = |s: &str| std::ffi::CString::new(s).expect("no NUL in a literal");
+        let (s, d, t) = (c(src), c(dir), c(fstype));
+        // SAFETY: valid NUL-terminated strings; a null data pointer is allowed.
+        let rc = unsafe { libc::mount(s.as_ptr(), d.as_ptr(), t.as_ptr(), 0, std::ptr::null()) };
+        if rc != 0 {
+            eprintln!(
+                "boxagent: mount {fstype} on {dir}: {}",
+                std::io::Error::last_os_error()
+            );
+        }
+    }
+    std::env::set_var("PATH", "/bin:/sbin:/usr/bin:/usr/sbin");
+    std::env::set_var("HOME", "/");
+}
+
+/// Loads the modules the initramfs carries under /lib/modules; absent ones
+/// are skipped (a serial-only guest has none).
+fn load_modules() {
+    for m in MODULES {
+        let path = format!("/lib/modules/{m}.ko");
+        let Ok(f) = File::open(&path) else { continue };
+        let params = std::ffi::CString::default();
+        // SAFETY: a valid fd and an empty NUL-terminated parameter string.
+        let rc =
+            unsafe { libc::syscall(libc::SYS_finit_module, f.as_raw_fd(), params.as_ptr(), 0) };
+        if rc != 0 {
+            let e = std::io::Error::last_os_error();
+            if e.raw_os_error() != Some(libc::EEXIST) {
+                eprintln!("boxagent: load {path}: {e}");
+            }
+        }
+    }
+}
+
+/// A device node appears when its driver has probed; wait for it.
+fn wait_for(path: &str, limit: std::time::Duration) {
+    let t = std::time::Instant::now();
+    while !std::path::Path::new(path).exists() && t.elapsed() < limit {
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+}
+
+/// A virtio port's node can appear a moment before its driver accepts an
+/// open (ENXIO meanwhile).
+fn open_port_retrying(path: &str, limit: std::time::Duration) -> std::io::Result<File> {
+    let t = std::time::Instant::now();
+    loop {
+        match open_port(path) {
+            Err(e) if e.raw_os_error() == Some(libc::ENXIO) && t.elapsed() < limit => {
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+            r => return r.map_err(|e| std::io::Error::new(e.kind(), format!("open {path}: {e}"))),
+        }
+    }
+}
+
+/// The serial port, raw: no echo, no line editing, no CR/LF mapping, no
+/// flow control, so frames pass byte for byte.
+fn open_port(path: &str) -> std::io::Result<File> {
+    let f = OpenOptions::new().read(true).write(true).open(path)?;
+    // SAFETY: termios is plain data; tcgetattr fills it before use.
+    unsafe {
+        let mut t: libc::termios = std::mem::zeroed();
+        if libc::tcgetattr(f.as_raw_fd(), &mut t) != 0 {
+            let e = std::io::Error::last_os_error();
+            // A virtio port is no tty: nothing to make raw.
+            if e.raw_os_error() == Some(libc::ENOTTY) {
+                return Ok(f);
+            }
+            return Err(e);
+        }
+        libc::cfmakeraw(&mut t);
+        if libc::tcsetattr(f.as_raw_fd(), libc::TCSANOW, &t) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(f)
+}
+
+fn uptime_ms() -> u64 {
+    std::fs::read_to_string("/proc/uptime")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<f64>().ok())
+        .map(|s| (s * 1000.0) as u64)
+        .unwrap_or(0)
+}
+
+fn serve(mut r: impl Read, mut w: impl Write, is_init: bool) -> std::io::Result<()> {
+    let mut hello = runcost_boxagent::SYNC.to_vec();
+    hello.extend(encode(&Frame::Hello {
+        version: runcost_boxagent::VERSION,
+        uptime_ms: uptime_ms(),
+    }));
+    w.write_all(&hello)?;
+    w.flush()?;
+    let mut buf = Vec::new();
+    let mut chunk = vec![0u8; 64 * 1024];
+    loop {
+        let frame = loop {
+            match decode(&buf) {
+                Ok(Some((f, used))) => {
+                    buf.drain(..used);
+                    break f;
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    // The stream is out of step; say so and drop what we have.
+                    buf.clear();
+                    send(
+                        &mut w,
+                        &Frame::Error {
+                            message: e.to_string(),
+                        },
+                    )?;
+                    continue;
+                }
+            }
+            let n = match r.read(&mut chunk) {
+                Ok(0) => return Ok(()),
+                Ok(n) => n,
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            buf.extend_from_slice(&chunk[..n]);
+        };
+        match frame {
+            Frame::Exec { argv, stdin } => send(&mut w, &run(&argv, stdin))?,
+            Frame::Shutdown => {
+                if is_init {
+                    power_off();
+                }
+                return Ok(());
+            }
+            other => send(
+                &mut w,
+                &Frame::Error {
+                    message: format!("unexpected request {other:?}"),
+                },
+            )?,
+        }
+    }
+}
+
+fn send(w: &mut impl Write, f: &Frame) -> std::io::Result<()> {
+    w.write_all(&encode(f))?;
+    w.flush()
+}
+
+fn run(argv: &[Vec<u8>], stdin: Vec<u8>) -> Frame {
+    let os = |b: &Vec<u8>| std::ffi::OsStr::from_bytes(b).to_os_string();
+    let mut cmd = Command::new(os(&argv[0]));
+    cmd.args(argv[1..].iter().map(os))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let name = String::from_utf8_lossy(&argv[0]).into_owned();
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.kind() == ErrorKind::NotFound {
+                EXIT_NOT_FOUND
+            } else {
+                EXIT_CANNOT_EXEC
+            };
+            return Frame::Done {
+                exit_code: code,
+                stdout: Vec::new(),
+                stderr: format!("boxagent: {name}: {e}\n").into_bytes(),
+            };
+        }
+    };
+    // Feed stdin from a thread: a child that writes before it reads would
+    // otherwise deadlock against us.
+    let feeder = child.stdin.take().map(|mut pipe| {
+        std::thread::spawn(move || {
+            let _ = pipe.write_all(&stdin);
+        })
+    });
+    let out = child.wait_with_output();
+    if let Some(t) = feeder {
+        let _ = t.join();
+    }
+    match out {
+        Ok(o) => Frame::Done {
+            exit_code: exit_code(o.status.code(), o.status.signal()),
+            stdout: o.stdout,
+            stderr: o.stderr,
+        },
+        Err(e) => Frame::Done {
+            exit_code: EXIT_CANNOT_EXEC,
+            stdout: Vec::new(),
+            stderr: format!("boxagent: wait for {name}: {e}\n").into_bytes(),
+        },
+    }
+}
+
+fn power_off() -> ! {
+    // SAFETY: plain syscalls; reboot only returns on failure.
+    unsafe {
+        libc::sync();
+        // A reset, not ACPI power-off: it works on every machine type, and
+        // the VMM runs with -no-reboot, so a reset ends it.
+        libc::reboot(libc::RB_AUTOBOOT);
+    }
+    std::process::exit(1)
+}

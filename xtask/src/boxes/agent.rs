@@ -1,0 +1,109 @@
+//! The host end of the box agent protocol (`runcost_boxagent`), over the
+//! unix socket qemu connects to the guest's second serial port.
+
+use super::ExecOutput;
+use anyhow::{bail, Context, Result};
+use runcost_boxagent::{decode, encode, find_sync, Frame};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::UnixStream;
+
+pub struct AgentConn {
+    stream: UnixStream,
+    buf: Vec<u8>,
+    synced: bool,
+}
+
+impl AgentConn {
+    pub fn new(stream: UnixStream) -> AgentConn {
+        AgentConn {
+            stream,
+            buf: Vec::new(),
+            synced: false,
+        }
+    }
+
+    async fn fill(&mut self) -> Result<()> {
+        let mut chunk = vec![0u8; 256 * 1024];
+        let n = self
+            .stream
+            .read(&mut chunk)
+            .await
+            .context("read from the box agent")?;
+        if n == 0 {
+            bail!("the box agent's port closed (the VM exited)");
+        }
+        self.buf.extend_from_slice(&chunk[..n]);
+        Ok(())
+    }
+
+    async fn frame(&mut self) -> Result<Frame> {
+        loop {
+            if !self.synced {
+                if let Some(at) = find_sync(&self.buf) {
+                    self.buf.drain(..at);
+                    self.synced = true;
+                    continue;
+                }
+                // Keep only a tail that could still hold the start of SYNC.
+                let keep = runcost_boxagent::SYNC.len();
+                if self.buf.len() > keep {
+                    self.buf.drain(..self.buf.len() - keep);
+                }
+            } else if let Some((f, used)) =
+                decode(&self.buf).map_err(|e| anyhow::anyhow!("box agent protocol: {e}"))?
+            {
+                self.buf.drain(..used);
+                return Ok(f);
+            }
+            self.fill().await?;
+        }
+    }
+
+    /// Waits for the agent's hello; returns the guest's uptime then.
+    pub async fn hello(&mut self) -> Result<Duration> {
+        match self.frame().await? {
+            Frame::Hello { version, uptime_ms } => {
+                if version != runcost_boxagent::VERSION {
+                    bail!(
+                        "box agent speaks protocol {version}, the harness {}; rebuild the guest with `cargo xtask setup`",
+                        runcost_boxagent::VERSION
+                    );
+                }
+                Ok(Duration::from_millis(uptime_ms))
+            }
+            other => bail!("expected the agent's hello, got {other:?}"),
+        }
+    }
+
+    pub async fn exec(&mut self, argv: &[String], stdin: &[u8]) -> Result<ExecOutput> {
+        let req = Frame::Exec {
+            argv: argv.iter().map(|a| a.as_bytes().to_vec()).collect(),
+            stdin: stdin.to_vec(),
+        };
+        self.stream
+            .write_all(&encode(&req))
+            .await
+            .context("send to the box agent")?;
+        match self.frame().await? {
+            Frame::Done {
+                exit_code,
+                stdout,
+                stderr,
+            } => Ok(ExecOutput {
+                exit_code,
+                stdout,
+                stderr,
+            }),
+            Frame::Error { message } => bail!("the box agent refused the request: {message}"),
+            other => bail!("expected a command's result, got {other:?}"),
+        }
+    }
+
+    pub async fn shutdown(&mut self) -> Result<()> {
+        self.stream
+            .write_all(&encode(&Frame::Shutdown))
+            .await
+            .context("send shutdown to the box agent")
+    }
+}

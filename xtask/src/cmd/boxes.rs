@@ -1,0 +1,565 @@
+//! `cargo xtask box lifecycle|exec|density|churn`: the frame around a box
+//! lane. Checks come before any side effect (a bad level list or a missing
+//! kernel leaves nothing behind); qemu missing is a SKIP with its reason,
+//! exit 0; the run directory is written `partial` first; every box is
+//! stopped on success, error, SIGINT/SIGTERM (the lane future is dropped,
+//! each box's guard kills its VMM or removes its container, then the run's
+//! pid files and labels are reaped) and panic (guards unwind).
+
+use crate::boxes::accel::{self, AccelProbe};
+use crate::boxes::container::{ContainerBackend, IMAGE};
+use crate::boxes::guest::GuestImage;
+use crate::boxes::qemu::{find_qemu, qemu_version, QemuBackend};
+use crate::boxes::{track, Accel, BackendKind, BoxBackend, BoxSpec};
+use crate::cli::{BoxArgs, BoxCmd};
+use crate::engine::cleanup::shutdown_signal;
+use crate::engine::{ComposeCli, Engine, EngineInfo};
+use crate::error::{bad_input, BadInput, ExitCode, Interrupted};
+use crate::events::{Event, Events, Reporter};
+use crate::lanes::boxes::{churn, density, exec, lifecycle, teardown};
+use crate::results::boxes::{BoxEnv, BoxFinding, BoxLane};
+use crate::results::{
+    fingerprint, Finding, LaneKind, LaneRecord, LoadSummary, ProfileRef, RunDir, RunRecord,
+    RunStatus, Settings, SCHEMA_VERSION,
+};
+use crate::runner::{now_rfc3339, Common, Outcome};
+use anyhow::{Context, Result};
+use runcost_stats::LeakVerdict;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+enum Job {
+    Lifecycle { repeats: u32 },
+    Exec(exec::ExecOpts),
+    Density(density::DensityOpts),
+    Churn { cycles: u32 },
+}
+
+impl Job {
+    fn lane(&self) -> (LaneKind, BoxLane) {
+        match self {
+            Job::Lifecycle { .. } => (LaneKind::BoxLifecycle, BoxLane::Lifecycle),
+            Job::Exec(_) => (LaneKind::BoxExec, BoxLane::Exec),
+            Job::Density(_) => (LaneKind::BoxDensity, BoxLane::Density),
+            Job::Churn { .. } => (LaneKind::BoxChurn, BoxLane::Churn),
+        }
+    }
+}
+
+/// `--levels` as numbers: each ≥ 1, strictly increasing, starting at 1
+/// (the breakpoint is relative to one box alone).
+pub fn parse_levels(raw: &[String]) -> Result<Vec<u32>> {
+    let mut levels = Vec::new();
+    for r in raw {
+        let r = r.trim();
+        match r.parse::<u32>() {
+            Ok(n) if n >= 1 => levels.push(n),
+            _ => bad_input!(
+                "--levels: `{r}` is not a positive whole number of boxes (e.g. --levels 1,2,4,8)"
+            ),
+        }
+    }
+    if levels.is_empty() {
+        bad_input!("--levels: give at least one level, e.g. --levels 1,2,4,8");
+    }
+    if let Some(w) = levels.windows(2).find(|w| w[1] <= w[0]) {
+        bad_input!(
+            "--levels {}: levels must be strictly increasing ({} is followed by {}); e.g. --levels 1,2,4,8",
+            raw.join(","),
+            w[0],
+            w[1]
+        );
+    }
+    if levels[0] != 1 {
+        bad_input!(
+            "--levels {}: the first level must be 1, the single-box latency the breakpoint is measured against",
+            raw.join(",")
+        );
+    }
+    Ok(levels)
+}
+
+fn mem_available() -> u64 {
+    use procfs::Current;
+    procfs::Meminfo::current()
+        .ok()
+        .and_then(|m| m.mem_available)
+        .unwrap_or(0)
+}
+
+/// The guest: flags override what setup built.
+fn guest(root: &Path, a: &BoxArgs) -> Result<GuestImage> {
+    let mut g = match (&a.kernel, &a.initramfs) {
+        (Some(_), Some(_)) => GuestImage {
+            kernel: Default::default(),
+            initramfs: Default::default(),
+            kernel_version: "custom".into(),
+            kernel_format: "custom".into(),
+            initramfs_bytes: 0,
+            virtio: true,
+        },
+        _ => GuestImage::locate(root)?,
+    };
+    if let Some(k) = &a.kernel {
+        g.kernel = k.clone();
+        g.kernel_version = format!("custom ({})", k.display());
+        g.kernel_format = "custom".into();
+    }
+    if let Some(i) = &a.initramfs {
+        g.initramfs = i.clone();
+        g.initramfs_bytes = std::fs::metadata(i).map(|m| m.len()).unwrap_or(0);
+    }
+    g.check()?;
+    Ok(g)
+}
+
+enum Plan {
+    Skip(String),
+    Qemu {
+        qemu: std::path::PathBuf,
+        version: String,
+        guest: GuestImage,
+    },
+    Container,
+}
+
+pub async fn run(common: &Common, what: BoxCmd) -> Result<ExitCode> {
+    let mut lane_args = BTreeMap::new();
+    let (a, job) = match what {
+        BoxCmd::Lifecycle { common, repeats } => {
+            lane_args.insert("repeats".into(), repeats.to_string());
+            (common, Job::Lifecycle { repeats })
+        }
+        BoxCmd::Exec {
+            common,
+            samples,
+            large_samples,
+            large_bytes,
+            warmup,
+        } => {
+            if large_bytes == 0 || large_bytes > 64 << 20 {
+                bad_input!("--large-bytes {large_bytes}: give 1 byte to 64 MiB (67108864)");
+            }
+            lane_args.insert("samples".into(), samples.to_string());
+            lane_args.insert("large_samples".into(), large_samples.to_string());
+            lane_args.insert("large_bytes".into(), large_bytes.to_string());
+            (
+                common,
+                Job::Exec(exec::ExecOpts {
+                    samples,
+                    warmup,
+                    large_samples,
+                    large_bytes,
+                }),
+            )
+        }
+        BoxCmd::Density {
+            common,
+            levels,
+            samples,
+        } => {
+            let levels = parse_levels(&levels)?;
+            let top = u64::from(*levels.last().unwrap_or(&1));
+            let need = (top * u64::from(common.memory_mib)) << 20;
+            let avail = mem_available();
+            if avail > 0 && need as f64 > 0.8 * avail as f64 {
+                bad_input!(
+                    "--levels: {top} boxes of {} MiB need {} MiB, more than 80 % of the {} MiB available; lower the top level or --memory-mib",
+                    common.memory_mib,
+                    need >> 20,
+                    avail >> 20
+                );
+            }
+            lane_args.insert(
+                "levels".into(),
+                levels
+                    .iter()
+                    .map(u32::to_string)
+                    .collect::<Vec<_>>()
+                    .join(","),
+            );
+            lane_args.insert("samples".into(), samples.to_string());
+            (
+                common,
+                Job::Density(density::DensityOpts { levels, samples }),
+            )
+        }
+        BoxCmd::Churn { common, cycles } => {
+            if cycles < 10 {
+                bad_input!("--cycles {cycles}: the slope test needs at least 10 cycles");
+            }
+            lane_args.insert("cycles".into(), cycles.to_string());
+            (common, Job::Churn { cycles })
+        }
+    };
+    if a.boot_timeout.0 < Duration::from_secs(1) || a.probe_timeout.0 < Duration::from_secs(1) {
+        bad_input!("--boot-timeout/--probe-timeout: give at least 1s");
+    }
+    lane_args.insert("backend".into(), a.backend.to_string());
+    lane_args.insert("accel".into(), format!("{:?}", a.accel).to_lowercase());
+    if a.backend == BackendKind::Qemu {
+        lane_args.insert("transport".into(), a.transport.name().into());
+    }
+    lane_args.insert("memory_mib".into(), a.memory_mib.to_string());
+    lane_args.insert("vcpus".into(), a.vcpus.to_string());
+    let spec = BoxSpec {
+        memory_mib: a.memory_mib,
+        vcpus: a.vcpus,
+    };
+    let root = common.repo_root.clone();
+
+    // Checks before side effects.
+    let engine = Engine::connect().await;
+    let plan = match a.backend {
+        BackendKind::Qemu => match find_qemu() {
+            None => Plan::Skip(format!(
+                "qemu lane SKIPPED: {} is not on PATH (Debian package qemu-system-x86; `cargo xtask setup` installs it)",
+                crate::boxes::qemu::QEMU
+            )),
+            Some(qemu) => {
+                let version = qemu_version(&qemu)?;
+                let guest = guest(&root, &a)?;
+                if a.transport == crate::boxes::Transport::Virtio && !guest.virtio {
+                    bad_input!(
+                        "--transport virtio: the guest initramfs {} has no virtio modules; rerun `cargo xtask setup` or use --transport serial",
+                        guest.initramfs.display()
+                    );
+                }
+                Plan::Qemu {
+                    qemu,
+                    version,
+                    guest,
+                }
+            }
+        },
+        BackendKind::Container => {
+            let e = engine.as_ref().map_err(|e| anyhow::anyhow!("{e:#}"))?;
+            if e.image_id(IMAGE).await.is_none() {
+                bad_input!("image {IMAGE} is not built; run `cargo xtask setup`");
+            }
+            Plan::Container
+        }
+    };
+
+    let events = Reporter::new(common.quiet || common.json);
+    let (lane_kind, box_lane) = job.lane();
+    let run = RunDir::create(&common.results)?;
+    let info = match &engine {
+        Ok(e) => e.info.clone(),
+        Err(_) => EngineInfo {
+            server_version: "none".into(),
+            api_version: "none".into(),
+            kernel: String::new(),
+            os: String::new(),
+            cgroup_version: String::new(),
+            cgroup_driver: String::new(),
+            storage_driver: String::new(),
+            ncpu: 0,
+            mem_total: 0,
+        },
+    };
+    let compose = ComposeCli::detect().unwrap_or(ComposeCli {
+        variant: crate::engine::compose::ComposeVariant::V1,
+        version: "none".into(),
+    });
+    let mut record = RunRecord {
+        schema_version: SCHEMA_VERSION.into(),
+        run_id: run.id.clone(),
+        started_at: now_rfc3339(),
+        finished_at: None,
+        status: RunStatus::Partial,
+        status_reason: Some("running".into()),
+        tool: fingerprint::tool(&root),
+        host: fingerprint::host(&info, &compose),
+        profile: ProfileRef {
+            name: "box".into(),
+            path: "-".into(),
+            sha256: String::new(),
+        },
+        settings: Settings {
+            lane: lane_kind,
+            repeats: 1,
+            rate_hz: 0.0,
+            sampler: crate::probe::SamplerMode::Host,
+            window_s: 0.0,
+            env: BTreeMap::new(),
+            lane_args,
+            command: common.argv.clone(),
+        },
+        seed: common.seed,
+        images: BTreeMap::new(),
+        lanes: Vec::new(),
+        host_load: LoadSummary::default(),
+    };
+    run.write_record(&record)?;
+    run.mark_latest()?;
+    events.emit(Event::Note(format!(
+        "run {} → {}",
+        run.id,
+        run.root.display()
+    )));
+
+    let mut lane = LaneRecord {
+        lane: lane_kind,
+        cells: Vec::new(),
+        aggregates: Vec::new(),
+        skipped: Vec::new(),
+        findings: Vec::new(),
+    };
+    if let Plan::Skip(reason) = &plan {
+        lane.skipped.push(reason.clone());
+        record.lanes.push(lane);
+        record.status = RunStatus::Complete;
+        record.status_reason = Some(reason.clone());
+        record.finished_at = Some(now_rfc3339());
+        run.write_record(&record)?;
+        crate::report::render(&run, &record).context("render the report")?;
+        super::print_outcome(common, &Outcome { run, record })?;
+        return Ok(ExitCode::Ok);
+    }
+
+    // From here on boxes exist: the guard reaps the run's VMs and
+    // containers if anything below returns early or panics.
+    let guard = BoxRunGuard {
+        root: root.clone(),
+        run_id: run.id.clone(),
+        containers: a.backend == BackendKind::Container,
+        armed: true,
+    };
+    let measured = async {
+        match &plan {
+            Plan::Qemu {
+                qemu,
+                version,
+                guest,
+            } => {
+                let mut b = QemuBackend {
+                    root: root.clone(),
+                    run_id: run.id.clone(),
+                    qemu: qemu.clone(),
+                    guest: guest.clone(),
+                    accel: Accel::Tcg,
+                    transport: a.transport,
+                    spec,
+                    boot_timeout: a.boot_timeout.0,
+                    exec_timeout: Duration::from_secs(120),
+                };
+                events.emit(Event::Note("qemu: choosing the accelerator".into()));
+                let probe: AccelProbe = accel::resolve(&b, a.accel, a.probe_timeout.0).await?;
+                events.emit(Event::Note(format!(
+                    "qemu: accel {} ({})",
+                    probe.accel.qemu_name(),
+                    probe.reason
+                )));
+                b.accel = probe.accel;
+                let env = BoxEnv {
+                    backend: BackendKind::Qemu,
+                    spec,
+                    accel: Some(probe.accel),
+                    accel_probe: Some(probe),
+                    transport: Some(a.transport),
+                    qemu_version: Some(version.clone()),
+                    kernel_version: Some(guest.kernel_version.clone()),
+                    kernel_format: Some(guest.kernel_format.clone()),
+                    image: None,
+                };
+                let left = async {
+                    track::live(&root, Some(&run.id))
+                        .map(|v| v.len())
+                        .unwrap_or(0)
+                };
+                measure(&b, &job, box_lane, env, left, &events).await
+            }
+            Plan::Container => {
+                let engine = engine.as_ref().map_err(|e| anyhow::anyhow!("{e:#}"))?;
+                let b = ContainerBackend {
+                    engine: engine.clone(),
+                    run_id: run.id.clone(),
+                    image: IMAGE.into(),
+                    memory_mib: spec.memory_mib,
+                };
+                let env = BoxEnv {
+                    backend: BackendKind::Container,
+                    spec,
+                    accel: None,
+                    accel_probe: None,
+                    transport: None,
+                    qemu_version: None,
+                    kernel_version: None,
+                    kernel_format: None,
+                    image: Some(IMAGE.into()),
+                };
+                let left = async {
+                    engine
+                        .count_labelled(Some(&run.id))
+                        .await
+                        .map(|c| c.0)
+                        .unwrap_or(0)
+                };
+                measure(&b, &job, box_lane, env, left, &events).await
+            }
+            Plan::Skip(_) => unreachable!("returned above"),
+        }
+    };
+    let load = crate::probe::hostload::spawn(std::time::Instant::now());
+    let result = tokio::select! {
+        r = measured => Ok(r),
+        sig = shutdown_signal() => Err(sig),
+    };
+    let (load_samples, _) = load.stop();
+    record.host_load = crate::runner::summarize_load(&load_samples, record.host.cores);
+    let _ = crate::results::rundir::write_atomic(
+        &run.path("samples/hostload.csv"),
+        crate::runner::load_csv(&load_samples).as_bytes(),
+    );
+    record.finished_at = Some(now_rfc3339());
+    let reap = |g: &BoxRunGuard| g.reap();
+    let outcome = match result {
+        Err(sig) => {
+            // The lane future is dropped: every box's guard has killed its VMM
+            // or removed its container; reap whatever a guard missed.
+            reap(&guard);
+            record.status = RunStatus::Partial;
+            record.status_reason = Some(format!("interrupted by {sig}"));
+            run.write_record(&record)?;
+            return Err(Interrupted(sig).into());
+        }
+        Ok(Err(e)) => {
+            let left = reap(&guard);
+            record.status = RunStatus::Failed;
+            record.status_reason = Some(format!("{e:#}"));
+            lane.skipped.push(format!("failed: {e:#}"));
+            record.lanes.push(lane);
+            run.write_record(&record)?;
+            let _ = crate::report::render(&run, &record);
+            if left > 0 {
+                tracing::warn!("stopped {left} box(es) left by the failed lane");
+            }
+            return Err(BadInput(format!(
+                "box {}: {e:#}\n(every box of the run was stopped; results kept in {})",
+                lane_kind,
+                run.root.display()
+            ))
+            .into());
+        }
+        Ok(Ok(f)) => f,
+    };
+    let verdict = outcome.churn.as_ref().map(|c| c.verdict);
+    lane.findings.push(Finding::Box(Box::new(outcome)));
+    record.lanes.push(lane);
+    record.status = RunStatus::Complete;
+    record.status_reason = None;
+    run.write_record(&record)?;
+    crate::report::render(&run, &record).context("render the report")?;
+    let left = reap(&guard);
+    if left > 0 {
+        tracing::warn!("removed {left} leftover box(es) of run {}", run.id);
+    }
+    let mut guard = guard;
+    guard.armed = false;
+    super::print_outcome(common, &Outcome { run, record })?;
+    Ok(if verdict == Some(LeakVerdict::Leak) {
+        ExitCode::Gate
+    } else {
+        ExitCode::Ok
+    })
+}
+
+async fn measure<B: BoxBackend>(
+    b: &B,
+    job: &Job,
+    lane: BoxLane,
+    env: BoxEnv,
+    count_left: impl std::future::Future<Output = usize>,
+    events: &dyn Events,
+) -> Result<BoxFinding> {
+    let mut f = BoxFinding {
+        lane,
+        env,
+        lifecycle: None,
+        exec: None,
+        density: None,
+        churn: None,
+    };
+    match job {
+        Job::Lifecycle { repeats } => {
+            f.lifecycle = Some(lifecycle::run(b, *repeats, events).await?)
+        }
+        Job::Exec(o) => f.exec = Some(exec::run(b, o, events).await?),
+        Job::Density(o) => {
+            let mut boxes = Vec::new();
+            let r = density::run(b, o, &mut boxes, events).await;
+            let mut down = Ok(());
+            for h in boxes {
+                if let Err(e) = teardown(b, h).await {
+                    down = Err(e);
+                }
+            }
+            f.density = Some(r?);
+            down?;
+        }
+        Job::Churn { cycles } => f.churn = Some(churn::run(b, *cycles, count_left, events).await?),
+    }
+    Ok(f)
+}
+
+/// Reaps the run's tracked VMs and labelled containers when dropped armed.
+struct BoxRunGuard {
+    root: std::path::PathBuf,
+    run_id: String,
+    containers: bool,
+    armed: bool,
+}
+
+impl BoxRunGuard {
+    /// Everything of the run still alive is stopped; returns how many.
+    fn reap(&self) -> usize {
+        let vms = track::reap(&self.root, Some(&self.run_id));
+        let mut n = vms.killed;
+        if self.containers {
+            match crate::engine::cleanup::reap_blocking(Some(&self.run_id)) {
+                Ok(r) => n += r.containers,
+                Err(e) => eprintln!("runcost: reap containers of {}: {e:#}", self.run_id),
+            }
+        }
+        n
+    }
+}
+
+impl Drop for BoxRunGuard {
+    fn drop(&mut self) {
+        if self.armed {
+            self.reap();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &[&str]) -> Vec<String> {
+        v.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn levels_are_checked() {
+        assert_eq!(
+            parse_levels(&s(&["1", "2", "4", "8"])).unwrap(),
+            vec![1, 2, 4, 8]
+        );
+        for bad in [
+            &["1", "4", "2"][..],
+            &["1", "1"],
+            &["2", "4"],
+            &["0", "1"],
+            &["1", "x"],
+            &[],
+        ] {
+            let e = parse_levels(&s(bad)).unwrap_err();
+            assert!(e.downcast_ref::<BadInput>().is_some(), "{bad:?}: {e}");
+            assert!(e.to_string().contains("--levels"), "{e}");
+        }
+    }
+}

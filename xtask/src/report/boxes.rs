@@ -1,0 +1,495 @@
+//! Box lanes in words, tables and charts: start-time distribution, exec
+//! latency, the density curve with its breakpoint, churn growth.
+
+use super::charts::ChartRef;
+use crate::results::boxes::{BoxFinding, BoxLane, ChurnMetric, Quantiles};
+use crate::results::leaks::verdict_word;
+use crate::results::RunDir;
+use anyhow::Result;
+use runcost_charts::{lines, LinesSpec, Rgb, Scale, Series};
+use std::fmt::Write;
+
+fn ms(s: f64) -> String {
+    if s >= 1.0 {
+        format!("{s:.2} s")
+    } else {
+        format!("{:.1} ms", s * 1e3)
+    }
+}
+
+fn env_words(f: &BoxFinding) -> String {
+    let e = &f.env;
+    match (e.accel, &e.image) {
+        (Some(a), _) => match e.transport {
+            Some(t) => format!("qemu/{}/{}", a.qemu_name(), t.name()),
+            None => format!("qemu/{}", a.qemu_name()),
+        },
+        (None, Some(img)) => format!("container {img}"),
+        _ => e.backend.to_string(),
+    }
+}
+
+/// `p50 1.2 s · p90 1.4 s* …`; a star marks a value its tier does not allow quoting.
+pub fn quantiles_words(q: &Quantiles) -> String {
+    let parts: Vec<String> =
+        q.q.iter()
+            .map(|x| {
+                format!(
+                    "p{} {}{}",
+                    (x.p * 100.0).round(),
+                    ms(x.value),
+                    if x.quotable { "" } else { "*" }
+                )
+            })
+            .collect();
+    format!("{} (n={}, tier {:?})", parts.join(" · "), q.n, q.tier)
+}
+
+fn p(q: &Option<Quantiles>, at: f64) -> String {
+    q.as_ref()
+        .and_then(|q| q.get(at))
+        .map(|x| format!("{}{}", ms(x.value), if x.quotable { "" } else { "*" }))
+        .unwrap_or_else(|| "—".into())
+}
+
+pub fn words(f: &BoxFinding) -> String {
+    let who = env_words(f);
+    match f.lane {
+        BoxLane::Lifecycle => match &f.lifecycle {
+            Some(l) => format!(
+                "{who}: cold start (create → first exec) p50 {}, p90 {} over {} box(es); stop p50 {}, remove p50 {}.",
+                p(&l.cold_start, 0.5),
+                p(&l.cold_start, 0.9),
+                l.samples.len(),
+                p(&l.stop, 0.5),
+                p(&l.remove, 0.5)
+            ),
+            None => format!("{who}: no lifecycle result."),
+        },
+        BoxLane::Exec => match &f.exec {
+            Some(e) => format!(
+                "{who}: exec round trip of `true` p50 {}, p99 {}; writing {} KiB p50 {}.",
+                p(&e.trivial_q, 0.5),
+                p(&e.trivial_q, 0.99),
+                e.large_bytes / 1024,
+                p(&e.large_q, 0.5)
+            ),
+            None => format!("{who}: no exec result."),
+        },
+        BoxLane::Density => match &f.density {
+            Some(d) => {
+                let idle = d
+                    .levels
+                    .first()
+                    .map(|l| format!("{:.1} MiB", l.pss_per_box_bytes / 1048576.0))
+                    .unwrap_or_else(|| "—".into());
+                match &d.breakpoint {
+                    Some(b) => format!(
+                        "{who}: density breakpoint {} box(es) (largest level with exec p95 ≤ {}× the level-{} p95 of {}){}; host PSS per idle box {idle}; memory allows ~{} boxes.",
+                        b.level,
+                        b.factor,
+                        d.levels.first().map(|l| l.level).unwrap_or(1),
+                        ms(b.baseline),
+                        if b.crosses_back || !b.monotonic {
+                            " — NON-MONOTONIC curve, the breakpoint is fragile"
+                        } else {
+                            ""
+                        },
+                        d.capacity_by_memory
+                            .map(|c| c.to_string())
+                            .unwrap_or_else(|| "?".into())
+                    ),
+                    None => format!(
+                        "{who}: no density breakpoint ({}); host PSS per idle box {idle}.",
+                        d.breakpoint_note.as_deref().unwrap_or("no levels")
+                    ),
+                }
+            }
+            None => format!("{who}: no density result."),
+        },
+        BoxLane::Churn => match &f.churn {
+            Some(c) => {
+                let growing: Vec<&str> = c
+                    .series
+                    .iter()
+                    .filter(|s| {
+                        s.test
+                            .as_ref()
+                            .is_some_and(|t| t.verdict == runcost_stats::LeakVerdict::Leak)
+                    })
+                    .map(|s| s.metric.label())
+                    .collect();
+                format!(
+                    "{who}: {} over {} create/destroy cycles{}; {} box(es) left afterwards.",
+                    verdict_word(c.verdict),
+                    c.cycles,
+                    if growing.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({} grows)", growing.join(", "))
+                    },
+                    c.leftover_boxes
+                )
+            }
+            None => format!("{who}: no churn result."),
+        },
+    }
+}
+
+pub fn short(f: &BoxFinding) -> String {
+    match (&f.density, &f.churn) {
+        (Some(d), _) => d
+            .breakpoint
+            .as_ref()
+            .map(|b| format!("breakpoint {} boxes", b.level))
+            .unwrap_or_else(|| "no breakpoint".into()),
+        (_, Some(c)) => format!("box churn {}", verdict_word(c.verdict)),
+        _ => format!("{:?}", f.lane).to_lowercase(),
+    }
+}
+
+/// Tables under the verdict.
+pub fn markdown(s: &mut String, f: &BoxFinding) {
+    let e = &f.env;
+    let _ = writeln!(s, "| box | |\n|---|---|");
+    let _ = writeln!(s, "| backend | {} |", e.backend);
+    let _ = writeln!(
+        s,
+        "| size | {} MiB, {} vCPU |",
+        e.spec.memory_mib, e.spec.vcpus
+    );
+    if let Some(a) = e.accel {
+        let _ = writeln!(
+            s,
+            "| accel | **{}** ({}) |",
+            a.qemu_name(),
+            e.accel_probe
+                .as_ref()
+                .map(|p| format!(
+                    "{}{}",
+                    p.reason,
+                    if p.cached { ", cached probe" } else { "" }
+                ))
+                .unwrap_or_default()
+        );
+    }
+    if let Some(t) = e.transport {
+        let _ = writeln!(
+            s,
+            "| transport | {} |",
+            match t {
+                crate::boxes::Transport::Virtio => "virtio-console, -machine microvm",
+                crate::boxes::Transport::Serial => "second 16550 UART, -machine pc",
+            }
+        );
+    }
+    for (k, v) in [
+        ("qemu", &e.qemu_version),
+        ("guest kernel", &e.kernel_version),
+        ("kernel boot", &e.kernel_format),
+        ("image", &e.image),
+    ] {
+        if let Some(v) = v {
+            let _ = writeln!(s, "| {k} | {v} |");
+        }
+    }
+    s.push('\n');
+    let row = |s: &mut String, name: &str, q: &Option<Quantiles>| {
+        if let Some(q) = q {
+            let _ = writeln!(s, "| {name} | {} |", quantiles_words(q));
+        }
+    };
+    if let Some(l) = &f.lifecycle {
+        let _ = writeln!(s, "| phase | percentiles |\n|---|---|");
+        row(s, "cold start (create → first exec)", &l.cold_start);
+        row(s, "create → ready", &l.ready);
+        row(s, "stop", &l.stop);
+        row(s, "remove", &l.remove);
+        let up: Vec<f64> = l.samples.iter().filter_map(|x| x.guest_uptime_s).collect();
+        if let Some(q) = Quantiles::of(&up) {
+            let _ = writeln!(
+                s,
+                "| guest uptime at agent hello | {} |",
+                quantiles_words(&q)
+            );
+        }
+        s.push('\n');
+    }
+    if let Some(x) = &f.exec {
+        let _ = writeln!(s, "| command | round trip |\n|---|---|");
+        row(s, "`true`", &x.trivial_q);
+        row(
+            s,
+            &format!("`head -c {} /dev/zero`", x.large_bytes),
+            &x.large_q,
+        );
+        let _ = writeln!(s, "\n{} warm-up exec(s) before measuring.\n", x.warmup);
+    }
+    if let Some(d) = &f.density {
+        let _ = writeln!(
+            s,
+            "| boxes | execs | exec p50 | exec p95 | × level-1 p95 | PSS per box (idle) |\n|---|---|---|---|---|---|"
+        );
+        for (i, l) in d.levels.iter().enumerate() {
+            let ratio = d
+                .breakpoint
+                .as_ref()
+                .and_then(|b| b.ratios.get(i))
+                .map(|r| format!("{:.2}", r.1))
+                .unwrap_or_else(|| "—".into());
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} | {ratio} | {:.1} MiB |",
+                l.level,
+                l.exec.len(),
+                p(&l.exec_q, 0.5),
+                p(&l.exec_q, 0.95),
+                l.pss_per_box_bytes / 1048576.0
+            );
+        }
+        let _ = writeln!(
+            s,
+            "\nMemAvailable at the start: {:.0} MiB.\n",
+            d.mem_available_bytes as f64 / 1048576.0
+        );
+    }
+    if let Some(c) = &f.churn {
+        let _ = writeln!(
+            s,
+            "| metric | slope per cycle (churn) | 95 % CI | reference slope | verdict |\n|---|---|---|---|---|"
+        );
+        for x in &c.series {
+            match &x.test {
+                Some(t) => {
+                    let (k, unit) = match x.metric {
+                        ChurnMetric::HostMemUsed
+                        | ChurnMetric::KernelSlab
+                        | ChurnMetric::HarnessAnon => (1.0 / 1024.0, " KiB"),
+                        _ => (1.0, ""),
+                    };
+                    let _ = writeln!(
+                        s,
+                        "| {} | {:.1}{unit} | [{:.1}, {:.1}] | {:.1}{unit} | {} |",
+                        x.metric.label(),
+                        t.churn.slope * k,
+                        t.churn.ci.lower * k,
+                        t.churn.ci.upper * k,
+                        t.reference.slope * k,
+                        verdict_word(t.verdict)
+                    );
+                }
+                None => {
+                    let _ = writeln!(
+                        s,
+                        "| {} | — | — | — | {} |",
+                        x.metric.label(),
+                        x.note.as_deref().unwrap_or("not tested")
+                    );
+                }
+            }
+        }
+        s.push('\n');
+    }
+    s.push_str(
+        "Values marked * are below the sample count their percentile needs (p50/p90: 30, p95: 100, p99: 500) and are indicative only.\n",
+    );
+}
+
+pub fn charts(
+    run: &RunDir,
+    lane: crate::results::LaneKind,
+    f: &BoxFinding,
+) -> Result<Vec<ChartRef>> {
+    let mut out = Vec::new();
+    let mut draw = |name: &str, spec: LinesSpec| -> Result<()> {
+        let stem = format!("charts/{lane}-{name}");
+        lines(&run.path(&stem), &spec).map_err(|e| anyhow::anyhow!("{e}"))?;
+        out.push(ChartRef {
+            title: spec.title.clone(),
+            svg: format!("{stem}.svg"),
+            png: format!("{stem}.png"),
+        });
+        Ok(())
+    };
+    let who = env_words(f);
+    let distribution = |xs: &[f64]| -> Vec<(f64, f64)> {
+        let mut v = xs.to_vec();
+        v.sort_by(f64::total_cmp);
+        let n = v.len() as f64;
+        v.iter()
+            .enumerate()
+            .map(|(i, y)| ((i as f64 + 0.5) / n * 100.0, *y))
+            .collect()
+    };
+    if let Some(l) = &f.lifecycle {
+        let cold: Vec<f64> = l.samples.iter().map(|x| x.first_exec_s).collect();
+        let ready: Vec<f64> = l.samples.iter().map(|x| x.ready_s).collect();
+        let mut series = vec![
+            Series::new("create → first exec", distribution(&cold)),
+            Series::new("create → ready", distribution(&ready)),
+        ];
+        let up: Vec<f64> = l.samples.iter().filter_map(|x| x.guest_uptime_s).collect();
+        if !up.is_empty() {
+            series.push(Series::new("guest uptime at hello", distribution(&up)));
+        }
+        draw(
+            "start",
+            LinesSpec {
+                title: format!("Box start time distribution ({who})"),
+                x_label: "share of boxes (%)".into(),
+                y_label: "seconds".into(),
+                y_include_zero: true,
+                point_markers: true,
+                series,
+                caption: l
+                    .cold_start
+                    .as_ref()
+                    .map(|q| format!("cold start {}", quantiles_words(q))),
+                ..Default::default()
+            },
+        )?;
+    }
+    if let Some(x) = &f.exec {
+        let to_ms = |v: Vec<(f64, f64)>| v.into_iter().map(|(a, b)| (a, b * 1e3)).collect();
+        draw(
+            "latency",
+            LinesSpec {
+                title: format!("Exec round trip ({who})"),
+                x_label: "share of execs (%)".into(),
+                y_label: "milliseconds".into(),
+                y_scale: Scale::Log10,
+                series: vec![
+                    Series::new("true", to_ms(distribution(&x.trivial))),
+                    Series::new(
+                        format!("{} KiB of stdout", x.large_bytes / 1024),
+                        to_ms(distribution(&x.large)),
+                    ),
+                ],
+                ..Default::default()
+            },
+        )?;
+    }
+    if let Some(d) = &f.density {
+        let pt = |at: f64| -> Vec<(f64, f64)> {
+            d.levels
+                .iter()
+                .filter_map(|l| {
+                    l.exec_q
+                        .as_ref()
+                        .and_then(|q| q.get(at))
+                        .map(|q| (f64::from(l.level), q.value * 1e3))
+                })
+                .collect()
+        };
+        let mut series = vec![
+            Series::new("exec p95", pt(0.95)),
+            Series::new("exec p50", pt(0.5)),
+        ];
+        let mut caption = None;
+        if let Some(b) = &d.breakpoint {
+            let (x0, x1) = (
+                d.levels.first().map(|l| l.level).unwrap_or(1),
+                d.levels.last().map(|l| l.level).unwrap_or(1),
+            );
+            series.push(
+                Series::new(
+                    format!("limit {}× level-1 p95", b.factor),
+                    vec![
+                        (f64::from(x0), b.limit * 1e3),
+                        (f64::from(x1), b.limit * 1e3),
+                    ],
+                )
+                .with_color(Rgb(150, 150, 150)),
+            );
+            if let Some(y) = pt(0.95).iter().find(|(x, _)| *x == f64::from(b.level)) {
+                series.push(
+                    Series::new(format!("breakpoint: {} boxes", b.level), vec![*y])
+                        .with_color(Rgb(200, 30, 30)),
+                );
+            }
+            caption = Some(format!(
+                "breakpoint {} boxes{}",
+                b.level,
+                if b.crosses_back || !b.monotonic {
+                    " (non-monotonic curve)"
+                } else {
+                    ""
+                }
+            ));
+        }
+        draw(
+            "curve",
+            LinesSpec {
+                title: format!("Density: exec latency vs concurrent boxes ({who})"),
+                x_label: "concurrent boxes".into(),
+                y_label: "exec round trip (ms)".into(),
+                x_scale: Scale::Log10,
+                y_include_zero: true,
+                point_markers: true,
+                series,
+                caption,
+                ..Default::default()
+            },
+        )?;
+        draw(
+            "memory",
+            LinesSpec {
+                title: format!("Density: host PSS per box ({who})"),
+                x_label: "concurrent boxes".into(),
+                y_label: "MiB per box".into(),
+                x_scale: Scale::Log10,
+                y_include_zero: true,
+                point_markers: true,
+                series: vec![Series::new(
+                    "PSS per idle box",
+                    d.levels
+                        .iter()
+                        .map(|l| (f64::from(l.level), l.pss_per_box_bytes / 1048576.0))
+                        .collect(),
+                )],
+                ..Default::default()
+            },
+        )?;
+    }
+    if let Some(c) = &f.churn {
+        for s in &c.series {
+            let (scale, unit) = match s.metric {
+                crate::results::boxes::ChurnMetric::HostMemUsed
+                | crate::results::boxes::ChurnMetric::KernelSlab
+                | crate::results::boxes::ChurnMetric::HarnessAnon => (1.0 / 1048576.0, "MiB"),
+                _ => (1.0, "count"),
+            };
+            let pts = |v: &[f64]| {
+                v.iter()
+                    .enumerate()
+                    .map(|(i, y)| (i as f64 + 1.0, y * scale))
+                    .collect::<Vec<_>>()
+            };
+            let name = format!("{:?}", s.metric).to_lowercase();
+            draw(
+                &format!("churn-{name}"),
+                LinesSpec {
+                    title: format!("Box churn: {} ({who})", s.metric.label()),
+                    x_label: "cycle / reading".into(),
+                    y_label: unit.into(),
+                    series: vec![
+                        Series::new("create/destroy cycles", pts(&s.churn)),
+                        Series::new("static reference", pts(&s.reference)),
+                    ],
+                    caption: s.test.as_ref().map(|t| {
+                        format!(
+                            "slope {:.2} {unit}/cycle [{:.2}, {:.2}], reference {:.2}: {}",
+                            t.churn.slope * scale,
+                            t.churn.ci.lower * scale,
+                            t.churn.ci.upper * scale,
+                            t.reference.slope * scale,
+                            verdict_word(t.verdict)
+                        )
+                    }),
+                    ..Default::default()
+                },
+            )?;
+        }
+    }
+    Ok(out)
+}

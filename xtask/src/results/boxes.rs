@@ -1,0 +1,247 @@
+//! What the box lanes record: the box environment (backend, accelerator,
+//! qemu and kernel versions), raw per-sample timings, and each lane's
+//! analysis. Raw samples stay in run.json so a report can be re-rendered
+//! and re-analysed.
+
+use crate::boxes::accel::AccelProbe;
+use crate::boxes::{Accel, BackendKind, BoxSpec};
+use runcost_stats::density::Breakpoint;
+use runcost_stats::leak::ChurnLeakTest;
+use runcost_stats::{percentiles_nearest_rank, LeakVerdict, Tier};
+use serde::{Deserialize, Serialize};
+
+/// Which box lane.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BoxLane {
+    Lifecycle,
+    Exec,
+    Density,
+    Churn,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct BoxEnv {
+    pub backend: BackendKind,
+    pub spec: BoxSpec,
+    /// qemu: the accelerator used and why.
+    pub accel: Option<Accel>,
+    pub accel_probe: Option<AccelProbe>,
+    /// qemu: how the agent is reached (machine type follows).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transport: Option<crate::boxes::Transport>,
+    pub qemu_version: Option<String>,
+    pub kernel_version: Option<String>,
+    pub kernel_format: Option<String>,
+    /// container: the image.
+    pub image: Option<String>,
+}
+
+/// One percentile of a sample, with whether its tier allows quoting it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Quantile {
+    pub p: f64,
+    pub value: f64,
+    pub quotable: bool,
+}
+
+/// Nearest-rank p50/p90/p95/p99 of a sample (seconds), with its tier.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Quantiles {
+    pub n: usize,
+    pub tier: Tier,
+    pub min: f64,
+    pub max: f64,
+    pub q: Vec<Quantile>,
+}
+
+impl Quantiles {
+    pub fn of(samples: &[f64]) -> Option<Quantiles> {
+        const PS: [f64; 4] = [0.5, 0.9, 0.95, 0.99];
+        let vals = percentiles_nearest_rank(samples, &PS).ok()?;
+        let tier = Tier::from_n(samples.len());
+        Some(Quantiles {
+            n: samples.len(),
+            tier,
+            min: samples.iter().cloned().fold(f64::INFINITY, f64::min),
+            max: samples.iter().cloned().fold(f64::NEG_INFINITY, f64::max),
+            q: PS
+                .iter()
+                .zip(vals)
+                .map(|(&p, value)| Quantile {
+                    p,
+                    value,
+                    quotable: tier.may_quote(p),
+                })
+                .collect(),
+        })
+    }
+
+    pub fn get(&self, p: f64) -> Option<&Quantile> {
+        self.q.iter().find(|q| (q.p - p).abs() < 1e-9)
+    }
+}
+
+/// One cold box: seconds from the start of `create`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct LifecycleSample {
+    pub create_s: f64,
+    /// create → ready (VM: the agent's hello; container: running).
+    pub ready_s: f64,
+    /// create → first successful exec: the cold start.
+    pub first_exec_s: f64,
+    /// Guest uptime at the agent's hello (VMs).
+    pub guest_uptime_s: Option<f64>,
+    pub stop_s: f64,
+    pub remove_s: f64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct LifecycleResult {
+    pub samples: Vec<LifecycleSample>,
+    pub cold_start: Option<Quantiles>,
+    pub ready: Option<Quantiles>,
+    pub stop: Option<Quantiles>,
+    pub remove: Option<Quantiles>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ExecResult {
+    pub warmup: usize,
+    /// Round trips of `true`, seconds.
+    pub trivial: Vec<f64>,
+    pub trivial_q: Option<Quantiles>,
+    /// Round trips of a command writing `large_bytes` to stdout.
+    pub large: Vec<f64>,
+    pub large_q: Option<Quantiles>,
+    pub large_bytes: u64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct DensityLevel {
+    pub level: u32,
+    /// Exec round trips at this level (all boxes, all rounds), seconds.
+    pub exec: Vec<f64>,
+    pub exec_q: Option<Quantiles>,
+    /// Host PSS of all boxes' processes, idle, after the level settled.
+    pub pss_total_bytes: u64,
+    pub pss_per_box_bytes: f64,
+    /// Boot (create → ready) of the boxes added at this level.
+    pub boot_s: Vec<f64>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct DensityResult {
+    pub levels: Vec<DensityLevel>,
+    pub rounds_per_level: Vec<u32>,
+    pub breakpoint: Option<Breakpoint>,
+    /// Why there is no breakpoint (e.g. a level without samples).
+    pub breakpoint_note: Option<String>,
+    /// MemAvailable at the start of the lane.
+    pub mem_available_bytes: u64,
+    /// Boxes of the largest level's per-box PSS that fit in MemAvailable.
+    pub capacity_by_memory: Option<u64>,
+}
+
+/// A host metric read after every cycle and in the static reference.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChurnMetric {
+    /// MemTotal − MemAvailable, bytes.
+    HostMemUsed,
+    /// Unreclaimable kernel slab (SUnreclaim), bytes: sockets, namespaces,
+    /// cgroups a box left in the kernel; far less noisy than MemAvailable.
+    KernelSlab,
+    /// Processes on the host.
+    HostProcesses,
+    /// Open file descriptors of runcost itself (the VMMs' parent).
+    HarnessFds,
+    /// runcost's own anonymous memory (Pss_Anon), bytes: box handles,
+    /// buffers or connections the harness keeps.
+    HarnessAnon,
+}
+
+impl ChurnMetric {
+    pub const ALL: [ChurnMetric; 5] = [
+        ChurnMetric::HostMemUsed,
+        ChurnMetric::KernelSlab,
+        ChurnMetric::HostProcesses,
+        ChurnMetric::HarnessFds,
+        ChurnMetric::HarnessAnon,
+    ];
+    pub fn label(self) -> &'static str {
+        match self {
+            ChurnMetric::HostMemUsed => "host memory used",
+            ChurnMetric::KernelSlab => "kernel slab (unreclaimable)",
+            ChurnMetric::HarnessAnon => "runcost anon memory",
+            ChurnMetric::HostProcesses => "host processes",
+            ChurnMetric::HarnessFds => "runcost fds",
+        }
+    }
+    /// Growth per cycle below which nothing is called a leak.
+    pub fn floor_per_cycle(self) -> f64 {
+        match self {
+            // 64 KiB a cycle: 6 MiB over 100 cycles.
+            ChurnMetric::HostMemUsed => 65536.0,
+            // 16 KiB a cycle: a socket plus its buffers, a namespace.
+            ChurnMetric::KernelSlab | ChurnMetric::HarnessAnon => 16384.0,
+            ChurnMetric::HostProcesses | ChurnMetric::HarnessFds => 0.05,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ChurnSeries {
+    pub metric: ChurnMetric,
+    /// After each cycle.
+    pub churn: Vec<f64>,
+    /// Static reference: the same readings with no box created.
+    pub reference: Vec<f64>,
+    pub test: Option<ChurnLeakTest>,
+    pub note: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct BoxChurnResult {
+    pub cycles: u32,
+    pub cycle_s: Vec<f64>,
+    pub series: Vec<ChurnSeries>,
+    pub verdict: LeakVerdict,
+    /// Tracked VMs or labelled containers of the run alive after the cycles.
+    pub leftover_boxes: usize,
+}
+
+/// A box lane's finding.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct BoxFinding {
+    pub lane: BoxLane,
+    pub env: BoxEnv,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lifecycle: Option<LifecycleResult>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exec: Option<ExecResult>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub density: Option<DensityResult>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub churn: Option<BoxChurnResult>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantiles_carry_their_tier() {
+        let s: Vec<f64> = (1..=100).map(f64::from).collect();
+        let q = Quantiles::of(&s).unwrap();
+        assert_eq!(q.tier, Tier::P95);
+        assert_eq!(q.get(0.5).unwrap().value, 50.0);
+        assert_eq!(q.get(0.95).unwrap().value, 95.0);
+        assert!(q.get(0.95).unwrap().quotable);
+        assert!(!q.get(0.99).unwrap().quotable);
+        let few = Quantiles::of(&[3.0, 1.0, 2.0]).unwrap();
+        assert_eq!(few.get(0.5).unwrap().value, 2.0);
+        assert!(!few.get(0.5).unwrap().quotable);
+        assert!(Quantiles::of(&[]).is_none());
+    }
+}
