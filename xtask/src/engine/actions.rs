@@ -74,6 +74,26 @@ impl Engine {
             .with_context(|| format!("connect {id} to {network}"))
     }
 
+    /// Runs a profile's command in the container and returns its stdout; a
+    /// non-zero exit is an error naming `what`, the command, its exit code
+    /// and its stderr.
+    pub async fn exec_ok(&self, id: &str, what: &str, argv: &[String]) -> Result<String> {
+        let (code, out, err) = self
+            .exec(id, argv)
+            .await
+            .with_context(|| format!("{what}: exec {argv:?}"))?;
+        if code != 0 {
+            // The engine reports a command it cannot start on stdout.
+            let said = match (err.trim(), out.trim()) {
+                ("", "") => "stderr: (empty)".to_string(),
+                ("", out) => format!("stderr: (empty); stdout: {out}"),
+                (err, _) => format!("stderr: {err}"),
+            };
+            anyhow::bail!("{what}: {argv:?} exited {code}; {said}");
+        }
+        Ok(out)
+    }
+
     /// Runs argv in the container; returns exit code, stdout and stderr.
     pub async fn exec(&self, id: &str, argv: &[String]) -> Result<(i64, String, String)> {
         use bollard::exec::{CreateExecOptions, StartExecResults};

@@ -72,13 +72,17 @@ pub struct Measured {
     pub samples: Vec<Sample>,
 }
 
-pub async fn measure(ctx: &LaneCtx<'_>, plan: &CellPlan, index: usize, of: usize) -> Measured {
-    ctx.events.emit(Event::CellStarted {
-        cell: plan.id.clone(),
-        index,
-        of,
-    });
-    let mut record = CellRecord {
+/// A probe of the target's processes in the lane's sampler mode.
+pub async fn open_probe(ctx: &LaneCtx<'_>, target: &Target) -> Result<Box<dyn Probe>> {
+    Ok(match ctx.opts.sampler {
+        SamplerMode::Host => Box::new(HostProbe::new(target.clone())?),
+        SamplerMode::Exec => Box::new(ExecProbe::start(ctx.engine, target).await?),
+    })
+}
+
+/// A cell's record before anything happened: failed until it is not.
+pub fn empty_record(ctx: &LaneCtx<'_>, plan: &CellPlan) -> CellRecord {
+    CellRecord {
         id: plan.id.clone(),
         repeat: plan.repeat,
         params: plan.params.clone(),
@@ -94,7 +98,16 @@ pub async fn measure(ctx: &LaneCtx<'_>, plan: &CellPlan, index: usize, of: usize
         samples_csv: None,
         metrics: Vec::new(),
         load: None,
-    };
+    }
+}
+
+pub async fn measure(ctx: &LaneCtx<'_>, plan: &CellPlan, index: usize, of: usize) -> Measured {
+    ctx.events.emit(Event::CellStarted {
+        cell: plan.id.clone(),
+        index,
+        of,
+    });
+    let mut record = empty_record(ctx, plan);
     let origin = Instant::now();
     let mut samples = Vec::new();
     let outcome = match setup(ctx, plan) {
@@ -264,11 +277,7 @@ async fn run(
         host_pid,
         processes: ctx.profile.process_names(),
     };
-    let probe: Box<dyn Probe> = match ctx.opts.sampler {
-        SamplerMode::Host => Box::new(HostProbe::new(target)?),
-        SamplerMode::Exec => Box::new(ExecProbe::start(ctx.engine, &target).await?),
-    };
-    let sampler = spawn_probe(probe, ctx.opts.rate_hz, origin);
+    let sampler = spawn_probe(open_probe(ctx, &target).await?, ctx.opts.rate_hz, origin);
 
     // Warm-up: until the USS slope over the trailing window is flat.
     let steady = &spec.steady;
@@ -534,31 +543,6 @@ fn first_line<'a>(err: &'a str, out: &'a str) -> &'a str {
     text.trim().lines().next().unwrap_or("")
 }
 
-/// Runs a profile command in the container; a non-zero exit is an error
-/// with the command, its exit code and its stderr.
-pub async fn exec_checked(
-    ctx: &LaneCtx<'_>,
-    id: &str,
-    what: &str,
-    argv: &[String],
-) -> Result<String> {
-    let (code, out, err) = ctx
-        .engine
-        .exec(id, argv)
-        .await
-        .with_context(|| format!("{what}: exec {argv:?}"))?;
-    if code != 0 {
-        // The engine reports a command it cannot start on stdout.
-        let said = match (err.trim(), out.trim()) {
-            ("", "") => "stderr: (empty)".to_string(),
-            ("", out) => format!("stderr: (empty); stdout: {out}"),
-            (err, _) => format!("stderr: {err}"),
-        };
-        bail!("{what}: {argv:?} exited {code}; {said}");
-    }
-    Ok(out)
-}
-
 /// Creates `n` entities the profile's way (after readiness).
 async fn populate(ctx: &LaneCtx<'_>, id: &str, facts: &ContainerFacts, n: u64) -> Result<()> {
     let Some(e) = &ctx.profile.spec.entities else {
@@ -571,7 +555,8 @@ async fn populate(ctx: &LaneCtx<'_>, id: &str, facts: &ContainerFacts, n: u64) -
                 .iter()
                 .map(|a| a.replace("{n}", &n.to_string()))
                 .collect();
-            exec_checked(ctx, id, "entities.exec", &argv)
+            ctx.engine
+                .exec_ok(id, "entities.exec", &argv)
                 .await
                 .map(drop)
         }
@@ -609,7 +594,9 @@ async fn verify(ctx: &LaneCtx<'_>, id: &str, facts: &ContainerFacts, v: &Verify)
                 .map(str::to_owned)
                 .unwrap_or_else(|| got.to_string())
         }
-        CheckKind::Exec(argv) => exec_checked(ctx, id, "check", argv)
+        CheckKind::Exec(argv) => ctx
+            .engine
+            .exec_ok(id, "check", argv)
             .await?
             .trim()
             .to_string(),

@@ -23,7 +23,7 @@ use super::cell::{self, CellPlan, Measured};
 use super::{analysis, LaneCtx};
 use crate::events::Event;
 use crate::probe::sampler::Sample;
-use crate::probe::{exec::ExecProbe, host::HostProbe, Probe, SamplerMode, Target};
+use crate::probe::{Probe, Target};
 use crate::profile::ChurnSpec;
 use crate::results::leaks::{ChurnFinding, ChurnMetric};
 use crate::results::rundir::write_atomic;
@@ -165,20 +165,17 @@ impl Churner {
         match self {
             Churner::Http(client) => cycle(client, spec).await,
             Churner::Exec { engine, container } => {
-                for (what, r) in [("create", &spec.create), ("delete", &spec.delete)] {
+                for (what, r) in [
+                    ("churn create", &spec.create),
+                    ("churn delete", &spec.delete),
+                ] {
                     let argv: Vec<String> = r
                         .exec
                         .iter()
                         .flatten()
                         .map(|a| a.replace("{batch}", &spec.batch.to_string()))
                         .collect();
-                    let (code, _, err) = engine.exec(container, &argv).await?;
-                    if code != 0 {
-                        bail!(
-                            "churn {what}: {argv:?} exited {code}; stderr: {}",
-                            err.trim()
-                        );
-                    }
+                    engine.exec_ok(container, what, &argv).await?;
                 }
                 Ok(())
             }
@@ -281,13 +278,6 @@ async fn settle(
     }
 }
 
-pub async fn probe_for(ctx: &LaneCtx<'_>, target: Target) -> Result<Box<dyn Probe>> {
-    Ok(match ctx.opts.sampler {
-        SamplerMode::Host => Box::new(HostProbe::new(target)?),
-        SamplerMode::Exec => Box::new(ExecProbe::start(ctx.engine, &target).await?),
-    })
-}
-
 /// What a cell does between readiness and teardown.
 enum Role<'a> {
     /// Cycles; returns the reading times relative to the first cycle's start.
@@ -309,7 +299,7 @@ async fn churn_cell(
         index,
         of,
     });
-    let mut record = empty_record(ctx, plan);
+    let mut record = cell::empty_record(ctx, plan);
     let origin = Instant::now();
     let mut samples = Vec::new();
     let mut rel = Vec::new();
@@ -328,9 +318,9 @@ async fn churn_cell(
                     .facts
                     .host_pid
                     .context("container has no host PID")?;
-                let mut probe = probe_for(
+                let mut probe = cell::open_probe(
                     ctx,
-                    Target {
+                    &Target {
                         container_id: started.container.clone(),
                         host_pid,
                         processes: ctx.profile.process_names(),
@@ -403,26 +393,6 @@ async fn churn_cell(
     };
     finish_cell(ctx, plan, &mut record, &samples, outcome);
     (Measured { record, samples }, rel)
-}
-
-pub fn empty_record(ctx: &LaneCtx<'_>, plan: &CellPlan) -> CellRecord {
-    CellRecord {
-        id: plan.id.clone(),
-        repeat: plan.repeat,
-        params: plan.params.clone(),
-        status: CellStatus::Failed,
-        error: None,
-        container: None,
-        image: None,
-        ready_s: None,
-        steady_after_s: None,
-        window: None,
-        sampler_mode: ctx.opts.sampler,
-        sampler: None,
-        samples_csv: None,
-        metrics: Vec::new(),
-        load: None,
-    }
 }
 
 /// Samples CSV, status and the done event of a cell.

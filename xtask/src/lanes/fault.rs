@@ -18,7 +18,7 @@ use crate::events::Event;
 use crate::httpc;
 use crate::probe::sampler::{spawn_probe_tolerant, Sample, Ticker};
 use crate::probe::Reading;
-use crate::probe::{exec::ExecProbe, host::HostProbe, Probe, SamplerMode, Target};
+use crate::probe::Target;
 use crate::profile::{EngineOp, FaultAction, FaultSpec, ReadyProbe};
 use crate::results::fault::{
     FaultFinding, FaultRepeat, ProbeStats, ProcessRecovery, RetainVerdict,
@@ -131,23 +131,7 @@ async fn one(
     spec: &FaultSpec,
     opts: &FaultOpts,
 ) -> (CellRecord, Option<FaultRepeat>) {
-    let mut record = CellRecord {
-        id: plan.id.clone(),
-        repeat: plan.repeat,
-        params: plan.params.clone(),
-        status: CellStatus::Failed,
-        error: None,
-        container: None,
-        image: None,
-        ready_s: None,
-        steady_after_s: None,
-        window: None,
-        sampler_mode: ctx.opts.sampler,
-        sampler: None,
-        samples_csv: None,
-        metrics: vec![],
-        load: None,
-    };
+    let mut record = cell::empty_record(ctx, plan);
     let project = match cell::setup(ctx, plan) {
         Ok(p) => p,
         Err(e) => {
@@ -202,7 +186,7 @@ async fn measure(
     // new ones); whether it died is the engine's answer, not theirs.
     let tolerate = opts.after + Duration::from_secs(5);
     let sampler = spawn_probe_tolerant(
-        open_probe(ctx, &target).await?,
+        cell::open_probe(ctx, &target).await?,
         ctx.opts.rate_hz,
         origin,
         tolerate,
@@ -215,7 +199,7 @@ async fn measure(
                 processes: vec![name.clone()],
                 ..target.clone()
             };
-            let probe = open_probe(ctx, &one).await?;
+            let probe = cell::open_probe(ctx, &one).await?;
             each.push((
                 name.clone(),
                 spawn_probe_tolerant(probe, ctx.opts.rate_hz, origin, tolerate),
@@ -395,13 +379,6 @@ async fn measure(
     Ok(repeat)
 }
 
-async fn open_probe(ctx: &LaneCtx<'_>, target: &Target) -> Result<Box<dyn Probe>> {
-    Ok(match ctx.opts.sampler {
-        SamplerMode::Host => Box::new(HostProbe::new(target.clone())?),
-        SamplerMode::Exec => Box::new(ExecProbe::start(ctx.engine, target).await?),
-    })
-}
-
 struct Recoveries {
     uss: Option<crate::lanes::recovery::Recovery>,
     rss: Option<crate::lanes::recovery::Recovery>,
@@ -473,10 +450,7 @@ async fn inject(ctx: &LaneCtx<'_>, id: &str, spec: &FaultSpec, burst: u32) -> Re
                     .iter()
                     .map(|a| a.replace("{burst}", &burst.to_string()))
                     .collect();
-                let (code, _, err) = ctx.engine.exec(id, &argv).await?;
-                if code != 0 {
-                    bail!("exec {argv:?} exited {code}: {}", err.trim());
-                }
+                ctx.engine.exec_ok(id, "fault exec", &argv).await?;
             }
             FaultAction::Engine(e) => {
                 let hold = e.duration.map(|d| d.0).unwrap_or(Duration::from_secs(1));

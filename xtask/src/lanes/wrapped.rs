@@ -85,7 +85,7 @@ pub async fn run_cell(ctx: &LaneCtx<'_>, tc: &ToolCell, index: usize, of: usize)
     };
     let out_rel = format!("cells/{}/out", tc.id);
     let out_dir = ctx.run.path(&out_rel);
-    let mut record = churn::empty_record(ctx, &plan);
+    let mut record = super::cell::empty_record(ctx, &plan);
     let mut samples = Vec::new();
     let mut exit = None;
     let mut log_rel = None;
@@ -226,9 +226,9 @@ async fn drive(
         .context("container has no host PID")?;
     let sampler = match &tc.sample {
         Some(process) => {
-            let probe = churn::probe_for(
+            let probe = super::cell::open_probe(
                 ctx,
-                Target {
+                &Target {
                     container_id: id.clone(),
                     host_pid,
                     processes: process.clone(),
