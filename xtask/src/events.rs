@@ -6,8 +6,18 @@ use std::io::IsTerminal;
 use std::sync::Mutex;
 use std::time::Duration;
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize)]
+#[serde(tag = "kind", content = "data", rename_all = "snake_case")]
 pub enum Event {
+    /// The run directory exists and its record says `partial`.
+    RunStarted {
+        run: String,
+        dir: String,
+    },
+    /// The final record is about to be written.
+    RunFinished {
+        status: crate::results::RunStatus,
+    },
     LaneStarted {
         lane: String,
         cells: usize,
@@ -32,6 +42,10 @@ pub enum Event {
     Measuring {
         cell: String,
         window_s: f64,
+    },
+    /// The cell's project is down (on every path, before `CellDone`).
+    TornDown {
+        cell: String,
     },
     CellDone {
         cell: String,
@@ -96,6 +110,9 @@ impl Drop for Reporter {
 impl Events for Reporter {
     fn emit(&self, event: Event) {
         let msg = match event {
+            Event::RunStarted { run, dir } => format!("run {run} → {dir}"),
+            // The command prints the outcome itself.
+            Event::RunFinished { .. } => return,
             Event::LaneStarted { lane, cells } => format!("{lane}: {cells} cell(s)"),
             Event::CellStarted { cell, index, of } => format!("[{index}/{of}] {cell}: starting"),
             Event::CellReady { cell, after_s } => format!("{cell}: ready after {after_s:.1} s"),
@@ -106,6 +123,8 @@ impl Events for Reporter {
                 format!("{cell}: NOT steady after {after_s:.0} s; measuring anyway, reported as not_steady")
             }
             Event::Measuring { cell, window_s } => format!("{cell}: measuring {window_s:.0} s"),
+            // Progress says nothing new here; the event is for recorders.
+            Event::TornDown { .. } => return,
             Event::CellDone { cell, ok, detail } => {
                 format!("{cell}: {} {detail}", if ok { "done" } else { "FAILED" })
             }

@@ -9,6 +9,7 @@ mod compare;
 mod engine;
 mod error;
 mod events;
+mod frame;
 mod httpc;
 mod lanes;
 mod memcached;

@@ -1,26 +1,19 @@
-//! The frame around every measuring lane: checks before any side effect,
-//! the run directory (written `partial` first), the cleanup guard, host-load
-//! sampling, the race against SIGINT/SIGTERM, and the final record and
-//! report. Lanes only measure.
+//! Service lanes: the typed job, the checks of its arguments against the
+//! profile (before any side effect), and the lane run inside the run frame
+//! (`frame.rs`). Lanes only measure.
 
-use crate::engine::cleanup::{shutdown_signal, RunGuard};
 use crate::engine::{ComposeCli, Engine};
-use crate::error::{BadInput, Interrupted};
-use crate::events::{Event, Events};
-use crate::lanes::cell::Measured;
+use crate::error::BadInput;
+use crate::events::Events;
+use crate::frame::{Head, Recorded, Uses};
 use crate::lanes::{
     churn, fault, footprint, heap, load, memcheck, scaling, sweep, LaneCtx, MeasureOpts,
 };
-use crate::probe::hostload;
 use crate::profile::Profile;
-use crate::results::{
-    fingerprint, CellStatus, LaneRecord, LoadSummary, ProfileRef, RunDir, RunRecord, RunStatus,
-    Settings, SCHEMA_VERSION,
-};
-use anyhow::{Context, Result};
+use crate::results::{fingerprint, CellStatus, ProfileRef, RunStatus, Settings};
+use anyhow::Result;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::time::Instant;
 
 /// Options every command shares.
 #[derive(Clone, Debug)]
@@ -154,12 +147,10 @@ impl Job {
     }
 }
 
-/// The outcome a command turns into an exit code.
-pub struct Outcome {
-    pub run: RunDir,
-    pub record: RunRecord,
-}
+pub use crate::frame::{now_rfc3339, Outcome};
 
+/// A service lane: checks before any side effect, then the run frame
+/// around the lane, then the run's status from its cells.
 pub async fn run(
     common: &Common,
     settings: Settings,
@@ -195,15 +186,8 @@ pub async fn run(
         }
     }
 
-    let run = RunDir::create(&common.results)?;
-    let mut guard = RunGuard::new(&run.id);
-    let mut record = RunRecord {
-        schema_version: SCHEMA_VERSION.into(),
-        run_id: run.id.clone(),
-        started_at: now_rfc3339(),
-        finished_at: None,
-        status: RunStatus::Partial,
-        status_reason: Some("running".into()),
+    // The frame: run dir, guard, host load, event log, record `partial`.
+    let head = Head {
         tool: fingerprint::tool(&common.repo_root),
         host: fingerprint::host(&engine.info, &compose),
         profile: ProfileRef {
@@ -218,26 +202,21 @@ pub async fn run(
         },
         seed: common.seed,
         images,
-        lanes: Vec::new(),
-        host_load: LoadSummary::default(),
     };
-    run.write_record(&record)?;
-    run.mark_latest()?;
-    events.emit(Event::Note(format!(
-        "run {} → {}",
-        run.id,
-        run.root.display()
-    )));
-
-    let origin = Instant::now();
-    let load = hostload::spawn(origin);
+    let mut frame = Recorded::open(
+        &common.results,
+        &common.repo_root,
+        Uses::Engine,
+        head,
+        events,
+    )?;
     let ctx = LaneCtx {
         engine: &engine,
         compose: &compose,
         profile: &profile,
-        run: &run,
+        run: &frame.scope.run,
         opts,
-        events,
+        events: frame.events(),
     };
     let lane = async {
         match &job {
@@ -248,37 +227,15 @@ pub async fn run(
             Job::Heap(o) => heap::run(&ctx, o).await,
             Job::Memcheck(o) => memcheck::run(&ctx, o).await,
             Job::Churn(o) => churn::run(&ctx, o).await,
-            Job::Fault(o) => (fault::run(&ctx, o).await, Vec::new()),
+            Job::Fault(o) => fault::run(&ctx, o).await,
         }
     };
-    let result: std::result::Result<(LaneRecord, Vec<Measured>), &'static str> = tokio::select! {
-        r = lane => Ok(r),
-        sig = shutdown_signal() => Err(sig),
-    };
-    let (load_samples, _) = load.stop();
-    record.host_load = summarize_load(&load_samples, record.host.cores);
-    let _ = crate::results::rundir::write_atomic(
-        &run.path("samples/hostload.csv"),
-        load_csv(&load_samples).as_bytes(),
-    );
-    record.finished_at = Some(now_rfc3339());
-
-    let (lane, _measured) = match result {
-        Ok(r) => r,
-        Err(sig) => {
-            // The lane future was dropped: its project guards have run `down`.
-            let reaped = engine.reap(Some(&run.id)).await;
-            guard.disarm();
-            record.status = RunStatus::Partial;
-            record.status_reason = Some(format!("interrupted by {sig}"));
-            run.write_record(&record)?;
-            if let Ok(r) = reaped {
-                tracing::debug!("after {sig}: {r}");
-            }
-            return Err(Interrupted(sig).into());
-        }
+    let lane = match frame.measure(lane).await {
+        Ok(lane) => lane,
+        Err(sig) => return Err(frame.interrupted(sig)),
     };
 
+    // The run's status: failed when every cell failed.
     let failed: Vec<String> = lane
         .cells
         .iter()
@@ -286,86 +243,31 @@ pub async fn run(
         .map(|c| format!("{}: {}", c.id, c.error.as_deref().unwrap_or("failed")))
         .collect();
     let all_failed = !lane.cells.is_empty() && failed.len() == lane.cells.len();
-    record.status = if all_failed {
+    let status = if all_failed {
         RunStatus::Failed
     } else {
         RunStatus::Complete
     };
-    record.status_reason = (!failed.is_empty()).then(|| format!("{} cell(s) failed", failed.len()));
+    let reason = (!failed.is_empty()).then(|| format!("{} cell(s) failed", failed.len()));
     // The images the cells really ran, whether or not runcost built them.
     for c in &lane.cells {
         if let Some((name, id)) = &c.image {
-            record
+            frame
+                .record
                 .images
                 .entry(name.clone())
                 .or_insert_with(|| id.clone());
         }
     }
-    record.lanes.push(lane);
-    run.write_record(&record)?;
-    crate::report::render(&run, &record).context("render the report")?;
-
-    // Everything the run started is gone by now; make sure of it.
-    let left = engine.reap(Some(&run.id)).await?;
-    if left.containers + left.networks + left.volumes > 0 {
-        tracing::warn!("removed leftovers of run {}: {left}", run.id);
-    }
-    guard.disarm();
-
-    if !failed.is_empty() {
-        let first = failed.first().cloned().unwrap_or_default();
-        let msg = format!(
-            "{} of {} cell(s) failed (results kept in {}); first: {first}",
+    let cells = lane.cells.len();
+    let outcome = frame.finish(vec![lane], status, reason)?;
+    if let Some(first) = failed.first() {
+        return Err(BadInput(format!(
+            "{} of {cells} cell(s) failed (results kept in {}); first: {first}",
             failed.len(),
-            record.lanes.iter().map(|l| l.cells.len()).sum::<usize>(),
-            run.root.display()
-        );
-        return Err(BadInput(msg).into());
+            outcome.run.root.display()
+        ))
+        .into());
     }
-    Ok(Outcome { run, record })
-}
-
-pub(crate) fn summarize_load(
-    samples: &[crate::probe::sampler::Timed<hostload::HostLoad>],
-    cores: usize,
-) -> LoadSummary {
-    let n = samples.len();
-    if n == 0 {
-        return LoadSummary {
-            cores,
-            ..Default::default()
-        };
-    }
-    let loads: Vec<f64> = samples.iter().map(|s| s.value.load1).collect();
-    let over = loads.iter().filter(|l| **l > cores as f64).count();
-    LoadSummary {
-        cores,
-        samples: n,
-        mean_load1: loads.iter().sum::<f64>() / n as f64,
-        max_load1: loads.iter().cloned().fold(f64::MIN, f64::max),
-        max_cpu_psi: samples
-            .iter()
-            .filter_map(|s| s.value.cpu_psi)
-            .reduce(f64::max),
-        overloaded: over * 10 > n,
-    }
-}
-
-pub(crate) fn load_csv(samples: &[crate::probe::sampler::Timed<hostload::HostLoad>]) -> String {
-    let mut s = String::from("t_s,load1,cpu_psi_some_avg10\n");
-    for x in samples {
-        s.push_str(&format!(
-            "{:.3},{},{}\n",
-            x.t,
-            x.value.load1,
-            x.value.cpu_psi.map(|v| v.to_string()).unwrap_or_default()
-        ));
-    }
-    s
-}
-
-pub fn now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
+    Ok(outcome)
 }

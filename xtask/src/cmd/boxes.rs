@@ -1,7 +1,7 @@
-//! `cargo xtask box lifecycle|exec|density|churn`: the frame around a box
-//! lane. Checks come before any side effect (a bad level list or a missing
-//! kernel leaves nothing behind); qemu missing is a SKIP with its reason,
-//! exit 0; the run directory is written `partial` first; every box is
+//! `cargo xtask box lifecycle|exec|density|churn`: the checks of a box
+//! lane's arguments before any side effect (a bad level list or a missing
+//! kernel leaves nothing behind; qemu missing is a SKIP with its reason,
+//! exit 0), then the lane inside the run frame (`frame.rs`): every box is
 //! stopped on success, error, SIGINT/SIGTERM (the lane future is dropped,
 //! each box's guard kills its VMM or removes its container, then the run's
 //! pid files and labels are reaped) and panic (guards unwind).
@@ -12,18 +12,15 @@ use crate::boxes::guest::GuestImage;
 use crate::boxes::qemu::{find_qemu, qemu_version, QemuBackend};
 use crate::boxes::{track, Accel, BackendKind, BoxBackend, BoxSpec};
 use crate::cli::{BoxArgs, BoxCmd};
-use crate::engine::cleanup::shutdown_signal;
 use crate::engine::{ComposeCli, Engine, EngineInfo};
-use crate::error::{bad_input, BadInput, ExitCode, Interrupted};
+use crate::error::{bad_input, BadInput, ExitCode};
 use crate::events::{Event, Events, Reporter};
+use crate::frame::{Head, Recorded, Uses};
 use crate::lanes::boxes::{churn, density, exec, lifecycle, teardown};
 use crate::results::boxes::{BoxEnv, BoxFinding, BoxLane};
-use crate::results::{
-    fingerprint, Finding, LaneKind, LaneRecord, LoadSummary, ProfileRef, RunDir, RunRecord,
-    RunStatus, Settings, SCHEMA_VERSION,
-};
-use crate::runner::{now_rfc3339, Common, Outcome};
-use anyhow::{Context, Result};
+use crate::results::{fingerprint, Finding, LaneKind, LaneRecord, ProfileRef, RunStatus, Settings};
+use crate::runner::Common;
+use anyhow::Result;
 use runcost_stats::LeakVerdict;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -86,6 +83,21 @@ fn mem_available() -> u64 {
         .ok()
         .and_then(|m| m.mem_available)
         .unwrap_or(0)
+}
+
+/// The host fingerprint's engine part for a run without an engine (qemu).
+fn no_engine() -> EngineInfo {
+    EngineInfo {
+        server_version: "none".into(),
+        api_version: "none".into(),
+        kernel: String::new(),
+        os: String::new(),
+        cgroup_version: String::new(),
+        cgroup_driver: String::new(),
+        storage_driver: String::new(),
+        ncpu: 0,
+        mem_total: 0,
+    }
 }
 
 /// The guest: flags override what setup built.
@@ -242,34 +254,19 @@ pub async fn run(common: &Common, what: BoxCmd) -> Result<ExitCode> {
         }
     };
 
-    let events = Reporter::new(common.quiet || common.json);
+    // The frame: run dir, guard (tracked VMs and, for containers, the
+    // run's labels), host load, event log, record `partial`.
+    let reporter = Reporter::new(common.quiet || common.json);
     let (lane_kind, box_lane) = job.lane();
-    let run = RunDir::create(&common.results)?;
     let info = match &engine {
         Ok(e) => e.info.clone(),
-        Err(_) => EngineInfo {
-            server_version: "none".into(),
-            api_version: "none".into(),
-            kernel: String::new(),
-            os: String::new(),
-            cgroup_version: String::new(),
-            cgroup_driver: String::new(),
-            storage_driver: String::new(),
-            ncpu: 0,
-            mem_total: 0,
-        },
+        Err(_) => no_engine(),
     };
     let compose = ComposeCli::detect().unwrap_or(ComposeCli {
         variant: crate::engine::compose::ComposeVariant::V1,
         version: "none".into(),
     });
-    let mut record = RunRecord {
-        schema_version: SCHEMA_VERSION.into(),
-        run_id: run.id.clone(),
-        started_at: now_rfc3339(),
-        finished_at: None,
-        status: RunStatus::Partial,
-        status_reason: Some("running".into()),
+    let head = Head {
         tool: fingerprint::tool(&root),
         host: fingerprint::host(&info, &compose),
         profile: ProfileRef {
@@ -289,44 +286,23 @@ pub async fn run(common: &Common, what: BoxCmd) -> Result<ExitCode> {
         },
         seed: common.seed,
         images: BTreeMap::new(),
-        lanes: Vec::new(),
-        host_load: LoadSummary::default(),
     };
-    run.write_record(&record)?;
-    run.mark_latest()?;
-    events.emit(Event::Note(format!(
-        "run {} → {}",
-        run.id,
-        run.root.display()
-    )));
-
-    let mut lane = LaneRecord {
-        lane: lane_kind,
-        cells: Vec::new(),
-        aggregates: Vec::new(),
-        skipped: Vec::new(),
-        findings: Vec::new(),
+    let uses = match a.backend {
+        BackendKind::Container => Uses::Engine,
+        BackendKind::Qemu => Uses::VmsOnly,
     };
+    let frame = Recorded::open(&common.results, &root, uses, head, &reporter)?;
+    let events = frame.events();
+    let mut lane = LaneRecord::new(lane_kind);
     if let Plan::Skip(reason) = &plan {
         lane.skipped.push(reason.clone());
-        record.lanes.push(lane);
-        record.status = RunStatus::Complete;
-        record.status_reason = Some(reason.clone());
-        record.finished_at = Some(now_rfc3339());
-        run.write_record(&record)?;
-        crate::report::render(&run, &record).context("render the report")?;
-        super::print_outcome(common, &Outcome { run, record })?;
+        let outcome = frame.finish(vec![lane], RunStatus::Complete, Some(reason.clone()))?;
+        super::print_outcome(common, &outcome)?;
         return Ok(ExitCode::Ok);
     }
 
-    // From here on boxes exist: the guard reaps the run's VMs and
-    // containers if anything below returns early or panics.
-    let guard = BoxRunGuard {
-        root: root.clone(),
-        run_id: run.id.clone(),
-        containers: a.backend == BackendKind::Container,
-        armed: true,
-    };
+    // Measurement: the lane on the chosen backend.
+    let run_id = frame.scope.run.id.clone();
     let measured = async {
         match &plan {
             Plan::Qemu {
@@ -336,7 +312,7 @@ pub async fn run(common: &Common, what: BoxCmd) -> Result<ExitCode> {
             } => {
                 let mut b = QemuBackend {
                     root: root.clone(),
-                    run_id: run.id.clone(),
+                    run_id: run_id.clone(),
                     qemu: qemu.clone(),
                     guest: guest.clone(),
                     accel: Accel::Tcg,
@@ -365,17 +341,17 @@ pub async fn run(common: &Common, what: BoxCmd) -> Result<ExitCode> {
                     image: None,
                 };
                 let left = async {
-                    track::live(&root, Some(&run.id))
+                    track::live(&root, Some(&run_id))
                         .map(|v| v.len())
                         .unwrap_or(0)
                 };
-                measure(&b, &job, box_lane, env, left, &events).await
+                measure(&b, &job, box_lane, env, left, events).await
             }
             Plan::Container => {
                 let engine = engine.as_ref().map_err(|e| anyhow::anyhow!("{e:#}"))?;
                 let b = ContainerBackend {
                     engine: engine.clone(),
-                    run_id: run.id.clone(),
+                    run_id: run_id.clone(),
                     image: IMAGE.into(),
                     memory_mib: spec.memory_mib,
                 };
@@ -392,78 +368,46 @@ pub async fn run(common: &Common, what: BoxCmd) -> Result<ExitCode> {
                 };
                 let left = async {
                     engine
-                        .count_labelled(Some(&run.id))
+                        .count_labelled(Some(&run_id))
                         .await
                         .map(|c| c.0)
                         .unwrap_or(0)
                 };
-                measure(&b, &job, box_lane, env, left, &events).await
+                measure(&b, &job, box_lane, env, left, events).await
             }
             Plan::Skip(_) => unreachable!("returned above"),
         }
     };
-    let load = crate::probe::hostload::spawn(std::time::Instant::now());
-    let result = tokio::select! {
-        r = measured => Ok(r),
-        sig = shutdown_signal() => Err(sig),
+    let result = match frame.measure(measured).await {
+        Ok(r) => r,
+        // The lane future is dropped: every box's guard has killed its VMM
+        // or removed its container; the frame reaps whatever a guard missed.
+        Err(sig) => return Err(frame.interrupted(sig)),
     };
-    let (load_samples, _) = load.stop();
-    record.host_load = crate::runner::summarize_load(&load_samples, record.host.cores);
-    let _ = crate::results::rundir::write_atomic(
-        &run.path("samples/hostload.csv"),
-        crate::runner::load_csv(&load_samples).as_bytes(),
-    );
-    record.finished_at = Some(now_rfc3339());
-    let reap = |g: &BoxRunGuard| g.reap();
-    let outcome = match result {
-        Err(sig) => {
-            // The lane future is dropped: every box's guard has killed its VMM
-            // or removed its container; reap whatever a guard missed.
-            reap(&guard);
-            record.status = RunStatus::Partial;
-            record.status_reason = Some(format!("interrupted by {sig}"));
-            run.write_record(&record)?;
-            return Err(Interrupted(sig).into());
-        }
-        Ok(Err(e)) => {
-            let left = reap(&guard);
-            record.status = RunStatus::Failed;
-            record.status_reason = Some(format!("{e:#}"));
+
+    // Verdict.
+    match result {
+        Err(e) => {
             lane.skipped.push(format!("failed: {e:#}"));
-            record.lanes.push(lane);
-            run.write_record(&record)?;
-            let _ = crate::report::render(&run, &record);
-            if left > 0 {
-                tracing::warn!("stopped {left} box(es) left by the failed lane");
-            }
-            return Err(BadInput(format!(
-                "box {}: {e:#}\n(every box of the run was stopped; results kept in {})",
-                lane_kind,
-                run.root.display()
+            let outcome = frame.finish(vec![lane], RunStatus::Failed, Some(format!("{e:#}")))?;
+            Err(BadInput(format!(
+                "box {lane_kind}: {e:#}\n(every box of the run was stopped; results kept in {})",
+                outcome.run.root.display()
             ))
-            .into());
+            .into())
         }
-        Ok(Ok(f)) => f,
-    };
-    let verdict = outcome.churn.as_ref().map(|c| c.verdict);
-    lane.findings.push(Finding::Box(Box::new(outcome)));
-    record.lanes.push(lane);
-    record.status = RunStatus::Complete;
-    record.status_reason = None;
-    run.write_record(&record)?;
-    crate::report::render(&run, &record).context("render the report")?;
-    let left = reap(&guard);
-    if left > 0 {
-        tracing::warn!("removed {left} leftover box(es) of run {}", run.id);
+        Ok(finding) => {
+            let verdict = finding.churn.as_ref().map(|c| c.verdict);
+            lane.findings.push(Finding::Box(Box::new(finding)));
+            let outcome = frame.finish(vec![lane], RunStatus::Complete, None)?;
+            super::print_outcome(common, &outcome)?;
+            Ok(if verdict == Some(LeakVerdict::Leak) {
+                ExitCode::Gate
+            } else {
+                ExitCode::Ok
+            })
+        }
     }
-    let mut guard = guard;
-    guard.armed = false;
-    super::print_outcome(common, &Outcome { run, record })?;
-    Ok(if verdict == Some(LeakVerdict::Leak) {
-        ExitCode::Gate
-    } else {
-        ExitCode::Ok
-    })
 }
 
 async fn measure<B: BoxBackend>(
@@ -502,37 +446,6 @@ async fn measure<B: BoxBackend>(
         Job::Churn { cycles } => f.churn = Some(churn::run(b, *cycles, count_left, events).await?),
     }
     Ok(f)
-}
-
-/// Reaps the run's tracked VMs and labelled containers when dropped armed.
-struct BoxRunGuard {
-    root: std::path::PathBuf,
-    run_id: String,
-    containers: bool,
-    armed: bool,
-}
-
-impl BoxRunGuard {
-    /// Everything of the run still alive is stopped; returns how many.
-    fn reap(&self) -> usize {
-        let vms = track::reap(&self.root, Some(&self.run_id));
-        let mut n = vms.killed;
-        if self.containers {
-            match crate::engine::cleanup::reap_blocking(Some(&self.run_id)) {
-                Ok(r) => n += r.containers,
-                Err(e) => eprintln!("runcost: reap containers of {}: {e:#}", self.run_id),
-            }
-        }
-        n
-    }
-}
-
-impl Drop for BoxRunGuard {
-    fn drop(&mut self) {
-        if self.armed {
-            self.reap();
-        }
-    }
 }
 
 #[cfg(test)]

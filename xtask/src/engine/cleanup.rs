@@ -81,36 +81,6 @@ impl Drop for Project {
     }
 }
 
-/// Removes everything labelled with `run_id` when dropped without
-/// [`RunGuard::disarm`]: the net under panics and early returns.
-pub struct RunGuard {
-    run_id: String,
-    armed: bool,
-}
-
-impl RunGuard {
-    pub fn new(run_id: &str) -> RunGuard {
-        RunGuard {
-            run_id: run_id.to_string(),
-            armed: true,
-        }
-    }
-
-    pub fn disarm(&mut self) {
-        self.armed = false;
-    }
-}
-
-impl Drop for RunGuard {
-    fn drop(&mut self) {
-        if self.armed {
-            if let Err(e) = reap_blocking(Some(&self.run_id)) {
-                eprintln!("runcost: cleanup of run {} failed: {e:#}", self.run_id);
-            }
-        }
-    }
-}
-
 /// Reaps labelled objects from synchronous code (drop paths, even inside a
 /// runtime): a fresh thread with its own runtime.
 pub fn reap_blocking(run_id: Option<&str>) -> Result<super::ReapReport> {

@@ -1,5 +1,5 @@
 //! Turning samples into numbers, over the pure `runcost_stats` crate:
-//! warm-up flatness, window means with autocorrelation-corrected intervals,
+//! window precision, window means with autocorrelation-corrected intervals,
 //! and across-repeat aggregates.
 
 use crate::probe::sampler::Sample;
@@ -10,24 +10,16 @@ use std::collections::BTreeMap;
 /// Confidence level used throughout.
 pub const LEVEL: f64 = 0.95;
 
-/// Whether a trailing window of a series is flat: the OLS slope's
-/// autocorrelation-corrected CI contains 0, or lies within ±`floor_per_s`.
-pub fn is_flat(t: &[f64], y: &[f64], floor_per_s: f64) -> bool {
-    match stats::regression::slope_ci_autocorrelated(t, y, LEVEL) {
-        Ok(s) => s.ci.contains(0.0) || (s.ci.lower > -floor_per_s && s.ci.upper < floor_per_s),
-        // All-equal values have no slope at all: flat.
-        Err(_) => y.windows(2).all(|w| w[0] == w[1]),
-    }
-}
-
-/// Whether the window mean is known to a relative CI half-width `target`.
+/// Whether the window mean is known to a relative CI half-width `target`
+/// (the stats crate's sequential relative-precision rule); fewer than 20
+/// samples are never enough.
 pub fn precise_enough(y: &[f64], target: f64) -> bool {
     if y.len() < 20 {
         return false;
     }
-    match stats::autocorr::mean_ci_autocorrelated(y, LEVEL) {
-        Ok(m) if m.mean.abs() > 0.0 => m.ci.half_width() / m.mean.abs() <= target,
-        Ok(m) => m.ci.half_width() == 0.0,
+    match stats::steady::mean_precision(y, target, LEVEL) {
+        Ok(p) => p.reached,
+        // A zero target can never be reached; a constant series always is.
         Err(_) => y.windows(2).all(|w| w[0] == w[1]),
     }
 }
@@ -152,18 +144,6 @@ mod tests {
                 ..Default::default()
             },
         }
-    }
-
-    #[test]
-    fn flat_and_rising_windows() {
-        let t: Vec<f64> = (0..50).map(|i| i as f64 * 0.1).collect();
-        let noisy: Vec<f64> = (0..50)
-            .map(|i| 1e8 + ((i * 7919) % 13) as f64 * 1000.0)
-            .collect();
-        assert!(is_flat(&t, &noisy, 64.0 * 1024.0));
-        let rising: Vec<f64> = (0..50).map(|i| 1e8 + i as f64 * 1e6).collect();
-        assert!(!is_flat(&t, &rising, 64.0 * 1024.0));
-        assert!(is_flat(&t, &vec![5.0; 50], 1.0));
     }
 
     #[test]

@@ -1,16 +1,17 @@
-//! One cell: a fresh compose project of the target with the cell's
-//! settings, readiness, settings verified, warm-up until steady, a
-//! measurement window, teardown. Failures become a `Failed` cell record
-//! with the cause; teardown happens on every path (the project's drop
-//! guard covers cancellation by a signal).
+//! The cell frame: one fresh compose project of the target with the
+//! cell's settings, started, ready, its entities created and settings
+//! verified, then the lane's [`Body`] (warm-up, measurement, analysis),
+//! then teardown. Every lane's cells run through [`run`]; a lane supplies
+//! only its body. Failures become a `Failed` cell record with the cause;
+//! teardown happens on every path (the project's drop guard covers
+//! cancellation by a signal).
 
-use super::analysis;
-use super::LaneCtx;
+use super::{analysis, warmup, LaneCtx};
 use crate::engine::cleanup::Project;
 use crate::engine::{labels, CellOverride, ContainerFacts};
 use crate::events::Event;
 use crate::httpc;
-use crate::probe::sampler::{spawn_probe, Sample, Ticker};
+use crate::probe::sampler::{spawn_probe, Sample, Ticker, TickerStats};
 use crate::probe::{exec::ExecProbe, host::HostProbe, Probe, Reading, SamplerMode, Target};
 use crate::profile::{CheckKind, CheckSpec, EntitySetter, ReadyProbe};
 use crate::results::rundir::write_atomic;
@@ -101,27 +102,152 @@ pub fn empty_record(ctx: &LaneCtx<'_>, plan: &CellPlan) -> CellRecord {
     }
 }
 
-pub async fn measure(ctx: &LaneCtx<'_>, plan: &CellPlan, index: usize, of: usize) -> Measured {
+/// What a lane does with a ready target, between readiness and teardown:
+/// the only part of a cell that differs from lane to lane. The frame
+/// ([`run`]) does the rest the same way for every lane: the override and
+/// project guard, start, readiness, entities and settings verified,
+/// teardown on every path, the samples CSV, and the events.
+pub trait Body {
+    type Output;
+
+    /// Before the project exists (directories the override mounts).
+    fn prepare(&mut self, _ctx: &LaneCtx<'_>) -> Result<()> {
+        Ok(())
+    }
+
+    /// Changes to the cell's compose override (another image, an
+    /// entrypoint that wraps the target in a tool, bind mounts).
+    fn adjust(&self, _ov: &mut CellOverride) {}
+
+    /// How long the target may take to become ready, when not the
+    /// profile's `ready.timeout` (a target under valgrind starts slowly).
+    fn ready_timeout(&self) -> Option<Duration> {
+        None
+    }
+
+    /// Warm-up, measurement and analysis of one cell.
+    async fn measure(&mut self, cell: &mut Cell<'_, '_>) -> Result<Self::Output>;
+
+    /// Runs once the project exists, on every path, before `down` (to keep
+    /// the container's log, say).
+    async fn before_down(&mut self, _ctx: &LaneCtx<'_>, _project: &Project) {}
+
+    /// Adds to a failure what the user needs to know (where output was kept).
+    fn explain(&self, e: anyhow::Error) -> anyhow::Error {
+        e
+    }
+}
+
+/// A ready target, as a [`Body`] sees it.
+pub struct Cell<'c, 'a> {
+    pub ctx: &'c LaneCtx<'a>,
+    pub plan: &'c CellPlan,
+    /// The cell's clock starts when the cell does.
+    pub origin: Instant,
+    pub container: String,
+    pub facts: ContainerFacts,
+    pub record: &'c mut CellRecord,
+    /// The raw samples, written to the cell's CSV by the frame.
+    pub samples: &'c mut Vec<Sample>,
+}
+
+/// A finished cell: the record and samples, and what the body returned
+/// when it succeeded.
+pub struct CellRun<O> {
+    pub measured: Measured,
+    pub output: Option<O>,
+}
+
+/// Answers "is the target still there?" for a lane's loops.
+pub struct Liveness<'e> {
+    engine: &'e crate::engine::Engine,
+    container: String,
+}
+
+impl Liveness<'_> {
+    /// Fails fast when the target died during sampling.
+    pub async fn check(&self, sampler: &Ticker<Reading>) -> Result<()> {
+        if !sampler.is_finished() {
+            return Ok(());
+        }
+        self.running().await?;
+        bail!("the sampler stopped after repeated failed reads")
+    }
+
+    /// Fails when the target's container is no longer running.
+    pub async fn running(&self) -> Result<()> {
+        let facts = self.engine.inspect(&self.container).await?;
+        if facts.running {
+            return Ok(());
+        }
+        let tail = self.engine.log_tail(&self.container, 20).await;
+        bail!(
+            "the target died during sampling (exit code {}{}); last log lines:\n{}",
+            facts.exit_code.unwrap_or(-1),
+            if facts.oom_killed { ", OOM-killed" } else { "" },
+            tail.trim_end()
+        );
+    }
+}
+
+/// Runs one cell around `body`: setup, start and readiness, the body,
+/// teardown, samples, events. A failure anywhere becomes a `Failed` record
+/// with the cause; teardown happens on every path (the project's drop
+/// guard covers cancellation by a signal).
+pub async fn run<B: Body>(
+    ctx: &LaneCtx<'_>,
+    plan: &CellPlan,
+    body: &mut B,
+    index: usize,
+    of: usize,
+) -> CellRun<B::Output> {
     ctx.events.emit(Event::CellStarted {
         cell: plan.id.clone(),
         index,
         of,
     });
     let mut record = empty_record(ctx, plan);
-    let origin = Instant::now();
     let mut samples = Vec::new();
-    let outcome = match setup(ctx, plan) {
-        Ok(project) => {
-            let r = run(ctx, plan, &project, origin, &mut record, &mut samples).await;
-            let down = project.down().await;
-            match (r, down) {
-                (Ok(()), Ok(())) => Ok(()),
-                (Err(e), _) => Err(e),
-                (Ok(()), Err(e)) => Err(e.context("tear down the cell")),
-            }
+    let origin = Instant::now();
+    let outcome = async {
+        body.prepare(ctx)?;
+        let project = setup(ctx, plan, |ov| body.adjust(ov))?;
+        let measured = async {
+            let timeout = body
+                .ready_timeout()
+                .unwrap_or(ctx.profile.spec.ready.timeout.0);
+            let started = start(ctx, plan, &project, origin, timeout).await?;
+            record.container = Some(started.container.clone());
+            record.image = Some((started.facts.image.clone(), started.facts.image_id.clone()));
+            record.ready_s = Some(started.ready_s);
+            ctx.events.emit(Event::CellReady {
+                cell: plan.id.clone(),
+                after_s: started.ready_s,
+            });
+            let mut cell = Cell {
+                ctx,
+                plan,
+                origin,
+                container: started.container,
+                facts: started.facts,
+                record: &mut record,
+                samples: &mut samples,
+            };
+            body.measure(&mut cell).await
         }
-        Err(e) => Err(e),
-    };
+        .await;
+        body.before_down(ctx, &project).await;
+        let down = project.down().await;
+        ctx.events.emit(Event::TornDown {
+            cell: plan.id.clone(),
+        });
+        match (measured, down) {
+            (Ok(o), Ok(())) => Ok(o),
+            (Err(e), _) => Err(e),
+            (Ok(_), Err(e)) => Err(e.context("tear down the cell")),
+        }
+    }
+    .await;
     if !samples.is_empty() {
         let rel = format!("samples/{}.csv", plan.id);
         match write_atomic(&ctx.run.path(&rel), samples_csv(&samples).as_bytes()) {
@@ -129,21 +255,26 @@ pub async fn measure(ctx: &LaneCtx<'_>, plan: &CellPlan, index: usize, of: usize
             Err(e) => tracing::warn!("write samples of {}: {e:#}", plan.id),
         }
     }
-    match outcome {
-        Ok(()) => {
-            let detail = record
-                .metrics
-                .iter()
-                .find(|m| m.metric == crate::results::MetricKind::Uss)
-                .map(|m| format!("USS {:.2} MiB", m.value / 1048576.0))
-                .unwrap_or_default();
+    let output = match outcome {
+        Ok(o) => {
+            let detail = match &record.error {
+                Some(e) => e.clone(),
+                None => record
+                    .metrics
+                    .iter()
+                    .find(|m| m.metric == crate::results::MetricKind::Uss)
+                    .map(|m| format!("USS {:.2} MiB", m.value / 1048576.0))
+                    .unwrap_or_default(),
+            };
             ctx.events.emit(Event::CellDone {
                 cell: plan.id.clone(),
-                ok: true,
+                ok: record.status != CellStatus::Failed,
                 detail,
             });
+            Some(o)
         }
         Err(e) => {
+            let e = body.explain(e);
             record.status = CellStatus::Failed;
             record.metrics.clear();
             record.error = Some(format!("{e:#}"));
@@ -152,20 +283,121 @@ pub async fn measure(ctx: &LaneCtx<'_>, plan: &CellPlan, index: usize, of: usize
                 ok: false,
                 detail: format!("{e:#}"),
             });
+            None
+        }
+    };
+    CellRun {
+        measured: Measured { record, samples },
+        output,
+    }
+}
+
+impl<'a> Cell<'_, 'a> {
+    /// The target's processes by `comm` (empty: the main process).
+    pub fn target(&self, processes: Vec<String>) -> Result<Target> {
+        Ok(Target {
+            container_id: self.container.clone(),
+            host_pid: self.facts.host_pid.context("container has no host PID")?,
+            processes,
+        })
+    }
+
+    /// A probe of the profile's `process:` processes in the lane's sampler mode.
+    pub async fn probe(&self) -> Result<Box<dyn Probe>> {
+        open_probe(self.ctx, &self.target(self.ctx.profile.process_names())?).await
+    }
+
+    /// The fixed-rate sampler of the profile's processes, started now.
+    pub async fn sampler(&self) -> Result<Ticker<Reading>> {
+        Ok(spawn_probe(
+            self.probe().await?,
+            self.ctx.opts.rate_hz,
+            self.origin,
+        ))
+    }
+
+    /// The host port on 127.0.0.1 that a container port is published on.
+    pub fn published(&self, port: u16) -> Result<u16> {
+        published(&self.facts, port)
+    }
+
+    /// Warm-up by the one rule ([`warmup`]): records and announces how long
+    /// it took; `None` when the target never settled.
+    pub async fn warm_up(
+        &mut self,
+        source: &mut impl warmup::Source,
+        how: warmup::WarmUp,
+    ) -> Result<Option<f64>> {
+        let began = Instant::now();
+        let waited =
+            warmup::until_steady(source, &self.ctx.profile.spec.steady, how, self.origin).await?;
+        self.record.steady_after_s = waited;
+        let cell = self.plan.id.clone();
+        self.ctx.events.emit(match waited {
+            Some(after_s) => Event::Steady { cell, after_s },
+            None => Event::NotSteady {
+                cell,
+                after_s: began.elapsed().as_secs_f64(),
+            },
+        });
+        Ok(waited)
+    }
+
+    /// Announces the measurement (its planned length; 0 when it is not timed).
+    pub fn measuring(&self, window_s: f64) {
+        self.ctx.events.emit(Event::Measuring {
+            cell: self.plan.id.clone(),
+            window_s,
+        });
+    }
+
+    /// Whether the target still runs, without borrowing the cell.
+    pub fn liveness(&self) -> Liveness<'a> {
+        Liveness {
+            engine: self.ctx.engine,
+            container: self.container.clone(),
         }
     }
-    Measured { record, samples }
+
+    /// The record of a sampled window: metrics of the samples inside
+    /// `[w0, w1]` (at least 3), the sampler's figures, the status, and all
+    /// samples kept for the CSV.
+    pub fn conclude(
+        &mut self,
+        samples: Vec<Sample>,
+        stats: TickerStats,
+        (w0, w1): (f64, f64),
+        steady: bool,
+    ) -> Result<()> {
+        self.record.window = Some((w0, w1));
+        let in_window: Vec<Sample> = samples
+            .iter()
+            .filter(|s| s.t >= w0 && s.t <= w1)
+            .copied()
+            .collect();
+        *self.samples = samples;
+        if in_window.len() < 3 {
+            bail!(
+                "only {} samples in the measurement window ({} failed reads; last error: {})",
+                in_window.len(),
+                stats.failed_reads,
+                stats.last_error.as_deref().unwrap_or("none")
+            );
+        }
+        self.record.metrics = analysis::cell_metrics(&in_window);
+        self.record.sampler = Some(stats);
+        self.record.status = if steady {
+            CellStatus::Ok
+        } else {
+            CellStatus::NotSteady
+        };
+        Ok(())
+    }
 }
 
 /// Writes the cell's override file and creates the project guard (before
 /// `up`, so a signal during `up` still ends in `down`).
-pub fn setup(ctx: &LaneCtx<'_>, plan: &CellPlan) -> Result<Project> {
-    setup_with(ctx, plan, |_| {})
-}
-
-/// [`setup`] with changes to the override (another image, an entrypoint
-/// that wraps the target in a tool, bind mounts).
-pub fn setup_with(
+fn setup(
     ctx: &LaneCtx<'_>,
     plan: &CellPlan,
     change: impl FnOnce(&mut CellOverride),
@@ -197,19 +429,20 @@ pub fn setup_with(
 }
 
 /// A started, ready target (the project guard tears it down if dropped).
-pub struct Started {
-    pub container: String,
-    pub facts: ContainerFacts,
-    pub ready_s: f64,
+struct Started {
+    container: String,
+    facts: ContainerFacts,
+    ready_s: f64,
 }
 
 /// Brings the cell's project up and waits until the target is ready and
 /// reports the plan's settings.
-pub async fn start(
+async fn start(
     ctx: &LaneCtx<'_>,
     plan: &CellPlan,
     project: &Project,
     origin: Instant,
+    ready_timeout: Duration,
 ) -> Result<Started> {
     let spec = &ctx.profile.spec;
     project
@@ -220,7 +453,7 @@ pub async fn start(
         .engine
         .service_container(&project.name, &spec.service)
         .await?;
-    let facts = wait_ready(ctx, &id, origin).await?;
+    let facts = wait_ready(ctx, &id, origin, ready_timeout).await?;
     let ready_s = origin.elapsed().as_secs_f64();
     if let Some(n) = plan.populate {
         populate(ctx, &id, &facts, n).await?;
@@ -248,240 +481,16 @@ pub async fn start(
     })
 }
 
-async fn run(
-    ctx: &LaneCtx<'_>,
-    plan: &CellPlan,
-    project: &Project,
-    origin: Instant,
-    record: &mut CellRecord,
-    samples_out: &mut Vec<Sample>,
-) -> Result<()> {
-    let spec = &ctx.profile.spec;
-    let Started {
-        container: id,
-        facts,
-        ready_s,
-    } = start(ctx, plan, project, origin).await?;
-    record.container = Some(id.clone());
-    record.image = Some((facts.image.clone(), facts.image_id.clone()));
-    record.ready_s = Some(ready_s);
-    ctx.events.emit(Event::CellReady {
-        cell: plan.id.clone(),
-        after_s: ready_s,
-    });
-
-    // Sampling starts at readiness and runs through warm-up and window.
-    let host_pid = facts.host_pid.context("container has no host PID")?;
-    let target = Target {
-        container_id: id.clone(),
-        host_pid,
-        processes: ctx.profile.process_names(),
-    };
-    let sampler = spawn_probe(open_probe(ctx, &target).await?, ctx.opts.rate_hz, origin);
-
-    // Warm-up: until the USS slope over the trailing window is flat.
-    let steady = &spec.steady;
-    let warm_start = origin.elapsed().as_secs_f64();
-    let mut steady_at = None;
-    while origin.elapsed().as_secs_f64() - warm_start < steady.timeout.0.as_secs_f64() {
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        alive(ctx, &id, &sampler).await?;
-        let s = sampler.snapshot();
-        let now = origin.elapsed().as_secs_f64();
-        let tail: Vec<&Sample> = s
-            .iter()
-            .filter(|x| x.t >= now - steady.window.0.as_secs_f64())
-            .collect();
-        if now - warm_start < steady.window.0.as_secs_f64() || tail.len() < 5 {
-            continue;
-        }
-        let t: Vec<f64> = tail.iter().map(|x| x.t).collect();
-        let uss: Vec<f64> = tail.iter().map(|x| x.value.uss as f64).collect();
-        if analysis::is_flat(&t, &uss, steady.floor_bytes_per_s) {
-            steady_at = Some(now);
-            break;
-        }
-    }
-    let window_start = origin.elapsed().as_secs_f64();
-    match steady_at {
-        Some(at) => {
-            record.steady_after_s = Some(at - warm_start);
-            ctx.events.emit(Event::Steady {
-                cell: plan.id.clone(),
-                after_s: at - warm_start,
-            });
-        }
-        None => ctx.events.emit(Event::NotSteady {
-            cell: plan.id.clone(),
-            after_s: window_start - warm_start,
-        }),
-    }
-
-    // Measurement: under load when the plan has some, else idle.
-    let (window_start, window_end) = match &plan.load {
-        Some(load) => {
-            let port = *facts
-                .published
-                .get(&load.config.port)
-                .with_context(|| format!("load port {} is not published", load.config.port))?;
-            let (w0, w1, result) =
-                load_window(ctx, plan, load, port, &id, &sampler, origin).await?;
-            record.load = Some(result);
-            (w0, w1)
-        }
-        None => (
-            window_start,
-            idle_window(ctx, plan, &id, &sampler, origin, window_start).await?,
-        ),
-    };
-    let (samples, stats) = sampler.stop();
-    record.window = Some((window_start, window_end));
-    let in_window: Vec<Sample> = samples
-        .iter()
-        .filter(|s| s.t >= window_start && s.t <= window_end)
-        .copied()
-        .collect();
-    if in_window.len() < 3 {
-        bail!(
-            "only {} samples in the measurement window ({} failed reads; last error: {})",
-            in_window.len(),
-            stats.failed_reads,
-            stats.last_error.as_deref().unwrap_or("none")
-        );
-    }
-    record.metrics = analysis::cell_metrics(&in_window);
-    record.sampler = Some(stats);
-    record.status = if steady_at.is_some() {
-        CellStatus::Ok
-    } else {
-        CellStatus::NotSteady
-    };
-    *samples_out = samples;
-    Ok(())
-}
-
-/// The idle window: at least `window`, longer (up to `max_window`) while
-/// the USS mean is not yet known to the CI target. Returns its end.
-async fn idle_window(
-    ctx: &LaneCtx<'_>,
-    plan: &CellPlan,
-    id: &str,
-    sampler: &Ticker<Reading>,
-    origin: Instant,
-    window_start: f64,
-) -> Result<f64> {
-    ctx.events.emit(Event::Measuring {
-        cell: plan.id.clone(),
-        window_s: ctx.opts.window.as_secs_f64(),
-    });
-    let min_end = window_start + ctx.opts.window.as_secs_f64();
-    let max_end = window_start
-        + ctx
-            .opts
-            .max_window
-            .as_secs_f64()
-            .max(ctx.opts.window.as_secs_f64());
-    loop {
-        tokio::time::sleep(Duration::from_millis(250)).await;
-        alive(ctx, id, sampler).await?;
-        let now = origin.elapsed().as_secs_f64();
-        if now < min_end {
-            continue;
-        }
-        if now >= max_end {
-            return Ok(now);
-        }
-        let s = sampler.snapshot();
-        let uss: Vec<f64> = s
-            .iter()
-            .filter(|x| x.t >= window_start)
-            .map(|x| x.value.uss as f64)
-            .collect();
-        if analysis::precise_enough(&uss, ctx.opts.ci_target) {
-            return Ok(now);
-        }
-    }
-}
-
-/// The load window: the generator runs on its own thread and runtime,
-/// pinned away from the target's CPU, while the sampler keeps sampling. The
-/// window is the generator's measured span (after its warm-up).
-async fn load_window(
-    ctx: &LaneCtx<'_>,
-    plan: &CellPlan,
-    load: &LoadPlan,
-    host_port: u16,
-    id: &str,
-    sampler: &Ticker<Reading>,
-    origin: Instant,
-) -> Result<(f64, f64, runcost_loadgen::LoadResult)> {
-    let mut config = load.config.clone();
-    config.port = host_port;
-    let measured = config.duration.saturating_sub(config.warmup);
-    ctx.events.emit(Event::Measuring {
-        cell: plan.id.clone(),
-        window_s: measured.as_secs_f64(),
-    });
-    let start = origin.elapsed().as_secs_f64();
-    let pin = load.pin_cpu;
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let generator = std::thread::Builder::new()
-        .name("runcost-loadgen".into())
-        .spawn(move || {
-            if let Some(cpu) = pin {
-                pin_current_thread(cpu);
-            }
-            // Threads made from here inherit the pinning.
-            let rt = match tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(1)
-                .enable_all()
-                .build()
-            {
-                Ok(rt) => rt,
-                Err(e) => {
-                    let _ = tx.send(Err(
-                        anyhow::Error::new(e).context("start the generator runtime")
-                    ));
-                    return;
-                }
-            };
-            let r = rt.block_on(runcost_loadgen::run_until(config, async {
-                let _ = stop_rx.await;
-            }));
-            let _ = tx.send(r);
-        })
-        .context("spawn the load generator")?;
-    // Dropping `stop_tx` (cancellation, error) stops the generator.
-    let _stop = stop_tx;
-    let mut rx = rx;
-    let result = loop {
-        tokio::select! {
-            r = &mut rx => break r.context("the load generator vanished")??,
-            _ = tokio::time::sleep(Duration::from_millis(250)) => alive(ctx, id, sampler).await?,
-        }
-    };
-    let _ = generator.join();
-    let end = origin.elapsed().as_secs_f64();
-    let w0 = (start + result.warmup_s).min(end);
-    Ok((w0, (w0 + result.duration_s).min(end), result))
-}
-
-/// Pins the calling thread (and threads and processes it creates later) to one CPU.
-pub fn pin_current_thread(cpu: usize) {
-    let mut set = nix::sched::CpuSet::new();
-    if set.set(cpu).is_ok() {
-        if let Err(e) = nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set) {
-            tracing::warn!("could not pin the load generator to CPU {cpu}: {e}");
-        }
-    }
-}
-
 /// Polls the ready endpoint on the published loopback port until it
 /// answers 200, the container exits, or the profile's timeout passes.
-async fn wait_ready(ctx: &LaneCtx<'_>, id: &str, origin: Instant) -> Result<ContainerFacts> {
+async fn wait_ready(
+    ctx: &LaneCtx<'_>,
+    id: &str,
+    origin: Instant,
+    timeout: Duration,
+) -> Result<ContainerFacts> {
     let ready = &ctx.profile.spec.ready;
-    let deadline = origin + ready.timeout.0;
+    let deadline = origin + timeout;
     let mut last;
     loop {
         let facts = ctx.engine.inspect(id).await?;
@@ -531,7 +540,7 @@ async fn wait_ready(ctx: &LaneCtx<'_>, id: &str, origin: Instant) -> Result<Cont
                 "{}: the service never became ready: {what} within {} \
                  (last: {last}); check `ready:` in the profile or raise `ready.timeout`",
                 ctx.profile.path.display(),
-                ready.timeout
+                crate::units::HumanDuration(timeout)
             )));
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -624,24 +633,6 @@ fn same_value(got: &str, expected: &str) -> bool {
         (Ok(a), Ok(b)) => (a - b).abs() <= 1e-9 * b.abs().max(1.0),
         _ => got.trim() == expected,
     }
-}
-
-/// Fails fast when the target died during sampling.
-async fn alive(ctx: &LaneCtx<'_>, id: &str, sampler: &Ticker<Reading>) -> Result<()> {
-    if !sampler.is_finished() {
-        return Ok(());
-    }
-    let facts = ctx.engine.inspect(id).await?;
-    if !facts.running {
-        let tail = ctx.engine.log_tail(id, 20).await;
-        bail!(
-            "the target died during sampling (exit code {}{}); last log lines:\n{}",
-            facts.exit_code.unwrap_or(-1),
-            if facts.oom_killed { ", OOM-killed" } else { "" },
-            tail.trim_end()
-        );
-    }
-    bail!("the sampler stopped after repeated failed reads")
 }
 
 pub fn samples_csv(samples: &[Sample]) -> String {

@@ -19,18 +19,14 @@
 //! churn_leak_test`). Verdict: LEAK only when the churn slope's lower bound
 //! exceeds both the static slope's upper bound and an absolute floor.
 
-use super::cell::{self, CellPlan, Measured};
-use super::{analysis, LaneCtx};
+use super::cell::{self, Body, Cell, CellPlan};
+use super::{analysis, warmup, LaneCtx};
 use crate::events::Event;
 use crate::probe::sampler::Sample;
-use crate::probe::{Probe, Target};
 use crate::profile::ChurnSpec;
 use crate::results::leaks::{ChurnFinding, ChurnMetric};
-use crate::results::rundir::write_atomic;
-use crate::results::{CellRecord, CellStatus, Finding, LaneKind, LaneRecord, MetricKind};
+use crate::results::{CellStatus, Finding, LaneKind, LaneRecord, MetricKind};
 use anyhow::{bail, Context, Result};
-use http_body_util::{BodyExt, Full};
-use hyper::body::Bytes;
 use runcost_stats::leak::{churn_leak_test, LeakOptions, LeakVerdict};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -44,76 +40,6 @@ pub struct ChurnOpts {
     /// Idle time after readiness before the first reading.
     pub settle: Duration,
     pub env: BTreeMap<String, String>,
-}
-
-/// One keep-alive HTTP/1.1 connection to the target, reopened if it drops.
-pub struct Client {
-    port: u16,
-    sender: Option<hyper::client::conn::http1::SendRequest<Full<Bytes>>>,
-    conn: Option<tokio::task::JoinHandle<()>>,
-    timeout: Duration,
-}
-
-impl Client {
-    pub fn new(port: u16) -> Client {
-        Client {
-            port,
-            sender: None,
-            conn: None,
-            timeout: Duration::from_secs(30),
-        }
-    }
-
-    async fn connect(&mut self) -> Result<()> {
-        let stream = tokio::net::TcpStream::connect(("127.0.0.1", self.port))
-            .await
-            .with_context(|| format!("connect 127.0.0.1:{}", self.port))?;
-        stream.set_nodelay(true)?;
-        let io = hyper_util::rt::TokioIo::new(stream);
-        let (sender, conn) = hyper::client::conn::http1::handshake(io).await?;
-        self.conn = Some(tokio::spawn(async move {
-            let _ = conn.await;
-        }));
-        self.sender = Some(sender);
-        Ok(())
-    }
-
-    /// Sends one request; the status and body.
-    pub async fn send(&mut self, method: &str, path: &str, body: &str) -> Result<(u16, Bytes)> {
-        let shown = format!("{method} 127.0.0.1:{}{path}", self.port);
-        let timeout = self.timeout;
-        let fut = async {
-            if self.sender.as_ref().is_none_or(|s| s.is_closed()) {
-                self.connect().await?;
-            }
-            let sender = self.sender.as_mut().context("no connection")?;
-            sender.ready().await?;
-            let mut req = hyper::Request::builder()
-                .method(method)
-                .uri(path)
-                .header(hyper::header::HOST, format!("127.0.0.1:{}", self.port));
-            if !body.is_empty() {
-                req = req.header(hyper::header::CONTENT_TYPE, "application/json");
-            }
-            let req = req.body(Full::new(Bytes::from(body.to_string())))?;
-            let resp = sender.send_request(req).await?;
-            let status = resp.status().as_u16();
-            let bytes = resp.into_body().collect().await?.to_bytes();
-            Ok::<_, anyhow::Error>((status, bytes))
-        };
-        match tokio::time::timeout(timeout, fut).await {
-            Ok(r) => r.with_context(|| shown.clone()),
-            Err(_) => bail!("{shown} timed out after {timeout:?}"),
-        }
-    }
-}
-
-impl Drop for Client {
-    fn drop(&mut self) {
-        if let Some(c) = self.conn.take() {
-            c.abort();
-        }
-    }
 }
 
 /// Percent-encodes an id for a URL path segment.
@@ -132,7 +58,7 @@ fn encode_segment(id: &str) -> String {
 /// How cycles reach the target: one keep-alive HTTP connection, or
 /// commands in the container.
 pub enum Churner {
-    Http(Client),
+    Http(crate::httpc::Client),
     Exec {
         engine: Box<crate::engine::Engine>,
         container: String,
@@ -157,7 +83,7 @@ impl Churner {
             .published
             .get(&inner)
             .with_context(|| format!("churn port {inner} is not published"))?;
-        Ok(Churner::Http(Client::new(port)))
+        Ok(Churner::Http(crate::httpc::Client::new(port)))
     }
 
     /// One cycle: create `batch` objects, then delete them.
@@ -184,7 +110,7 @@ impl Churner {
 }
 
 /// One HTTP cycle: create `batch` objects, then delete each.
-pub async fn cycle(client: &mut Client, spec: &ChurnSpec) -> Result<()> {
+pub async fn cycle(client: &mut crate::httpc::Client, spec: &ChurnSpec) -> Result<()> {
     let mut ids = Vec::with_capacity(spec.batch as usize);
     let body = |r: &crate::profile::ChurnRequest| r.body.clone().unwrap_or_default();
     for _ in 0..spec.batch {
@@ -231,222 +157,94 @@ pub async fn cycle(client: &mut Client, spec: &ChurnSpec) -> Result<()> {
     Ok(())
 }
 
-/// Reads the target now (blocking reads are fine here: host reads take
-/// ~0.1 ms; the exec probe drives its own stream).
-fn read_now(probe: &mut Box<dyn Probe>, origin: Instant) -> Result<Sample> {
-    let t0 = Instant::now();
-    let value = tokio::task::block_in_place(|| probe.read())?;
-    Ok(Sample {
-        t: origin.elapsed().as_secs_f64(),
-        read_s: t0.elapsed().as_secs_f64(),
-        value,
-    })
-}
-
 /// The longest warm-up before the first reading: a target that leaks over
 /// time never settles, and the static run accounts for that growth.
 const SETTLE_CAP: Duration = Duration::from_secs(15);
 
-/// Warm-up: at least `min`, then until anonymous memory is flat by the profile's steady
-/// rule (at most [`SETTLE_CAP`]), so that the static run starts from the
-/// same settled state as the churn run. Seconds waited when it settled.
-async fn settle(
-    ctx: &LaneCtx<'_>,
-    probe: &mut Box<dyn Probe>,
-    origin: Instant,
-    min: Duration,
-) -> Result<Option<f64>> {
-    let steady = &ctx.profile.spec.steady;
-    let window = steady.window.0.as_secs_f64();
-    let start = Instant::now();
-    let mut tail: Vec<(f64, f64)> = Vec::new();
-    loop {
-        let s = read_now(probe, origin)?;
-        tail.push((s.t, s.value.pss_anon as f64));
-        tail.retain(|(t, _)| *t >= s.t - window);
-        let waited = start.elapsed();
-        if waited >= min && waited.as_secs_f64() >= window && tail.len() >= 5 {
-            let (t, y): (Vec<f64>, Vec<f64>) = tail.iter().copied().unzip();
-            if analysis::is_flat(&t, &y, steady.floor_bytes_per_s) {
-                return Ok(Some(waited.as_secs_f64()));
-            }
-        }
-        if waited >= SETTLE_CAP.min(steady.timeout.0).max(min) {
-            return Ok(None);
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 /// What a cell does between readiness and teardown.
 enum Role<'a> {
-    /// Cycles; returns the reading times relative to the first cycle's start.
+    /// Cycles; the reading times relative to the first cycle's start.
     Churn(&'a ChurnSpec),
     /// Readings at these times (relative), nothing else.
     Static(&'a [f64]),
 }
 
-async fn churn_cell(
-    ctx: &LaneCtx<'_>,
-    plan: &CellPlan,
-    role: Role<'_>,
-    opts: &ChurnOpts,
-    index: usize,
-    of: usize,
-) -> (Measured, Vec<f64>) {
-    ctx.events.emit(Event::CellStarted {
-        cell: plan.id.clone(),
-        index,
-        of,
-    });
-    let mut record = cell::empty_record(ctx, plan);
-    let origin = Instant::now();
-    let mut samples = Vec::new();
-    let mut rel = Vec::new();
-    let outcome = match cell::setup(ctx, plan) {
-        Ok(project) => {
-            let r = async {
-                let started = cell::start(ctx, plan, &project, origin).await?;
-                record.container = Some(started.container.clone());
-                record.image = Some((started.facts.image.clone(), started.facts.image_id.clone()));
-                record.ready_s = Some(started.ready_s);
-                ctx.events.emit(Event::CellReady {
-                    cell: plan.id.clone(),
-                    after_s: started.ready_s,
-                });
-                let host_pid = started
-                    .facts
-                    .host_pid
-                    .context("container has no host PID")?;
-                let mut probe = cell::open_probe(
-                    ctx,
-                    &Target {
-                        container_id: started.container.clone(),
-                        host_pid,
-                        processes: ctx.profile.process_names(),
-                    },
-                )
-                .await?;
-                let waited = settle(ctx, &mut probe, origin, opts.settle).await?;
-                record.steady_after_s = waited;
-                match waited {
-                    Some(after_s) => ctx.events.emit(Event::Steady {
-                        cell: plan.id.clone(),
-                        after_s,
-                    }),
-                    None => ctx.events.emit(Event::NotSteady {
-                        cell: plan.id.clone(),
-                        after_s: SETTLE_CAP.as_secs_f64(),
-                    }),
-                }
-                ctx.events.emit(Event::Measuring {
-                    cell: plan.id.clone(),
-                    window_s: 0.0,
-                });
-                let start = Instant::now();
-                let w0 = origin.elapsed().as_secs_f64();
-                samples.push(read_now(&mut probe, origin)?);
-                rel.push(0.0);
-                match role {
-                    Role::Churn(spec) => {
-                        let mut churner =
-                            Churner::new(ctx.engine, &started.container, &started.facts, spec)?;
-                        for k in 0..opts.cycles {
-                            churner
-                                .cycle(spec)
-                                .await
-                                .with_context(|| format!("cycle {}", k + 1))?;
-                            samples.push(read_now(&mut probe, origin)?);
-                            rel.push(start.elapsed().as_secs_f64());
-                        }
-                    }
-                    Role::Static(times) => {
-                        for &t in times.iter().skip(1) {
-                            let due = start + Duration::from_secs_f64(t);
-                            tokio::time::sleep_until(due.into()).await;
-                            samples.push(read_now(&mut probe, origin)?);
-                            rel.push(t);
-                        }
-                    }
-                }
-                let facts = ctx.engine.inspect(&started.container).await?;
-                if !facts.running {
-                    bail!(
-                        "the target exited during the run (exit code {})",
-                        facts.exit_code.unwrap_or(-1)
-                    );
-                }
-                record.window = Some((w0, origin.elapsed().as_secs_f64()));
-                record.metrics = analysis::cell_metrics(&samples);
-                record.status = CellStatus::Ok;
-                Ok::<(), anyhow::Error>(())
-            }
-            .await;
-            let down = project.down().await;
-            match (r, down) {
-                (Ok(()), Ok(())) => Ok(()),
-                (Err(e), _) => Err(e),
-                (Ok(()), Err(e)) => Err(e.context("tear down the cell")),
-            }
-        }
-        Err(e) => Err(e),
-    };
-    finish_cell(ctx, plan, &mut record, &samples, outcome);
-    (Measured { record, samples }, rel)
+struct ChurnCell<'a> {
+    role: Role<'a>,
+    opts: &'a ChurnOpts,
 }
 
-/// Samples CSV, status and the done event of a cell.
-pub fn finish_cell(
-    ctx: &LaneCtx<'_>,
-    plan: &CellPlan,
-    record: &mut CellRecord,
-    samples: &[Sample],
-    outcome: Result<()>,
-) {
-    if !samples.is_empty() {
-        let rel = format!("samples/{}.csv", plan.id);
-        match write_atomic(&ctx.run.path(&rel), cell::samples_csv(samples).as_bytes()) {
-            Ok(()) => record.samples_csv = Some(rel),
-            Err(e) => tracing::warn!("write samples of {}: {e:#}", plan.id),
+impl Body for ChurnCell<'_> {
+    /// The reading times, relative to the first reading.
+    type Output = Vec<f64>;
+
+    async fn measure(&mut self, cell: &mut Cell<'_, '_>) -> Result<Vec<f64>> {
+        // Warm-up: at least `--settle`, then until anonymous memory is flat
+        // by the profile's steady rule (at most SETTLE_CAP), so that the
+        // static run starts from the same settled state as the churn run.
+        let mut probe = cell.probe().await?;
+        let origin = cell.origin;
+        let how = warmup::WarmUp {
+            metric: MetricKind::PssAnon,
+            min: self.opts.settle,
+            cap: SETTLE_CAP.min(cell.ctx.profile.spec.steady.timeout.0),
+            poll: Duration::from_millis(100),
+        };
+        let mut source = warmup::FromReads {
+            probe: &mut probe,
+            origin,
+            buf: Vec::new(),
+        };
+        cell.warm_up(&mut source, how).await?;
+
+        // Measurement: a reading before the first cycle and after each.
+        cell.measuring(0.0);
+        let start = Instant::now();
+        let w0 = origin.elapsed().as_secs_f64();
+        let mut samples = vec![warmup::read_now(&mut probe, origin)?];
+        let mut rel = vec![0.0];
+        match self.role {
+            Role::Churn(spec) => {
+                let mut churner =
+                    Churner::new(cell.ctx.engine, &cell.container, &cell.facts, spec)?;
+                for k in 0..self.opts.cycles {
+                    churner
+                        .cycle(spec)
+                        .await
+                        .with_context(|| format!("cycle {}", k + 1))?;
+                    samples.push(warmup::read_now(&mut probe, origin)?);
+                    rel.push(start.elapsed().as_secs_f64());
+                }
+            }
+            Role::Static(times) => {
+                for &t in times.iter().skip(1) {
+                    tokio::time::sleep_until((start + Duration::from_secs_f64(t)).into()).await;
+                    samples.push(warmup::read_now(&mut probe, origin)?);
+                    rel.push(t);
+                }
+            }
         }
-    }
-    match outcome {
-        Ok(()) => ctx.events.emit(Event::CellDone {
-            cell: plan.id.clone(),
-            ok: true,
-            detail: String::new(),
-        }),
-        Err(e) => {
-            record.status = CellStatus::Failed;
-            record.metrics.clear();
-            record.error = Some(format!("{e:#}"));
-            ctx.events.emit(Event::CellDone {
-                cell: plan.id.clone(),
-                ok: false,
-                detail: format!("{e:#}"),
-            });
-        }
+        cell.liveness()
+            .running()
+            .await
+            .context("the target exited during the run")?;
+        cell.record.window = Some((w0, origin.elapsed().as_secs_f64()));
+        cell.record.metrics = analysis::cell_metrics(&samples);
+        cell.record.status = CellStatus::Ok;
+        *cell.samples = samples;
+        Ok(rel)
     }
 }
 
-pub async fn run(ctx: &LaneCtx<'_>, opts: &ChurnOpts) -> (LaneRecord, Vec<Measured>) {
-    let lane = |cells, skipped, findings| LaneRecord {
-        lane: LaneKind::Churn,
-        cells,
-        aggregates: Vec::new(),
-        skipped,
-        findings,
-    };
+pub async fn run(ctx: &LaneCtx<'_>, opts: &ChurnOpts) -> LaneRecord {
+    let mut lane = LaneRecord::new(LaneKind::Churn);
     let Some(spec) = ctx.profile.spec.churn.clone() else {
-        return (
-            lane(
-                vec![],
-                vec!["the profile has no `churn:` section".into()],
-                vec![],
-            ),
-            Vec::new(),
-        );
+        lane.skipped
+            .push("the profile has no `churn:` section".into());
+        return lane;
     };
+
+    // Setup: both targets with the same settings.
     let mut env = ctx.profile.spec.env.clone();
     env.extend(spec.env.clone());
     env.extend(opts.env.clone());
@@ -464,43 +262,45 @@ pub async fn run(ctx: &LaneCtx<'_>, opts: &ChurnOpts) -> (LaneRecord, Vec<Measur
         lane: LaneKind::Churn.to_string(),
         cells: 2,
     });
-    let (churn, times) =
-        churn_cell(ctx, &plan("churn-cycles"), Role::Churn(&spec), opts, 1, 2).await;
-    let mut measured = vec![churn];
-    if measured[0].record.status != CellStatus::Ok {
-        let cells = measured.iter().map(|m| m.record.clone()).collect();
-        return (
-            lane(
-                cells,
-                vec!["the static run was skipped: the churn run failed".into()],
-                vec![],
-            ),
-            measured,
-        );
+
+    // Measurement: the churn run, then the static run read at the same moments.
+    let mut body = ChurnCell {
+        role: Role::Churn(&spec),
+        opts,
+    };
+    let churn = cell::run(ctx, &plan("churn-cycles"), &mut body, 1, 2).await;
+    lane.cells.push(churn.measured.record.clone());
+    let Some(times) = churn
+        .output
+        .filter(|_| churn.measured.record.status == CellStatus::Ok)
+    else {
+        lane.skipped
+            .push("the static run was skipped: the churn run failed".into());
+        return lane;
+    };
+    let mut body = ChurnCell {
+        role: Role::Static(&times),
+        opts,
+    };
+    let stat = cell::run(ctx, &plan("churn-static"), &mut body, 2, 2).await;
+    lane.cells.push(stat.measured.record.clone());
+    if stat.measured.record.status != CellStatus::Ok {
+        return lane;
     }
-    let (stat, _) = churn_cell(ctx, &plan("churn-static"), Role::Static(&times), opts, 2, 2).await;
-    measured.push(stat);
-    let cells: Vec<CellRecord> = measured.iter().map(|m| m.record.clone()).collect();
-    if measured[1].record.status != CellStatus::Ok {
-        return (lane(cells, vec![], vec![]), measured);
-    }
+
+    // Analysis and verdict.
     let cycle_s = times.last().copied().unwrap_or(0.0) / f64::from(opts.cycles.max(1));
     match analyse(
-        &measured[0].samples,
-        &measured[1].samples,
+        &churn.measured.samples,
+        &stat.measured.samples,
         &spec,
         opts,
         cycle_s,
     ) {
-        Ok(f) => (
-            lane(cells, vec![], vec![Finding::Churn(Box::new(f))]),
-            measured,
-        ),
-        Err(e) => (
-            lane(cells, vec![format!("no churn verdict: {e:#}")], vec![]),
-            measured,
-        ),
+        Ok(f) => lane.findings.push(Finding::Churn(Box::new(f))),
+        Err(e) => lane.skipped.push(format!("no churn verdict: {e:#}")),
     }
+    lane
 }
 
 /// Slopes per cycle after the warm-up cycles, churn against static. The

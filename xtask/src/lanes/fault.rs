@@ -11,7 +11,7 @@
 //! longest gap between successful answers, errors, latency before, during
 //! and after. Verdict: RETAINED when a repeat kept memory beyond the band.
 
-use super::cell::{self, CellPlan};
+use super::cell::{self, Body, Cell, CellPlan};
 use super::recovery::{longest_gap, recovery};
 use super::LaneCtx;
 use crate::events::Event;
@@ -24,7 +24,7 @@ use crate::results::fault::{
     FaultFinding, FaultRepeat, ProbeStats, ProcessRecovery, RetainVerdict,
 };
 use crate::results::rundir::write_atomic;
-use crate::results::{CellRecord, CellStatus, Finding, LaneKind, LaneRecord};
+use crate::results::{CellStatus, Finding, LaneKind, LaneRecord};
 use anyhow::{bail, Context, Result};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -42,14 +42,13 @@ pub struct FaultOpts {
 
 pub async fn run(ctx: &LaneCtx<'_>, opts: &FaultOpts) -> LaneRecord {
     let Some(spec) = ctx.profile.spec.fault.clone() else {
-        return LaneRecord {
-            lane: LaneKind::Fault,
-            cells: vec![],
-            aggregates: vec![],
-            skipped: vec!["the profile has no `fault:` section".into()],
-            findings: vec![],
-        };
+        let mut lane = LaneRecord::new(LaneKind::Fault);
+        lane.skipped
+            .push("the profile has no `fault:` section".into());
+        return lane;
     };
+
+    // Setup, then each repeat: baseline, burst, observation.
     ctx.events.emit(Event::LaneStarted {
         lane: LaneKind::Fault.to_string(),
         cells: opts.repeats as usize,
@@ -69,20 +68,14 @@ pub async fn run(ctx: &LaneCtx<'_>, opts: &FaultOpts) -> LaneRecord {
             cpuset: None,
             populate: cell::default_populate(ctx.profile),
         };
-        ctx.events.emit(Event::CellStarted {
-            cell: plan.id.clone(),
-            index: r as usize + 1,
-            of: opts.repeats as usize,
-        });
-        let (record, repeat) = one(ctx, &plan, &spec, opts).await;
-        ctx.events.emit(Event::CellDone {
-            cell: plan.id.clone(),
-            ok: record.status != CellStatus::Failed,
-            detail: record.error.clone().unwrap_or_default(),
-        });
+        let mut body = Burst { spec: &spec, opts };
+        let run = cell::run(ctx, &plan, &mut body, r as usize + 1, opts.repeats as usize).await;
+        let (record, repeat) = (run.measured.record, run.output);
         cells.push(record);
         repeats.extend(repeat);
     }
+
+    // Verdict.
     let judged: Vec<&FaultRepeat> = repeats.iter().filter(|r| r.uss.is_some()).collect();
     let verdict = if judged.is_empty() {
         RetainVerdict::Unknown
@@ -124,63 +117,40 @@ fn describe(a: &FaultAction) -> String {
     }
 }
 
-/// One repeat; teardown on every path.
-async fn one(
-    ctx: &LaneCtx<'_>,
-    plan: &CellPlan,
-    spec: &FaultSpec,
-    opts: &FaultOpts,
-) -> (CellRecord, Option<FaultRepeat>) {
-    let mut record = cell::empty_record(ctx, plan);
-    let project = match cell::setup(ctx, plan) {
-        Ok(p) => p,
-        Err(e) => {
-            record.error = Some(format!("{e:#}"));
-            return (record, None);
-        }
-    };
-    let result = measure(ctx, plan, spec, opts, &project, &mut record).await;
-    let down = project.down().await;
-    match (result, down) {
-        (Ok(repeat), Ok(())) => {
-            record.status = if repeat.died_at.is_some() {
+/// One repeat: baseline window, burst, observation window.
+struct Burst<'a> {
+    spec: &'a FaultSpec,
+    opts: &'a FaultOpts,
+}
+
+impl Body for Burst<'_> {
+    type Output = FaultRepeat;
+
+    async fn measure(&mut self, cell: &mut Cell<'_, '_>) -> Result<FaultRepeat> {
+        let repeat = measure(cell, self.spec, self.opts).await?;
+        cell.record.status = match repeat.died_at {
+            Some(t) => {
+                cell.record.error =
+                    Some(format!("target died at t={t:.2} s and did not come back"));
                 CellStatus::Failed
-            } else {
-                CellStatus::Ok
-            };
-            if let Some(t) = repeat.died_at {
-                record.error = Some(format!("target died at t={t:.2} s and did not come back"));
             }
-            (record, Some(repeat))
-        }
-        (Err(e), _) | (Ok(_), Err(e)) => {
-            record.error = Some(format!("{e:#}"));
-            (record, None)
-        }
+            None => CellStatus::Ok,
+        };
+        Ok(repeat)
     }
 }
 
 type Answers = Arc<Mutex<Vec<(f64, bool, f64)>>>;
 
 async fn measure(
-    ctx: &LaneCtx<'_>,
-    plan: &CellPlan,
+    cell: &mut Cell<'_, '_>,
     spec: &FaultSpec,
     opts: &FaultOpts,
-    project: &crate::engine::cleanup::Project,
-    record: &mut CellRecord,
 ) -> Result<FaultRepeat> {
-    let origin = Instant::now();
-    let started = cell::start(ctx, plan, project, origin).await?;
-    let id = started.container.clone();
-    record.container = Some(id.clone());
-    record.ready_s = Some(started.ready_s);
+    let (ctx, plan, origin) = (cell.ctx, cell.plan, cell.origin);
+    let id = cell.container.clone();
     let names = ctx.profile.process_names();
-    let target = Target {
-        container_id: id.clone(),
-        host_pid: started.facts.host_pid.context("no host pid")?,
-        processes: names.clone(),
-    };
+    let target = cell.target(names.clone())?;
     // The samplers ride out the whole observation window of unreadable
     // target (an engine restart replaces its processes; the probes find the
     // new ones); whether it died is the engine's answer, not theirs.
@@ -221,11 +191,7 @@ async fn measure(
                 .into()
         )),
     };
-    let probe_port = *started
-        .facts
-        .published
-        .get(&inner_port)
-        .context("ready port not published")?;
+    let probe_port = cell.published(inner_port)?;
     let answers: Answers = Arc::new(Mutex::new(Vec::new()));
     let total = opts.before + opts.after + Duration::from_secs(30);
     let max_answers = (opts.probe_rate * total.as_secs_f64()).ceil() as usize;
@@ -341,13 +307,9 @@ async fn measure(
             samples_csv: csv,
         });
     }
-    record.sampler = Some(stats);
-    record.window = Some((0.0, origin.elapsed().as_secs_f64()));
-    if !samples.is_empty() {
-        let rel = format!("samples/{}.csv", plan.id);
-        write_atomic(&ctx.run.path(&rel), cell::samples_csv(&samples).as_bytes())?;
-        record.samples_csv = Some(rel);
-    }
+    cell.record.sampler = Some(stats);
+    cell.record.window = Some((0.0, origin.elapsed().as_secs_f64()));
+    *cell.samples = samples.clone();
     let mut answers = answers.lock().unwrap_or_else(|p| p.into_inner()).clone();
     answers.sort_by(|a, b| a.0.total_cmp(&b.0));
     let answers_csv = format!("samples/{}-probe.csv", plan.id);

@@ -7,8 +7,8 @@
 //! intervals; across repeats, median, IQR and a t interval of the repeat
 //! means. Verdict: none; not-steady repeats are reported, not summarised.
 
-use super::cell::{self, CellPlan, Measured};
-use super::{analysis, LaneCtx};
+use super::cell::{self, CellPlan};
+use super::{analysis, window, LaneCtx};
 use crate::events::Event;
 use crate::results::{CellStatus, LaneKind, LaneRecord, MetricKind};
 use std::collections::BTreeMap;
@@ -19,7 +19,7 @@ pub struct FootprintOpts {
     pub env: BTreeMap<String, String>,
 }
 
-pub async fn run(ctx: &LaneCtx<'_>, opts: &FootprintOpts) -> (LaneRecord, Vec<Measured>) {
+pub async fn run(ctx: &LaneCtx<'_>, opts: &FootprintOpts) -> LaneRecord {
     // Setup.
     let mut env = ctx.profile.spec.env.clone();
     env.extend(opts.env.clone());
@@ -41,13 +41,9 @@ pub async fn run(ctx: &LaneCtx<'_>, opts: &FootprintOpts) -> (LaneRecord, Vec<Me
     });
 
     // Warm-up and measurement, one fresh target per repeat.
-    let mut measured = Vec::with_capacity(plans.len());
-    for (i, plan) in plans.iter().enumerate() {
-        measured.push(cell::measure(ctx, plan, i + 1, plans.len()).await);
-    }
+    let cells = window::measure_all(ctx, &plans).await;
 
     // Analysis across repeats: steady cells only.
-    let cells: Vec<_> = measured.iter().map(|m| m.record.clone()).collect();
     let aggregates = analysis::aggregate(&cells, &MetricKind::FOOTPRINT, &BTreeMap::new());
     let mut skipped = Vec::new();
     let not_steady = cells
@@ -59,14 +55,11 @@ pub async fn run(ctx: &LaneCtx<'_>, opts: &FootprintOpts) -> (LaneRecord, Vec<Me
             "{not_steady} repeat(s) never reached a steady state and are left out of the summary"
         ));
     }
-    (
-        LaneRecord {
-            lane: LaneKind::Footprint,
-            cells,
-            aggregates,
-            skipped,
-            findings: Vec::new(),
-        },
-        measured,
-    )
+    LaneRecord {
+        lane: LaneKind::Footprint,
+        cells,
+        aggregates,
+        skipped,
+        findings: Vec::new(),
+    }
 }

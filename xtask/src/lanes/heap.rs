@@ -12,7 +12,6 @@
 //! overhead is the target's RSS with it against the plain run's. Verdict:
 //! LEAK when the bytes leaked at exit exceed `wrap.heap.threshold_bytes`.
 
-use super::cell::Measured;
 use super::sites;
 use super::wrapped::{self, ToolCell, ToolRun, Wrapping, OUT};
 use super::LaneCtx;
@@ -54,7 +53,7 @@ pub fn print_argv(trace: &str) -> Vec<String> {
     argv
 }
 
-pub async fn run(ctx: &LaneCtx<'_>, opts: &HeapOpts) -> (LaneRecord, Vec<Measured>) {
+pub async fn run(ctx: &LaneCtx<'_>, opts: &HeapOpts) -> LaneRecord {
     let mut lane = LaneRecord {
         lane: LaneKind::Heap,
         cells: Vec::new(),
@@ -65,7 +64,7 @@ pub async fn run(ctx: &LaneCtx<'_>, opts: &HeapOpts) -> (LaneRecord, Vec<Measure
     let Some(wrap) = ctx.profile.spec.wrap.clone() else {
         lane.skipped
             .push("the profile has no `wrap:` section".into());
-        return (lane, Vec::new());
+        return lane;
     };
     let mut env = ctx.profile.spec.env.clone();
     env.extend(wrap.env.clone());
@@ -95,7 +94,6 @@ pub async fn run(ctx: &LaneCtx<'_>, opts: &HeapOpts) -> (LaneRecord, Vec<Measure
         lane: LaneKind::Heap.to_string(),
         cells: of,
     });
-    let mut measured = Vec::new();
     let plain = if opts.overhead {
         let r = wrapped::run_cell(ctx, &cell("heap-plain", None), 1, of).await;
         Some(r)
@@ -136,12 +134,12 @@ pub async fn run(ctx: &LaneCtx<'_>, opts: &HeapOpts) -> (LaneRecord, Vec<Measure
             }
         }
     }
-    if let Some(p) = plain {
-        measured.push(p.measured);
-    }
-    measured.push(run.measured);
-    lane.cells = measured.iter().map(|m| m.record.clone()).collect();
-    (lane, measured)
+    lane.cells = plain
+        .map(|p| p.measured.record)
+        .into_iter()
+        .chain([run.measured.record])
+        .collect();
+    lane
 }
 
 /// Runs `heaptrack_print` on the kept trace and parses its whole output.

@@ -15,10 +15,10 @@
 //! generator fell behind is flagged; a rate with no successful response has
 //! no latency at all.
 
-use super::cell::{self, CellPlan, LoadPlan, Measured};
-use super::{analysis, order, LaneCtx};
+use super::cell::{self, CellPlan, LoadPlan};
+use super::{analysis, order, window, LaneCtx};
 use crate::events::Event;
-use crate::results::{CellMetric, CellStatus, LaneKind, LaneRecord, MetricKind};
+use crate::results::{CellMetric, CellRecord, CellStatus, LaneKind, LaneRecord, MetricKind};
 use runcost_loadgen::{Config, Mode, RequestSpec};
 use runcost_stats::percentile::Tier;
 use std::collections::BTreeMap;
@@ -45,18 +45,12 @@ pub struct LoadOpts {
     pub seed: u64,
 }
 
-pub async fn run(ctx: &LaneCtx<'_>, opts: &LoadOpts) -> (LaneRecord, Vec<Measured>) {
+pub async fn run(ctx: &LaneCtx<'_>, opts: &LoadOpts) -> LaneRecord {
     let Some(spec) = ctx.profile.spec.load.clone() else {
-        return (
-            LaneRecord {
-                lane: LaneKind::Load,
-                cells: vec![],
-                aggregates: vec![],
-                skipped: vec!["the profile has no `load:` section".into()],
-                findings: vec![],
-            },
-            Vec::new(),
-        );
+        let mut lane = LaneRecord::new(LaneKind::Load);
+        lane.skipped
+            .push("the profile has no `load:` section".into());
+        return lane;
     };
     // Setup: levels, pinning, plans.
     let levels: Vec<(String, Mode)> = match opts.mode {
@@ -128,18 +122,17 @@ pub async fn run(ctx: &LaneCtx<'_>, opts: &LoadOpts) -> (LaneRecord, Vec<Measure
     });
 
     // Warm-up and measurement.
-    let mut measured = Vec::with_capacity(plans.len());
-    for (i, plan) in plans.iter().enumerate() {
-        let mut m = cell::measure(ctx, plan, i + 1, plans.len()).await;
+    let mut cells = window::measure_all(ctx, &plans).await;
+    for c in &mut cells {
         // No successful answer: there is no latency to report, only errors.
-        if let Some(r) = m.record.load.as_ref().filter(|r| !r.latency_valid()) {
+        if let Some(r) = c.load.as_ref().filter(|r| !r.latency_valid()) {
             let codes: Vec<String> = r
                 .status_counts
                 .iter()
                 .map(|(c, n)| format!("{n}× HTTP {c}"))
                 .collect();
-            m.record.status = CellStatus::Failed;
-            m.record.error = Some(format!(
+            c.status = CellStatus::Failed;
+            c.error = Some(format!(
                 "no successful response: {} sent, {} timeouts, {} connect errors, {} I/O errors{}{}",
                 r.requests_sent,
                 r.timeouts,
@@ -149,20 +142,16 @@ pub async fn run(ctx: &LaneCtx<'_>, opts: &LoadOpts) -> (LaneRecord, Vec<Measure
                 codes.join(", ")
             ));
         }
-        if let Some(r) = m.record.load.as_ref().filter(|r| r.latency_valid()) {
-            m.record.metrics.extend(load_metrics(r));
+        if let Some(r) = c.load.as_ref().filter(|r| r.latency_valid()) {
+            c.metrics.extend(load_metrics(r));
         }
-        measured.push(m);
     }
-    let position = |m: &Measured| {
+    let position = |c: &CellRecord| {
         levels
             .iter()
-            .position(|(l, _)| m.record.params.values().any(|v| v == l))
+            .position(|(l, _)| c.params.values().any(|v| v == l))
     };
-    measured.sort_by_key(|m| (position(m), m.record.repeat));
-
-    // Analysis: the target's cost per level; latency stays per cell.
-    let cells: Vec<_> = measured.iter().map(|m| m.record.clone()).collect();
+    cells.sort_by_key(|c| (position(c), c.repeat));
     let mut aggregates = Vec::new();
     for (label, _) in &levels {
         let key = if opts.mode == LoadMode::Open {
@@ -191,16 +180,13 @@ pub async fn run(ctx: &LaneCtx<'_>, opts: &LoadOpts) -> (LaneRecord, Vec<Measure
             }
         }
     }
-    (
-        LaneRecord {
-            lane: LaneKind::Load,
-            cells,
-            aggregates,
-            skipped,
-            findings: vec![],
-        },
-        measured,
-    )
+    LaneRecord {
+        lane: LaneKind::Load,
+        cells,
+        aggregates,
+        skipped,
+        findings: vec![],
+    }
 }
 
 /// The generator's view of a cell as per-cell metrics, so that repeats

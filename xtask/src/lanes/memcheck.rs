@@ -12,7 +12,6 @@
 //! their sites. Verdict: LEAK when definitely lost bytes exceed
 //! `wrap.memcheck.threshold_bytes`; an XML file cut short never passes.
 
-use super::cell::Measured;
 use super::sites;
 use super::wrapped::{self, ToolCell, ToolRun, Wrapping, OUT, SUPP};
 use super::LaneCtx;
@@ -60,7 +59,7 @@ pub fn valgrind_argv(target: &[String], supp: &[String]) -> Vec<String> {
     argv
 }
 
-pub async fn run(ctx: &LaneCtx<'_>, opts: &MemcheckOpts) -> (LaneRecord, Vec<Measured>) {
+pub async fn run(ctx: &LaneCtx<'_>, opts: &MemcheckOpts) -> LaneRecord {
     let mut lane = LaneRecord {
         lane: LaneKind::Memcheck,
         cells: Vec::new(),
@@ -71,7 +70,7 @@ pub async fn run(ctx: &LaneCtx<'_>, opts: &MemcheckOpts) -> (LaneRecord, Vec<Mea
     let Some(wrap) = ctx.profile.spec.wrap.clone() else {
         lane.skipped
             .push("the profile has no `wrap:` section".into());
-        return (lane, Vec::new());
+        return lane;
     };
     let mut env = ctx.profile.spec.env.clone();
     env.extend(wrap.env.clone());
@@ -118,7 +117,7 @@ pub async fn run(ctx: &LaneCtx<'_>, opts: &MemcheckOpts) -> (LaneRecord, Vec<Mea
         }
     }
     lane.cells = vec![run.measured.record.clone()];
-    (lane, vec![run.measured])
+    lane
 }
 
 fn analyse(run: &ToolRun, threshold: u64, supp: &[String]) -> Result<MemcheckFinding> {

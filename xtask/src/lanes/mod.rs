@@ -16,6 +16,8 @@ pub mod recovery;
 pub mod scaling;
 pub mod sites;
 pub mod sweep;
+pub mod warmup;
+pub mod window;
 pub mod wrapped;
 
 use crate::engine::{ComposeCli, Engine};

@@ -11,8 +11,8 @@
 //! when the interval allows it, else INDETERMINATE; fewer than 3 sizes or
 //! under one decade: no verdict.
 
-use super::cell::{self, CellPlan, Measured, Verify};
-use super::{analysis, order, LaneCtx};
+use super::cell::{CellPlan, Verify};
+use super::{analysis, order, window, LaneCtx};
 use crate::events::Event;
 use crate::profile::EntitySetter;
 use crate::results::{CellStatus, Finding, LaneKind, LaneRecord, MetricKind};
@@ -29,10 +29,10 @@ pub struct ScalingOpts {
 
 pub const PARAM: &str = "entities";
 
-pub async fn run(ctx: &LaneCtx<'_>, opts: &ScalingOpts) -> (LaneRecord, Vec<Measured>) {
+pub async fn run(ctx: &LaneCtx<'_>, opts: &ScalingOpts) -> LaneRecord {
     // Setup: validated by the command; the profile declares `entities`.
     let Some(entities) = ctx.profile.spec.entities.as_ref() else {
-        return (empty(), Vec::new());
+        return empty();
     };
     let plans: Vec<CellPlan> = order::blocked(opts.sizes.len(), opts.repeats, opts.seed)
         .into_iter()
@@ -74,22 +74,15 @@ pub async fn run(ctx: &LaneCtx<'_>, opts: &ScalingOpts) -> (LaneRecord, Vec<Meas
     });
 
     // Warm-up and measurement.
-    let mut measured = Vec::with_capacity(plans.len());
-    for (i, plan) in plans.iter().enumerate() {
-        measured.push(cell::measure(ctx, plan, i + 1, plans.len()).await);
-    }
-    measured.sort_by_key(|m| {
+    let mut cells = window::measure_all(ctx, &plans).await;
+    cells.sort_by_key(|c| {
         (
-            m.record
-                .params
-                .get(PARAM)
-                .and_then(|v| v.parse::<u64>().ok()),
-            m.record.repeat,
+            c.params.get(PARAM).and_then(|v| v.parse::<u64>().ok()),
+            c.repeat,
         )
     });
 
     // Analysis: per-size aggregates, then the fit per metric.
-    let cells: Vec<_> = measured.iter().map(|m| m.record.clone()).collect();
     let mut aggregates = Vec::new();
     for n in &opts.sizes {
         let params = BTreeMap::from([(PARAM.to_string(), n.to_string())]);
@@ -110,16 +103,13 @@ pub async fn run(ctx: &LaneCtx<'_>, opts: &ScalingOpts) -> (LaneRecord, Vec<Meas
             CellStatus::Ok => {}
         }
     }
-    (
-        LaneRecord {
-            lane: LaneKind::Scaling,
-            cells,
-            aggregates,
-            skipped,
-            findings,
-        },
-        measured,
-    )
+    LaneRecord {
+        lane: LaneKind::Scaling,
+        cells,
+        aggregates,
+        skipped,
+        findings,
+    }
 }
 
 /// Fits one metric over the steady cells.

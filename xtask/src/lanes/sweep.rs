@@ -8,10 +8,10 @@
 //! every footprint metric across repeats. Verdict: none; the table and
 //! chart show cost against the knob.
 
-use super::cell::{self, CellPlan, Measured, Verify};
-use super::{analysis, order, LaneCtx};
+use super::cell::{self, CellPlan, Verify};
+use super::{analysis, order, window, LaneCtx};
 use crate::events::Event;
-use crate::results::{CellStatus, LaneKind, LaneRecord, MetricKind};
+use crate::results::{CellRecord, CellStatus, LaneKind, LaneRecord, MetricKind};
 use std::collections::BTreeMap;
 
 pub struct SweepOpts {
@@ -22,7 +22,7 @@ pub struct SweepOpts {
     pub seed: u64,
 }
 
-pub async fn run(ctx: &LaneCtx<'_>, opts: &SweepOpts) -> (LaneRecord, Vec<Measured>) {
+pub async fn run(ctx: &LaneCtx<'_>, opts: &SweepOpts) -> LaneRecord {
     let knob = ctx.profile.spec.knobs.get(&opts.knob).cloned();
     let mut skipped = Vec::new();
     let env_name = knob.as_ref().map(|k| k.env.clone()).unwrap_or_default();
@@ -64,18 +64,14 @@ pub async fn run(ctx: &LaneCtx<'_>, opts: &SweepOpts) -> (LaneRecord, Vec<Measur
         lane: LaneKind::Sweep.to_string(),
         cells: plans.len(),
     });
-    let mut measured = Vec::with_capacity(plans.len());
-    for (i, plan) in plans.iter().enumerate() {
-        measured.push(cell::measure(ctx, plan, i + 1, plans.len()).await);
-    }
-    let position = |m: &Measured| {
+    let mut cells = window::measure_all(ctx, &plans).await;
+    let position = |c: &CellRecord| {
         opts.values
             .iter()
-            .position(|v| Some(v) == m.record.params.get(&opts.knob))
+            .position(|v| Some(v) == c.params.get(&opts.knob))
     };
-    measured.sort_by_key(|m| (position(m), m.record.repeat));
+    cells.sort_by_key(|c| (position(c), c.repeat));
 
-    let cells: Vec<_> = measured.iter().map(|m| m.record.clone()).collect();
     let mut aggregates = Vec::new();
     for v in &opts.values {
         let params = BTreeMap::from([(opts.knob.clone(), v.clone())]);
@@ -89,16 +85,13 @@ pub async fn run(ctx: &LaneCtx<'_>, opts: &SweepOpts) -> (LaneRecord, Vec<Measur
             ));
         }
     }
-    (
-        LaneRecord {
-            lane: LaneKind::Sweep,
-            cells,
-            aggregates,
-            skipped,
-            findings: vec![],
-        },
-        measured,
-    )
+    LaneRecord {
+        lane: LaneKind::Sweep,
+        cells,
+        aggregates,
+        skipped,
+        findings: vec![],
+    }
 }
 
 /// A value as it may appear in a compose project name: [a-z0-9-].

@@ -9,13 +9,13 @@
 //! The tool's output and the container's log stay in the run directory on
 //! every path.
 
-use super::cell::{self, CellPlan, Measured};
+use super::cell::{self, Body, Cell, CellPlan, Measured};
 use super::churn;
 use super::{analysis, LaneCtx};
+use crate::engine::cleanup::Project;
+use crate::engine::CellOverride;
 use crate::events::Event;
 use crate::probe::sampler::spawn_probe;
-use crate::probe::Target;
-use crate::profile::Profile;
 use crate::results::leaks::TargetExit;
 use crate::results::rundir::write_atomic;
 use crate::results::CellStatus;
@@ -68,11 +68,6 @@ pub struct ToolRun {
 }
 
 pub async fn run_cell(ctx: &LaneCtx<'_>, tc: &ToolCell, index: usize, of: usize) -> ToolRun {
-    ctx.events.emit(Event::CellStarted {
-        cell: tc.id.clone(),
-        index,
-        of,
-    });
     let plan = CellPlan {
         id: tc.id.clone(),
         repeat: 0,
@@ -84,166 +79,139 @@ pub async fn run_cell(ctx: &LaneCtx<'_>, tc: &ToolCell, index: usize, of: usize)
         populate: super::cell::default_populate(ctx.profile),
     };
     let out_rel = format!("cells/{}/out", tc.id);
-    let out_dir = ctx.run.path(&out_rel);
-    let mut record = super::cell::empty_record(ctx, &plan);
-    let mut samples = Vec::new();
-    let mut exit = None;
-    let mut log_rel = None;
+    let mut body = Wrapped {
+        tc,
+        out_dir: ctx.run.path(&out_rel),
+        abs_out: PathBuf::new(),
+        image: ctx.profile.spec.wrap.as_ref().map(|w| w.image.clone()),
+        // Under a tool the target starts much slower: its own ready timeout.
+        ready_timeout: match (&tc.wrap, &ctx.profile.spec.wrap) {
+            (Some(_), Some(w)) => Some(w.ready_timeout.0),
+            _ => None,
+        },
+        out_shown: ctx.run.path(&out_rel),
+        started: false,
+        log_rel: None,
+        log_shown: None,
+    };
+    let run = cell::run(ctx, &plan, &mut body, index, of).await;
+    ToolRun {
+        measured: run.measured,
+        exit: run.output,
+        out_dir: body.out_dir,
+        out_rel,
+        log_rel: body.log_rel,
+    }
+}
 
-    // Under a tool the target starts much slower: its own ready timeout.
-    let wrapped_profile: Option<Profile> = match (&tc.wrap, &ctx.profile.spec.wrap) {
-        (Some(_), Some(w)) => {
-            let mut p = ctx.profile.clone();
-            p.spec.ready.timeout = w.ready_timeout;
-            Some(p)
-        }
-        _ => None,
-    };
-    let wctx = LaneCtx {
-        engine: ctx.engine,
-        compose: ctx.compose,
-        profile: wrapped_profile.as_ref().unwrap_or(ctx.profile),
-        run: ctx.run,
-        opts: ctx.opts.clone(),
-        events: ctx.events,
-    };
-    let origin = Instant::now();
-    let outcome = async {
-        std::fs::create_dir_all(&out_dir)
-            .with_context(|| format!("create {}", out_dir.display()))?;
-        let abs_out = out_dir
+/// The body of a tool cell: run for a fixed time (with churn cycles
+/// first, if asked), then SIGTERM and wait for the tool's report.
+struct Wrapped<'t> {
+    tc: &'t ToolCell,
+    out_dir: PathBuf,
+    /// `out_dir` resolved, for the bind mount.
+    abs_out: PathBuf,
+    image: Option<String>,
+    ready_timeout: Option<Duration>,
+    out_shown: PathBuf,
+    /// Whether the target became ready (start failures are explained apart).
+    started: bool,
+    log_rel: Option<String>,
+    log_shown: Option<PathBuf>,
+}
+
+impl Body for Wrapped<'_> {
+    type Output = TargetExit;
+
+    fn prepare(&mut self, _ctx: &LaneCtx<'_>) -> Result<()> {
+        std::fs::create_dir_all(&self.out_dir)
+            .with_context(|| format!("create {}", self.out_dir.display()))?;
+        self.abs_out = self
+            .out_dir
             .canonicalize()
-            .with_context(|| format!("resolve {}", out_dir.display()))?;
-        let image = ctx.profile.spec.wrap.as_ref().map(|w| w.image.clone());
-        let project = cell::setup_with(&wctx, &plan, |ov| {
-            if let Some(w) = &tc.wrap {
-                ov.image = image.clone();
-                ov.entrypoint = Some(w.argv.clone());
-                ov.binds.push((abs_out.clone(), OUT.to_string(), false));
-                for (host, target) in &w.mounts {
-                    ov.binds.push((host.clone(), target.clone(), true));
-                }
+            .with_context(|| format!("resolve {}", self.out_dir.display()))?;
+        Ok(())
+    }
+
+    fn adjust(&self, ov: &mut CellOverride) {
+        if let Some(w) = &self.tc.wrap {
+            ov.image = self.image.clone();
+            ov.entrypoint = Some(w.argv.clone());
+            ov.binds
+                .push((self.abs_out.clone(), OUT.to_string(), false));
+            for (host, target) in &w.mounts {
+                ov.binds.push((host.clone(), target.clone(), true));
             }
-        })?;
-        let mut container = None;
-        let r = drive(
-            &wctx,
-            tc,
-            &plan,
-            &project,
-            origin,
-            &mut record,
-            &mut samples,
-            &mut container,
-        )
-        .await;
-        if let Some(id) = &container {
-            let rel = format!("cells/{}/container.log", tc.id);
-            let text = ctx.engine.logs_all(id).await;
-            if write_atomic(&ctx.run.path(&rel), text.as_bytes()).is_ok() {
-                log_rel = Some(rel);
-            }
-        }
-        let down = project.down().await;
-        match (r, down) {
-            (Ok(e), Ok(())) => {
-                exit = Some(e);
-                Ok(())
-            }
-            (Err(e), _) => Err(e),
-            (Ok(_), Err(e)) => Err(e.context("tear down the cell")),
         }
     }
-    .await;
-    // The cause first, then where to look.
-    let outcome = outcome.map_err(|e| {
-        let Some(w) = &tc.wrap else { return e };
+
+    fn ready_timeout(&self) -> Option<Duration> {
+        self.ready_timeout
+    }
+
+    async fn measure(&mut self, cell: &mut Cell<'_, '_>) -> Result<TargetExit> {
+        self.started = true;
+        drive(cell, self.tc).await
+    }
+
+    /// The container's log is kept on every path, also when the target
+    /// exited before it was ready.
+    async fn before_down(&mut self, ctx: &LaneCtx<'_>, project: &Project) {
+        let service = &ctx.profile.spec.service;
+        let Ok(id) = ctx.engine.service_container(&project.name, service).await else {
+            return;
+        };
+        let rel = format!("cells/{}/container.log", self.tc.id);
+        let text = ctx.engine.logs_all(&id).await;
+        if write_atomic(&ctx.run.path(&rel), text.as_bytes()).is_ok() {
+            self.log_shown = Some(ctx.run.path(&rel));
+            self.log_rel = Some(rel);
+        }
+    }
+
+    /// The cause first, then where to look.
+    fn explain(&self, e: anyhow::Error) -> anyhow::Error {
+        let e = if self.started {
+            e
+        } else {
+            explain_start_failure(e, self.tc)
+        };
+        let Some(w) = &self.tc.wrap else { return e };
         let mut kept = Vec::new();
-        let wrote = std::fs::read_dir(&out_dir).is_ok_and(|mut d| d.next().is_some());
+        let wrote = std::fs::read_dir(&self.out_dir).is_ok_and(|mut d| d.next().is_some());
         if wrote {
             kept.push(format!(
                 "{}'s output is kept in {}",
                 w.tool,
-                ctx.run.path(&out_rel).display()
+                self.out_shown.display()
             ));
         }
-        if let Some(log) = &log_rel {
-            kept.push(format!(
-                "the container's log in {}",
-                ctx.run.path(log).display()
-            ));
+        if let Some(log) = &self.log_shown {
+            kept.push(format!("the container's log in {}", log.display()));
         }
         if kept.is_empty() {
             e
         } else {
             anyhow::anyhow!("{e:#}\n({})", kept.join("; "))
         }
-    });
-    churn::finish_cell(ctx, &plan, &mut record, &samples, outcome);
-    ToolRun {
-        measured: Measured { record, samples },
-        exit,
-        out_dir,
-        out_rel,
-        log_rel,
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn drive(
-    ctx: &LaneCtx<'_>,
-    tc: &ToolCell,
-    plan: &CellPlan,
-    project: &crate::engine::cleanup::Project,
-    origin: Instant,
-    record: &mut crate::results::CellRecord,
-    samples_out: &mut Vec<crate::probe::sampler::Sample>,
-    container: &mut Option<String>,
-) -> Result<TargetExit> {
-    let started = match cell::start(ctx, plan, project, origin).await {
-        Ok(s) => s,
-        Err(e) => {
-            // Keep the log of a container that exited before it was ready.
-            let service = &ctx.profile.spec.service;
-            if let Ok(id) = ctx.engine.service_container(&project.name, service).await {
-                *container = Some(id);
-            }
-            return Err(explain_start_failure(e, tc));
-        }
-    };
-    let id = started.container.clone();
-    *container = Some(id.clone());
-    record.container = Some(id.clone());
-    record.image = Some((started.facts.image.clone(), started.facts.image_id.clone()));
-    record.ready_s = Some(started.ready_s);
-    ctx.events.emit(Event::CellReady {
-        cell: tc.id.clone(),
-        after_s: started.ready_s,
-    });
-    let host_pid = started
-        .facts
-        .host_pid
-        .context("container has no host PID")?;
+/// Measurement: sample (if asked) for the fixed duration, then stop the
+/// target and read how it exited.
+async fn drive(cell: &mut Cell<'_, '_>, tc: &ToolCell) -> Result<TargetExit> {
+    let ctx = cell.ctx;
+    let id = cell.container.clone();
+    let host_pid = cell.target(Vec::new())?.host_pid;
     let sampler = match &tc.sample {
         Some(process) => {
-            let probe = super::cell::open_probe(
-                ctx,
-                &Target {
-                    container_id: id.clone(),
-                    host_pid,
-                    processes: process.clone(),
-                },
-            )
-            .await?;
-            Some(spawn_probe(probe, ctx.opts.rate_hz, origin))
+            let probe = super::cell::open_probe(ctx, &cell.target(process.clone())?).await?;
+            Some(spawn_probe(probe, ctx.opts.rate_hz, cell.origin))
         }
         None => None,
     };
-    ctx.events.emit(Event::Measuring {
-        cell: tc.id.clone(),
-        window_s: tc.duration.as_secs_f64(),
-    });
-    let w0 = origin.elapsed().as_secs_f64();
+    cell.measuring(tc.duration.as_secs_f64());
+    let w0 = cell.origin.elapsed().as_secs_f64();
     let until = Instant::now() + tc.duration;
     if tc.cycles > 0 {
         let spec = ctx
@@ -252,7 +220,7 @@ async fn drive(
             .churn
             .as_ref()
             .context("--cycles needs a `churn:` section in the profile")?;
-        let mut churner = churn::Churner::new(ctx.engine, &id, &started.facts, spec)?;
+        let mut churner = churn::Churner::new(ctx.engine, &id, &cell.facts, spec)?;
         for k in 0..tc.cycles {
             if let Err(e) = churner.cycle(spec).await {
                 still_running(ctx, &id, tc).await?;
@@ -264,7 +232,7 @@ async fn drive(
         tokio::time::sleep(Duration::from_millis(250).min(until - Instant::now())).await;
         still_running(ctx, &id, tc).await?;
     }
-    let w1 = origin.elapsed().as_secs_f64();
+    let w1 = cell.origin.elapsed().as_secs_f64();
 
     // Stop: SIGTERM to the target, then wait for the tool to finish.
     let grace = match (&tc.wrap, &ctx.profile.spec.wrap) {
@@ -289,12 +257,12 @@ async fn drive(
             .copied()
             .collect();
         if window.len() >= 3 {
-            record.metrics = analysis::cell_metrics(&window);
+            cell.record.metrics = analysis::cell_metrics(&window);
         }
-        record.sampler = Some(stats);
-        *samples_out = samples;
+        cell.record.sampler = Some(stats);
+        *cell.samples = samples;
     }
-    record.window = Some((w0, w1));
+    cell.record.window = Some((w0, w1));
     let Some(facts) = facts else {
         bail!(
             "the target did not exit within {grace:?} after SIGTERM{}; its report is incomplete. \
@@ -326,7 +294,7 @@ async fn drive(
             tail.trim_end()
         );
     }
-    record.status = CellStatus::Ok;
+    cell.record.status = CellStatus::Ok;
     Ok(TargetExit {
         exit_code: code,
         stop_s,

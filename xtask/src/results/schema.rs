@@ -388,3 +388,16 @@ pub struct LoadSummary {
     /// load1 exceeded the core count for more than a tenth of the run.
     pub overloaded: bool,
 }
+
+impl LaneRecord {
+    /// A lane with nothing in it yet.
+    pub fn new(lane: LaneKind) -> LaneRecord {
+        LaneRecord {
+            lane,
+            cells: Vec::new(),
+            aggregates: Vec::new(),
+            skipped: Vec::new(),
+            findings: Vec::new(),
+        }
+    }
+}

@@ -5,19 +5,15 @@
 //! throughputs, their ratio, and each generator's CPU per 1000 requests and
 //! runcost's peak RSS.
 
-use crate::engine::{ComposeCli, Engine};
 use crate::error::{BadInput, ExitCode};
 use crate::events::Reporter;
-use crate::lanes::cell::{self, pin_current_thread, CellPlan};
-use crate::lanes::{LaneCtx, MeasureOpts};
-use crate::probe::SamplerMode;
+use crate::lanes::cell::{Body, Cell};
+use crate::lanes::window::pin_current_thread;
 use crate::profile::Profile;
-use crate::results::RunDir;
 use crate::runner::Common;
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
-use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 #[derive(Debug, Serialize)]
 struct Round {
@@ -46,70 +42,22 @@ pub async fn run(
         .map(|l| l.port)
         .or(profile.spec.ready.port())
         .context("the load selfcheck needs `load.port` or a ready port in the profile")?;
-    let engine = Engine::connect().await?;
-    let compose = ComposeCli::detect()?;
-    let run = RunDir::create(&common.results)?;
-    let mut guard = crate::engine::cleanup::RunGuard::new(&run.id);
-    let reporter = Reporter::new(common.quiet);
-    let ctx = LaneCtx {
-        engine: &engine,
-        compose: &compose,
-        profile: &profile,
-        run: &run,
-        opts: MeasureOpts {
-            rate_hz: 10.0,
-            sampler: SamplerMode::Host,
-            window: Duration::from_secs(1),
-            max_window: Duration::from_secs(1),
-            ci_target: 0.0,
-            stop_grace: Duration::from_secs(5),
-        },
-        events: &reporter,
-    };
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
-    let plan = CellPlan {
-        id: "selfcheck-load".into(),
-        repeat: 0,
-        params: BTreeMap::new(),
-        env: profile.spec.env.clone(),
-        verify: vec![],
-        load: None,
-        cpuset: (cores >= 2).then(|| (cores - 1).to_string()),
-        populate: None,
+    let reporter = Reporter::new(common.quiet);
+    let mut body = Rounds {
+        wrk,
+        port,
+        path: path.to_string(),
+        rounds,
+        seconds,
+        connections,
     };
-    let project = cell::setup(&ctx, &plan)?;
-    let measured = async {
-        let started = cell::start(&ctx, &plan, &project, Instant::now()).await?;
-        let host_port = *started
-            .facts
-            .published
-            .get(&port)
-            .context("load port not published")?;
-        let mut out = Vec::new();
-        for _ in 0..rounds {
-            let (wrk_rps, wrk_cpu, wrk_n) =
-                run_wrk(&wrk, host_port, path, connections, seconds).await?;
-            let r = run_runcost(host_port, path, connections, seconds).await?;
-            out.push(Round {
-                wrk_rps,
-                wrk_cpu_per_1000: wrk_cpu / (wrk_n / 1000.0).max(1e-9),
-                runcost_rps: r.throughput_ok_per_s,
-                runcost_cpu_per_1000: r.generator_cpu_s / (r.ok as f64 / 1000.0).max(1e-9),
-                runcost_peak_rss_kib: r.peak_rss_kib,
-            });
-        }
-        Ok::<_, anyhow::Error>(out)
-    };
-    let result = tokio::select! {
-        r = measured => r,
-        sig = crate::engine::cleanup::shutdown_signal() => Err(crate::error::Interrupted(sig).into()),
-    };
-    project.down().await?;
-    guard.disarm();
+    let cpuset = (cores >= 2).then(|| (cores - 1).to_string());
+    let (run, rounds_out) =
+        super::in_one_cell(common, "selfcheck-load", cpuset, &mut body, &reporter).await?;
     drop(reporter);
-    let rounds_out = result?;
     let json = serde_json::to_string_pretty(&rounds_out)?;
     crate::results::rundir::write_atomic(&run.path("selfcheck-load.json"), json.as_bytes())?;
     if common.json {
@@ -140,6 +88,39 @@ pub async fn run(
     );
     println!("saved: {}", run.path("selfcheck-load.json").display());
     Ok(ExitCode::Ok)
+}
+
+/// Interleaved rounds of wrk and runcost's generator against the target.
+struct Rounds {
+    wrk: String,
+    port: u16,
+    path: String,
+    rounds: u32,
+    seconds: u64,
+    connections: usize,
+}
+
+impl Body for Rounds {
+    type Output = Vec<Round>;
+
+    async fn measure(&mut self, cell: &mut Cell<'_, '_>) -> Result<Vec<Round>> {
+        let host_port = cell.published(self.port)?;
+        let (path, connections, seconds) = (self.path.as_str(), self.connections, self.seconds);
+        let mut out = Vec::new();
+        for _ in 0..self.rounds {
+            let (wrk_rps, wrk_cpu, wrk_n) =
+                run_wrk(&self.wrk, host_port, path, connections, seconds).await?;
+            let r = run_runcost(host_port, path, connections, seconds).await?;
+            out.push(Round {
+                wrk_rps,
+                wrk_cpu_per_1000: wrk_cpu / (wrk_n / 1000.0).max(1e-9),
+                runcost_rps: r.throughput_ok_per_s,
+                runcost_cpu_per_1000: r.generator_cpu_s / (r.ok as f64 / 1000.0).max(1e-9),
+                runcost_peak_rss_kib: r.peak_rss_kib,
+            });
+        }
+        Ok(out)
+    }
 }
 
 /// Runs wrk from a thread pinned to CPU 0 (the child inherits the

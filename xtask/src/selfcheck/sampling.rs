@@ -7,22 +7,17 @@
 //! (dockerd, containerd, shims) and whatever runs inside the container's
 //! cgroup on our behalf (the target's own CPU is subtracted).
 
-use crate::engine::{ComposeCli, Engine};
 use crate::error::ExitCode;
 use crate::events::Reporter;
-use crate::lanes::cell::{self, CellPlan};
-use crate::lanes::{LaneCtx, MeasureOpts};
+use crate::lanes::cell::{Body, Cell};
 use crate::probe::exec::ExecProbe;
 use crate::probe::host::HostProbe;
 use crate::probe::parse::parse_stat;
 use crate::probe::sampler::spawn_probe;
-use crate::probe::{clock_ticks, Probe, SamplerMode, Target};
-use crate::profile::Profile;
-use crate::results::RunDir;
+use crate::probe::{clock_ticks, Probe};
 use crate::runner::Common;
 use anyhow::{Context, Result};
 use serde::Serialize;
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Serialize)]
@@ -46,46 +41,10 @@ struct Report {
 }
 
 pub async fn run(common: &Common, samples: u32) -> Result<ExitCode> {
-    let profile = Profile::resolve(&common.repo_root, &common.profile)?;
-    let engine = Engine::connect().await?;
-    let compose = ComposeCli::detect()?;
-    let run = RunDir::create(&common.results)?;
-    let mut guard = crate::engine::cleanup::RunGuard::new(&run.id);
     let reporter = Reporter::new(common.quiet);
-    let ctx = LaneCtx {
-        engine: &engine,
-        compose: &compose,
-        profile: &profile,
-        run: &run,
-        opts: MeasureOpts {
-            rate_hz: 10.0,
-            sampler: SamplerMode::Host,
-            window: Duration::from_secs(1),
-            max_window: Duration::from_secs(1),
-            ci_target: 0.0,
-            stop_grace: Duration::from_secs(5),
-        },
-        events: &reporter,
-    };
-    let plan = CellPlan {
-        id: "selfcheck".into(),
-        repeat: 0,
-        params: BTreeMap::new(),
-        env: profile.spec.env.clone(),
-        verify: vec![],
-        load: None,
-        cpuset: None,
-        populate: None,
-    };
-    let project = cell::setup(&ctx, &plan)?;
-    let result = tokio::select! {
-        r = measure(&ctx, &plan, &project, samples) => r,
-        sig = crate::engine::cleanup::shutdown_signal() => Err(crate::error::Interrupted(sig).into()),
-    };
-    project.down().await?;
-    guard.disarm();
+    let mut body = Costs { samples };
+    let (run, report) = super::in_one_cell(common, "selfcheck", None, &mut body, &reporter).await?;
     drop(reporter);
-    let report = result?;
     let json = serde_json::to_string_pretty(&report)?;
     crate::results::rundir::write_atomic(&run.path("selfcheck-sampling.json"), json.as_bytes())?;
     if common.json {
@@ -97,19 +56,23 @@ pub async fn run(common: &Common, samples: u32) -> Result<ExitCode> {
     Ok(ExitCode::Ok)
 }
 
-async fn measure(
-    ctx: &LaneCtx<'_>,
-    plan: &CellPlan,
-    project: &crate::engine::cleanup::Project,
+/// The measurement, in a cell of the target.
+struct Costs {
     samples: u32,
-) -> Result<Report> {
-    let started = cell::start(ctx, plan, project, Instant::now()).await?;
-    let host_pid = started.facts.host_pid.context("no host pid")?;
-    let target = Target {
-        container_id: started.container.clone(),
-        host_pid,
-        processes: ctx.profile.process_names(),
-    };
+}
+
+impl Body for Costs {
+    type Output = Report;
+
+    async fn measure(&mut self, cell: &mut Cell<'_, '_>) -> Result<Report> {
+        measure(cell, self.samples).await
+    }
+}
+
+async fn measure(cell: &Cell<'_, '_>, samples: u32) -> Result<Report> {
+    let ctx = cell.ctx;
+    let target = cell.target(ctx.profile.process_names())?;
+    let host_pid = target.host_pid;
     let cg = container_cpu_file(host_pid);
     let target_pids = crate::probe::host::find_processes(host_pid, &target.processes)?;
     // Let the target settle so its own CPU does not blur the figures.
@@ -139,7 +102,7 @@ async fn measure(
     .map_err(|_| anyhow::anyhow!("exec-stream measurement panicked"))??;
     modes.push(exec_cost);
 
-    let id = started.container.clone();
+    let id = cell.container.clone();
     let n_cat = (samples / 10).clamp(5, 30);
     modes.push(cost(
         "3 × docker exec cat",
