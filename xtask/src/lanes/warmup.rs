@@ -147,7 +147,7 @@ pub fn read_now(probe: &mut Box<dyn Probe>, origin: Instant) -> Result<Sample> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::profile::HumanDuration;
+    use crate::units::HumanDuration;
 
     fn rule(window_s: u64) -> SteadySpec {
         SteadySpec {
