@@ -209,6 +209,38 @@ pub struct FaultSpec {
     /// Pause between the burst's faults when the action repeats.
     #[serde(default = "zero_duration")]
     pub interval: HumanDuration,
+    /// What the lane's probing client asks, when not the ready probe (a
+    /// profile whose readiness is `exec` names a port here).
+    #[serde(default)]
+    pub client: Option<ClientProbe>,
+}
+
+/// A network probe a client can send at a fixed rate: exactly one of an
+/// HTTP GET answering 200 or a TCP connection accepted.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientProbe {
+    #[serde(default)]
+    pub http: Option<HttpGet>,
+    #[serde(default)]
+    pub tcp: Option<u16>,
+}
+
+impl FaultSpec {
+    /// The fault lane's client probe: `client` if given, else the ready
+    /// probe when it speaks over the network; (container port, HTTP path).
+    pub fn client_probe(&self, ready: &ReadySpec) -> Option<(u16, Option<String>)> {
+        match &self.client {
+            Some(ClientProbe { http: Some(h), .. }) => Some((h.port, Some(h.path.clone()))),
+            Some(ClientProbe { tcp: Some(p), .. }) => Some((*p, None)),
+            Some(_) => None,
+            None => match ready.probe() {
+                ReadyProbe::Http(h) => Some((h.port, Some(h.path.clone()))),
+                ReadyProbe::Tcp(p) => Some((p, None)),
+                ReadyProbe::Exec(_) => None,
+            },
+        }
+    }
 }
 
 fn zero_duration() -> HumanDuration {
@@ -827,6 +859,19 @@ impl Profile {
         if let Some(argv) = &r.exec {
             argv_ok("exec", argv, "[redis-cli, ping]")?;
         }
+        if let Some(c) = spec.fault.as_ref().and_then(|f| f.client.as_ref()) {
+            if usize::from(c.http.is_some()) + usize::from(c.tcp.is_some()) != 1 {
+                return Err(err(
+                    "client",
+                    "must name one probe: `http: { port, path }` or `tcp: PORT`".into(),
+                ));
+            }
+            if let Some(h) = &c.http {
+                if !h.path.starts_with('/') {
+                    return Err(err("path", format!("`{}` must start with /", h.path)));
+                }
+            }
+        }
         if let Some(load) = &spec.load {
             if load.requests.is_empty() {
                 return Err(err(
@@ -1101,6 +1146,12 @@ impl Profile {
             FaultAction::Http(h) => Some(h.port),
             _ => None,
         }));
+        ports.extend(
+            self.spec
+                .fault
+                .iter()
+                .filter_map(|f| f.client_probe(&self.spec.ready).map(|(p, _)| p)),
+        );
         ports.extend(self.spec.churn.iter().filter_map(|c| c.port));
         ports.sort_unstable();
         ports.dedup();

@@ -68,9 +68,10 @@ impl Job {
         match self {
             Job::Footprint(_) => Ok(()),
             Job::Fault(_) => match &profile.spec.fault {
-                Some(_) if profile.spec.ready.port().is_none() => Err(BadInput(format!(
-                    "{file}: the fault lane's client probes the ready endpoint over the network; \
-                     give the profile `ready.http` or `ready.tcp` instead of `ready.exec`"
+                Some(f) if f.client_probe(&profile.spec.ready).is_none() => Err(BadInput(format!(
+                    "{file}: the fault lane's client probes the service over the network, and \
+                     `ready.exec` is not a network probe; name one in `fault.client` \
+                     (`http: {{ port, path }}` or `tcp: PORT`)"
                 ))
                 .into()),
                 Some(_) => Ok(()),

@@ -19,7 +19,7 @@ use crate::httpc;
 use crate::probe::sampler::{spawn_probe_tolerant, Sample, Ticker};
 use crate::probe::Reading;
 use crate::probe::Target;
-use crate::profile::{EngineOp, FaultAction, FaultSpec, ReadyProbe};
+use crate::profile::{EngineOp, FaultAction, FaultSpec};
 use crate::results::fault::{
     FaultFinding, FaultRepeat, ProbeStats, ProcessRecovery, RetainVerdict,
 };
@@ -179,18 +179,11 @@ async fn measure(
 
     // The client's view: one request per tick, each in its own task so a
     // stalled answer never delays the next request.
-    // It asks what readiness asks: an HTTP GET answering 200, or a TCP
-    // connection accepted.
-    let ready = &ctx.profile.spec.ready;
-    let (inner_port, path) = match ready.probe() {
-        ReadyProbe::Http(h) => (h.port, Some(h.path.clone())),
-        ReadyProbe::Tcp(p) => (p, None),
-        ReadyProbe::Exec(_) => bail!(crate::error::BadInput(
-            "the fault lane's client probes the ready endpoint over the network: give the profile \
-             `ready.http` or `ready.tcp` (not `ready.exec`)"
-                .into()
-        )),
-    };
+    // It asks `fault.client`, else what readiness asks: an HTTP GET
+    // answering 200, or a TCP connection accepted.
+    let (inner_port, path) = spec.client_probe(&ctx.profile.spec.ready).context(
+        "the fault lane needs a network probe: `fault.client` or `ready.http`/`ready.tcp`",
+    )?;
     let probe_port = cell.published(inner_port)?;
     let answers: Answers = Arc::new(Mutex::new(Vec::new()));
     let total = opts.before + opts.after + Duration::from_secs(30);
