@@ -8,6 +8,10 @@
 # postgres itself: a bad value stops it with its own message. Extra
 # arguments are passed on to postgres (e.g. -c work_mem=8MB).
 #
+# huge_pages=off: with the default `try`, shared memory is huge pages on a
+# host that has them and 4 KiB pages elsewhere, which would change what the
+# memory metrics read from host to host.
+#
 # Trust authentication: the server is a throwaway measurement target whose
 # port runcost publishes on 127.0.0.1 only.
 set -eu
