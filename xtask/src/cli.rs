@@ -21,9 +21,10 @@ pub struct Cli {
 
 #[derive(Args, Debug, Clone)]
 pub struct Global {
-    /// Profile name (profiles/<NAME>.yaml) or path to a profile file.
-    #[arg(long, global = true, default_value = "gateway")]
-    pub profile: String,
+    /// Profile name (profiles/<NAME>.yaml) or path to a profile file
+    /// (default: gateway; `setup` and `list` without it: every bundled profile).
+    #[arg(long, global = true)]
+    pub profile: Option<String>,
     /// Where runs are written.
     #[arg(long, global = true, default_value = "results")]
     pub results: PathBuf,
@@ -40,11 +41,12 @@ pub struct Global {
 
 #[derive(Subcommand, Debug)]
 pub enum Cmd {
-    /// Install/start the engine if missing, build the base and target images.
+    /// Install/start the engine if missing, build the base and target images
+    /// (with --profile: that profile's images only).
     Setup,
     /// Preflight checks, one line each; exit 2 if a required one fails.
     Doctor,
-    /// Profiles, lanes, and what each lane needs.
+    /// Profiles, lanes, and what each lane needs (with --profile: validate and list that one).
     List,
     /// Steady-state memory/CPU/threads/fds of the target at one configuration.
     Footprint(FootprintArgs),

@@ -1,4 +1,4 @@
-//! The bundled third-party profiles (redis, memcached, nginx) against the
+//! The bundled third-party profiles (redis, memcached, nginx, postgres) against the
 //! real engine and images `cargo xtask setup` builds from Debian packages:
 //! each validates, each runs a short footprint with its entities created
 //! its own way, and bad entity commands fail with the command, its exit
@@ -51,7 +51,7 @@ fn every_bundled_profile_is_valid_and_listed() {
     let out = run(xtask(Path::new("/tmp")).arg("list"));
     assert_eq!(out.status.code(), Some(0));
     let text = String::from_utf8_lossy(&out.stdout);
-    for name in ["gateway", "redis", "memcached", "nginx"] {
+    for name in ["gateway", "redis", "memcached", "nginx", "postgres"] {
         let line = text
             .lines()
             .find(|l| l.trim_start().starts_with(name))
@@ -60,6 +60,65 @@ fn every_bundled_profile_is_valid_and_listed() {
     }
     // The load lane is HTTP only, and list says so for the others.
     assert!(text.contains("no load lane: it speaks HTTP only"), "{text}");
+}
+
+#[test]
+fn list_and_setup_with_a_profile_validate_it() {
+    let out = run(xtask(Path::new("/tmp")).args(["list", "--profile", "postgres"]));
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("profiles/postgres.yaml"), "{text}");
+    let line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("postgres"))
+        .unwrap_or_else(|| panic!("postgres not listed:\n{text}"));
+    assert!(line.contains("scaling") && line.contains("churn"), "{line}");
+    assert!(!text.contains("redis"), "only the one profile: {text}");
+    assert!(text.contains("fault lane refused"), "{text}");
+
+    // A profile that fails validation: exit 2 with file:line, for both,
+    // before setup runs anything.
+    let dir = tempfile::tempdir().unwrap();
+    let base = std::fs::read_to_string(root().join("profiles/postgres.yaml")).unwrap();
+    let p = dir.path().join("bad.yaml");
+    std::fs::write(
+        &p,
+        base.replace("../", &format!("{}/", root().display()))
+            .replace("batch: 1000", "batch: 0"),
+    )
+    .unwrap();
+    let line = base
+        .lines()
+        .position(|l| l.contains("batch: 1000"))
+        .unwrap()
+        + 1;
+    for cmd in ["list", "setup"] {
+        let out = run(xtask(Path::new("/tmp")).args([cmd, "--profile", p.to_str().unwrap()]));
+        assert_eq!(out.status.code(), Some(2), "{cmd}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(&format!("bad.yaml:{line}")) && err.contains("churn.batch"),
+            "{cmd}: {err}"
+        );
+    }
+}
+
+#[test]
+fn postgres_footprint_holds_its_rows_and_samples_every_process() {
+    let _g = serial();
+    let results = tempfile::tempdir().unwrap();
+    // 10 000 rows (the profile's default), inserted by psql once
+    // pg_isready answers; SELECT count(*) must read them back.
+    let r = footprint(
+        results.path(),
+        "postgres",
+        &["--env", "SHARED_BUFFERS=16MB"],
+    );
+    assert_eq!(r["lanes"][0]["cells"][0]["status"], "ok");
+    // postmaster, checkpointer, background writer, WAL writer, autovacuum
+    // launcher, logical replication launcher: one thread each.
+    assert_eq!(median(&r, "threads"), 6.0, "{r}");
+    assert!(median(&r, "pss") > 1048576.0, "{r}");
 }
 
 #[test]

@@ -32,50 +32,27 @@ const LANES: &[(&str, &str)] = &[
     ),
 ];
 
-pub fn run(common: &Common) -> Result<ExitCode> {
-    println!(
-        "profiles ({}):",
-        common.repo_root.join("profiles").display()
-    );
-    for name in list_names(&common.repo_root) {
-        let path = common
-            .repo_root
-            .join("profiles")
-            .join(format!("{name}.yaml"));
-        match Profile::load(&path) {
-            Ok(p) => {
-                let mut lanes = vec!["footprint"];
-                if p.spec.entities.is_some() {
-                    lanes.push("scaling");
-                }
-                if !p.spec.knobs.is_empty() {
-                    lanes.push("sweep");
-                }
-                if p.spec.wrap.is_some() {
-                    lanes.extend(["heap", "memcheck"]);
-                }
-                if p.spec.churn.is_some() {
-                    lanes.push("churn");
-                }
-                if p.spec.load.is_some() {
-                    lanes.push("load (HTTP)");
-                }
-                if p.spec.fault.is_some() {
-                    lanes.push("fault");
-                }
-                println!(
-                    "  {name:<12} {}  [lanes: {}]",
-                    p.spec.description.as_deref().unwrap_or(""),
-                    lanes.join(", ")
-                );
-                if p.spec.load.is_none() && p.spec.ready.http.is_none() {
-                    println!(
-                        "  {:<12} no load lane: it speaks HTTP only, and this target is not HTTP",
-                        ""
-                    );
-                }
+/// Every bundled profile (an invalid one is listed as INVALID), or with
+/// `--profile NAME|PATH` that one, validated: invalid is exit 2.
+pub fn run(common: &Common, only: Option<&str>) -> Result<ExitCode> {
+    if let Some(arg) = only {
+        let p = Profile::resolve(&common.repo_root, arg)?;
+        println!("profile {}:", p.path.display());
+        print_profile(p.name(), &p);
+    } else {
+        println!(
+            "profiles ({}):",
+            common.repo_root.join("profiles").display()
+        );
+        for name in list_names(&common.repo_root) {
+            let path = common
+                .repo_root
+                .join("profiles")
+                .join(format!("{name}.yaml"));
+            match Profile::load(&path) {
+                Ok(p) => print_profile(&name, &p),
+                Err(e) => println!("  {name:<12} INVALID: {e:#}"),
             }
-            Err(e) => println!("  {name:<12} INVALID: {e:#}"),
         }
     }
     println!("lanes:");
@@ -83,4 +60,43 @@ pub fn run(common: &Common) -> Result<ExitCode> {
         println!("  {lane:<12} needs {needs}");
     }
     Ok(ExitCode::Ok)
+}
+
+fn print_profile(name: &str, p: &Profile) {
+    let mut lanes = vec!["footprint"];
+    if p.spec.entities.is_some() {
+        lanes.push("scaling");
+    }
+    if !p.spec.knobs.is_empty() {
+        lanes.push("sweep");
+    }
+    if p.spec.wrap.is_some() {
+        lanes.extend(["heap", "memcheck"]);
+    }
+    if p.spec.churn.is_some() {
+        lanes.push("churn");
+    }
+    if p.spec.load.is_some() {
+        lanes.push("load (HTTP)");
+    }
+    if p.spec.fault.is_some() {
+        lanes.push("fault");
+    }
+    println!(
+        "  {name:<12} {}  [lanes: {}]",
+        p.spec.description.as_deref().unwrap_or(""),
+        lanes.join(", ")
+    );
+    if p.spec.load.is_none() && p.spec.ready.http.is_none() {
+        println!(
+            "  {:<12} no load lane: it speaks HTTP only, and this target is not HTTP",
+            ""
+        );
+    }
+    if p.spec.fault.is_some() && p.spec.ready.port().is_none() {
+        println!(
+            "  {:<12} fault lane refused: its client probes the ready port, and `ready` is `exec`",
+            ""
+        );
+    }
 }

@@ -20,6 +20,9 @@ use crate::runner::Common;
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
 
+/// The profile of every command not given `--profile`.
+const DEFAULT_PROFILE: &str = "gateway";
+
 pub async fn dispatch(cli: Cli, argv: Vec<String>) -> Result<ExitCode> {
     let repo_root = repo_root()?;
     let g = &cli.global;
@@ -31,16 +34,16 @@ pub async fn dispatch(cli: Cli, argv: Vec<String>) -> Result<ExitCode> {
     let common = Common {
         repo_root,
         results,
-        profile: g.profile.clone(),
+        profile: g.profile.clone().unwrap_or_else(|| DEFAULT_PROFILE.into()),
         quiet: g.quiet,
         json: g.json,
         seed: g.seed.unwrap_or_else(rand::random),
         argv,
     };
     match cli.cmd {
-        Cmd::Setup => setup::run(&common).await,
+        Cmd::Setup => setup::run(&common, g.profile.as_deref()).await,
         Cmd::Doctor => doctor::run(&common).await,
-        Cmd::List => list::run(&common),
+        Cmd::List => list::run(&common, g.profile.as_deref()),
         Cmd::Footprint(a) => footprint::run(&common, a).await,
         Cmd::Scaling(a) => scaling::scaling(&common, a).await,
         Cmd::Sweep(a) => scaling::sweep(&common, a).await,

@@ -1,5 +1,6 @@
 //! `cargo xtask setup`: the engine and base image (scripts/setup), then the
-//! images of the bundled targets. Idempotent: a second run takes seconds.
+//! images of the bundled targets, or with `--profile` those of one profile
+//! (bundled or a path). Idempotent: a second run takes seconds.
 
 use crate::error::{BadInput, ExitCode};
 use crate::profile::{list_names, Profile};
@@ -7,8 +8,11 @@ use crate::runner::Common;
 use anyhow::{bail, Context, Result};
 use std::process::Command;
 
-pub async fn run(common: &Common) -> Result<ExitCode> {
+/// Everything (`only` = None), or the images of one profile (`--profile
+/// NAME|PATH`, validated first: a bad profile is exit 2 before anything runs).
+pub async fn run(common: &Common, only: Option<&str>) -> Result<ExitCode> {
     let root = &common.repo_root;
+    let one = only.map(|arg| Profile::resolve(root, arg)).transpose()?;
     let status = Command::new("bash")
         .arg(root.join("scripts/setup"))
         .status()
@@ -19,32 +23,50 @@ pub async fn run(common: &Common) -> Result<ExitCode> {
         ))
         .into());
     }
+    if let Some(profile) = one {
+        if !build_images(root, &profile)? {
+            say(&format!(
+                "profile {} ({}) has no `build:` and no `wrap.dockerfile`: nothing to build;                  its images must exist locally",
+                profile.name(),
+                profile.path.display()
+            ));
+        }
+        say("ready; check with `cargo xtask doctor`");
+        return Ok(ExitCode::Ok);
+    }
     for name in list_names(root) {
         let profile = Profile::load(&root.join("profiles").join(format!("{name}.yaml")))?;
-        let dir = profile.path.parent().unwrap_or(root);
-        let stage = root.join("target/runcost-images").join(&name);
-        let tools = profile
-            .spec
-            .wrap
-            .as_ref()
-            .and_then(|w| Some((w.image.as_str(), w.dockerfile.as_ref()?)));
-        if profile.spec.build.is_none() && tools.is_none() {
-            continue;
-        }
-        std::fs::create_dir_all(&stage)?;
-        if let Some(build) = &profile.spec.build {
-            build_target(root, build, dir, &stage)?;
-        }
-        // The tools image (heap and memcheck lanes) usually starts FROM the
-        // target's image, so it comes second.
-        if let Some((image, dockerfile)) = tools {
-            docker_build(image, &dir.join(dockerfile), &stage)?;
-        }
+        build_images(root, &profile)?;
     }
     // The box guest (agent, vmlinux, initramfs) for the qemu box lanes.
     crate::boxes::guest::build(root).context("build the box guest")?;
     say("ready; check with `cargo xtask doctor`");
     Ok(ExitCode::Ok)
+}
+
+/// The profile's `build:` image, then its tools image; false when it
+/// declares neither.
+fn build_images(root: &std::path::Path, profile: &Profile) -> Result<bool> {
+    let dir = profile.path.parent().unwrap_or(root);
+    let stage = root.join("target/runcost-images").join(profile.name());
+    let tools = profile
+        .spec
+        .wrap
+        .as_ref()
+        .and_then(|w| Some((w.image.as_str(), w.dockerfile.as_ref()?)));
+    if profile.spec.build.is_none() && tools.is_none() {
+        return Ok(false);
+    }
+    std::fs::create_dir_all(&stage).with_context(|| format!("create {}", stage.display()))?;
+    if let Some(build) = &profile.spec.build {
+        build_target(root, build, dir, &stage)?;
+    }
+    // The tools image (heap and memcheck lanes) usually starts FROM the
+    // target's image, so it comes second.
+    if let Some((image, dockerfile)) = tools {
+        docker_build(image, &dir.join(dockerfile), &stage)?;
+    }
+    Ok(true)
 }
 
 /// The target's release binary (if it is a workspace package) and image.

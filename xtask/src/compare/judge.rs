@@ -1,7 +1,7 @@
 //! Verdicts of a run against a baseline, per item, and the refusals that
 //! come before any verdict.
 
-use super::baseline::{host_differences, Baseline, BaselineMetric};
+use super::baseline::{host_differences, Baseline, BaselineExponent, BaselineMetric};
 use crate::error::BadInput;
 use crate::results::{Direction, RunRecord, RunStatus, Unit};
 use anyhow::Result;
@@ -162,10 +162,7 @@ pub fn compare_run(
             baseline_n: 1,
             candidate_n: 1,
             verdict,
-            note: Some(format!(
-                "k {:.3} [{:.3}, {:.3}] {} → {:.3} [{:.3}, {:.3}] {}",
-                b.k, b.lower, b.upper, b.verdict, c.k, c.lower, c.upper, c.verdict
-            )),
+            note: Some(format!("{} → {}", exponent_words(b), exponent_words(c))),
         });
     }
     if rows.is_empty() {
@@ -188,6 +185,18 @@ pub fn compare_run(
         host_differences: diffs,
         confirmed_with: Vec::new(),
     })
+}
+
+/// `k 1.020 [0.970, 1.070] linear`, or `no growth`.
+fn exponent_words(e: &BaselineExponent) -> String {
+    if e.verdict == super::NO_GROWTH {
+        "no growth".into()
+    } else {
+        format!(
+            "k {:.3} [{:.3}, {:.3}] {}",
+            e.k, e.lower, e.upper, e.verdict
+        )
+    }
 }
 
 fn judge_metric(b: &BaselineMetric, c: &BaselineMetric) -> Result<Row> {

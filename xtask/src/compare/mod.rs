@@ -10,7 +10,10 @@ pub use baseline::{Baseline, BaselineExponent, BaselineMetric, Thresholds};
 pub use judge::{compare_run, Comparison, Verdict};
 
 use crate::results::{Aggregate, Finding, LaneKind, RunRecord};
-use runcost_stats::powerlaw::PowerLawOutcome;
+use runcost_stats::powerlaw::ScalingOutcome;
+
+/// The verdict word of a NO GROWTH scaling finding in baselines.
+pub const NO_GROWTH: &str = "no_growth";
 
 /// Stable identity of an aggregate across runs: `lane/metric[/k=v...]`.
 pub fn metric_key(lane: LaneKind, a: &Aggregate) -> String {
@@ -47,11 +50,25 @@ pub fn extract(record: &RunRecord) -> (Vec<BaselineMetric>, Vec<BaselineExponent
             let Finding::Scaling {
                 metric,
                 parameter,
-                outcome: PowerLawOutcome::Fit(fit),
+                outcome,
                 ..
             } = f
             else {
                 continue;
+            };
+            // NO GROWTH is recorded as k = 0 [0, 0], what a + b·n^0 (a
+            // constant) means, so the interval rule reads any growing fit
+            // after it as a change (k_min > 0); a fit without an exponent
+            // (b ≤ 0, no verdict) offers nothing to compare.
+            let (k, lower, upper, verdict) = match outcome {
+                ScalingOutcome::Fit(fit) => (
+                    fit.k,
+                    fit.k_ci.lower,
+                    fit.k_ci.upper,
+                    format!("{:?}", fit.verdict).to_lowercase(),
+                ),
+                ScalingOutcome::NoGrowth(_) => (0.0, 0.0, 0.0, NO_GROWTH.to_string()),
+                ScalingOutcome::NoFit(_) | ScalingOutcome::NoVerdict { .. } => continue,
             };
             let m = serde_json::to_value(metric)
                 .ok()
@@ -59,10 +76,10 @@ pub fn extract(record: &RunRecord) -> (Vec<BaselineMetric>, Vec<BaselineExponent
                 .unwrap_or_default();
             exponents.push(BaselineExponent {
                 key: format!("{}/{m}/exponent/{parameter}", lane.lane),
-                k: fit.k,
-                lower: fit.k_ci.lower,
-                upper: fit.k_ci.upper,
-                verdict: format!("{:?}", fit.verdict).to_lowercase(),
+                k,
+                lower,
+                upper,
+                verdict,
             });
         }
     }

@@ -209,3 +209,56 @@ fn baseline_schema_is_checked_in_and_current() {
         "baselines/schema.json is stale: rerun with RUNCOST_BLESS=1 and commit it"
     );
 }
+
+/// A scaling run whose only finding is `outcome` (no aggregates).
+fn scaling_run(outcome: runcost_stats::powerlaw::ScalingOutcome) -> RunRecord {
+    let mut r = fixture();
+    r.status = RunStatus::Complete;
+    r.status_reason = None;
+    r.host_load.overloaded = false;
+    r.lanes = vec![LaneRecord {
+        lane: crate::results::LaneKind::Scaling,
+        cells: vec![],
+        aggregates: vec![],
+        skipped: vec![],
+        findings: vec![crate::results::Finding::Scaling {
+            metric: MetricKind::Pss,
+            parameter: "entities".into(),
+            points: 9,
+            outcome,
+        }],
+    }];
+    r
+}
+
+#[test]
+fn no_growth_against_growth_is_a_change() {
+    use runcost_stats::powerlaw::{judge_scaling, PowerLawOptions, ScalingOutcome, ScalingPoint};
+    let judged = |f: &dyn Fn(f64) -> f64| {
+        let pts: Vec<ScalingPoint> = (0..3)
+            .flat_map(|rep| {
+                [1000.0, 10000.0, 100000.0].map(|n| ScalingPoint {
+                    repeat_id: rep,
+                    n,
+                    cost: f(n) + 1e4 * f64::from(rep),
+                })
+            })
+            .collect();
+        judge_scaling(&pts, &PowerLawOptions::default()).unwrap()
+    };
+    let flat = judged(&|_| 30e6);
+    let linear = judged(&|n| 30e6 + 300.0 * n);
+    assert!(matches!(flat, ScalingOutcome::NoGrowth(_)), "{flat:?}");
+    assert!(matches!(linear, ScalingOutcome::Fit(_)), "{linear:?}");
+    let verdict = |b: &ScalingOutcome, c: &ScalingOutcome| {
+        let base = Baseline::from_run("b", &scaling_run(b.clone()));
+        let c = compare_run(&base, &scaling_run(c.clone()), CompareOpts::default()).unwrap();
+        assert_eq!(c.rows.len(), 1);
+        (c.rows[0].verdict, c.rows[0].note.clone().unwrap())
+    };
+    let (v, note) = verdict(&flat, &linear);
+    assert_eq!(v, Verdict::Regressed, "{note}");
+    assert!(note.starts_with("no growth → k "), "{note}");
+    assert_eq!(verdict(&linear, &flat).0, Verdict::Improved);
+    assert_eq!(verdict(&flat, &flat).0, Verdict::Ok);
+}

@@ -16,7 +16,7 @@ use super::{analysis, order, window, LaneCtx};
 use crate::events::Event;
 use crate::profile::EntitySetter;
 use crate::results::{CellStatus, Finding, LaneKind, LaneRecord, MetricKind};
-use runcost_stats::powerlaw::{fit_power_law, PowerLawOptions, PowerLawOutcome, ScalingPoint};
+use runcost_stats::powerlaw::{judge_scaling, PowerLawOptions, ScalingOutcome, ScalingPoint};
 use std::collections::BTreeMap;
 
 pub struct ScalingOpts {
@@ -127,8 +127,8 @@ pub fn fit(cells: &[crate::results::CellRecord], metric: MetricKind) -> Finding 
             })
         })
         .collect();
-    let outcome = fit_power_law(&points, &PowerLawOptions::default()).unwrap_or_else(|e| {
-        PowerLawOutcome::NoVerdict {
+    let outcome = judge_scaling(&points, &PowerLawOptions::default()).unwrap_or_else(|e| {
+        ScalingOutcome::NoVerdict {
             reason: format!("the fit could not be made: {e}"),
         }
     });

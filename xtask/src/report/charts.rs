@@ -9,7 +9,7 @@ use runcost_charts::{
     lines, scatter_fit, timeline, Curve, LinesSpec, Panel, Rgb, Scale, ScatterFitSpec, Series,
     TimelineSpec, XRange,
 };
-use runcost_stats::powerlaw::PowerLawOutcome;
+use runcost_stats::powerlaw::ScalingOutcome;
 
 /// A chart the markdown links to, relative to the run directory.
 #[derive(Clone, Debug, PartialEq)]
@@ -214,7 +214,7 @@ fn scaling_chart(
         .iter()
         .fold((f64::MAX, f64::MIN), |(a, b), &x| (a.min(x), b.max(x)));
     let fit = match outcome {
-        PowerLawOutcome::Fit(fit) if lo < hi => Some(Curve {
+        ScalingOutcome::Fit(fit) if lo < hi => Some(Curve {
             name: format!("a + b·n^k, k = {:.3}", fit.k),
             points: (0..=60)
                 .map(|i| {
@@ -227,7 +227,7 @@ fn scaling_chart(
     };
     // Band: the envelope of the curves refitted at the ends of k's interval.
     let band = match outcome {
-        PowerLawOutcome::Fit(fit) if lo < hi && fit.fits_at_ci.is_some() => {
+        ScalingOutcome::Fit(fit) if lo < hi && fit.fits_at_ci.is_some() => {
             Some(runcost_charts::Band {
                 name: format!(
                     "fits at k = {:.3} and {:.3}",

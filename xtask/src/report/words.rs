@@ -2,7 +2,7 @@
 
 use crate::results::leaks::{verdict_word, ChurnFinding, HeapFinding, MemcheckFinding};
 use crate::results::{Finding, MetricKind, Unit};
-use runcost_stats::powerlaw::{PowerLawOutcome, ScalingVerdict};
+use runcost_stats::powerlaw::{ScalingOutcome, ScalingVerdict};
 
 pub fn finding(f: &Finding) -> String {
     match f {
@@ -14,13 +14,49 @@ pub fn finding(f: &Finding) -> String {
             points,
             outcome,
         } => match outcome {
-            PowerLawOutcome::NoVerdict { reason } => {
+            ScalingOutcome::NoVerdict { reason } => {
                 format!(
                     "{}: NO VERDICT from {points} point(s): {reason}.",
                     metric.label()
                 )
             }
-            PowerLawOutcome::Fit(fit) => {
+            ScalingOutcome::NoGrowth(g) => {
+                let u = metric.unit();
+                format!(
+                    "NO GROWTH: {m} does not grow with {parameter} beyond noise; {m} at {} minus at {}: {}, {:.0} % CI [{}, {}] (Welch, {} and {} points), so no exponent is fitted.",
+                    g.n_largest,
+                    g.n_smallest,
+                    signed(u, g.difference),
+                    g.difference_ci.level * 100.0,
+                    signed(u, g.difference_ci.lower),
+                    signed(u, g.difference_ci.upper),
+                    g.points_largest,
+                    g.points_smallest,
+                    m = metric.label(),
+                )
+            }
+            ScalingOutcome::NoFit(f) => {
+                let u = metric.unit();
+                let growth = match &f.growth {
+                    Some(g) => format!(
+                        "the largest size is {} [{}, {}] above the smallest",
+                        signed(u, g.difference),
+                        signed(u, g.difference_ci.lower),
+                        signed(u, g.difference_ci.upper)
+                    ),
+                    None => "no growth test: it needs 2 or more repeats at the smallest and the largest size".into(),
+                };
+                format!(
+                    "{}: NO FIT: b ≤ 0: the best curve a + b·n^k has b = {:.3e} (from {} at {} to {} at {}), so it has no growth exponent; {growth}.",
+                    metric.label(),
+                    f.b,
+                    u.show(f.fitted_smallest),
+                    f.n_smallest,
+                    u.show(f.fitted_largest),
+                    f.n_largest,
+                )
+            }
+            ScalingOutcome::Fit(fit) => {
                 let (lo, hi) = (fit.k_ci.lower, fit.k_ci.upper);
                 let verdict = match fit.verdict {
                     ScalingVerdict::Sublinear => format!("SUBLINEAR: {} grows slower than {parameter}", metric.label()),
@@ -48,6 +84,15 @@ pub fn finding(f: &Finding) -> String {
         Finding::Heap(f) => heap(f),
         Finding::Memcheck(f) => memcheck(f),
         Finding::Churn(f) => churn(f),
+    }
+}
+
+/// A difference with its sign: `+0.02 MiB`, `-1.20 MiB`.
+fn signed(u: Unit, v: f64) -> String {
+    if v >= 0.0 {
+        format!("+{}", u.show(v))
+    } else {
+        u.show(v)
     }
 }
 
@@ -184,8 +229,10 @@ pub fn finding_short(f: &Finding) -> String {
         Finding::Scaling {
             points, outcome, ..
         } => match outcome {
-            PowerLawOutcome::NoVerdict { .. } => format!("no verdict ({points} points)"),
-            PowerLawOutcome::Fit(fit) => format!(
+            ScalingOutcome::NoVerdict { .. } => format!("no verdict ({points} points)"),
+            ScalingOutcome::NoGrowth(_) => format!("NO GROWTH ({points} points)"),
+            ScalingOutcome::NoFit(_) => format!("no fit: b ≤ 0 ({points} points)"),
+            ScalingOutcome::Fit(fit) => format!(
                 "k = {:.3} [{:.3}, {:.3}] {} ({} points, {} sizes)",
                 fit.k,
                 fit.k_ci.lower,

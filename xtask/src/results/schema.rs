@@ -148,7 +148,8 @@ pub enum Finding {
         parameter: String,
         /// Points available (steady cells).
         points: usize,
-        outcome: runcost_stats::powerlaw::PowerLawOutcome,
+        /// A fit with its exponent, NO GROWTH, no fit (b ≤ 0) or no verdict.
+        outcome: runcost_stats::powerlaw::ScalingOutcome,
     },
     /// The target under heaptrack.
     Heap(Box<super::leaks::HeapFinding>),

@@ -10,7 +10,7 @@ use crate::lanes::scaling::ScalingOpts;
 use crate::results::{Finding, LaneKind, MetricKind, Settings};
 use crate::runner::{self, Common, Job};
 use anyhow::{Context, Result};
-use runcost_stats::powerlaw::PowerLawOutcome;
+use runcost_stats::powerlaw::ScalingOutcome;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -87,7 +87,7 @@ pub async fn run(
             anyhow::bail!("not a scaling finding");
         };
         let row = match fit {
-            PowerLawOutcome::Fit(f) => Row {
+            ScalingOutcome::Fit(f) => Row {
                 true_k: k,
                 run_id: outcome.run.id.clone(),
                 k_hat: Some(f.k),
@@ -96,12 +96,21 @@ pub async fn run(
                 abs_error: Some((f.k - k).abs()),
                 wall_s,
             },
-            PowerLawOutcome::NoVerdict { reason } => Row {
+            ScalingOutcome::NoVerdict { reason } => Row {
                 true_k: k,
                 run_id: outcome.run.id.clone(),
                 k_hat: None,
                 ci: None,
                 verdict: format!("NO VERDICT: {reason}"),
+                abs_error: None,
+                wall_s,
+            },
+            ScalingOutcome::NoGrowth(_) | ScalingOutcome::NoFit(_) => Row {
+                true_k: k,
+                run_id: outcome.run.id.clone(),
+                k_hat: None,
+                ci: None,
+                verdict: crate::report::words::finding(finding),
                 abs_error: None,
                 wall_s,
             },

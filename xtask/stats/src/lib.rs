@@ -75,8 +75,9 @@ pub use percentile::{
     quotable_percentile, Tier,
 };
 pub use powerlaw::{
-    fit_power_law, NoiseModel, PowerLawFit, PowerLawOptions, PowerLawOutcome, ScalingPoint,
-    ScalingVerdict, LINEARITY_MARGIN,
+    fit_power_law, growth_test, judge_scaling, FallingFit, GrowthTest, NoiseModel, PowerLawFit,
+    PowerLawOptions, PowerLawOutcome, ScalingOutcome, ScalingPoint, ScalingVerdict,
+    LINEARITY_MARGIN,
 };
 pub use regression::{
     ols, slope_ci_autocorrelated, NoiseResiduals, OlsFit, SlopeCiMethod, SlopeInterval,

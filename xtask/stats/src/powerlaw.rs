@@ -409,6 +409,158 @@ pub fn fit_power_law(
     }))
 }
 
+/// The cost at the largest size against the cost at the smallest: does it
+/// grow beyond noise at all?
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GrowthTest {
+    /// Smallest size.
+    pub n_smallest: f64,
+    /// Largest size.
+    pub n_largest: f64,
+    /// Points (fresh runs) at the smallest size.
+    pub points_smallest: usize,
+    /// Points at the largest size.
+    pub points_largest: usize,
+    /// Mean cost at the smallest size.
+    pub mean_smallest: f64,
+    /// Mean cost at the largest size.
+    pub mean_largest: f64,
+    /// mean_largest − mean_smallest.
+    pub difference: f64,
+    /// Welch interval of the difference.
+    pub difference_ci: Interval,
+    /// Welch–Satterthwaite degrees of freedom of the difference.
+    pub df: f64,
+}
+
+impl GrowthTest {
+    /// Growth is shown when the whole interval of the difference lies above
+    /// zero; anything else (an interval holding 0, or a fall) is no growth.
+    pub fn grows(&self) -> bool {
+        self.difference_ci.lower > 0.0
+    }
+}
+
+/// Welch's interval (Welch 1947, *Biometrika* 34; [`crate::compare::compare`])
+/// for mean cost at the largest size minus mean cost at the smallest, at
+/// `level`. The cells are fresh runs, so the two groups are independent;
+/// Welch does not assume they share a variance (noise often grows with the
+/// cost). `None` when either size has fewer than 2 points: one run carries
+/// no information about its own spread.
+///
+/// As a test: "grows" ([`GrowthTest::grows`]) when the two-sided `level`
+/// interval lies above 0, i.e. a one-sided test of "no growth" at
+/// (1 − level)/2. When the cost does not depend on the size, growth is
+/// claimed in (1 − level)/2 of runs (2.5 % at 95 %), so NO GROWTH comes out
+/// in 97.5 % of them; the Monte Carlo tests check ≥ 95 %.
+pub fn growth_test(points: &[ScalingPoint], level: f64) -> Result<Option<GrowthTest>, StatsError> {
+    check_level(level)?;
+    let Some(n_smallest) = points.iter().map(|p| p.n).min_by(f64::total_cmp) else {
+        return Ok(None);
+    };
+    let n_largest = points
+        .iter()
+        .map(|p| p.n)
+        .max_by(f64::total_cmp)
+        .unwrap_or(n_smallest);
+    let at = |n: f64| -> Vec<f64> { points.iter().filter(|p| p.n == n).map(|p| p.cost).collect() };
+    let (small, large) = (at(n_smallest), at(n_largest));
+    if n_smallest == n_largest || small.len() < 2 || large.len() < 2 {
+        return Ok(None);
+    }
+    let c = crate::compare::compare(&small, &large, level)?;
+    Ok(Some(GrowthTest {
+        n_smallest,
+        n_largest,
+        points_smallest: small.len(),
+        points_largest: large.len(),
+        mean_smallest: c.baseline_mean,
+        mean_largest: c.candidate_mean,
+        difference: c.difference,
+        difference_ci: c.difference_ci,
+        df: c.difference_df,
+    }))
+}
+
+/// A best fit whose scale b is not positive: the curve a + b·n^k does not
+/// rise, so its k is no growth exponent and is not reported.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FallingFit {
+    /// Constant term a.
+    pub a: f64,
+    /// Scale b (≤ 0).
+    pub b: f64,
+    /// The fitted cost at the smallest size.
+    pub fitted_smallest: f64,
+    /// The fitted cost at the largest size.
+    pub fitted_largest: f64,
+    /// Smallest size.
+    pub n_smallest: f64,
+    /// Largest size.
+    pub n_largest: f64,
+    /// The growth test, when both ends have 2 or more points (it showed
+    /// growth, or this would be NO GROWTH).
+    pub growth: Option<GrowthTest>,
+}
+
+/// What the scaling lane concludes from its points.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum ScalingOutcome {
+    /// The cost grows (or no growth test was possible) and the fit has
+    /// b > 0: k and its verdict.
+    Fit(PowerLawFit),
+    /// The cost at the largest size is not above the cost at the smallest
+    /// beyond noise.
+    NoGrowth(GrowthTest),
+    /// The best fit has b ≤ 0: no exponent.
+    NoFit(FallingFit),
+    /// The design cannot support a verdict (too few sizes or points, less
+    /// than a decade, or the fit could not be made).
+    NoVerdict {
+        /// Human-readable reason.
+        reason: String,
+    },
+}
+
+/// The scaling verdict: [`fit_power_law`]'s design rules first (fewer than
+/// 3 sizes, less than a decade or fewer than 5 points give `NoVerdict`),
+/// then [`growth_test`] between the smallest and largest size (`NoGrowth`
+/// when the difference's interval does not lie above 0), then the fit,
+/// whose exponent is reported only when b > 0 (`NoFit` otherwise). Why the
+/// growth test comes first: on a flat series the profile likelihood of k is
+/// flat too, so the fit lands anywhere in [k_min, k_max] (k = 4.000 with an
+/// interval clipped at the search range, b < 0, in a real run), a number
+/// that says nothing.
+pub fn judge_scaling(
+    points: &[ScalingPoint],
+    opts: &PowerLawOptions,
+) -> Result<ScalingOutcome, StatsError> {
+    let fit = match fit_power_law(points, opts)? {
+        PowerLawOutcome::NoVerdict { reason } => return Ok(ScalingOutcome::NoVerdict { reason }),
+        PowerLawOutcome::Fit(f) => f,
+    };
+    let growth = growth_test(points, opts.level)?;
+    if let Some(g) = growth.as_ref().filter(|g| !g.grows()) {
+        return Ok(ScalingOutcome::NoGrowth(g.clone()));
+    }
+    if fit.b > 0.0 {
+        return Ok(ScalingOutcome::Fit(fit));
+    }
+    let n_smallest = points.iter().map(|p| p.n).fold(f64::INFINITY, f64::min);
+    let n_largest = points.iter().map(|p| p.n).fold(0.0, f64::max);
+    let curve = |n: f64| fit.a + fit.b * n.powf(fit.k);
+    Ok(ScalingOutcome::NoFit(FallingFit {
+        a: fit.a,
+        b: fit.b,
+        fitted_smallest: curve(n_smallest),
+        fitted_largest: curve(n_largest),
+        n_smallest,
+        n_largest,
+        growth,
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -512,5 +664,105 @@ mod tests {
         let json = serde_json::to_string(&PowerLawOutcome::Fit(f)).unwrap();
         assert!(json.contains("\"outcome\":\"fit\""));
         assert!(json.contains("\"verdict\":\"indeterminate\""));
+    }
+    fn judged(p: &[ScalingPoint]) -> ScalingOutcome {
+        judge_scaling(p, &PowerLawOptions::default()).unwrap()
+    }
+
+    #[test]
+    fn constant_cost_is_no_growth() {
+        let p = pts(&[10.0, 100.0, 1000.0], 3, |_| 500.0);
+        let ScalingOutcome::NoGrowth(g) = judged(&p) else {
+            panic!("expected no growth: {:?}", judged(&p))
+        };
+        assert_eq!((g.n_smallest, g.n_largest), (10.0, 1000.0));
+        assert_eq!((g.points_smallest, g.points_largest), (3, 3));
+        // Only the ±0.02 wiggles differ between the ends.
+        assert!(g.difference.abs() < 0.01, "{g:?}");
+        assert!(g.difference_ci.contains(0.0) && !g.grows());
+        let json = serde_json::to_string(&ScalingOutcome::NoGrowth(g)).unwrap();
+        assert!(json.contains("\"outcome\":\"no_growth\""), "{json}");
+    }
+
+    #[test]
+    fn a_falling_cost_is_no_growth_and_a_rising_one_is_fitted() {
+        let p = pts(&[10.0, 100.0, 1000.0], 3, |n| 1000.0 - n / 10.0);
+        let ScalingOutcome::NoGrowth(g) = judged(&p) else {
+            panic!("expected no growth")
+        };
+        assert!(g.difference_ci.upper < 0.0, "{g:?}");
+        let p = pts(&[10.0, 100.0, 1000.0], 3, |n| 100.0 + n);
+        assert!(
+            matches!(judged(&p), ScalingOutcome::Fit(f) if f.verdict == ScalingVerdict::Linear)
+        );
+    }
+
+    #[test]
+    fn a_fit_with_b_not_positive_reports_no_exponent() {
+        // One repeat: no growth test; the cost rises then falls back below
+        // its start, so the best curve has b < 0.
+        let p: Vec<ScalingPoint> = [
+            (10.0, 100.0),
+            (30.0, 140.0),
+            (100.0, 130.0),
+            (300.0, 95.0),
+            (1000.0, 90.0),
+        ]
+        .iter()
+        .map(|&(n, cost)| ScalingPoint {
+            repeat_id: 0,
+            n,
+            cost,
+        })
+        .collect();
+        assert_eq!(growth_test(&p, 0.95).unwrap(), None);
+        let ScalingOutcome::NoFit(f) = judged(&p) else {
+            panic!("expected no fit: {:?}", judged(&p))
+        };
+        assert!(f.b <= 0.0 && f.fitted_largest <= f.fitted_smallest, "{f:?}");
+        assert_eq!((f.n_smallest, f.n_largest), (10.0, 1000.0));
+        assert!(f.growth.is_none());
+        let json = serde_json::to_string(&ScalingOutcome::NoFit(f)).unwrap();
+        assert!(
+            json.contains("\"outcome\":\"no_fit\"") && !json.contains("\"k\""),
+            "{json}"
+        );
+    }
+
+    #[test]
+    fn growth_test_matches_welch_by_hand() {
+        // Smallest: 10, 12, 14 (mean 12, var 4); largest: 20, 21, 22 (mean
+        // 21, var 1). Var of the difference 4/3 + 1/3 = 5/3; Welch df
+        // (5/3)² / ((4/3)²/2 + (1/3)²/2) = 50/17; t_{0.975, 50/17} = 3.21876
+        // (Simpson integration of the t density, bisected; not statrs).
+        let p: Vec<ScalingPoint> = [
+            (1.0, 10.0),
+            (1.0, 12.0),
+            (1.0, 14.0),
+            (10.0, 20.0),
+            (10.0, 21.0),
+            (10.0, 22.0),
+        ]
+        .iter()
+        .map(|&(n, cost)| ScalingPoint {
+            repeat_id: 0,
+            n,
+            cost,
+        })
+        .collect();
+        let g = growth_test(&p, 0.95).unwrap().unwrap();
+        assert_eq!(g.difference, 9.0);
+        assert!((g.df - 50.0 / 17.0).abs() < 1e-12, "{g:?}");
+        let h = 9.0 - g.difference_ci.lower;
+        assert!((h - 3.21876 * (5.0f64 / 3.0).sqrt()).abs() < 1e-4, "{g:?}");
+        assert!(g.grows());
+    }
+
+    #[test]
+    fn no_verdict_passes_through() {
+        let p = pts(&[10.0, 30.0, 90.0], 5, |n| 100.0 + n);
+        assert!(
+            matches!(judged(&p), ScalingOutcome::NoVerdict { reason } if reason.contains("decade"))
+        );
     }
 }
