@@ -4,11 +4,13 @@
 
 mod boxes;
 mod cli;
+mod cli_values;
 mod cmd;
 mod compare;
 mod engine;
 mod error;
 mod events;
+mod fs;
 mod httpc;
 mod lanes;
 mod memcached;
@@ -16,6 +18,7 @@ mod probe;
 mod profile;
 mod report;
 mod results;
+mod rundir;
 mod runner;
 mod selfcheck;
 mod units;

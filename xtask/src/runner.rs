@@ -11,12 +11,12 @@ use crate::lanes::cell::Measured;
 use crate::lanes::{
     churn, fault, footprint, heap, load, memcheck, scaling, sweep, LaneCtx, MeasureOpts,
 };
-use crate::probe::hostload;
+use crate::probe::{fingerprint, hostload};
 use crate::profile::Profile;
 use crate::results::{
-    fingerprint, CellStatus, LaneRecord, LoadSummary, ProfileRef, RunDir, RunRecord, RunStatus,
-    Settings, SCHEMA_VERSION,
+    CellStatus, LaneRecord, LoadSummary, ProfileRef, RunRecord, RunStatus, Settings, SCHEMA_VERSION,
 };
+use crate::rundir::RunDir;
 use anyhow::{Context, Result};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -257,7 +257,7 @@ pub async fn run(
     };
     let (load_samples, _) = load.stop();
     record.host_load = summarize_load(&load_samples, record.host.cores);
-    let _ = crate::results::rundir::write_atomic(
+    let _ = crate::fs::write_atomic(
         &run.path("samples/hostload.csv"),
         load_csv(&load_samples).as_bytes(),
     );

@@ -17,11 +17,13 @@ use crate::engine::{ComposeCli, Engine, EngineInfo};
 use crate::error::{bad_input, BadInput, ExitCode, Interrupted};
 use crate::events::{Event, Events, Reporter};
 use crate::lanes::boxes::{churn, density, exec, lifecycle, teardown};
+use crate::probe::fingerprint;
 use crate::results::boxes::{BoxEnv, BoxFinding, BoxLane};
 use crate::results::{
-    fingerprint, Finding, LaneKind, LaneRecord, LoadSummary, ProfileRef, RunDir, RunRecord,
-    RunStatus, Settings, SCHEMA_VERSION,
+    Finding, LaneKind, LaneRecord, LoadSummary, ProfileRef, RunRecord, RunStatus, Settings,
+    SCHEMA_VERSION,
 };
+use crate::rundir::RunDir;
 use crate::runner::{now_rfc3339, Common, Outcome};
 use anyhow::{Context, Result};
 use runcost_stats::LeakVerdict;
@@ -409,7 +411,7 @@ pub async fn run(common: &Common, what: BoxCmd) -> Result<ExitCode> {
     };
     let (load_samples, _) = load.stop();
     record.host_load = crate::runner::summarize_load(&load_samples, record.host.cores);
-    let _ = crate::results::rundir::write_atomic(
+    let _ = crate::fs::write_atomic(
         &run.path("samples/hostload.csv"),
         crate::runner::load_csv(&load_samples).as_bytes(),
     );

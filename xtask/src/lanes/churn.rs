@@ -22,11 +22,11 @@
 use super::cell::{self, CellPlan, Measured};
 use super::{analysis, LaneCtx};
 use crate::events::Event;
+use crate::fs::write_atomic;
 use crate::probe::sampler::Sample;
 use crate::probe::{Probe, Target};
 use crate::profile::ChurnSpec;
 use crate::results::leaks::{ChurnFinding, ChurnMetric};
-use crate::results::rundir::write_atomic;
 use crate::results::{CellRecord, CellStatus, Finding, LaneKind, LaneRecord, MetricKind};
 use anyhow::{bail, Context, Result};
 use http_body_util::{BodyExt, Full};

@@ -12,7 +12,7 @@ use crate::lanes::cell::{self, pin_current_thread, CellPlan};
 use crate::lanes::{LaneCtx, MeasureOpts};
 use crate::probe::SamplerMode;
 use crate::profile::Profile;
-use crate::results::RunDir;
+use crate::rundir::RunDir;
 use crate::runner::Common;
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
@@ -111,7 +111,7 @@ pub async fn run(
     drop(reporter);
     let rounds_out = result?;
     let json = serde_json::to_string_pretty(&rounds_out)?;
-    crate::results::rundir::write_atomic(&run.path("selfcheck-load.json"), json.as_bytes())?;
+    crate::fs::write_atomic(&run.path("selfcheck-load.json"), json.as_bytes())?;
     if common.json {
         println!("{json}");
         return Ok(ExitCode::Ok);

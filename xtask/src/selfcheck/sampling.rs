@@ -18,7 +18,7 @@ use crate::probe::parse::parse_stat;
 use crate::probe::sampler::spawn_probe;
 use crate::probe::{clock_ticks, Probe, SamplerMode, Target};
 use crate::profile::Profile;
-use crate::results::RunDir;
+use crate::rundir::RunDir;
 use crate::runner::Common;
 use anyhow::{Context, Result};
 use serde::Serialize;
@@ -87,7 +87,7 @@ pub async fn run(common: &Common, samples: u32) -> Result<ExitCode> {
     drop(reporter);
     let report = result?;
     let json = serde_json::to_string_pretty(&report)?;
-    crate::results::rundir::write_atomic(&run.path("selfcheck-sampling.json"), json.as_bytes())?;
+    crate::fs::write_atomic(&run.path("selfcheck-sampling.json"), json.as_bytes())?;
     if common.json {
         println!("{json}");
     } else {

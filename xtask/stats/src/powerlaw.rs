@@ -29,7 +29,7 @@ pub struct ScalingPoint {
 }
 
 /// How measurement noise scales with the cost.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum NoiseModel {
     /// Constant noise variance: ordinary least squares.
@@ -67,7 +67,7 @@ impl Default for PowerLawOptions {
 }
 
 /// Scaling verdict from the k interval.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ScalingVerdict {
     /// k interval entirely below 1 − margin.
@@ -81,7 +81,7 @@ pub enum ScalingVerdict {
 }
 
 /// A fitted power law.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PowerLawFit {
     /// Constant term a.
     pub a: f64,
@@ -116,7 +116,7 @@ pub struct PowerLawFit {
 }
 
 /// Outcome of [`fit_power_law`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum PowerLawOutcome {
     /// The model was fitted.
