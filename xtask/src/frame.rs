@@ -9,13 +9,14 @@
 use crate::engine::cleanup::{reap_blocking, shutdown_signal};
 use crate::error::Interrupted;
 use crate::events::{Event, Events};
+use crate::fs::write_atomic;
 use crate::probe::hostload::{self, HostLoad};
 use crate::probe::sampler::{Ticker, Timed};
-use crate::results::rundir::write_atomic;
 use crate::results::{
-    HostFingerprint, LaneRecord, LoadSummary, ProfileRef, RunDir, RunRecord, RunStatus, Settings,
-    ToolInfo, SCHEMA_VERSION,
+    HostFingerprint, LaneRecord, LoadSummary, ProfileRef, RunRecord, RunStatus, Settings, ToolInfo,
+    SCHEMA_VERSION,
 };
+use crate::rundir::RunDir;
 use anyhow::{Context, Result};
 use std::collections::BTreeMap;
 use std::io::Write;

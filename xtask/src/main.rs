@@ -4,12 +4,14 @@
 
 mod boxes;
 mod cli;
+mod cli_values;
 mod cmd;
 mod compare;
 mod engine;
 mod error;
 mod events;
 mod frame;
+mod fs;
 mod httpc;
 mod lanes;
 mod memcached;
@@ -17,6 +19,7 @@ mod probe;
 mod profile;
 mod report;
 mod results;
+mod rundir;
 mod runner;
 mod selfcheck;
 mod units;

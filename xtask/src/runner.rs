@@ -9,8 +9,9 @@ use crate::frame::{Head, Recorded, Uses};
 use crate::lanes::{
     churn, fault, footprint, heap, load, memcheck, scaling, sweep, LaneCtx, MeasureOpts,
 };
+use crate::probe::fingerprint;
 use crate::profile::Profile;
-use crate::results::{fingerprint, CellStatus, ProfileRef, RunStatus, Settings};
+use crate::results::{CellStatus, ProfileRef, RunStatus, Settings};
 use anyhow::Result;
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -272,7 +272,9 @@ pub struct FatalSignal {
 }
 
 /// Bytes and blocks of one leak kind.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct Amount {
     /// Bytes (direct bytes of each record; saturating sum).
     pub bytes: u64,
@@ -285,7 +287,9 @@ pub struct Amount {
 /// Leaks per kind, summed over the leak records in the file. Only kinds
 /// shown by `--show-leak-kinds` have records; with the recommended options
 /// `still_reachable` stays zero.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct LeakSummary {
     /// `Leak_DefinitelyLost`.
     pub definitely_lost: Amount,
@@ -298,7 +302,9 @@ pub struct LeakSummary {
 }
 
 /// Errors of one kind.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct KindCount {
     /// Distinct errors (`<error>` elements, "contexts").
     pub contexts: u64,

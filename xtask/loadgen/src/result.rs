@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 /// Computed from the run's histogram, which holds successes (2xx) plus
 /// timeouts and open-loop drops at their give-up values (see [`LoadResult`]).
 /// All zero when the histogram is empty.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LatencySummary {
     /// Samples in the histogram.
     pub count: u64,
@@ -44,7 +44,7 @@ impl LatencySummary {
 }
 
 /// Percentiles of a lag histogram, in microseconds.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LagSummary {
     pub count: u64,
     pub p50_us: u64,
@@ -68,7 +68,7 @@ impl LagSummary {
 
 /// One point of a latency-by-percentile curve (HdrHistogram style): a
 /// fraction `percentile`/100 of the samples took at most `value_us`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PercentilePoint {
     /// 0..=100.
     pub percentile: f64,
@@ -101,7 +101,7 @@ pub(crate) fn percentile_points(h: &Histogram<u64>, ticks: u32) -> Vec<Percentil
 }
 
 /// How well the open-loop schedule was kept.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ScheduleStats {
     /// Actual send − intended start over every sent request of the window.
     /// Includes time spent waiting for a free connection, so a server stall
@@ -136,7 +136,7 @@ pub struct ScheduleStats {
 /// send lag + `timeout`), and every open-loop drop at `timeout` (a lower
 /// bound of what it would have taken). Non-2xx responses and I/O or connect
 /// errors are counted but not recorded.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LoadResult {
     /// `"open"` or `"closed"`.
     pub mode: String,

@@ -9,21 +9,11 @@ use super::guest::GuestImage;
 use super::qemu::{qemu_version, QemuBackend};
 use super::{Accel, AccelChoice, BoxBackend, BoxSpec};
 use crate::error::BadInput;
+pub use crate::results::boxes::AccelProbe;
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-
-/// What the probe found, recorded in every qemu result.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct AccelProbe {
-    pub accel: Accel,
-    pub choice: AccelChoice,
-    /// Why this accelerator (e.g. "KVM did not boot the guest within 20 s").
-    pub reason: String,
-    /// From the cache of an earlier probe.
-    pub cached: bool,
-}
 
 #[derive(Serialize, Deserialize)]
 struct Cache {
@@ -152,10 +142,8 @@ pub async fn resolve(
                 kvm_boots: kvm,
                 reason: reason.clone(),
             };
-            let _ = crate::results::rundir::write_atomic(
-                &path,
-                serde_json::to_string_pretty(&cache)?.as_bytes(),
-            );
+            let _ =
+                crate::fs::write_atomic(&path, serde_json::to_string_pretty(&cache)?.as_bytes());
             Ok(AccelProbe {
                 accel: if kvm { Accel::Kvm } else { Accel::Tcg },
                 choice,

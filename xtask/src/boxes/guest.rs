@@ -314,7 +314,7 @@ pub fn build(root: &Path) -> Result<GuestImage> {
     }));
     let cpio = cpio_newc(&entries);
     let initramfs = dir.join("initramfs.cpio");
-    crate::results::rundir::write_atomic(&initramfs, &cpio)?;
+    crate::fs::write_atomic(&initramfs, &cpio)?;
     say(&format!(
         "initramfs {} ({} KiB: agent, busybox, {} applets)",
         initramfs.display(),
@@ -339,7 +339,7 @@ pub fn build(root: &Path) -> Result<GuestImage> {
         initramfs_bytes: cpio.len() as u64,
         virtio,
     };
-    crate::results::rundir::write_atomic(
+    crate::fs::write_atomic(
         &dir.join("guest.json"),
         serde_json::to_string_pretty(&g)?.as_bytes(),
     )?;
@@ -374,7 +374,7 @@ fn extract_vmlinux(vmlinuz: &Path, out: &Path) -> Result<PathBuf> {
     if o.stdout.len() < 1 << 20 || !o.stdout.starts_with(b"\x7fELF") {
         bail!("{} did not produce an ELF kernel", argv[0]);
     }
-    crate::results::rundir::write_atomic(out, &o.stdout)?;
+    crate::fs::write_atomic(out, &o.stdout)?;
     Ok(out.to_path_buf())
 }
 

@@ -10,19 +10,11 @@ pub mod guest;
 pub mod qemu;
 pub mod track;
 
+// The box vocabulary lives in results/ because run.json records it; what a
+// box does with it (qemu names, the default size) is here.
+pub use crate::results::boxes::{Accel, AccelChoice, BackendKind, BoxSpec, Transport};
 use anyhow::Result;
-use serde::{Deserialize, Serialize};
 use std::time::Duration;
-
-/// Which kind of box.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "snake_case")]
-pub enum BackendKind {
-    /// qemu-system-x86_64 with a Debian kernel and the runcost initramfs.
-    Qemu,
-    /// A container of the base image through the Docker engine.
-    Container,
-}
 
 impl std::fmt::Display for BackendKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -31,16 +23,6 @@ impl std::fmt::Display for BackendKind {
             BackendKind::Container => "container",
         })
     }
-}
-
-/// How a VM's CPU is provided.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Accel {
-    /// Hardware virtualisation through /dev/kvm.
-    Kvm,
-    /// qemu's software emulator (Tiny Code Generator).
-    Tcg,
 }
 
 impl Accel {
@@ -52,31 +34,6 @@ impl Accel {
     }
 }
 
-/// What the user asked for with `--accel`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "snake_case")]
-pub enum AccelChoice {
-    /// KVM when a boot probe shows it boots the guest, else TCG.
-    Auto,
-    /// KVM or a clear error.
-    Kvm,
-    /// Software emulation, no probe.
-    Tcg,
-}
-
-/// How the host reaches a VM's agent.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "snake_case")]
-pub enum Transport {
-    /// `-machine microvm` with virtio-console over virtio-mmio (the agent
-    /// loads four modules): measured 20× faster for 1 MiB of output than
-    /// the UART, and the smaller machine boots faster.
-    Virtio,
-    /// `-machine pc` with the agent on the second 16550 UART: no guest
-    /// modules at all.
-    Serial,
-}
-
 impl Transport {
     pub fn name(self) -> &'static str {
         match self {
@@ -84,13 +41,6 @@ impl Transport {
             Transport::Serial => "serial",
         }
     }
-}
-
-/// The size of one box.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BoxSpec {
-    pub memory_mib: u32,
-    pub vcpus: u32,
 }
 
 impl Default for BoxSpec {

@@ -33,7 +33,7 @@ pub fn box_dir(root: &Path, run_id: &str, box_name: &str) -> PathBuf {
 }
 
 pub fn write(dir: &Path, rec: &VmRecord) -> Result<()> {
-    crate::results::rundir::write_atomic(
+    crate::fs::write_atomic(
         &dir.join("vm.json"),
         serde_json::to_string_pretty(rec)?.as_bytes(),
     )

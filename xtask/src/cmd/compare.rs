@@ -3,7 +3,8 @@
 use crate::compare::judge::{check_judgeable, CompareOpts};
 use crate::compare::{compare_run, Baseline, Comparison, Verdict};
 use crate::error::{BadInput, ExitCode};
-use crate::results::rundir::{resolve_run, write_atomic};
+use crate::fs::write_atomic;
+use crate::rundir::resolve_run;
 use crate::runner::Common;
 use anyhow::Result;
 use std::fmt::Write;

@@ -3,8 +3,8 @@
 
 use crate::compare::metric_key;
 use crate::error::ExitCode;
-use crate::results::rundir::resolve_run;
 use crate::results::{Direction, RunRecord};
+use crate::rundir::resolve_run;
 use crate::runner::Common;
 use anyhow::Result;
 use serde_json::{json, Map, Value};

@@ -4,7 +4,7 @@
 
 use crate::compare::metric_key;
 use crate::error::{BadInput, ExitCode};
-use crate::results::rundir::write_atomic;
+use crate::fs::write_atomic;
 use crate::results::{RunRecord, RunStatus, Unit};
 use crate::runner::Common;
 use anyhow::Result;

@@ -54,7 +54,7 @@ pub async fn dispatch(cli: Cli, argv: Vec<String>) -> Result<ExitCode> {
         Cmd::Churn(a) => leaks::churn(&common, a).await,
         Cmd::Box { what } => boxes::run(&common, what).await,
         Cmd::Report { run } => {
-            let dir = crate::results::rundir::resolve_run(&common.results, run.as_deref())?;
+            let dir = crate::rundir::resolve_run(&common.results, run.as_deref())?;
             let record = dir.read_record()?;
             crate::report::render(&dir, &record)?;
             println!("{}", dir.path("report.md").display());

@@ -15,6 +15,7 @@ use super::cell::{self, Body, Cell, CellPlan};
 use super::recovery::{longest_gap, recovery};
 use super::LaneCtx;
 use crate::events::Event;
+use crate::fs::write_atomic;
 use crate::httpc;
 use crate::probe::sampler::{spawn_probe_tolerant, Sample, Ticker};
 use crate::probe::Reading;
@@ -23,7 +24,6 @@ use crate::profile::{EngineOp, FaultAction, FaultSpec};
 use crate::results::fault::{
     FaultFinding, FaultRepeat, ProbeStats, ProcessRecovery, RetainVerdict,
 };
-use crate::results::rundir::write_atomic;
 use crate::results::{CellStatus, Finding, LaneKind, LaneRecord};
 use anyhow::{bail, Context, Result};
 use std::collections::BTreeMap;

@@ -24,7 +24,7 @@ use crate::engine::{ComposeCli, Engine};
 use crate::events::Events;
 use crate::probe::SamplerMode;
 use crate::profile::Profile;
-use crate::results::RunDir;
+use crate::rundir::RunDir;
 use std::time::Duration;
 
 /// How a cell is measured; lanes fill it from their typed options.

@@ -2,27 +2,7 @@
 //! the pre-fault baseline, the peak, when the metric came back into a band
 //! around the baseline and stayed there, and what it kept.
 
-use serde::{Deserialize, Serialize};
-
-/// What a metric did around a burst.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Recovery {
-    /// Mean over the pre-fault window.
-    pub baseline: f64,
-    /// Largest value from the burst's start on, minus the baseline.
-    pub peak_delta: f64,
-    /// Seconds after the burst's start at which the peak occurred.
-    pub peak_after_s: f64,
-    /// Seconds after the burst's end until the metric entered the band and
-    /// stayed in it to the window's end; None: not recovered.
-    pub recovered_after_s: Option<f64>,
-    /// Whether the metric left the band at all after the burst started.
-    pub left_band: bool,
-    /// Mean over the last `tail_s` of the window minus the baseline.
-    pub retained: f64,
-    /// Half-width of the band (absolute).
-    pub band: f64,
-}
+pub use crate::results::fault::Recovery;
 
 /// `t` in seconds (increasing), `y` the metric. The baseline is the mean of
 /// samples with `t < burst_start`; the band is ±`band_frac` of it, widened

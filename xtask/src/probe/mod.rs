@@ -4,11 +4,13 @@
 //! loop open for engines whose /proc we cannot see.
 
 pub mod exec;
+pub mod fingerprint;
 pub mod host;
 pub mod hostload;
 pub mod parse;
 pub mod sampler;
 
+pub use crate::results::SamplerMode;
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
@@ -31,18 +33,6 @@ pub struct Reading {
     pub cgroup_mem: Option<u64>,
     /// Container cgroup cumulative CPU (seconds), where readable.
     pub cgroup_cpu_s: Option<f64>,
-}
-
-/// How a sampler reads.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum, schemars::JsonSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum SamplerMode {
-    /// The host's /proc (needs root or CAP_SYS_PTRACE, and a local engine).
-    Host,
-    /// One long-lived `docker exec` shell loop inside the container.
-    Exec,
 }
 
 pub trait Probe: Send {

@@ -5,6 +5,7 @@
 //! the sampler's cost is known.
 
 use super::{Probe, Reading};
+pub use crate::results::TickerStats;
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -21,21 +22,6 @@ pub struct Timed<T> {
 }
 
 pub type Sample = Timed<Reading>;
-
-/// What the ticker achieved, recorded with every series.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-pub struct TickerStats {
-    pub target_hz: f64,
-    pub achieved_hz: f64,
-    pub samples: u64,
-    pub missed_ticks: u64,
-    pub failed_reads: u64,
-    /// CPU time of the sampling thread, seconds.
-    pub thread_cpu_s: f64,
-    pub wall_s: f64,
-    pub mean_read_s: f64,
-    pub last_error: Option<String>,
-}
 
 impl TickerStats {
     /// Sampler CPU as a fraction of one core.

@@ -4,7 +4,7 @@
 use super::charts::ChartRef;
 use crate::results::boxes::{BoxFinding, BoxLane, ChurnMetric, Quantiles};
 use crate::results::leaks::verdict_word;
-use crate::results::RunDir;
+use crate::rundir::RunDir;
 use anyhow::Result;
 use runcost_charts::{lines, LinesSpec, Rgb, Scale, Series};
 use std::fmt::Write;

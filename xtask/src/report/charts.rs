@@ -3,7 +3,8 @@
 use crate::lanes::cell::parse_samples_csv;
 use crate::probe::sampler::Sample;
 use crate::results::{Aggregate, Finding, LaneKind, LaneRecord, MetricKind, Unit};
-use crate::results::{CellRecord, RunDir, RunRecord};
+use crate::results::{CellRecord, RunRecord};
+use crate::rundir::RunDir;
 use anyhow::{Context, Result};
 use runcost_charts::{
     lines, scatter_fit, timeline, Curve, LinesSpec, Panel, Rgb, Scale, ScatterFitSpec, Series,

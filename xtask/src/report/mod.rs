@@ -8,8 +8,9 @@ pub mod leaks;
 pub mod markdown;
 pub mod words;
 
-use crate::results::rundir::write_atomic;
-use crate::results::{RunDir, RunRecord};
+use crate::fs::write_atomic;
+use crate::results::RunRecord;
+use crate::rundir::RunDir;
 use anyhow::Result;
 
 /// Writes `charts/*` and `report.md` into the run directory.

@@ -1,17 +1,80 @@
 //! What the box lanes record: the box environment (backend, accelerator,
 //! qemu and kernel versions), raw per-sample timings, and each lane's
 //! analysis. Raw samples stay in run.json so a report can be re-rendered
-//! and re-analysed.
+//! and re-analysed. The box vocabulary (backend, accelerator, transport,
+//! size) is defined here because run.json carries it; `boxes/` uses it.
 
-use crate::boxes::accel::AccelProbe;
-use crate::boxes::{Accel, BackendKind, BoxSpec};
 use runcost_stats::density::Breakpoint;
 use runcost_stats::leak::ChurnLeakTest;
 use runcost_stats::{percentiles_nearest_rank, LeakVerdict, Tier};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+/// Which kind of box.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BackendKind {
+    /// qemu-system-x86_64 with a Debian kernel and the runcost initramfs.
+    Qemu,
+    /// A container of the base image through the Docker engine.
+    Container,
+}
+
+/// How a VM's CPU is provided.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Accel {
+    /// Hardware virtualisation through /dev/kvm.
+    Kvm,
+    /// qemu's software emulator (Tiny Code Generator).
+    Tcg,
+}
+
+/// What the user asked for with `--accel`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AccelChoice {
+    /// KVM when a boot probe shows it boots the guest, else TCG.
+    Auto,
+    /// KVM or a clear error.
+    Kvm,
+    /// Software emulation, no probe.
+    Tcg,
+}
+
+/// How the host reaches a VM's agent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Transport {
+    /// `-machine microvm` with virtio-console over virtio-mmio (the agent
+    /// loads four modules): measured 20× faster for 1 MiB of output than
+    /// the UART, and the smaller machine boots faster.
+    Virtio,
+    /// `-machine pc` with the agent on the second 16550 UART: no guest
+    /// modules at all.
+    Serial,
+}
+
+/// The size of one box.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct BoxSpec {
+    pub memory_mib: u32,
+    pub vcpus: u32,
+}
+
+/// What the accelerator probe found, recorded in every qemu result.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct AccelProbe {
+    pub accel: Accel,
+    pub choice: AccelChoice,
+    /// Why this accelerator (e.g. "KVM did not boot the guest within 20 s").
+    pub reason: String,
+    /// From the cache of an earlier probe.
+    pub cached: bool,
+}
+
 /// Which box lane.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum BoxLane {
     Lifecycle,
@@ -20,7 +83,7 @@ pub enum BoxLane {
     Churn,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct BoxEnv {
     pub backend: BackendKind,
     pub spec: BoxSpec,
@@ -29,7 +92,7 @@ pub struct BoxEnv {
     pub accel_probe: Option<AccelProbe>,
     /// qemu: how the agent is reached (machine type follows).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub transport: Option<crate::boxes::Transport>,
+    pub transport: Option<Transport>,
     pub qemu_version: Option<String>,
     pub kernel_version: Option<String>,
     pub kernel_format: Option<String>,
@@ -38,7 +101,7 @@ pub struct BoxEnv {
 }
 
 /// One percentile of a sample, with whether its tier allows quoting it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Quantile {
     pub p: f64,
     pub value: f64,
@@ -46,7 +109,7 @@ pub struct Quantile {
 }
 
 /// Nearest-rank p50/p90/p95/p99 of a sample (seconds), with its tier.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Quantiles {
     pub n: usize,
     pub tier: Tier,
@@ -83,7 +146,7 @@ impl Quantiles {
 }
 
 /// One cold box: seconds from the start of `create`.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct LifecycleSample {
     pub create_s: f64,
     /// create → ready (VM: the agent's hello; container: running).
@@ -96,7 +159,7 @@ pub struct LifecycleSample {
     pub remove_s: f64,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct LifecycleResult {
     pub samples: Vec<LifecycleSample>,
     pub cold_start: Option<Quantiles>,
@@ -105,7 +168,7 @@ pub struct LifecycleResult {
     pub remove: Option<Quantiles>,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct ExecResult {
     pub warmup: usize,
     /// Round trips of `true`, seconds.
@@ -117,7 +180,7 @@ pub struct ExecResult {
     pub large_bytes: u64,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct DensityLevel {
     pub level: u32,
     /// Exec round trips at this level (all boxes, all rounds), seconds.
@@ -130,7 +193,7 @@ pub struct DensityLevel {
     pub boot_s: Vec<f64>,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct DensityResult {
     pub levels: Vec<DensityLevel>,
     pub rounds_per_level: Vec<u32>,
@@ -144,7 +207,7 @@ pub struct DensityResult {
 }
 
 /// A host metric read after every cycle and in the static reference.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ChurnMetric {
     /// MemTotal − MemAvailable, bytes.
@@ -190,7 +253,7 @@ impl ChurnMetric {
     }
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct ChurnSeries {
     pub metric: ChurnMetric,
     /// After each cycle.
@@ -201,7 +264,7 @@ pub struct ChurnSeries {
     pub note: Option<String>,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct BoxChurnResult {
     pub cycles: u32,
     pub cycle_s: Vec<f64>,
@@ -212,7 +275,7 @@ pub struct BoxChurnResult {
 }
 
 /// A box lane's finding.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct BoxFinding {
     pub lane: BoxLane,
     pub env: BoxEnv,

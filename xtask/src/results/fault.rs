@@ -1,10 +1,10 @@
 //! Results of the fault lane.
 
-use crate::lanes::recovery::Recovery;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// One repeat: a fresh target, a baseline window, the burst, an observation window.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct FaultRepeat {
     pub cell: String,
     /// Burst start and end, seconds since the cell's start.
@@ -27,7 +27,7 @@ pub struct FaultRepeat {
 }
 
 /// One named process (all processes with that comm, summed) around the burst.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct ProcessRecovery {
     pub name: String,
     pub uss: Option<Recovery>,
@@ -36,7 +36,7 @@ pub struct ProcessRecovery {
 }
 
 /// What a client probing at a fixed rate saw.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
 pub struct ProbeStats {
     pub rate_per_s: f64,
     pub sent: usize,
@@ -53,7 +53,7 @@ pub struct ProbeStats {
     pub answers_csv: Option<String>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum RetainVerdict {
     /// Every repeat's USS came back into the band.
@@ -64,11 +64,31 @@ pub enum RetainVerdict {
     Unknown,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct FaultFinding {
     pub action: String,
     pub burst: u32,
     pub band_frac: f64,
     pub repeats: Vec<FaultRepeat>,
     pub verdict: RetainVerdict,
+}
+
+/// What a metric did around a burst.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Recovery {
+    /// Mean over the pre-fault window.
+    pub baseline: f64,
+    /// Largest value from the burst's start on, minus the baseline.
+    pub peak_delta: f64,
+    /// Seconds after the burst's start at which the peak occurred.
+    pub peak_after_s: f64,
+    /// Seconds after the burst's end until the metric entered the band and
+    /// stayed in it to the window's end; None: not recovered.
+    pub recovered_after_s: Option<f64>,
+    /// Whether the metric left the band at all after the burst started.
+    pub left_band: bool,
+    /// Mean over the last `tail_s` of the window minus the baseline.
+    pub retained: f64,
+    /// Half-width of the band (absolute).
+    pub band: f64,
 }

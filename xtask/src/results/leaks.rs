@@ -4,11 +4,12 @@
 use super::MetricKind;
 use runcost_leakparse::{KindCount, LeakSummary};
 use runcost_stats::leak::{ChurnLeakTest, LeakVerdict};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// One allocation site or error stack, as a tool reported it.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct SiteRow {
     /// The site: the innermost frame that is neither an allocator nor the
     /// standard library (tidied: Rust hashes and escapes removed).
@@ -28,7 +29,7 @@ pub struct SiteRow {
 }
 
 /// How the target left the tool's run.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct TargetExit {
     /// The container's exit code (the tool passes the target's on).
     pub exit_code: i64,
@@ -40,7 +41,7 @@ pub struct TargetExit {
 
 /// heaptrack's cost: the target's RSS with and without it, same settings
 /// and duration, each in a fresh container.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct HeapOverhead {
     /// Peak RSS (VmHWM) of the target's processes without heaptrack.
     pub plain_peak_rss: u64,
@@ -52,7 +53,7 @@ pub struct HeapOverhead {
 }
 
 /// The heap lane: the target under heaptrack, `heaptrack_print` parsed whole.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct HeapFinding {
     pub cell: String,
     /// LEAK when `leaked_bytes` exceeds `threshold_bytes`.
@@ -80,7 +81,7 @@ pub struct HeapFinding {
 }
 
 /// The memcheck lane: the target under valgrind, its XML parsed.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct MemcheckFinding {
     pub cell: String,
     /// LEAK when definitely lost bytes exceed `threshold_bytes`.
@@ -105,7 +106,7 @@ pub struct MemcheckFinding {
 }
 
 /// One metric's growth per cycle under churn against a static run.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct ChurnMetric {
     pub metric: MetricKind,
     /// Slopes per cycle with autocorrelation-corrected 95 % intervals, and
@@ -115,7 +116,7 @@ pub struct ChurnMetric {
 }
 
 /// The churn lane: create/delete cycles against a static run of the same length.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct ChurnFinding {
     /// LEAK if any metric leaks, else NO LEAK if every metric is clear,
     /// else INCONCLUSIVE.

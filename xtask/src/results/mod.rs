@@ -1,12 +1,19 @@
-//! Results: the versioned run record (`run.json`), raw sample CSVs and the
-//! run directory with atomic writes.
+//! Results: the versioned run record (`run.json`) as plain serde types, with
+//! its JSON Schema (`docs/run.schema.json`). A leaf: it imports only serde,
+//! schemars and the leaf crates (stats, leakparse, loadgen's result types),
+//! so every part of the harness can use the record and nothing here does
+//! I/O. The run directory is `crate::rundir`, atomic writes `crate::fs`, the
+//! host fingerprint `crate::probe::fingerprint`.
 
 pub mod boxes;
+#[cfg(test)]
+pub(crate) mod example;
 pub mod fault;
-pub mod fingerprint;
 pub mod leaks;
-pub mod rundir;
+pub mod sampling;
 pub mod schema;
+#[cfg(test)]
+mod schema_file;
 
-pub use rundir::RunDir;
+pub use sampling::{SamplerMode, TickerStats};
 pub use schema::*;

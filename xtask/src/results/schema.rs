@@ -2,14 +2,14 @@
 //! major version. Types, not strings: units, directions, statuses and
 //! verdicts are enums.
 
-use crate::probe::sampler::TickerStats;
-use crate::probe::SamplerMode;
+use super::sampling::{SamplerMode, TickerStats};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 pub const SCHEMA_VERSION: &str = "1.0";
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct RunRecord {
     pub schema_version: String,
     pub run_id: String,
@@ -32,7 +32,7 @@ pub struct RunRecord {
     pub host_load: LoadSummary,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
     /// Written at start and kept if the run is killed: not complete.
@@ -41,7 +41,7 @@ pub enum RunStatus {
     Failed,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct ToolInfo {
     pub name: String,
     pub version: String,
@@ -50,7 +50,7 @@ pub struct ToolInfo {
 }
 
 /// What makes two runs comparable: the same machine shape and engine.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct HostFingerprint {
     pub hostname: String,
     pub cpu_model: String,
@@ -63,14 +63,14 @@ pub struct HostFingerprint {
     pub compose: String,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct ProfileRef {
     pub name: String,
     pub path: String,
     pub sha256: String,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct Settings {
     pub lane: LaneKind,
     pub repeats: u32,
@@ -89,17 +89,7 @@ pub struct Settings {
 }
 
 #[derive(
-    Clone,
-    Copy,
-    Debug,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    Serialize,
-    Deserialize,
-    schemars::JsonSchema,
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
 )]
 #[serde(rename_all = "snake_case")]
 pub enum LaneKind {
@@ -124,7 +114,7 @@ impl std::fmt::Display for LaneKind {
     }
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct LaneRecord {
     pub lane: LaneKind,
     pub cells: Vec<CellRecord>,
@@ -138,7 +128,7 @@ pub struct LaneRecord {
 }
 
 /// What a lane concluded from its cells.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Finding {
     /// cost(n) = a + b·n^k over every (repeat, size) point.
@@ -177,7 +167,7 @@ impl Finding {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CellStatus {
     /// Warm-up settled and the window was measured.
@@ -188,7 +178,7 @@ pub enum CellStatus {
 }
 
 /// One fresh target instance: one (parameters, repeat).
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct CellRecord {
     pub id: String,
     pub repeat: u32,
@@ -217,7 +207,7 @@ pub struct CellRecord {
 }
 
 /// One metric over one cell's measurement window.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct CellMetric {
     pub metric: MetricKind,
     pub value: f64,
@@ -229,17 +219,7 @@ pub struct CellMetric {
 }
 
 #[derive(
-    Clone,
-    Copy,
-    Debug,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    Serialize,
-    Deserialize,
-    schemars::JsonSchema,
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
 )]
 #[serde(rename_all = "snake_case")]
 pub enum MetricKind {
@@ -320,7 +300,7 @@ impl MetricKind {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Unit {
     Bytes,
@@ -352,7 +332,7 @@ impl Unit {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Direction {
     LowerIsBetter,
@@ -362,7 +342,7 @@ pub enum Direction {
 /// A metric across repeats: the per-repeat values are kept so compare can
 /// test differences; the summary is the median and a t interval of the
 /// repeat means.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct Aggregate {
     pub metric: MetricKind,
     pub unit: Unit,
@@ -379,7 +359,7 @@ pub struct Aggregate {
 }
 
 /// Host load over the whole run.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
 pub struct LoadSummary {
     pub cores: usize,
     pub samples: usize,

@@ -59,7 +59,7 @@ pub async fn run(
         super::in_one_cell(common, "selfcheck-load", cpuset, &mut body, &reporter).await?;
     drop(reporter);
     let json = serde_json::to_string_pretty(&rounds_out)?;
-    crate::results::rundir::write_atomic(&run.path("selfcheck-load.json"), json.as_bytes())?;
+    crate::fs::write_atomic(&run.path("selfcheck-load.json"), json.as_bytes())?;
     if common.json {
         println!("{json}");
         return Ok(ExitCode::Ok);

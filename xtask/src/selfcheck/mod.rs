@@ -15,7 +15,7 @@ use crate::lanes::cell::{self, Body, CellPlan};
 use crate::lanes::{LaneCtx, MeasureOpts};
 use crate::probe::SamplerMode;
 use crate::profile::Profile;
-use crate::results::RunDir;
+use crate::rundir::RunDir;
 use crate::runner::Common;
 use anyhow::{anyhow, Result};
 use std::collections::BTreeMap;

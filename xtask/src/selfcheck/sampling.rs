@@ -46,7 +46,7 @@ pub async fn run(common: &Common, samples: u32) -> Result<ExitCode> {
     let (run, report) = super::in_one_cell(common, "selfcheck", None, &mut body, &reporter).await?;
     drop(reporter);
     let json = serde_json::to_string_pretty(&report)?;
-    crate::results::rundir::write_atomic(&run.path("selfcheck-sampling.json"), json.as_bytes())?;
+    crate::fs::write_atomic(&run.path("selfcheck-sampling.json"), json.as_bytes())?;
     if common.json {
         println!("{json}");
     } else {

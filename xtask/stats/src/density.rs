@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::StatsError;
 
 /// The breakpoint of a density curve.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Breakpoint {
     /// p95 at the first level (the reference).
     pub baseline: f64,

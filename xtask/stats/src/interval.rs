@@ -7,7 +7,7 @@ use crate::error::{check_finite, check_level, StatsError};
 use crate::summary::{mean, variance};
 
 /// A two-sided confidence interval.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Interval {
     /// Lower bound.
     pub lower: f64,

@@ -32,7 +32,7 @@ impl Default for LeakOptions {
 }
 
 /// Leak verdict.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum LeakVerdict {
     /// Growth is significant by both tests and above the floor.
@@ -154,7 +154,7 @@ fn check_opts(opts: &LeakOptions) -> Result<(), StatsError> {
 }
 
 /// Result of [`churn_leak_test`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ChurnLeakTest {
     /// Slope of the series under churn (connections/objects created and destroyed).
     pub churn: SlopeInterval,

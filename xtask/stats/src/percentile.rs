@@ -79,7 +79,19 @@ pub fn percentiles_nearest_rank(data: &[f64], ps: &[f64]) -> Result<Vec<f64>, St
 /// distribution-free confidence interval of a quantile is bounded by order
 /// statistics (binomial argument; Conover, *Practical Nonparametric
 /// Statistics*, 3rd ed., 1999, §3.2); p50/p90 are held to 30 samples.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Tier {
     /// Fewer than 3 samples: a smoke run, no statistics.

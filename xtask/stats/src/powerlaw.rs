@@ -29,7 +29,7 @@ pub struct ScalingPoint {
 }
 
 /// How measurement noise scales with the cost.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum NoiseModel {
     /// Constant noise variance: ordinary least squares.
@@ -67,7 +67,7 @@ impl Default for PowerLawOptions {
 }
 
 /// Scaling verdict from the k interval.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ScalingVerdict {
     /// k interval entirely below 1 − margin.
@@ -81,7 +81,7 @@ pub enum ScalingVerdict {
 }
 
 /// A fitted power law.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PowerLawFit {
     /// Constant term a.
     pub a: f64,
@@ -116,7 +116,7 @@ pub struct PowerLawFit {
 }
 
 /// Outcome of [`fit_power_law`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum PowerLawOutcome {
     /// The model was fitted.
@@ -411,7 +411,7 @@ pub fn fit_power_law(
 
 /// The cost at the largest size against the cost at the smallest: does it
 /// grow beyond noise at all?
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct GrowthTest {
     /// Smallest size.
     pub n_smallest: f64,
@@ -484,7 +484,7 @@ pub fn growth_test(points: &[ScalingPoint], level: f64) -> Result<Option<GrowthT
 
 /// A best fit whose scale b is not positive: the curve a + b·n^k does not
 /// rise, so its k is no growth exponent and is not reported.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct FallingFit {
     /// Constant term a.
     pub a: f64,
@@ -504,7 +504,7 @@ pub struct FallingFit {
 }
 
 /// What the scaling lane concludes from its points.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum ScalingOutcome {
     /// The cost grows (or no growth test was possible) and the fit has

@@ -99,7 +99,7 @@ pub fn ols(x: &[f64], y: &[f64]) -> Result<OlsFit, StatsError> {
 }
 
 /// How the slope interval accounted for serial correlation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SlopeCiMethod {
     /// No positive serial correlation found: plain OLS interval (n_eff = n).
@@ -117,7 +117,7 @@ pub enum SlopeCiMethod {
 
 /// Which fit supplied the residuals used to estimate noise variance and
 /// serial correlation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum NoiseResiduals {
     /// Residuals of the straight-line fit itself.
@@ -128,7 +128,7 @@ pub enum NoiseResiduals {
 }
 
 /// OLS slope with an interval corrected for serially correlated residuals.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SlopeInterval {
     /// Number of points.
     pub n: usize,

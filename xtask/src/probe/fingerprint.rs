@@ -1,7 +1,7 @@
 //! Host fingerprint (what makes runs comparable) and tool identity.
 
-use super::schema::{HostFingerprint, ToolInfo};
 use crate::engine::{ComposeCli, EngineInfo};
+use crate::results::{HostFingerprint, ToolInfo};
 use procfs::{Current, Meminfo};
 use std::path::Path;
 use std::process::Command;

@@ -2,9 +2,9 @@
 //! renamed, so a reader never sees half a file; `run.json` is written at the
 //! start with status `partial` and rewritten as the run progresses.
 
-use super::schema::RunRecord;
+use crate::fs::{symlink_atomic, write_atomic};
+use crate::results::RunRecord;
 use anyhow::{Context, Result};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 pub struct RunDir {
@@ -66,30 +66,8 @@ impl RunDir {
     /// Points `results/latest` at this run (a symlink, replaced atomically).
     pub fn mark_latest(&self) -> Result<()> {
         let parent = self.root.parent().context("run dir has no parent")?;
-        let tmp = parent.join(format!(".latest-{}", self.id));
-        let _ = std::fs::remove_file(&tmp);
-        std::os::unix::fs::symlink(&self.id, &tmp).context("create latest symlink")?;
-        std::fs::rename(&tmp, parent.join("latest")).context("replace results/latest")?;
-        Ok(())
+        symlink_atomic(Path::new(&self.id), &parent.join("latest"))
     }
-}
-
-/// Writes `bytes` to `path` through a temporary file in the same directory.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().context("path has no parent")?;
-    std::fs::create_dir_all(dir)?;
-    let name = path
-        .file_name()
-        .context("path has no file name")?
-        .to_string_lossy();
-    let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
-    {
-        let mut f =
-            std::fs::File::create(&tmp).with_context(|| format!("create {}", tmp.display()))?;
-        f.write_all(bytes)?;
-        f.sync_data()?;
-    }
-    std::fs::rename(&tmp, path).with_context(|| format!("rename into {}", path.display()))
 }
 
 /// Resolves a run argument: an id, `latest`, or None for the newest run.
@@ -118,18 +96,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn atomic_write_and_latest() {
+    fn create_mark_latest_and_resolve() {
         let d = tempfile::tempdir().unwrap();
+        assert!(resolve_run(d.path(), None).is_err(), "no runs yet");
         let run = RunDir::create(d.path()).unwrap();
-        write_atomic(&run.path("x/y.txt"), b"hello").unwrap();
-        assert_eq!(std::fs::read(run.path("x/y.txt")).unwrap(), b"hello");
+        assert!(run.path("samples").is_dir() && run.path("charts").is_dir());
         run.mark_latest().unwrap();
         assert_eq!(
             std::fs::read_link(d.path().join("latest")).unwrap(),
             PathBuf::from(&run.id)
         );
-        let leftovers: Vec<_> = std::fs::read_dir(run.path("x")).unwrap().collect();
-        assert_eq!(leftovers.len(), 1, "no temporary files left");
         assert!(resolve_run(d.path(), Some("nope")).is_err());
+        // A run directory counts once its run.json exists.
+        assert!(resolve_run(d.path(), Some("latest")).is_err());
     }
 }
