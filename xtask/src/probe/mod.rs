@@ -8,6 +8,7 @@ pub mod host;
 pub mod hostload;
 pub mod parse;
 pub mod sampler;
+pub mod system;
 
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
