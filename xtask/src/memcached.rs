@@ -8,9 +8,6 @@
 //! connection) the replies still in flight are unknown, so the client
 //! refuses further operations: connect again.
 
-// Not used by the binary yet: the memcached profile's lanes will be.
-#![allow(dead_code)]
-
 use anyhow::{bail, Context, Result};
 use std::collections::BTreeMap;
 use std::ops::Range;

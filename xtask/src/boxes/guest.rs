@@ -415,7 +415,11 @@ mod tests {
         // for the guest); neither is a failure, not a skip.
         let tool: &[&str] = if Command::new("cpio").arg("--version").output().is_ok() {
             &["cpio"]
-        } else if Command::new("busybox").args(["cpio", "--help"]).output().is_ok() {
+        } else if Command::new("busybox")
+            .args(["cpio", "--help"])
+            .output()
+            .is_ok()
+        {
             &["busybox", "cpio"]
         } else {
             panic!(
@@ -454,8 +458,9 @@ mod tests {
         // Known truth from the host: /bin/sh is dynamic, the static busybox is not.
         let sh = std::fs::read("/bin/sh").expect("/bin/sh");
         assert!(elf_has_interpreter(&sh));
-        let bb = std::fs::read("/bin/busybox")
-            .expect("/bin/busybox: install the Debian package `busybox-static` (`cargo xtask setup`)");
+        let bb = std::fs::read("/bin/busybox").expect(
+            "/bin/busybox: install the Debian package `busybox-static` (`cargo xtask setup`)",
+        );
         let dynamic = Command::new("ldd")
             .arg("/bin/busybox")
             .output()

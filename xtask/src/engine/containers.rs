@@ -47,7 +47,11 @@ impl Engine {
         let created = self
             .docker
             .create_container(
-                Some(CreateContainerOptionsBuilder::default().name(c.name).build()),
+                Some(
+                    CreateContainerOptionsBuilder::default()
+                        .name(c.name)
+                        .build(),
+                ),
                 body,
             )
             .await

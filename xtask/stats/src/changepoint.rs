@@ -793,6 +793,8 @@ mod tests {
             power.push(at_step);
         }
         // Power grows with the step at both positions.
-        assert!(power.windows(2).all(|w| w[0][0] < w[1][0] && w[0][1] < w[1][1]));
+        assert!(power
+            .windows(2)
+            .all(|w| w[0][0] < w[1][0] && w[0][1] < w[1][1]));
     }
 }

@@ -77,7 +77,8 @@ pub async fn run<B: BoxBackend>(
             .with_context(|| format!("churn cycle {}", c + 1))?;
         cycle_s.push(t.elapsed().as_secs_f64());
         for (i, m) in ChurnMetric::ALL.iter().enumerate() {
-            churn[i].push(read(*m).with_context(|| format!("churn cycle {}: {}", c + 1, m.label()))?);
+            churn[i]
+                .push(read(*m).with_context(|| format!("churn cycle {}: {}", c + 1, m.label()))?);
         }
         if (c + 1) % 10 == 0 {
             events.emit(Event::Note(format!(
