@@ -289,9 +289,9 @@ mod host_wide_tests {
         let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/meminfo.txt");
         let m = parse_meminfo(&std::fs::read_to_string(p).unwrap()).unwrap();
         assert_eq!(m.mem_total, 24683584 * 1024);
-        assert_eq!(m.mem_free, 15572120 * 1024);
-        assert_eq!(m.mem_available, Some(20507128 * 1024));
-        assert_eq!(m.s_unreclaim, Some(44072 * 1024));
+        assert_eq!(m.mem_free, 15529760 * 1024);
+        assert_eq!(m.mem_available, Some(20425072 * 1024));
+        assert_eq!(m.s_unreclaim, Some(44008 * 1024));
         // Before 3.14 there is no MemAvailable.
         let old = parse_meminfo("MemTotal: 100 kB\nMemFree: 40 kB\nBuffers: 1 kB\n").unwrap();
         assert_eq!((old.mem_total, old.mem_free), (102400, 40960));
