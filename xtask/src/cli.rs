@@ -113,7 +113,11 @@ pub enum Cmd {
         run: Option<String>,
     },
     /// Remove every container, network and volume runcost started.
-    Clean,
+    Clean {
+        /// Only what this run left (default: every run's).
+        #[arg(long)]
+        run: Option<String>,
+    },
     /// Measurements of runcost itself.
     Selfcheck {
         #[command(subcommand)]

@@ -8,12 +8,8 @@
 //! connection) the replies still in flight are unknown, so the client
 //! refuses further operations: connect again.
 
-// Not used by the binary yet: the memcached profile's lanes will be.
-#![allow(dead_code)]
-
 use anyhow::{bail, Context, Result};
 use std::collections::BTreeMap;
-use std::ops::Range;
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufStream};
 use tokio::net::TcpStream;
@@ -45,8 +41,8 @@ impl Memcached {
     }
 
     /// Connects to memcached on 127.0.0.1:`port`; `timeout` bounds the
-    /// connect and then each operation (one batch of a populate or delete,
-    /// one `stats`, one `flush_all`).
+    /// connect and then each operation (one batch of a populate,
+    /// one `stats`).
     pub async fn connect_with_timeout(port: u16, timeout: Duration) -> Result<Self> {
         let stream = tokio::time::timeout(timeout, TcpStream::connect(("127.0.0.1", port)))
             .await
@@ -88,50 +84,6 @@ impl Memcached {
                 }
             }
             start = end;
-        }
-        Ok(())
-    }
-
-    /// Deletes keys `{prefix}{i}` for i in `range`, `BATCH` at a time.
-    /// Returns how many existed (`DELETED`; `NOT_FOUND` is not an error).
-    pub async fn delete_range(&mut self, prefix: &str, range: Range<u64>) -> Result<u64> {
-        if range.is_empty() {
-            return Ok(0);
-        }
-        check_key(&format!("{prefix}{}", range.end - 1))?;
-        let mut deleted = 0;
-        let mut start = range.start;
-        while start < range.end {
-            let end = (start + BATCH).min(range.end);
-            let mut out = Vec::new();
-            for i in start..end {
-                out.extend_from_slice(format!("delete {prefix}{i}\r\n").as_bytes());
-            }
-            let what = format!("delete {prefix}{start}..{prefix}{}", end - 1);
-            let replies = self.exchange(&what, &out, end - start).await?;
-            for (i, reply) in (start..end).zip(&replies) {
-                match reply.as_str() {
-                    "DELETED" => deleted += 1,
-                    "NOT_FOUND" => {}
-                    _ => {
-                        self.broken = true;
-                        bail!("delete {prefix}{i}: memcached replied {reply:?}");
-                    }
-                }
-            }
-            start = end;
-        }
-        Ok(deleted)
-    }
-
-    /// `flush_all`: invalidates every item. Lazily: `curr_items` and
-    /// `bytes` fall only as the items are reclaimed, and memory stays
-    /// allocated to slabs; use `delete_range` when the counts must move now.
-    pub async fn flush_all(&mut self) -> Result<()> {
-        let replies = self.exchange("flush_all", b"flush_all\r\n", 1).await?;
-        if replies[0] != "OK" {
-            self.broken = true;
-            bail!("flush_all: memcached replied {:?}", replies[0]);
         }
         Ok(())
     }
@@ -448,13 +400,6 @@ mod tests {
         let e = format!("{:#}", mc.stat_u64("version").await.unwrap_err());
         assert!(e.contains("not an integer"), "{e}");
 
-        assert_eq!(mc.delete_range("key:", 9_000..11_000).await.unwrap(), 1_000);
-        assert_eq!(mc.stat_u64("curr_items").await.unwrap(), 9_000);
-        assert_eq!(mc.delete_range("key:", 5..5).await.unwrap(), 0);
-
-        mc.flush_all().await.unwrap();
-        assert_eq!(mc.stat_u64("cmd_flush").await.unwrap(), 1);
-
         // An item over the 1 MiB item size limit is refused: the error names
         // the key and memcached's reply, and the connection is then unusable.
         let e = format!("{:#}", mc.populate(1, 2 << 20, "big:").await.unwrap_err());
@@ -462,7 +407,7 @@ mod tests {
         assert!(e.contains("SERVER_ERROR"), "{e}");
         assert!(mc.stats().await.is_err());
         let mut mc = Memcached::connect(server.port).await.unwrap();
-        assert_eq!(mc.stat_u64("cmd_flush").await.unwrap(), 1);
+        assert_eq!(mc.stat_u64("curr_items").await.unwrap(), 10_000);
 
         let e = format!("{:#}", mc.populate(1, 1, "bad key").await.unwrap_err());
         assert!(e.contains("whitespace"), "{e}");

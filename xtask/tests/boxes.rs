@@ -308,8 +308,11 @@ fn clean_kills_tracked_vms_only_when_the_record_matches() {
     });
     std::fs::write(dir2.join("vm.json"), rec2.to_string()).unwrap();
 
-    let out = run(xtask(results.path()).arg("clean"));
-    assert_eq!(out.status.code(), Some(0));
+    // Scoped to this test's runs: the engine is shared with other sessions.
+    for run_id in [id.as_str(), "test-standin"] {
+        let out = run(xtask(results.path()).args(["clean", "--run", run_id]));
+        assert_eq!(out.status.code(), Some(0));
+    }
     let status = standin.wait().unwrap();
     assert_eq!(
         std::os::unix::process::ExitStatusExt::signal(&status),

@@ -1,19 +1,12 @@
-//! Container boxes through the Docker engine (bollard): one container of the
+//! Container boxes through the Docker engine: one container of the
 //! base image per box, labelled with the run so every exit path and `clean`
 //! reap it by label. The box's command runs through the engine's exec API
 //! with the same argv semantics as the VM agent.
 
 use super::{BackendKind, BoxBackend, ExecOutput, Started};
-use crate::engine::{labels, Engine};
+use crate::engine::{cleanup, Engine, IsolatedContainer};
 use anyhow::{Context, Result};
-use bollard::exec::{CreateExecOptions, StartExecResults};
-use bollard::models::{ContainerCreateBody, HostConfig};
-use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, RemoveContainerOptionsBuilder, StopContainerOptionsBuilder,
-};
-use futures_util::StreamExt;
 use std::collections::HashMap;
-use tokio::io::AsyncWriteExt;
 
 pub const IMAGE: &str = "runcost/base:bookworm";
 
@@ -35,17 +28,8 @@ pub struct ContainerBox {
 impl Drop for ContainerBox {
     fn drop(&mut self) {
         if self.live {
-            // Dropped while it exists (error, signal race, panic): remove it
-            // from a plain thread; the run's label reap is the second net.
-            let id = self.id.clone();
-            let _ = std::thread::spawn(move || {
-                let _ = std::process::Command::new("docker")
-                    .args(["rm", "-f", "-v", &id])
-                    .stdout(std::process::Stdio::null())
-                    .stderr(std::process::Stdio::null())
-                    .status();
-            })
-            .join();
+            // Dropped while it exists (error, signal race, panic).
+            cleanup::remove_container_blocking(&self.id);
         }
     }
 }
@@ -58,42 +42,22 @@ impl BoxBackend for ContainerBackend {
     }
 
     async fn create(&self, name: &str) -> Result<ContainerBox> {
-        let labels = HashMap::from([
-            (labels::RUN.to_string(), self.run_id.clone()),
-            (labels::CELL.to_string(), name.to_string()),
-        ]);
-        let body = ContainerCreateBody {
-            image: Some(self.image.clone()),
-            entrypoint: Some(vec!["sleep".into(), "infinity".into()]),
-            cmd: Some(Vec::new()),
-            labels: Some(labels),
-            network_disabled: Some(true),
-            host_config: Some(HostConfig {
-                network_mode: Some("none".into()),
-                // tini as PID 1 passes SIGTERM on, so `stop` is prompt.
-                init: Some(true),
-                memory: Some(i64::from(self.memory_mib) << 20),
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
         let cname = format!("runcost-{}-{name}", self.run_id);
-        let created = self
+        let id = self
             .engine
-            .docker
-            .create_container(
-                Some(
-                    CreateContainerOptionsBuilder::default()
-                        .name(&cname)
-                        .build(),
-                ),
-                body,
-            )
+            .create_isolated(&IsolatedContainer {
+                name: &cname,
+                image: &self.image,
+                entrypoint: &["sleep".into(), "infinity".into()],
+                run_id: &self.run_id,
+                cell: name,
+                memory_bytes: u64::from(self.memory_mib) << 20,
+            })
             .await
-            .with_context(|| format!("create container box {cname} from {}", self.image))?;
+            .with_context(|| format!("create container box {cname}"))?;
         Ok(ContainerBox {
             name: name.to_string(),
-            id: created.id,
+            id,
             host_pid: None,
             live: true,
         })
@@ -101,11 +65,7 @@ impl BoxBackend for ContainerBackend {
 
     async fn start(&self, b: &mut ContainerBox) -> Result<Started> {
         self.engine
-            .docker
-            .start_container(
-                &b.id,
-                None::<bollard::query_parameters::StartContainerOptions>,
-            )
+            .start(&b.id)
             .await
             .with_context(|| format!("start container box {}", b.name))?;
         b.host_pid = self.engine.inspect(&b.id).await?.host_pid;
@@ -118,71 +78,28 @@ impl BoxBackend for ContainerBackend {
         argv: &[String],
         stdin: &[u8],
     ) -> Result<ExecOutput> {
-        let d = &self.engine.docker;
-        let exec = d
-            .create_exec(
-                &b.id,
-                CreateExecOptions {
-                    cmd: Some(argv.to_vec()),
-                    attach_stdout: Some(true),
-                    attach_stderr: Some(true),
-                    attach_stdin: Some(!stdin.is_empty()),
-                    ..Default::default()
-                },
-            )
+        let r = self
+            .engine
+            .exec_with_stdin(&b.id, argv, stdin)
             .await
             .with_context(|| format!("box {}: exec {argv:?}", b.name))?;
-        let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
-        if let StartExecResults::Attached {
-            mut output,
-            mut input,
-        } = d.start_exec(&exec.id, None).await?
-        {
-            if !stdin.is_empty() {
-                input.write_all(stdin).await?;
-                input.shutdown().await?;
-            }
-            drop(input);
-            while let Some(chunk) = output.next().await {
-                match chunk? {
-                    bollard::container::LogOutput::StdErr { message } => {
-                        stderr.extend_from_slice(&message)
-                    }
-                    bollard::container::LogOutput::StdOut { message }
-                    | bollard::container::LogOutput::Console { message } => {
-                        stdout.extend_from_slice(&message)
-                    }
-                    bollard::container::LogOutput::StdIn { .. } => {}
-                }
-            }
-        }
-        let code = d.inspect_exec(&exec.id).await?.exit_code.unwrap_or(-1);
         Ok(ExecOutput {
-            exit_code: code as i32,
-            stdout,
-            stderr,
+            exit_code: r.exit_code as i32,
+            stdout: r.stdout,
+            stderr: r.stderr,
         })
     }
 
     async fn stop(&self, b: &mut ContainerBox) -> Result<()> {
         self.engine
-            .docker
-            .stop_container(
-                &b.id,
-                Some(StopContainerOptionsBuilder::default().t(5).build()),
-            )
+            .stop(&b.id, 5)
             .await
             .with_context(|| format!("stop container box {}", b.name))
     }
 
     async fn remove(&self, mut b: ContainerBox) -> Result<()> {
-        let opts = RemoveContainerOptionsBuilder::default()
-            .force(true)
-            .v(true)
-            .build();
         self.engine
-            .docker
-            .remove_container(&b.id, Some(opts))
+            .remove(&b.id)
             .await
             .with_context(|| format!("remove container box {}", b.name))?;
         b.live = false;

@@ -1,17 +1,18 @@
 //! `cargo xtask clean`: removes every container, network and volume that
 //! carries runcost's label, whichever run started it (even one that was
-//! SIGKILLed). Nothing is matched by name.
+//! SIGKILLed), or with `--run ID` only that run's. Nothing is matched by
+//! name.
 
 use crate::engine::Engine;
 use crate::error::ExitCode;
 use crate::runner::Common;
 use anyhow::Result;
 
-pub async fn run(common: &Common) -> Result<ExitCode> {
+pub async fn run(common: &Common, run_id: Option<&str>) -> Result<ExitCode> {
     // VMs first: their pid files, each checked against /proc before a kill.
-    let vms = crate::boxes::track::reap(&common.repo_root, None);
+    let vms = crate::boxes::track::reap(&common.repo_root, run_id);
     let engine = Engine::connect().await?;
-    let report = engine.reap(None).await?;
+    let report = engine.reap(run_id).await?;
     if common.json {
         // The engine report as before, with the VMs added.
         let mut v = serde_json::to_value(&report)?;

@@ -60,7 +60,7 @@ pub async fn dispatch(cli: Cli, argv: Vec<String>) -> Result<ExitCode> {
             println!("{}", dir.path("report.md").display());
             Ok(ExitCode::Ok)
         }
-        Cmd::Clean => clean::run(&common).await,
+        Cmd::Clean { run } => clean::run(&common, run.as_deref()).await,
         Cmd::Compare {
             baseline,
             run,

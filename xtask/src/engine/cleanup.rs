@@ -98,6 +98,21 @@ pub fn reap_blocking(run_id: Option<&str>) -> Result<super::ReapReport> {
     .map_err(|_| anyhow::anyhow!("cleanup thread panicked"))?
 }
 
+/// Removes one container from synchronous code (a guard's `Drop`, even
+/// inside a runtime): the docker CLI on a plain thread, errors ignored —
+/// the run's label reap is the second net.
+pub fn remove_container_blocking(id: &str) {
+    let id = id.to_string();
+    let _ = std::thread::spawn(move || {
+        let _ = std::process::Command::new("docker")
+            .args(["rm", "-f", "-v", &id])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    })
+    .join();
+}
+
 /// Resolves when SIGINT or SIGTERM arrives, naming it.
 pub async fn shutdown_signal() -> &'static str {
     use tokio::signal::unix::{signal, SignalKind};

@@ -4,24 +4,29 @@
 mod actions;
 pub mod cleanup;
 pub mod compose;
+mod containers;
+mod exec;
 pub mod labels;
 
 use crate::error::BadInput;
 use anyhow::{Context, Result};
 use bollard::query_parameters::{
     InspectContainerOptions, ListContainersOptionsBuilder, ListNetworksOptionsBuilder,
-    ListVolumesOptionsBuilder, RemoveContainerOptionsBuilder, RemoveVolumeOptionsBuilder,
+    ListVolumesOptionsBuilder, RemoveVolumeOptionsBuilder,
 };
 use bollard::Docker;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 
 pub use compose::{CellOverride, ComposeCli};
+pub use containers::IsolatedContainer;
+pub use exec::{ExecChunk, ExecStream};
 
 /// A negotiated connection to the local engine.
 #[derive(Clone)]
 pub struct Engine {
-    pub docker: Docker,
+    /// Private: every Docker call is an `Engine` method in this module.
+    docker: Docker,
     pub info: EngineInfo,
 }
 
@@ -269,11 +274,7 @@ impl Engine {
             .with_context(|| format!("create a helper container from {}", h.image))?;
         let id = created.id;
         let result = async {
-            self.docker
-                .start_container(
-                    &id,
-                    None::<bollard::query_parameters::StartContainerOptions>,
-                )
+            self.start(&id)
                 .await
                 .with_context(|| format!("start `{}` in {}", h.argv.join(" "), h.image))?;
             let Some(facts) = self.wait_stopped(&id, h.timeout).await? else {
@@ -292,12 +293,8 @@ impl Engine {
             })
         }
         .await;
-        let opts = RemoveContainerOptionsBuilder::default()
-            .force(true)
-            .v(true)
-            .build();
-        if let Err(e) = self.docker.remove_container(&id, Some(opts)).await {
-            tracing::warn!("remove helper container {id}: {e}");
+        if let Err(e) = self.remove(&id).await {
+            tracing::warn!("helper container: {e:#}");
         }
         result
     }
@@ -324,13 +321,9 @@ impl Engine {
             .context("list labelled containers")?;
         for c in containers {
             let Some(id) = c.id else { continue };
-            let opts = RemoveContainerOptionsBuilder::default()
-                .force(true)
-                .v(true)
-                .build();
-            match self.docker.remove_container(&id, Some(opts)).await {
+            match self.remove(&id).await {
                 Ok(()) => report.containers += 1,
-                Err(e) => report.errors.push(format!("container {id}: {e}")),
+                Err(e) => report.errors.push(format!("{e:#}")),
             }
         }
         let networks = self

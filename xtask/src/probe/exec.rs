@@ -5,14 +5,11 @@
 
 use super::parse::{parse_smaps_rollup, parse_stat, parse_status};
 use super::{clock_ticks, Probe, Reading, Target};
-use crate::engine::Engine;
+use crate::engine::{Engine, ExecChunk, ExecStream};
 use anyhow::{bail, Context, Result};
-use bollard::container::LogOutput;
-use bollard::exec::{CreateExecOptions, StartExecResults};
-use futures_util::{Stream, StreamExt};
-use std::pin::Pin;
+use futures_util::StreamExt;
 use std::time::Duration;
-use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
 /// The reader loop. Its arguments are the process names (none: PID 1);
 /// they are passed as arguments, never spliced into the script.
@@ -43,12 +40,9 @@ while read -r cmd; do
 done
 "#;
 
-type Output = Pin<Box<dyn Stream<Item = Result<LogOutput, bollard::errors::Error>> + Send>>;
-
 /// One running exec of the loop.
 struct Session {
-    input: Pin<Box<dyn AsyncWrite + Send>>,
-    output: Output,
+    exec: ExecStream,
     pending: String,
 }
 
@@ -84,40 +78,22 @@ impl Session {
         let mut cmd = vec!["sh".to_string(), "-c".into(), LOOP.into(), "sh".into()];
         cmd.extend(target.processes.iter().cloned());
         let exec = engine
-            .docker
-            .create_exec(
-                &target.container_id,
-                CreateExecOptions {
-                    cmd: Some(cmd),
-                    attach_stdin: Some(true),
-                    attach_stdout: Some(true),
-                    attach_stderr: Some(true),
-                    ..Default::default()
-                },
-            )
+            .exec_stream(&target.container_id, &cmd)
             .await
-            .context("create the exec-stream sampler")?;
-        let started = engine
-            .docker
-            .start_exec(&exec.id, None)
-            .await
-            .context("start exec")?;
-        let StartExecResults::Attached { output, input } = started else {
-            bail!("exec-stream sampler started detached");
-        };
+            .context("start the exec-stream sampler")?;
         Ok(Session {
-            input,
-            output,
+            exec,
             pending: String::new(),
         })
     }
 
     async fn request(&mut self) -> Result<String> {
-        self.input
+        let input = &mut self.exec.input;
+        input
             .write_all(b"r\n")
             .await
             .context("write to exec stream")?;
-        self.input.flush().await?;
+        input.flush().await?;
         loop {
             if let Some(end) = self.pending.find("@@end\n") {
                 let block = self.pending[..end].to_string();
@@ -130,14 +106,13 @@ impl Session {
                     self.pending[pos + 8..].lines().next().unwrap_or("")
                 );
             }
-            match tokio::time::timeout(Duration::from_secs(10), self.output.next()).await {
-                Ok(Some(Ok(LogOutput::StdOut { message } | LogOutput::Console { message }))) => {
+            match tokio::time::timeout(Duration::from_secs(10), self.exec.output.next()).await {
+                Ok(Some(Ok(ExecChunk::Stdout(message)))) => {
                     self.pending.push_str(&String::from_utf8_lossy(&message))
                 }
-                Ok(Some(Ok(LogOutput::StdErr { message }))) => {
+                Ok(Some(Ok(ExecChunk::Stderr(message)))) => {
                     tracing::debug!("exec sampler stderr: {}", String::from_utf8_lossy(&message))
                 }
-                Ok(Some(Ok(_))) => {}
                 Ok(Some(Err(e))) => return Err(e).context("exec stream"),
                 Ok(None) => bail!("exec sampler ended (container stopped?)"),
                 Err(_) => bail!("exec sampler did not answer within 10 s"),
@@ -212,7 +187,7 @@ impl Drop for ExecProbe {
         let rt = self.rt.clone();
         if let Some(session) = self.session.as_mut() {
             if tokio::runtime::Handle::try_current().is_err() {
-                let _ = rt.block_on(async { session.input.write_all(b"q\n").await });
+                let _ = rt.block_on(async { session.exec.input.write_all(b"q\n").await });
             }
         }
     }

@@ -9,6 +9,7 @@ pub mod host;
 pub mod hostload;
 pub mod parse;
 pub mod sampler;
+pub mod system;
 
 pub use crate::results::SamplerMode;
 use anyhow::Result;

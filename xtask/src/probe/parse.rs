@@ -231,3 +231,80 @@ mod tests {
         assert_eq!(cgroup_path(cg, "pids"), None);
     }
 }
+
+/// The fields of `/proc/meminfo` the box lanes read, in bytes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Meminfo {
+    pub mem_total: u64,
+    pub mem_free: u64,
+    /// The kernel's estimate of memory available without swapping (3.14+).
+    pub mem_available: Option<u64>,
+    /// Slab memory the kernel cannot reclaim.
+    pub s_unreclaim: Option<u64>,
+}
+
+pub fn parse_meminfo(text: &str) -> Result<Meminfo> {
+    let (mut total, mut free) = (None, None);
+    let mut m = Meminfo::default();
+    for line in text.lines() {
+        let Some((key, rest)) = line.split_once(':') else {
+            continue;
+        };
+        let kib = || -> Result<u64> {
+            let num = rest.trim().trim_end_matches("kB").trim();
+            Ok(num
+                .parse::<u64>()
+                .with_context(|| format!("meminfo field {key}: `{num}`"))?
+                * 1024)
+        };
+        match key {
+            "MemTotal" => total = Some(kib()?),
+            "MemFree" => free = Some(kib()?),
+            "MemAvailable" => m.mem_available = Some(kib()?),
+            "SUnreclaim" => m.s_unreclaim = Some(kib()?),
+            _ => {}
+        }
+    }
+    (m.mem_total, m.mem_free) = match (total, free) {
+        (Some(t), Some(f)) => (t, f),
+        _ => bail!("meminfo lacks MemTotal/MemFree"),
+    };
+    Ok(m)
+}
+
+/// How many entries of a /proc listing are processes (all-digit names).
+pub fn count_pid_entries<'a>(names: impl IntoIterator<Item = &'a str>) -> usize {
+    names
+        .into_iter()
+        .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        .count()
+}
+
+#[cfg(test)]
+mod host_wide_tests {
+    use super::*;
+
+    #[test]
+    fn meminfo_fixture_and_old_kernels() {
+        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/meminfo.txt");
+        let m = parse_meminfo(&std::fs::read_to_string(p).unwrap()).unwrap();
+        assert_eq!(m.mem_total, 24683584 * 1024);
+        assert_eq!(m.mem_free, 15529760 * 1024);
+        assert_eq!(m.mem_available, Some(20425072 * 1024));
+        assert_eq!(m.s_unreclaim, Some(44008 * 1024));
+        // Before 3.14 there is no MemAvailable.
+        let old = parse_meminfo("MemTotal: 100 kB\nMemFree: 40 kB\nBuffers: 1 kB\n").unwrap();
+        assert_eq!((old.mem_total, old.mem_free), (102400, 40960));
+        assert_eq!((old.mem_available, old.s_unreclaim), (None, None));
+        assert!(parse_meminfo("").is_err());
+        assert!(parse_meminfo("MemTotal: 100 kB\n").is_err());
+        assert!(parse_meminfo("MemTotal: x kB\nMemFree: 1 kB\n").is_err());
+    }
+
+    #[test]
+    fn pid_entries_are_the_all_digit_names() {
+        let names = ["1", "42", "self", "thread-self", "sys", "", "12a", "007"];
+        assert_eq!(count_pid_entries(names), 3);
+        assert_eq!(count_pid_entries([]), 0);
+    }
+}

@@ -18,38 +18,18 @@ use anyhow::{Context, Result};
 use runcost_stats::{churn_leak_test, LeakOptions, LeakVerdict};
 use std::time::{Duration, Instant};
 
-fn read(m: ChurnMetric) -> f64 {
-    use procfs::Current;
-    match m {
-        ChurnMetric::HostMemUsed => procfs::Meminfo::current()
-            .ok()
-            .map(|i| (i.mem_total - i.mem_available.unwrap_or(i.mem_free)) as f64)
-            .unwrap_or(f64::NAN),
-        ChurnMetric::KernelSlab => procfs::Meminfo::current()
-            .ok()
-            .and_then(|i| i.s_unreclaim)
-            .map(|v| v as f64)
-            .unwrap_or(f64::NAN),
-        ChurnMetric::HarnessAnon => std::fs::read_to_string("/proc/self/smaps_rollup")
-            .ok()
-            .and_then(|t| crate::probe::parse::parse_smaps_rollup(&t).ok())
-            .map(|r| r.pss_anon as f64)
-            .unwrap_or(f64::NAN),
-        ChurnMetric::HostProcesses => std::fs::read_dir("/proc")
-            .map(|d| {
-                d.flatten()
-                    .filter(|e| {
-                        e.file_name()
-                            .to_str()
-                            .is_some_and(|s| s.parse::<u32>().is_ok())
-                    })
-                    .count() as f64
-            })
-            .unwrap_or(f64::NAN),
-        ChurnMetric::HarnessFds => std::fs::read_dir("/proc/self/fd")
-            .map(|d| d.count() as f64)
-            .unwrap_or(f64::NAN),
-    }
+/// A failed reading fails the lane: a NaN or 0 in a series would pass the
+/// leak test as data.
+fn read(m: ChurnMetric) -> Result<f64> {
+    use crate::probe::system;
+    let v = match m {
+        ChurnMetric::HostMemUsed => system::mem_used()? as f64,
+        ChurnMetric::KernelSlab => system::slab_unreclaimable()? as f64,
+        ChurnMetric::HarnessAnon => system::self_pss_anon()? as f64,
+        ChurnMetric::HostProcesses => system::process_count()? as f64,
+        ChurnMetric::HarnessFds => system::self_fds()? as f64,
+    };
+    Ok(v)
 }
 
 async fn cycle<B: BoxBackend>(b: &B, name: &str) -> Result<()> {
@@ -85,7 +65,7 @@ pub async fn run<B: BoxBackend>(
     for _ in 0..n_ref {
         tokio::time::sleep(d.max(Duration::from_millis(100))).await;
         for (i, m) in ChurnMetric::ALL.iter().enumerate() {
-            reference[i].push(read(*m));
+            reference[i].push(read(*m).with_context(|| format!("churn reference: {}", m.label()))?);
         }
     }
     let mut churn: Vec<Vec<f64>> = vec![Vec::new(); ChurnMetric::ALL.len()];
@@ -97,7 +77,8 @@ pub async fn run<B: BoxBackend>(
             .with_context(|| format!("churn cycle {}", c + 1))?;
         cycle_s.push(t.elapsed().as_secs_f64());
         for (i, m) in ChurnMetric::ALL.iter().enumerate() {
-            churn[i].push(read(*m));
+            churn[i]
+                .push(read(*m).with_context(|| format!("churn cycle {}: {}", c + 1, m.label()))?);
         }
         if (c + 1) % 10 == 0 {
             events.emit(Event::Note(format!(

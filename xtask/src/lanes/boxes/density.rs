@@ -27,14 +27,6 @@ pub struct DensityOpts {
     pub samples: u32,
 }
 
-fn mem_available() -> u64 {
-    use procfs::Current;
-    procfs::Meminfo::current()
-        .ok()
-        .and_then(|m| m.mem_available)
-        .unwrap_or(0)
-}
-
 /// Boxes are handed back to the caller even on error so it can stop them.
 pub async fn run<B: BoxBackend>(
     b: &B,
@@ -42,7 +34,8 @@ pub async fn run<B: BoxBackend>(
     boxes: &mut Vec<B::Handle>,
     events: &dyn Events,
 ) -> Result<DensityResult> {
-    let mem_available_bytes = mem_available();
+    let mem_available_bytes =
+        crate::probe::system::mem_available().context("density: host memory available")?;
     let mut levels = Vec::new();
     let mut rounds_per_level = Vec::new();
     for &level in &o.levels {
