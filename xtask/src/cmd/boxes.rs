@@ -78,14 +78,6 @@ pub fn parse_levels(raw: &[String]) -> Result<Vec<u32>> {
     Ok(levels)
 }
 
-fn mem_available() -> u64 {
-    use procfs::Current;
-    procfs::Meminfo::current()
-        .ok()
-        .and_then(|m| m.mem_available)
-        .unwrap_or(0)
-}
-
 /// The host fingerprint's engine part for a run without an engine (qemu).
 fn no_engine() -> EngineInfo {
     EngineInfo {
@@ -175,8 +167,8 @@ pub async fn run(common: &Common, what: BoxCmd) -> Result<ExitCode> {
             let levels = parse_levels(&levels)?;
             let top = u64::from(*levels.last().unwrap_or(&1));
             let need = (top * u64::from(common.memory_mib)) << 20;
-            let avail = mem_available();
-            if avail > 0 && need as f64 > 0.8 * avail as f64 {
+            let avail = crate::probe::system::mem_available()?;
+            if need as f64 > 0.8 * avail as f64 {
                 bad_input!(
                     "--levels: {top} boxes of {} MiB need {} MiB, more than 80 % of the {} MiB available; lower the top level or --memory-mib",
                     common.memory_mib,
