@@ -19,8 +19,14 @@ pub async fn run(common: &Common) -> Result<ExitCode> {
         ))
         .into());
     }
-    for name in list_names(root) {
-        let profile = Profile::load(&root.join("profiles").join(format!("{name}.yaml")))?;
+    let bundled = list_names(root)
+        .into_iter()
+        .map(|name| root.join("profiles").join(format!("{name}.yaml")));
+    // Test targets have a profile beside their code, not under profiles/.
+    let test_targets = TEST_TARGETS.iter().map(|p| root.join(p));
+    for path in bundled.chain(test_targets) {
+        let profile = Profile::load(&path)?;
+        let name = profile.spec.name.clone();
         let dir = profile.path.parent().unwrap_or(root);
         let stage = root.join("target/runcost-images").join(&name);
         let tools = profile
@@ -46,6 +52,9 @@ pub async fn run(common: &Common) -> Result<ExitCode> {
     say("ready; check with `cargo xtask doctor`");
     Ok(ExitCode::Ok)
 }
+
+/// Profiles of ground-truth targets the integration tests run.
+const TEST_TARGETS: &[&str] = &["targets/forker/forker.yaml"];
 
 /// The target's release binary (if it is a workspace package) and image.
 fn build_target(
