@@ -8,7 +8,9 @@
 //! Everyone sleeps until SIGTERM; the parent passes it on and reaps.
 //!
 //! Readiness: the parent writes /tmp/forker.ready once every child has
-//! touched its memory.
+//! touched its memory — or, with `FORK_DELAY_MS` set, before it forks at
+//! all, so the harness starts sampling the parent alone and must pick up
+//! the children (one per `FORK_EVERY_MS`) as they come.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -55,11 +57,19 @@ fn main() {
     let between = Duration::from_millis(env_u64("FORK_EVERY_MS", 0));
     // SAFETY: the handler only stores to an atomic.
     unsafe {
-        libc::signal(libc::SIGTERM, on_term as libc::sighandler_t);
-        libc::signal(libc::SIGINT, on_term as libc::sighandler_t);
+        libc::signal(libc::SIGTERM, on_term as *const () as libc::sighandler_t);
+        libc::signal(libc::SIGINT, on_term as *const () as libc::sighandler_t);
     }
     let shared = touch(n, 1);
     let _ = std::fs::remove_file("/tmp/forker.ready");
+    let ready = || {
+        if let Err(e) = std::fs::write("/tmp/forker.ready", b"ready\n") {
+            eprintln!("forker: write /tmp/forker.ready: {e}");
+        }
+    };
+    if !delay.is_zero() {
+        ready();
+    }
     std::thread::sleep(delay);
     let mut kids = Vec::new();
     for c in 0..k {
@@ -87,8 +97,8 @@ fn main() {
     // The children touch their memory in well under a second; readiness
     // waits a little past that.
     std::thread::sleep(Duration::from_millis(300 + 20 * m));
-    if let Err(e) = std::fs::write("/tmp/forker.ready", b"ready\n") {
-        eprintln!("forker: write /tmp/forker.ready: {e}");
+    if delay.is_zero() {
+        ready();
     }
     eprintln!(
         "forker: parent {} MiB, {} children × {} MiB",
