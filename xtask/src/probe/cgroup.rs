@@ -270,11 +270,11 @@ mod tests {
     fn v1_fixture_from_this_host() {
         // Captured from a v1 memory cgroup here; the numbers are its own.
         let m = parse_memory_stat_v1(&data("cgroup_v1_memory.stat"));
-        assert_eq!(m.anon, Some(1781760));
-        assert_eq!(m.file, Some(927789056));
+        assert_eq!(m.anon, Some(1863680));
+        assert_eq!(m.file, Some(901951488));
         assert_eq!(m.shmem, Some(0));
-        assert_eq!(m.active_file, Some(3821568));
-        assert_eq!(m.inactive_file, Some(923967488));
+        assert_eq!(m.active_file, Some(3817472));
+        assert_eq!(m.inactive_file, Some(898101248));
         assert_eq!(m.mapped_file, Some(45056));
         assert_eq!(m.swap, Some(0));
         assert_eq!(m.kernel, None);

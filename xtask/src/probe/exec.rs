@@ -324,7 +324,7 @@ mod tests {
         assert_eq!(r.cgroup_mem, Some(5000));
         assert_eq!(r.cgroup_cpu_s, Some(3.0));
         assert_eq!(r.cgroup_kernel, Some(42));
-        assert_eq!(r.cgroup_file_inactive, Some(923967488));
+        assert_eq!(r.cgroup_file_inactive, Some(898101248));
         // v2 without the optional files.
         let r = parse_block(&format!("@@cg 2\nanon 4096\nsock 1\n{one}"), 100.0).unwrap();
         assert_eq!(

@@ -304,12 +304,12 @@ mod tests {
             panic!("needs root (CAP_SYS_ADMIN) for PFNs; run the probe tests as root");
         }
         // 8 MiB touched privately: all of it unique to this process.
-        let v = vec![1u8; 8 << 20];
+        let v = std::hint::black_box(vec![1u8; 8 << 20]);
         let me = std::process::id() as i32;
         let r = read_group(&[me]).unwrap();
         assert!(r.unique.anon >= 8 << 20, "{:?}", r.unique);
         assert_eq!(r.vanished, 0);
-        drop(v);
+        std::hint::black_box(&v);
         let gone = read_group(&[i32::MAX]).unwrap();
         assert_eq!(gone.vanished, 1);
     }
