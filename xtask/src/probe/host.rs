@@ -21,10 +21,12 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-/// How often a host read also reads group-unique memory. Measured here
-/// (xtask/tests/groupmem.rs prints it): ~1 ms per read for the gateway's
-/// 20 MiB and ~11 ms for a 256 MiB group, against ~0.3 ms for the rest of
-/// the read; at 1 Hz that is ≤ 1.1 % of a core even for the large target.
+/// How often a host read also reads group-unique memory. Measured on the
+/// forker (4 processes, 112 MiB unique; xtask/tests/groupmem.rs prints it)
+/// on this 2-core machine under other jobs' load: a read with pagemap took
+/// a median 114 ms of wall time against 18 ms without — pagemap and
+/// kpagecount grow with resident size, the rest does not. At 10 Hz that
+/// would overrun the tick; at 1 Hz it is ~10 % of the sampler's time.
 pub const GROUP_EVERY: Duration = Duration::from_secs(1);
 
 pub struct HostProbe {
