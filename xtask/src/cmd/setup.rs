@@ -26,7 +26,7 @@ pub async fn run(common: &Common, only: Option<&str>) -> Result<ExitCode> {
     if let Some(profile) = one {
         if !build_images(root, &profile)? {
             say(&format!(
-                "profile {} ({}) has no `build:` and no `wrap.dockerfile`: nothing to build;                  its images must exist locally",
+                "profile {} ({}) has no `build:` and no `wrap.dockerfile`: nothing to build; its images must exist locally",
                 profile.name(),
                 profile.path.display()
             ));
@@ -34,8 +34,13 @@ pub async fn run(common: &Common, only: Option<&str>) -> Result<ExitCode> {
         say("ready; check with `cargo xtask doctor`");
         return Ok(ExitCode::Ok);
     }
-    for name in list_names(root) {
-        let profile = Profile::load(&root.join("profiles").join(format!("{name}.yaml")))?;
+    let bundled = list_names(root)
+        .into_iter()
+        .map(|name| root.join("profiles").join(format!("{name}.yaml")));
+    // Test targets have a profile beside their code, not under profiles/.
+    let test_targets = TEST_TARGETS.iter().map(|p| root.join(p));
+    for path in bundled.chain(test_targets) {
+        let profile = Profile::load(&path)?;
         build_images(root, &profile)?;
     }
     // The box guest (agent, vmlinux, initramfs) for the qemu box lanes.
@@ -43,6 +48,9 @@ pub async fn run(common: &Common, only: Option<&str>) -> Result<ExitCode> {
     say("ready; check with `cargo xtask doctor`");
     Ok(ExitCode::Ok)
 }
+
+/// Profiles of ground-truth targets the integration tests run.
+const TEST_TARGETS: &[&str] = &["targets/forker/forker.yaml"];
 
 /// The profile's `build:` image, then its tools image; false when it
 /// declares neither.

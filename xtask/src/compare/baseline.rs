@@ -70,8 +70,16 @@ impl Thresholds {
             | MetricKind::PssAnon
             | MetricKind::Rss
             | MetricKind::Swap
-            | MetricKind::CgroupMem => t(0.05, 0.10, 1048576.0),
-            MetricKind::CpuCores => t(0.15, 0.30, 0.01),
+            | MetricKind::CgroupMem
+            | MetricKind::GroupUnique
+            | MetricKind::CgroupAnon
+            | MetricKind::CgroupShmem
+            | MetricKind::CgroupFileActive
+            | MetricKind::CgroupFileInactive
+            | MetricKind::CgroupKernel
+            | MetricKind::CgroupSock
+            | MetricKind::CgroupSwap => t(0.05, 0.10, 1048576.0),
+            MetricKind::CpuCores | MetricKind::CgroupCpuCores => t(0.15, 0.30, 0.01),
             MetricKind::Threads => t(0.15, 0.30, 1.0),
             MetricKind::Fds => t(0.15, 0.30, 2.0),
             MetricKind::LatencyP50 | MetricKind::LatencyP99 => t(0.20, 0.50, 0.0005),

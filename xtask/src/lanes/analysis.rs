@@ -28,6 +28,13 @@ pub fn precise_enough(y: &[f64], target: f64) -> bool {
 /// Δcpu/Δt, whose mean over equal intervals is the window's CPU use.
 pub fn series(window: &[Sample], metric: MetricKind) -> Vec<f64> {
     let r = |f: fn(&Sample) -> f64| window.iter().map(f).collect::<Vec<f64>>();
+    // Metrics a probe may lack, or reads at a lower rate: present samples only.
+    let some = |f: fn(&Sample) -> Option<u64>| {
+        window
+            .iter()
+            .filter_map(|s| f(s).map(|v| v as f64))
+            .collect::<Vec<f64>>()
+    };
     match metric {
         MetricKind::Uss => r(|s| s.value.uss as f64),
         MetricKind::Pss => r(|s| s.value.pss as f64),
@@ -41,9 +48,27 @@ pub fn series(window: &[Sample], metric: MetricKind) -> Vec<f64> {
         | MetricKind::LatencyP99
         | MetricKind::Throughput
         | MetricKind::ErrorRate => Vec::new(),
-        MetricKind::CgroupMem => window
-            .iter()
-            .filter_map(|s| s.value.cgroup_mem.map(|v| v as f64))
+        MetricKind::CgroupMem => some(|s| s.value.cgroup_mem),
+        MetricKind::GroupUnique => some(|s| s.value.group_unique),
+        MetricKind::CgroupAnon => some(|s| s.value.cgroup_anon),
+        MetricKind::CgroupShmem => some(|s| s.value.cgroup_shmem),
+        MetricKind::CgroupFileActive => some(|s| s.value.cgroup_file_active),
+        MetricKind::CgroupFileInactive => some(|s| s.value.cgroup_file_inactive),
+        MetricKind::CgroupKernel => some(|s| s.value.cgroup_kernel),
+        MetricKind::CgroupSock => some(|s| s.value.cgroup_sock),
+        MetricKind::CgroupSwap => some(|s| s.value.cgroup_swap),
+        MetricKind::CgroupCpuCores => window
+            .windows(2)
+            .filter_map(|w| {
+                Some((
+                    w[0].t,
+                    w[0].value.cgroup_cpu_s?,
+                    w[1].t,
+                    w[1].value.cgroup_cpu_s?,
+                ))
+            })
+            .filter(|(t0, _, t1, _)| t1 > t0)
+            .map(|(t0, c0, t1, c1)| (c1 - c0) / (t1 - t0))
             .collect(),
         MetricKind::CpuCores => window
             .windows(2)
@@ -68,6 +93,10 @@ pub fn cell_metrics(window: &[Sample]) -> Vec<CellMetric> {
                 MetricKind::CpuCores => {
                     let (a, b) = (window.first()?, window.last()?);
                     (b.value.cpu_s - a.value.cpu_s) / (b.t - a.t).max(f64::EPSILON)
+                }
+                MetricKind::CgroupCpuCores => {
+                    let (a, b) = (window.first()?, window.last()?);
+                    (b.value.cgroup_cpu_s? - a.value.cgroup_cpu_s?) / (b.t - a.t).max(f64::EPSILON)
                 }
                 _ => y.iter().sum::<f64>() / y.len() as f64,
             };

@@ -637,13 +637,16 @@ fn same_value(got: &str, expected: &str) -> bool {
 
 pub fn samples_csv(samples: &[Sample]) -> String {
     let mut out = String::from(
-        "t_s,read_s,rss,pss,pss_anon,uss,swap,vm_hwm,threads,fds,cpu_s,procs,cgroup_mem,cgroup_cpu_s\n",
+        "t_s,read_s,rss,pss,pss_anon,uss,swap,vm_hwm,threads,fds,cpu_s,procs,cgroup_mem,cgroup_cpu_s,\
+         vanished,group_unique,group_unique_anon,cgroup_anon,cgroup_shmem,cgroup_file_active,\
+         cgroup_file_inactive,cgroup_kernel,cgroup_sock,cgroup_swap\n",
     );
     for s in samples {
         let r = &s.value;
         let opt = |v: Option<String>| v.unwrap_or_default();
+        let bytes = |v: Option<u64>| v.map(|v| v.to_string()).unwrap_or_default();
         out.push_str(&format!(
-            "{:.4},{:.6},{},{},{},{},{},{},{},{},{:.3},{},{},{}\n",
+            "{:.4},{:.6},{},{},{},{},{},{},{},{},{:.3},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
             s.t,
             s.read_s,
             r.rss,
@@ -657,7 +660,17 @@ pub fn samples_csv(samples: &[Sample]) -> String {
             r.cpu_s,
             r.procs,
             opt(r.cgroup_mem.map(|v| v.to_string())),
-            opt(r.cgroup_cpu_s.map(|v| format!("{v:.6}")))
+            opt(r.cgroup_cpu_s.map(|v| format!("{v:.6}"))),
+            r.vanished,
+            bytes(r.group_unique),
+            bytes(r.group_unique_anon),
+            bytes(r.cgroup_anon),
+            bytes(r.cgroup_shmem),
+            bytes(r.cgroup_file_active),
+            bytes(r.cgroup_file_inactive),
+            bytes(r.cgroup_kernel),
+            bytes(r.cgroup_sock),
+            bytes(r.cgroup_swap),
         ));
     }
     out
@@ -679,8 +692,13 @@ pub fn parse_samples_csv(text: &str) -> Result<Vec<Sample>> {
             f[k].parse::<f64>()
                 .with_context(|| format!("line {} field {k}", i + 1))
         };
-        let opt =
-            |k: usize| -> Option<f64> { (!f[k].is_empty()).then(|| f[k].parse().ok()).flatten() };
+        // Columns past the first 14 were added later: absent in old files.
+        let opt = |k: usize| -> Option<f64> {
+            f.get(k)
+                .filter(|v| !v.is_empty())
+                .and_then(|v| v.parse().ok())
+        };
+        let bytes = |k: usize| opt(k).map(|v| v as u64);
         out.push(Sample {
             t: n(0)?,
             read_s: n(1)?,
@@ -697,6 +715,16 @@ pub fn parse_samples_csv(text: &str) -> Result<Vec<Sample>> {
                 procs: n(11)? as u32,
                 cgroup_mem: opt(12).map(|v| v as u64),
                 cgroup_cpu_s: opt(13),
+                vanished: opt(14).unwrap_or(0.0) as u32,
+                group_unique: bytes(15),
+                group_unique_anon: bytes(16),
+                cgroup_anon: bytes(17),
+                cgroup_shmem: bytes(18),
+                cgroup_file_active: bytes(19),
+                cgroup_file_inactive: bytes(20),
+                cgroup_kernel: bytes(21),
+                cgroup_sock: bytes(22),
+                cgroup_swap: bytes(23),
             },
         });
     }
@@ -721,6 +749,9 @@ mod tests {
                 cpu_s: 0.25,
                 procs: 1,
                 cgroup_mem: Some(99),
+                vanished: 2,
+                group_unique: Some(7 << 20),
+                cgroup_shmem: Some(4096),
                 ..Default::default()
             },
         };
@@ -728,5 +759,11 @@ mod tests {
         assert_eq!(back.len(), 2);
         assert_eq!(back[0].value, s.value);
         assert!(parse_samples_csv("h\n1,2\n").is_err());
+        // A 14-column file from before the group and cgroup columns.
+        let old = "h\n1.5,0.0001,10,9,0,8,0,0,3,4,0.25,1,99,\n";
+        let back = parse_samples_csv(old).unwrap();
+        assert_eq!(back[0].value.cgroup_mem, Some(99));
+        assert_eq!(back[0].value.group_unique, None);
+        assert_eq!(back[0].value.vanished, 0);
     }
 }

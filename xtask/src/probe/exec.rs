@@ -12,29 +12,49 @@ use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 
 /// The reader loop. Its arguments are the process names (none: PID 1);
-/// they are passed as arguments, never spliced into the script.
+/// they are passed as arguments, never spliced into the script. Every
+/// request lists /proc again, so forks join and exits leave; a process
+/// that exits before its files are read prints `@@gone`. The container's
+/// own cgroup (mounted at /sys/fs/cgroup inside, v1 or v2) is printed
+/// first: the whole service's memory by kind and CPU, forks included.
+/// Group-unique memory is not read here: PFNs need CAP_SYS_ADMIN and a
+/// binary reader, which an unprivileged shell loop has neither of.
 const LOOP: &str = r#"
-pids=""
-if [ "$#" -eq 0 ]; then pids=1; else
-  for d in /proc/[0-9]*; do
-    c=""
-    { read -r c < "$d/comm"; } 2>/dev/null || continue
-    for name in "$@"; do
-      [ "$c" = "$name" ] && pids="$pids ${d#/proc/}"
-    done
-  done
-fi
-[ -n "$pids" ] || { printf '@@error no process named %s\n' "$*"; exit 3; }
 dump() { while IFS= read -r l; do printf '%s\n' "$l"; done < "$1"; }
+nfd() { if [ -e "$1" ]; then printf '@@fd %s\n' "$#"; else printf '@@fd 0\n'; fi; }
+cgdump() { [ -r "$2" ] && { printf '%s\n' "$1"; dump "$2"; } 2>/dev/null; }
+c=/sys/fs/cgroup
+if [ -r $c/memory/memory.stat ]; then cgv=1; elif [ -r $c/memory.stat ]; then cgv=2; else cgv=""; fi
+cpuacct=$c/cpuacct/cpuacct.usage; [ -r "$cpuacct" ] || cpuacct=$c/cpu,cpuacct/cpuacct.usage
 while read -r cmd; do
   [ "$cmd" = q ] && exit 0
+  pids=""
+  if [ "$#" -eq 0 ]; then pids=1; else
+    for d in /proc/[0-9]*; do
+      n=""
+      { read -r n < "$d/comm"; } 2>/dev/null || continue
+      for name in "$@"; do
+        [ "$n" = "$name" ] && pids="$pids ${d#/proc/}"
+      done
+    done
+  fi
+  [ -n "$pids" ] || { printf '@@error no process named %s\n' "$*"; exit 3; }
+  if [ "$cgv" = 1 ]; then
+    printf '@@cg 1\n'; dump $c/memory/memory.stat
+    cgdump @@cgusage $c/memory/memory.usage_in_bytes
+    cgdump @@cgcpu "$cpuacct"
+    cgdump @@cgextra $c/memory/memory.kmem.usage_in_bytes
+  elif [ "$cgv" = 2 ]; then
+    printf '@@cg 2\n'; dump $c/memory.stat
+    cgdump @@cgusage $c/memory.current
+    cgdump @@cgcpu $c/cpu.stat
+    cgdump @@cgextra $c/memory.swap.current
+  fi
   for p in $pids; do
     printf '@@pid %s\n' "$p"
-    dump "/proc/$p/smaps_rollup"
-    printf '@@status\n'; dump "/proc/$p/status"
-    printf '@@stat\n'; dump "/proc/$p/stat"
-    set -- /proc/$p/fd/*
-    printf '@@fd %s\n' "$#"
+    { dump "/proc/$p/smaps_rollup" && printf '@@status\n' && dump "/proc/$p/status" \
+      && printf '@@stat\n' && dump "/proc/$p/stat"; } 2>/dev/null || { printf '@@gone\n'; continue; }
+    nfd /proc/$p/fd/*
   done
   printf '@@end\n'
 done
@@ -121,13 +141,55 @@ impl Session {
     }
 }
 
-/// Parses one `@@pid … @@end` block into a summed reading.
+/// The cgroup section at the head of a block: `@@cg V`, memory.stat, then
+/// the optional `@@cgusage`, `@@cgcpu` and `@@cgextra` files.
+fn parse_cgroup_head(head: &str) -> Option<super::cgroup::CgroupReading> {
+    use super::cgroup::*;
+    let rest = head.strip_prefix("@@cg ")?;
+    let (version, rest) = rest.split_once('\n')?;
+    let mut parts = rest.split("@@cg");
+    let stat = parts.next().unwrap_or("");
+    let v1 = version.trim() == "1";
+    let mut r = CgroupReading {
+        stat: if v1 {
+            parse_memory_stat_v1(stat)
+        } else {
+            parse_memory_stat_v2(stat)
+        },
+        ..Default::default()
+    };
+    for part in parts {
+        let (name, body) = part.split_once('\n').unwrap_or((part, ""));
+        let n = body.trim().parse::<u64>().ok();
+        match name {
+            "usage" => r.usage = n,
+            "cpu" if v1 => r.cpu_s = parse_cpuacct_usage(body),
+            "cpu" => r.cpu_s = parse_cpu_stat_v2(body),
+            "extra" if v1 => r.stat.kernel = n,
+            "extra" => r.stat.swap = n,
+            _ => {}
+        }
+    }
+    Some(r)
+}
+
+/// Parses one `[@@cg …] @@pid … @@end` block into a summed reading. A
+/// process marked `@@gone` (or a zombie's empty smaps) is counted as
+/// vanished and skipped.
 pub fn parse_block(block: &str, ticks: f64) -> Result<Reading> {
     let mut acc = Reading::default();
-    for proc_block in block.split("@@pid ").skip(1) {
+    let mut blocks = block.split("@@pid ");
+    if let Some(c) = blocks.next().and_then(parse_cgroup_head) {
+        acc.set_cgroup(&c);
+    }
+    for proc_block in blocks {
         let (_, rest) = proc_block
             .split_once('\n')
             .context("exec block: no pid line")?;
+        if rest.contains("@@gone") || rest.starts_with("@@status") {
+            acc.vanished += 1;
+            continue;
+        }
         let (smaps, rest) = rest
             .split_once("@@status\n")
             .context("exec block: no status")?;
@@ -151,7 +213,7 @@ pub fn parse_block(block: &str, ticks: f64) -> Result<Reading> {
         acc.procs += 1;
     }
     if acc.procs == 0 {
-        bail!("exec block had no process");
+        bail!("exec block had no process ({} vanished)", acc.vanished);
     }
     Ok(acc)
 }
@@ -219,5 +281,30 @@ mod tests {
         assert_eq!(r.uss, 2 * (72 + 112) * 1024);
         assert!(parse_block("", 100.0).is_err());
         assert!(parse_block("@@pid 1\nRss: 1 kB\n", 100.0).is_err());
+        // A process gone between listing and reading, and a zombie (empty
+        // smaps): skipped and counted.
+        let r = parse_block(
+            &format!("{one}@@pid 7\n@@gone\n@@pid 8\n@@status\n@@gone\n"),
+            100.0,
+        )
+        .unwrap();
+        assert_eq!((r.procs, r.vanished), (1, 2));
+        assert_eq!(r.cgroup_mem, None);
+        // The cgroup head (v1, as read inside a container here).
+        let head = format!(
+            "@@cg 1\n{}@@cgusage\n5000\n@@cgcpu\n3000000000\n@@cgextra\n42\n",
+            data("cgroup_v1_memory.stat")
+        );
+        let r = parse_block(&format!("{head}{one}"), 100.0).unwrap();
+        assert_eq!(r.cgroup_mem, Some(5000));
+        assert_eq!(r.cgroup_cpu_s, Some(3.0));
+        assert_eq!(r.cgroup_kernel, Some(42));
+        assert_eq!(r.cgroup_file_inactive, Some(898101248));
+        // v2 without the optional files.
+        let r = parse_block(&format!("@@cg 2\nanon 4096\nsock 1\n{one}"), 100.0).unwrap();
+        assert_eq!(
+            (r.cgroup_anon, r.cgroup_sock, r.cgroup_mem),
+            (Some(4096), Some(1), None)
+        );
     }
 }

@@ -37,6 +37,7 @@ impl TickerStats {
 /// A running ticker. Dropping it stops the thread.
 pub struct Ticker<T: Send + Clone + 'static> {
     stop: Arc<AtomicBool>,
+
     shared: Arc<Mutex<Vec<Timed<T>>>>,
     handle: Option<JoinHandle<TickerStats>>,
 }
@@ -60,6 +61,21 @@ impl<T: Send + Clone + 'static> Ticker<T> {
         rate_hz: f64,
         origin: Instant,
         max_failures: u32,
+        read: F,
+    ) -> Ticker<T>
+    where
+        F: FnMut() -> anyhow::Result<T> + Send + 'static,
+    {
+        Ticker::spawn_counting(name, rate_hz, origin, max_failures, |_| 0, read)
+    }
+
+    /// `vanished` tells how many processes a value skipped.
+    fn spawn_counting<F>(
+        name: &str,
+        rate_hz: f64,
+        origin: Instant,
+        max_failures: u32,
+        vanished: fn(&T) -> u64,
         mut read: F,
     ) -> Ticker<T>
     where
@@ -94,6 +110,7 @@ impl<T: Send + Clone + 'static> Ticker<T> {
                             let read_s = t0.elapsed().as_secs_f64();
                             read_total += read_s;
                             stats.samples += 1;
+                            stats.vanished += vanished(&value);
                             consecutive = 0;
                             let t = t0.duration_since(origin).as_secs_f64();
                             shared2
@@ -177,7 +194,14 @@ impl<T: Send + Clone + 'static> Drop for Ticker<T> {
 
 /// Samples a [`Probe`] at a fixed rate.
 pub fn spawn_probe(mut probe: Box<dyn Probe>, rate_hz: f64, origin: Instant) -> Ticker<Reading> {
-    Ticker::spawn("runcost-sampler", rate_hz, origin, move || probe.read())
+    Ticker::spawn_counting(
+        "runcost-sampler",
+        rate_hz,
+        origin,
+        MAX_CONSECUTIVE_FAILURES,
+        |r| u64::from(r.vanished),
+        move || probe.read(),
+    )
 }
 
 /// Samples a [`Probe`] at a fixed rate through gaps of up to `tolerate`
@@ -191,9 +215,14 @@ pub fn spawn_probe_tolerant(
     let max = (tolerate.as_secs_f64() * rate_hz)
         .ceil()
         .min(f64::from(u32::MAX)) as u32;
-    Ticker::spawn_tolerant("runcost-sampler", rate_hz, origin, max, move || {
-        probe.read()
-    })
+    Ticker::spawn_counting(
+        "runcost-sampler",
+        rate_hz,
+        origin,
+        max,
+        |r| u64::from(r.vanished),
+        move || probe.read(),
+    )
 }
 
 fn thread_cpu() -> f64 {

@@ -196,6 +196,7 @@ fn cell(lane: LaneKind, status: CellStatus) -> CellRecord {
             samples: 130,
             missed_ticks: 1,
             failed_reads: 1,
+            vanished: 2,
             thread_cpu_s: 0.013,
             wall_s: 13.0,
             mean_read_s: 1e-4,

@@ -22,6 +22,10 @@ pub struct TickerStats {
     pub samples: u64,
     pub missed_ticks: u64,
     pub failed_reads: u64,
+    /// Processes that exited between a read's listing and their read:
+    /// skipped, summed over the reads.
+    #[serde(default)]
+    pub vanished: u64,
     /// CPU time of the sampling thread, seconds.
     pub thread_cpu_s: f64,
     pub wall_s: f64,

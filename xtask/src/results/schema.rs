@@ -232,6 +232,19 @@ pub enum MetricKind {
     Fds,
     CpuCores,
     CgroupMem,
+    /// Resident memory no process outside the service maps (pagemap).
+    GroupUnique,
+    /// The container cgroup's memory by kind (memory.stat).
+    CgroupAnon,
+    CgroupShmem,
+    CgroupFileActive,
+    /// Reclaimable page cache.
+    CgroupFileInactive,
+    CgroupKernel,
+    CgroupSock,
+    CgroupSwap,
+    /// The container cgroup's CPU (every process, forks included).
+    CgroupCpuCores,
     /// Load lane: median latency of successful requests.
     LatencyP50,
     /// Load lane: 99th percentile latency (only with ≥ 500 requests).
@@ -250,7 +263,7 @@ impl MetricKind {
         MetricKind::ErrorRate,
     ];
 
-    pub const FOOTPRINT: [MetricKind; 9] = [
+    pub const FOOTPRINT: [MetricKind; 18] = [
         MetricKind::Uss,
         MetricKind::Pss,
         MetricKind::PssAnon,
@@ -260,12 +273,21 @@ impl MetricKind {
         MetricKind::Fds,
         MetricKind::CpuCores,
         MetricKind::CgroupMem,
+        MetricKind::GroupUnique,
+        MetricKind::CgroupAnon,
+        MetricKind::CgroupShmem,
+        MetricKind::CgroupFileActive,
+        MetricKind::CgroupFileInactive,
+        MetricKind::CgroupKernel,
+        MetricKind::CgroupSock,
+        MetricKind::CgroupSwap,
+        MetricKind::CgroupCpuCores,
     ];
 
     pub fn unit(self) -> Unit {
         match self {
             MetricKind::Threads | MetricKind::Fds => Unit::Count,
-            MetricKind::CpuCores => Unit::Cores,
+            MetricKind::CpuCores | MetricKind::CgroupCpuCores => Unit::Cores,
             MetricKind::LatencyP50 | MetricKind::LatencyP99 => Unit::Seconds,
             MetricKind::Throughput => Unit::PerSecond,
             MetricKind::ErrorRate => Unit::Ratio,
@@ -292,6 +314,15 @@ impl MetricKind {
             MetricKind::Fds => "fds",
             MetricKind::CpuCores => "CPU",
             MetricKind::CgroupMem => "cgroup memory",
+            MetricKind::GroupUnique => "group-unique",
+            MetricKind::CgroupAnon => "cgroup anon",
+            MetricKind::CgroupShmem => "cgroup shmem",
+            MetricKind::CgroupFileActive => "cgroup file (active)",
+            MetricKind::CgroupFileInactive => "cgroup file (inactive)",
+            MetricKind::CgroupKernel => "cgroup kernel",
+            MetricKind::CgroupSock => "cgroup sockets",
+            MetricKind::CgroupSwap => "cgroup swap",
+            MetricKind::CgroupCpuCores => "cgroup CPU",
             MetricKind::LatencyP50 => "latency p50",
             MetricKind::LatencyP99 => "latency p99",
             MetricKind::Throughput => "throughput",
