@@ -13,6 +13,9 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
+/// (run index, run id, median).
+pub type Point = (usize, String, f64);
+
 #[derive(Clone, Debug, Serialize)]
 pub struct History {
     pub profile: String,
@@ -26,8 +29,8 @@ pub struct Series {
     /// `lane/metric[/param=value...]`.
     pub key: String,
     pub unit: Unit,
-    /// (run index, run id, median), in time order.
-    pub points: Vec<(usize, String, f64)>,
+    /// In time order.
+    pub points: Vec<Point>,
     pub change_points: ChangePoints,
     /// The chart's file, relative to the report.
     pub chart: Option<String>,
@@ -49,7 +52,7 @@ impl History {
     pub fn from_runs(profile: &str, runs: &[RunRecord]) -> History {
         let mut order: Vec<&RunRecord> = runs.iter().collect();
         order.sort_by(|a, b| a.started_at.cmp(&b.started_at));
-        let mut by_key: BTreeMap<String, (Unit, Vec<(usize, String, f64)>)> = BTreeMap::new();
+        let mut by_key: BTreeMap<String, (Unit, Vec<Point>)> = BTreeMap::new();
         for (i, r) in order.iter().enumerate() {
             for l in &r.lanes {
                 for a in &l.aggregates {
