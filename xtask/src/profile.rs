@@ -112,7 +112,10 @@ pub struct HeapSpec {
     /// LEAK when heaptrack's "total memory leaked" exceeds this. heaptrack
     /// counts every block not freed at exit, statics of the runtime
     /// included, so this is not 0.
-    #[serde(default = "default_heap_threshold")]
+    #[serde(
+        default = "default_heap_threshold",
+        deserialize_with = "crate::units::de_bytes_u64"
+    )]
     pub threshold_bytes: u64,
 }
 
@@ -129,7 +132,7 @@ impl Default for HeapSpec {
 #[serde(deny_unknown_fields)]
 pub struct MemcheckSpec {
     /// LEAK when valgrind's "definitely lost" bytes exceed this.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::units::de_bytes_u64")]
     pub threshold_bytes: u64,
     /// A directory of valgrind suppression files (`*.supp`), relative to the
     /// profile file; each is passed with `--suppressions`.
@@ -162,7 +165,10 @@ pub struct ChurnSpec {
     #[serde(default = "default_batch")]
     pub batch: u32,
     /// Memory growth per cycle that is too small to call a leak.
-    #[serde(default = "default_churn_floor")]
+    #[serde(
+        default = "default_churn_floor",
+        deserialize_with = "crate::units::de_bytes_f64"
+    )]
     pub floor_bytes_per_cycle: f64,
     /// Environment for both churn runs, on top of `env`.
     #[serde(default)]
@@ -539,7 +545,10 @@ impl EntitiesSpec {
 #[serde(deny_unknown_fields)]
 pub struct MemcachedFill {
     pub port: u16,
-    #[serde(default = "default_value_bytes")]
+    #[serde(
+        default = "default_value_bytes",
+        deserialize_with = "crate::units::de_bytes_usize"
+    )]
     pub value_bytes: usize,
     #[serde(default = "default_key_prefix")]
     pub prefix: String,
@@ -564,7 +573,10 @@ pub struct KnobSpec {
 #[serde(deny_unknown_fields)]
 pub struct SteadySpec {
     /// USS slope under this many bytes/s counts as flat.
-    #[serde(default = "default_floor")]
+    #[serde(
+        default = "default_floor",
+        deserialize_with = "crate::units::de_bytes_f64"
+    )]
     pub floor_bytes_per_s: f64,
     /// Trailing window over which the slope is judged.
     #[serde(default = "default_window")]
@@ -1372,6 +1384,29 @@ mod tests {
         refused(
             good.replace("image: app-tools", "image: app-tools\n  colour: red"),
             &["p.yaml:8", "unknown field `colour`"],
+        );
+    }
+
+    #[test]
+    fn byte_fields_take_sizes_or_integers() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir(d.path().join("supp")).unwrap();
+        let with = |memcheck: &str| {
+            format!(
+                "{GOOD}wrap:\n  argv: [/bin/app]\n  image: app-tools\n  \
+                 heap: {{ threshold_bytes: 4MiB }}\n  memcheck: {{ threshold_bytes: {memcheck} }}\n"
+            )
+        };
+        let p = fixture(d.path(), &with("1.5 KiB")).unwrap();
+        let w = p.spec.wrap.as_ref().unwrap();
+        assert_eq!(w.heap.threshold_bytes, 4 << 20);
+        assert_eq!(w.memcheck.threshold_bytes, 1536);
+        let p = fixture(d.path(), &with("16")).unwrap();
+        assert_eq!(p.spec.wrap.as_ref().unwrap().memcheck.threshold_bytes, 16);
+        let msg = format!("{:#}", fixture(d.path(), &with("16 parsecs")).unwrap_err());
+        assert!(
+            msg.contains("unknown size unit `parsecs`") && msg.contains("MiB"),
+            "{msg}"
         );
     }
 

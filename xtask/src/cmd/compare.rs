@@ -1,13 +1,14 @@
 //! `cargo xtask compare` and `cargo xtask update-baseline`.
 
 use crate::compare::judge::{check_judgeable, CompareOpts};
-use crate::compare::{compare_run, Baseline, Comparison, Verdict};
+use crate::compare::{compare_run, Baseline, Verdict};
 use crate::error::{BadInput, ExitCode};
 use crate::fs::write_atomic;
+use crate::report::compare::CompareTable;
+use crate::report::format::Format;
 use crate::rundir::resolve_run;
 use crate::runner::Common;
 use anyhow::Result;
-use std::fmt::Write;
 use std::path::Path;
 
 pub async fn compare(
@@ -38,7 +39,7 @@ pub async fn compare(
         cmp = compare_run(&base, &record, opts)?;
     }
     cmp.confirmed_with = reruns;
-    let md = markdown(&cmp);
+    let md = CompareTable.render(&cmp)?;
     write_atomic(
         &dir.path(&format!("compare-{}.md", base.name)),
         md.as_bytes(),
@@ -154,98 +155,4 @@ pub fn update_baseline(
         base.exponents.len()
     );
     Ok(ExitCode::Ok)
-}
-
-/// The compare table in markdown, worst first.
-pub fn markdown(c: &Comparison) -> String {
-    let mut s = String::new();
-    let _ = writeln!(
-        s,
-        "## runcost compare: run `{}` against baseline `{}` (run `{}`)\n",
-        c.run, c.baseline, c.baseline_run
-    );
-    let count = |v: Verdict| c.rows.iter().filter(|r| r.verdict == v).count();
-    let _ = writeln!(
-        s,
-        "**{}** — {} regressed, {} warn, {} improved, {} ok\n",
-        match c.worst() {
-            Verdict::Regressed => "REGRESSED",
-            Verdict::Warn => "WARN",
-            _ => "OK",
-        },
-        count(Verdict::Regressed),
-        count(Verdict::Warn),
-        count(Verdict::Improved),
-        count(Verdict::Ok)
-    );
-    let _ = writeln!(
-        s,
-        "| verdict | metric | setting | baseline | run | change | 95 % CI of change | n |"
-    );
-    let _ = writeln!(s, "|---|---|---|---:|---:|---:|---|---|");
-    let mut rows: Vec<_> = c.rows.iter().collect();
-    rows.sort_by(|a, b| b.verdict.cmp(&a.verdict).then(a.key.cmp(&b.key)));
-    for r in rows {
-        let show = |v: f64| {
-            r.unit
-                .map(|u| u.show(v))
-                .unwrap_or_else(|| format!("{v:.3}"))
-        };
-        let setting: Vec<&str> = r.key.split('/').skip(2).collect();
-        let verdict = match r.verdict {
-            Verdict::Regressed => "**REGRESSED**",
-            Verdict::Warn => "WARN",
-            Verdict::Improved => "IMPROVED",
-            Verdict::Ok => "OK",
-        };
-        let lane = r.key.split('/').next().unwrap_or("");
-        let _ = writeln!(
-            s,
-            "| {verdict} | {} {} | {} | {} | {} | {} | {} | {}/{} |",
-            lane,
-            r.label,
-            setting.join(" "),
-            show(r.baseline),
-            show(r.candidate),
-            r.relative_change
-                .map(|x| format!("{:+.1} %", x * 100.0))
-                .unwrap_or_else(|| "—".into()),
-            r.relative_ci
-                .map(|(a, b)| format!("{:+.1} % … {:+.1} %", a * 100.0, b * 100.0))
-                .or_else(|| r.note.clone())
-                .unwrap_or_else(|| "—".into()),
-            r.baseline_n,
-            r.candidate_n
-        );
-    }
-    if !c.missing.is_empty() {
-        let _ = writeln!(
-            s,
-            "\nNot in this run (not judged): {}",
-            c.missing.join(", ")
-        );
-    }
-    if !c.confirmed_with.is_empty() {
-        let _ = writeln!(
-            s,
-            "\nRepeats pooled with the confirmation run(s) {} (`--confirm`).",
-            c.confirmed_with
-                .iter()
-                .map(|r| format!("`{r}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-    }
-    if !c.host_differences.is_empty() {
-        let _ = writeln!(
-            s,
-            "\nHost differs from the baseline's (allowed by flag): {}",
-            c.host_differences.join("; ")
-        );
-    }
-    s.push_str(
-        "\nREGRESSED needs all three: a change in the bad direction whose 95 % CI excludes 0, beyond the \
-         metric's regress threshold, and beyond its absolute floor. WARN: the same at the warn threshold.\n",
-    );
-    s
 }

@@ -1,22 +1,17 @@
 //! `cargo xtask history`: every metric's median over the stored complete
-//! runs of a profile, in time order, with change points (E-divisive means
-//! with Otava's t-test, from the stats crate), as a table and charts.
+//! runs of a profile, in time order, with change points, as a table
+//! (`report::history`) and a chart per metric.
 
-use crate::compare::metric_key;
 use crate::error::{BadInput, ExitCode};
 use crate::fs::write_atomic;
-use crate::results::{RunRecord, RunStatus, Unit};
+use crate::report::format::Format;
+use crate::report::history::{History, HistoryTable};
+use crate::results::{RunRecord, RunStatus};
 use crate::runner::Common;
 use anyhow::Result;
-use runcost_stats::changepoint::{detect_change_points, ChangePointOptions};
-use std::collections::BTreeMap;
-use std::fmt::Write;
-
-/// A metric's unit and its (run index, run id, median) points.
-type Series = (Unit, Vec<(usize, String, f64)>);
 
 pub fn run(common: &Common) -> Result<ExitCode> {
-    let mut runs: Vec<RunRecord> = std::fs::read_dir(&common.results)
+    let runs: Vec<RunRecord> = std::fs::read_dir(&common.results)
         .map_err(|e| {
             BadInput(format!(
                 "{}: {e}; run a lane first",
@@ -37,80 +32,21 @@ pub fn run(common: &Common) -> Result<ExitCode> {
         ))
         .into());
     }
-    runs.sort_by(|a, b| a.started_at.cmp(&b.started_at));
-    // key → (unit, [(run index, run id, median)])
-    let mut series: BTreeMap<String, Series> = BTreeMap::new();
-    for (i, r) in runs.iter().enumerate() {
-        for l in &r.lanes {
-            for a in &l.aggregates {
-                series
-                    .entry(metric_key(l.lane, a))
-                    .or_insert_with(|| (a.unit, Vec::new()))
-                    .1
-                    .push((i, r.run_id.clone(), a.median));
-            }
-        }
-    }
+    let mut history = History::from_runs(&common.profile, &runs);
     let out_dir = common.results.join("history");
-    let mut md = String::new();
-    let _ = writeln!(
-        md,
-        "# runcost history of `{}`: {} complete run(s)\n",
-        common.profile,
-        runs.len()
-    );
-    let _ = writeln!(
-        md,
-        "| metric | runs | first | last | change points (run: before → after, p) |"
-    );
-    let _ = writeln!(md, "|---|---:|---:|---:|---|");
-    let opts = ChangePointOptions::default();
-    for (key, (unit, pts)) in &series {
-        let values: Vec<f64> = pts.iter().map(|p| p.2).collect();
-        let cps = if values.len() >= 2 * opts.min_size {
-            detect_change_points(&values, &opts).unwrap_or_default()
-        } else {
-            Vec::new()
-        };
-        let cp_text: Vec<String> = cps
-            .iter()
-            .map(|c| {
-                format!(
-                    "`{}`: {} → {} (p {:.3})",
-                    pts[c.index].1,
-                    unit.show(c.before_mean),
-                    unit.show(c.after_mean),
-                    c.p_value
-                )
-            })
-            .collect();
-        let _ = writeln!(
-            md,
-            "| {key} | {} | {} | {} | {} |",
-            values.len(),
-            unit.show(values[0]),
-            unit.show(values[values.len() - 1]),
-            if values.len() < 2 * opts.min_size {
-                format!("— (needs {} runs)", 2 * opts.min_size)
-            } else if cp_text.is_empty() {
-                "none".into()
-            } else {
-                cp_text.join("; ")
-            }
-        );
-        if values.len() >= 2 {
-            let markers: Vec<f64> = cps.iter().map(|c| c.index as f64).collect();
-            let file = crate::report::charts::history_chart(
+    for s in &mut history.series {
+        if s.points.len() >= 2 {
+            s.chart = Some(crate::report::charts::history_chart(
                 &out_dir,
                 &common.profile,
-                key,
-                *unit,
-                pts,
-                &markers,
-            )?;
-            let _ = writeln!(md, "\n![{key}]({file})\n");
+                &s.key,
+                s.unit,
+                &s.points,
+                &s.markers(),
+            )?);
         }
     }
+    let md = HistoryTable.render(&history)?;
     write_atomic(&out_dir.join("report.md"), md.as_bytes())?;
     print!("{md}");
     println!("written: {}", out_dir.join("report.md").display());

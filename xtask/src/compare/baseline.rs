@@ -167,9 +167,9 @@ pub fn host_differences(a: &HostFingerprint, b: &HostFingerprint) -> Vec<String>
     let (ma, mb) = (a.mem_total_bytes as f64, b.mem_total_bytes as f64);
     if (ma - mb).abs() > 0.02 * ma.max(mb) {
         d.push(format!(
-            "memory: {:.1} GiB ≠ {:.1} GiB",
-            ma / 1073741824.0,
-            mb / 1073741824.0
+            "memory: {:.1} ≠ {:.1}",
+            crate::units::Bytes(a.mem_total_bytes),
+            crate::units::Bytes(b.mem_total_bytes)
         ));
     }
     d

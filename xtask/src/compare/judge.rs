@@ -16,12 +16,24 @@ pub enum Verdict {
     Regressed,
 }
 
+/// What a row's `baseline` and `candidate` values are: the statistic its
+/// verdict was judged on, so a table never shows one and judges another.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Statistic {
+    /// Mean of the per-repeat values (the gate compares means: Welch, Fieller).
+    Mean,
+    /// A fitted scaling exponent k (compared as intervals).
+    Exponent,
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct Row {
     pub key: String,
     pub label: String,
     pub unit: Option<Unit>,
     pub direction: Option<Direction>,
+    pub statistic: Statistic,
     pub baseline: f64,
     pub candidate: f64,
     /// candidate / baseline − 1 (None for a zero baseline).
@@ -155,6 +167,7 @@ pub fn compare_run(
             label: "scaling exponent k".into(),
             unit: None,
             direction: Some(Direction::LowerIsBetter),
+            statistic: Statistic::Exponent,
             baseline: b.k,
             candidate: c.k,
             relative_change: None,
@@ -200,23 +213,32 @@ fn exponent_words(e: &BaselineExponent) -> String {
 }
 
 fn judge_metric(b: &BaselineMetric, c: &BaselineMetric) -> Result<Row> {
-    let median = |v: &[f64]| {
+    let mean = |v: &[f64]| {
         runcost_stats::summary::summarize(v)
-            .map(|s| s.median)
+            .map(|s| s.mean)
             .unwrap_or(f64::NAN)
     };
-    let g = gate(&b.per_repeat, &c.per_repeat, b.direction, b.thresholds);
-    let (verdict, relative_change, relative_ci, note) = match g {
-        Ok(g) => g,
-        Err(e) => (Verdict::Ok, None, None, Some(format!("not judged: {e}"))),
-    };
+    // Not judged (too few repeats): still the means, so the columns mean
+    // the same thing on every row.
+    let (verdict, relative_change, relative_ci, note, (baseline, candidate)) =
+        match gate(&b.per_repeat, &c.per_repeat, b.direction, b.thresholds) {
+            Ok(g) => (g.0, g.1, g.2, None, g.3),
+            Err(e) => (
+                Verdict::Ok,
+                None,
+                None,
+                Some(format!("not judged: {e}")),
+                (mean(&b.per_repeat), mean(&c.per_repeat)),
+            ),
+        };
     Ok(Row {
         key: b.key.clone(),
         label: b.metric.label().to_string(),
         unit: Some(b.unit),
         direction: Some(b.direction),
-        baseline: median(&b.per_repeat),
-        candidate: median(&c.per_repeat),
+        statistic: Statistic::Mean,
+        baseline,
+        candidate,
         relative_change,
         relative_ci,
         baseline_n: b.per_repeat.len(),
@@ -226,7 +248,9 @@ fn judge_metric(b: &BaselineMetric, c: &BaselineMetric) -> Result<Row> {
     })
 }
 
-type Gate = (Verdict, Option<f64>, Option<(f64, f64)>, Option<String>);
+/// Verdict, relative change and its CI, and the (baseline, candidate)
+/// means the gate compared.
+type Gate = (Verdict, Option<f64>, Option<(f64, f64)>, (f64, f64));
 
 /// The stats crate's gate: REGRESSED iff the change in the bad direction
 /// is significant (the CI of the difference excludes 0) AND beyond the
@@ -262,6 +286,6 @@ fn gate(base: &[f64], cand: &[f64], direction: Direction, t: super::Thresholds) 
         verdict,
         g.relative_change,
         g.relative_ci.map(|i| (i.lower, i.upper)),
-        None,
+        (g.comparison.baseline_mean, g.comparison.candidate_mean),
     ))
 }

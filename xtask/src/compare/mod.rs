@@ -7,7 +7,7 @@ pub mod baseline;
 pub mod judge;
 
 pub use baseline::{Baseline, BaselineExponent, BaselineMetric, Thresholds};
-pub use judge::{compare_run, Comparison, Verdict};
+pub use judge::{compare_run, Comparison, Row, Statistic, Verdict};
 
 use crate::results::{Aggregate, Finding, LaneKind, RunRecord};
 use runcost_stats::powerlaw::ScalingOutcome;

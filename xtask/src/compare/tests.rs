@@ -262,3 +262,31 @@ fn no_growth_against_growth_is_a_change() {
     assert_eq!(verdict(&linear, &flat).0, Verdict::Improved);
     assert_eq!(verdict(&flat, &flat).0, Verdict::Ok);
 }
+
+#[test]
+fn rows_show_the_means_the_gate_judged() {
+    // Skewed repeats: the median (100) is not the mean (112 / 124), and the
+    // change shown must be the change of the values shown.
+    let mut rng = rand_pcg::Pcg64::seed_from_u64(4);
+    let mut base_run = run_with(&mut rng, 1e8, 1e3, 5, 0.0);
+    let mut cand_run = base_run.clone();
+    let mib = 1048576.0;
+    base_run.lanes[0].aggregates[0].per_repeat = [100.0, 100.0, 100.0, 130.0, 130.0]
+        .map(|v| v * mib)
+        .to_vec();
+    cand_run.lanes[0].aggregates[0].per_repeat = [100.0, 100.0, 100.0, 160.0, 160.0]
+        .map(|v| v * mib)
+        .to_vec();
+    let base = Baseline::from_run("b", &base_run);
+    let c = compare_run(&base, &cand_run, CompareOpts::default()).unwrap();
+    let uss = c.rows.iter().find(|r| r.label == "USS").unwrap();
+    assert_eq!(uss.statistic, Statistic::Mean);
+    assert!((uss.baseline - 112.0 * mib).abs() < 1.0, "{}", uss.baseline);
+    assert!(
+        (uss.candidate - 124.0 * mib).abs() < 1.0,
+        "{}",
+        uss.candidate
+    );
+    let shown = uss.candidate / uss.baseline - 1.0;
+    assert!((uss.relative_change.unwrap() - shown).abs() < 1e-9);
+}

@@ -5,6 +5,7 @@ use super::charts::ChartRef;
 use crate::results::boxes::{BoxFinding, BoxLane, ChurnMetric, Quantiles};
 use crate::results::leaks::verdict_word;
 use crate::rundir::RunDir;
+use crate::units::ByteUnit;
 use anyhow::Result;
 use runcost_charts::{lines, LinesSpec, Rgb, Scale, Series};
 use std::fmt::Write;
@@ -81,7 +82,7 @@ pub fn words(f: &BoxFinding) -> String {
                 let idle = d
                     .levels
                     .first()
-                    .map(|l| format!("{:.1} MiB", l.pss_per_box_bytes / 1048576.0))
+                    .map(|l| ByteUnit::MiB.show(l.pss_per_box_bytes, 1))
                     .unwrap_or_else(|| "—".into());
                 match &d.breakpoint {
                     Some(b) => format!(
@@ -239,18 +240,18 @@ pub fn markdown(s: &mut String, f: &BoxFinding) {
                 .unwrap_or_else(|| "—".into());
             let _ = writeln!(
                 s,
-                "| {} | {} | {} | {} | {ratio} | {:.1} MiB |",
+                "| {} | {} | {} | {} | {ratio} | {} |",
                 l.level,
                 l.exec.len(),
                 p(&l.exec_q, 0.5),
                 p(&l.exec_q, 0.95),
-                l.pss_per_box_bytes / 1048576.0
+                ByteUnit::MiB.show(l.pss_per_box_bytes, 1)
             );
         }
         let _ = writeln!(
             s,
-            "\nMemAvailable at the start: {:.0} MiB.\n",
-            d.mem_available_bytes as f64 / 1048576.0
+            "\nMemAvailable at the start: {}.\n",
+            ByteUnit::MiB.show(d.mem_available_bytes as f64, 0)
         );
     }
     if let Some(c) = &f.churn {
@@ -264,7 +265,7 @@ pub fn markdown(s: &mut String, f: &BoxFinding) {
                     let (k, unit) = match x.metric {
                         ChurnMetric::HostMemUsed
                         | ChurnMetric::KernelSlab
-                        | ChurnMetric::HarnessAnon => (1.0 / 1024.0, " KiB"),
+                        | ChurnMetric::HarnessAnon => (ByteUnit::KiB.of(1.0), " KiB"),
                         _ => (1.0, ""),
                     };
                     let _ = writeln!(
@@ -444,7 +445,7 @@ pub fn charts(
                     "PSS per idle box",
                     d.levels
                         .iter()
-                        .map(|l| (f64::from(l.level), l.pss_per_box_bytes / 1048576.0))
+                        .map(|l| (f64::from(l.level), ByteUnit::MiB.of(l.pss_per_box_bytes)))
                         .collect(),
                 )],
                 ..Default::default()
@@ -456,7 +457,9 @@ pub fn charts(
             let (scale, unit) = match s.metric {
                 crate::results::boxes::ChurnMetric::HostMemUsed
                 | crate::results::boxes::ChurnMetric::KernelSlab
-                | crate::results::boxes::ChurnMetric::HarnessAnon => (1.0 / 1048576.0, "MiB"),
+                | crate::results::boxes::ChurnMetric::HarnessAnon => {
+                    (ByteUnit::MiB.of(1.0), ByteUnit::MiB.suffix())
+                }
                 _ => (1.0, "count"),
             };
             let pts = |v: &[f64]| {

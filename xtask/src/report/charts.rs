@@ -1,10 +1,11 @@
 //! Charts for a run, from its record and sample CSVs.
 
-use crate::lanes::cell::parse_samples_csv;
+use super::csv::parse_samples_csv;
 use crate::probe::sampler::Sample;
 use crate::results::{Aggregate, Finding, LaneKind, LaneRecord, MetricKind, Unit};
 use crate::results::{CellRecord, RunRecord};
 use crate::rundir::RunDir;
+use crate::units::ByteUnit;
 use anyhow::{Context, Result};
 use runcost_charts::{
     lines, scatter_fit, timeline, Curve, LinesSpec, Panel, Rgb, Scale, ScatterFitSpec, Series,
@@ -85,7 +86,7 @@ pub fn draw_all(run: &RunDir, record: &RunRecord) -> Result<Vec<ChartRef>> {
 
 /// Memory and CPU over time, warm-up shaded, the measured window marked.
 pub fn cell_timeline(record: &RunRecord, cell: &CellRecord, samples: &[Sample]) -> TimelineSpec {
-    let mib = |b: u64| b as f64 / 1048576.0;
+    let mib = |b: u64| ByteUnit::MiB.of(b as f64);
     let pts = |f: &dyn Fn(&Sample) -> f64| samples.iter().map(|s| (s.t, f(s))).collect::<Vec<_>>();
     // CPU as a rate over ~1 s spans. The container cgroup's counter has
     // nanosecond resolution; utime+stime ticks are quantised to 10 ms and
@@ -153,7 +154,7 @@ pub fn cell_timeline(record: &RunRecord, cell: &CellRecord, samples: &[Sample]) 
 /// Display scale of a metric: MiB for bytes, as-is otherwise.
 fn scale_of(unit: Unit) -> (f64, &'static str) {
     match unit {
-        Unit::Bytes => (1.0 / 1048576.0, "MiB"),
+        Unit::Bytes => (ByteUnit::MiB.of(1.0), ByteUnit::MiB.suffix()),
         Unit::Cores => (1.0, "cores"),
         Unit::Count => (1.0, "count"),
         Unit::Seconds => (1e3, "ms"),
@@ -287,7 +288,7 @@ fn churn_chart(
     record: &RunRecord,
     f: &crate::results::leaks::ChurnFinding,
 ) -> Result<ChartRef> {
-    let mib = 1.0 / 1048576.0;
+    let mib = ByteUnit::MiB.of(1.0);
     let pts = |p: &[(f64, f64)]| p.iter().map(|(x, y)| (*x, y * mib)).collect::<Vec<_>>();
     let groups = vec![
         Series::new("churn", pts(&f.churn_memory)),

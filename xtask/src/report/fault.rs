@@ -3,11 +3,12 @@
 //! latency beneath.
 
 use super::charts::ChartRef;
-use crate::lanes::cell::parse_samples_csv;
+use super::csv::parse_samples_csv;
 use crate::lanes::recovery::Recovery;
 use crate::results::fault::{FaultFinding, RetainVerdict};
 use crate::results::RunRecord;
 use crate::rundir::RunDir;
+use crate::units::ByteUnit;
 use anyhow::{Context, Result};
 use runcost_charts::{timeline, Panel, Rgb, Series, TimelineSpec, XRange, YBand};
 use std::fmt::Write;
@@ -39,7 +40,7 @@ pub fn markdown(s: &mut String, f: &FaultFinding) {
         "| repeat | burst | USS baseline | peak Δ USS | USS recovered after | USS retained | peak Δ CPU | CPU recovered after | client: longest gap | errors | p50 before / during / after |"
     );
     let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
-    let mib = |v: f64| format!("{:.2} MiB", v / 1048576.0);
+    let mib = |v: f64| ByteUnit::MiB.show(v, 2);
     let after = |r: Option<f64>| {
         r.map(|x| format!("{x:.2} s"))
             .unwrap_or_else(|| "**not recovered**".into())
@@ -177,14 +178,14 @@ pub fn charts(run: &RunDir, record: &RunRecord, f: &FaultFinding) -> Result<Vec<
                     "USS",
                     samples
                         .iter()
-                        .map(|s| (s.t, s.value.uss as f64 / 1048576.0))
+                        .map(|s| (s.t, ByteUnit::MiB.of(s.value.uss as f64)))
                         .collect(),
                 ),
                 Series::new(
                     "RSS",
                     samples
                         .iter()
-                        .map(|s| (s.t, s.value.rss as f64 / 1048576.0))
+                        .map(|s| (s.t, ByteUnit::MiB.of(s.value.rss as f64)))
                         .collect(),
                 ),
             ],
@@ -192,8 +193,8 @@ pub fn charts(run: &RunDir, record: &RunRecord, f: &FaultFinding) -> Result<Vec<
         };
         if let Some(u) = &r.uss {
             memory.y_bands.push(YBand::new(
-                (u.baseline - u.band) / 1048576.0,
-                (u.baseline + u.band) / 1048576.0,
+                ByteUnit::MiB.of(u.baseline - u.band),
+                ByteUnit::MiB.of(u.baseline + u.band),
                 "USS recovery band",
             ));
         }

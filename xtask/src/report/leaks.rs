@@ -357,6 +357,7 @@ mod tests {
     use crate::lanes::churn::{analyse, ChurnOpts};
     use crate::probe::sampler::Sample;
     use crate::probe::Reading;
+    use crate::report::format::Format;
     use crate::results::leaks::{HeapOverhead, TargetExit};
     use crate::results::{Finding, LaneKind, LaneRecord};
     use runcost_stats::leak::LeakVerdict;
@@ -440,7 +441,9 @@ mod tests {
             lane(LaneKind::Memcheck, Finding::Memcheck(Box::new(memcheck))),
             lane(LaneKind::Churn, Finding::Churn(Box::new(churn))),
         ];
-        let text = crate::report::markdown::render(&r, &[]);
+        let text = crate::report::markdown::RunReport { charts: &[] }
+            .render(&r)
+            .unwrap();
         assert!(text.contains("### heaptrack: LEAK"));
         assert!(
             text.contains("| definitely lost | 116 B | 2 | 2 |"),

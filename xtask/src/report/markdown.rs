@@ -1,11 +1,27 @@
-//! `report.md`: a pure function of the run record and its chart list, so it
-//! is snapshot-tested on hand-built records.
+//! The run report, `report.md`: a pure function of the run record and its
+//! chart list, so it is snapshot-tested on hand-built records. Lanes with
+//! their own tables add a section from `fault`, `leaks` and `boxes`.
 
 use super::charts::ChartRef;
+use super::format::Format;
 use crate::results::{CellStatus, LaneKind, LaneRecord, MetricKind, RunRecord, RunStatus, Unit};
+use crate::units::{ByteUnit, Bytes};
 use std::fmt::Write;
 
-pub fn render(r: &RunRecord, charts: &[ChartRef]) -> String {
+/// The run report over the charts drawn for it.
+pub struct RunReport<'a> {
+    pub charts: &'a [ChartRef],
+}
+
+impl Format for RunReport<'_> {
+    type Input = RunRecord;
+
+    fn render(&self, r: &RunRecord) -> anyhow::Result<String> {
+        Ok(render(r, self.charts))
+    }
+}
+
+fn render(r: &RunRecord, charts: &[ChartRef]) -> String {
     let mut s = String::new();
     let lanes: Vec<String> = r.lanes.iter().map(|l| l.lane.to_string()).collect();
     let _ = writeln!(
@@ -55,10 +71,10 @@ pub fn render(r: &RunRecord, charts: &[ChartRef]) -> String {
     let h = &r.host;
     let _ = writeln!(
         s,
-        "| host | {} · {} cores · {:.1} GiB · kernel {} · cgroup v{} |",
+        "| host | {} · {} cores · {:.1} · kernel {} · cgroup v{} |",
         h.cpu_model,
         h.cores,
-        h.mem_total_bytes as f64 / 1073741824.0,
+        Bytes(h.mem_total_bytes),
         h.kernel,
         h.cgroup_version
     );
@@ -249,9 +265,9 @@ fn lane_section(s: &mut String, lane: &LaneRecord, charts: &[ChartRef]) {
         let uss_s = uss
             .map(|m| match m.ci {
                 Some((lo, hi)) => format!(
-                    "{} ± {:.3} MiB",
+                    "{} ± {}",
                     Unit::Bytes.show(m.value),
-                    (hi - lo) / 2.0 / 1048576.0
+                    ByteUnit::MiB.show((hi - lo) / 2.0, 3)
                 ),
                 None => Unit::Bytes.show(m.value),
             })
@@ -415,7 +431,7 @@ fn flat_across_rates(by_rate: std::collections::BTreeMap<u64, Vec<f64>>) -> Opti
         })
         .collect();
     let (r0, u0) = med[0];
-    let band = (u0 * 0.05).max(1048576.0);
+    let band = (u0 * 0.05).max(ByteUnit::MiB.bytes() as f64);
     let worst =
         med.iter()
             .map(|(_, u)| u - u0)
@@ -466,7 +482,7 @@ fn cell_of(path: &str) -> &str {
 
 fn compact(unit: Unit, v: f64) -> String {
     match unit {
-        Unit::Bytes => format!("{:.2}", v / 1048576.0),
+        Unit::Bytes => format!("{:.2}", ByteUnit::MiB.of(v)),
         Unit::Cores => format!("{v:.3}"),
         Unit::Seconds => format!("{:.3}", v * 1e3),
         _ => format!("{v:.1}"),
@@ -659,6 +675,6 @@ pub(crate) mod tests {
                 png: "charts/footprint-r1-timeline.png".into(),
             },
         ];
-        insta::assert_snapshot!(render(&fixture(), &charts));
+        insta::assert_snapshot!(RunReport { charts: &charts }.render(&fixture()).unwrap());
     }
 }

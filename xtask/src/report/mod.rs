@@ -1,9 +1,16 @@
-//! Reports: markdown and charts from a run's record and raw samples. Only
-//! this module draws. `render` can run again later (`cargo xtask report`).
+//! Reports: every output format (`format::Format`, one file each) and the
+//! charts, from a run's record and raw samples. Only this module draws or
+//! formats. `render` can run again later (`cargo xtask report`).
 
+pub mod bmf;
 pub mod boxes;
 pub mod charts;
+pub mod compare;
+pub mod csv;
 pub mod fault;
+pub mod format;
+pub mod gab;
+pub mod history;
 pub mod leaks;
 pub mod markdown;
 pub mod words;
@@ -12,10 +19,11 @@ use crate::fs::write_atomic;
 use crate::results::RunRecord;
 use crate::rundir::RunDir;
 use anyhow::Result;
+use format::Format;
 
 /// Writes `charts/*` and `report.md` into the run directory.
 pub fn render(run: &RunDir, record: &RunRecord) -> Result<()> {
     let charts = charts::draw_all(run, record)?;
-    let md = markdown::render(record, &charts);
+    let md = markdown::RunReport { charts: &charts }.render(record)?;
     write_atomic(&run.path("report.md"), md.as_bytes())
 }

@@ -96,16 +96,9 @@ fn signed(u: Unit, v: f64) -> String {
     }
 }
 
-/// Bytes for people: exact below 1 KiB, else KiB/MiB with two decimals.
+/// Bytes for people, in the one style of `units::Bytes`.
 pub fn bytes(b: u64) -> String {
-    let v = b as f64;
-    if b < 1024 {
-        format!("{b} B")
-    } else if v < 1048576.0 {
-        format!("{:.2} KiB", v / 1024.0)
-    } else {
-        format!("{:.2} MiB", v / 1048576.0)
-    }
+    crate::units::Bytes(b).to_string()
 }
 
 fn top_site(rows: &[crate::results::leaks::SiteRow]) -> String {
@@ -162,21 +155,7 @@ fn memcheck(f: &MemcheckFinding) -> String {
 /// Slope per cycle in the metric's unit.
 pub fn per_cycle(metric: MetricKind, v: f64) -> String {
     match metric.unit() {
-        Unit::Bytes => {
-            let a = v.abs();
-            let s = if a < 1024.0 {
-                format!("{a:.0} B")
-            } else if a < 1048576.0 {
-                format!("{:.2} KiB", a / 1024.0)
-            } else {
-                format!("{:.2} MiB", a / 1048576.0)
-            };
-            if v < 0.0 {
-                format!("−{s}")
-            } else {
-                s
-            }
-        }
+        Unit::Bytes => crate::units::show_bytes(v),
         _ => format!("{v:.3}"),
     }
 }

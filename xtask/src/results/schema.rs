@@ -346,7 +346,7 @@ impl Unit {
     /// A value formatted for people.
     pub fn show(self, v: f64) -> String {
         match self {
-            Unit::Bytes => format!("{:.2} MiB", v / 1048576.0),
+            Unit::Bytes => crate::units::ByteUnit::MiB.show(v, 2),
             Unit::Count => {
                 if v.fract() == 0.0 {
                     format!("{v:.0}")
