@@ -7,8 +7,11 @@
 //! members with those names, so forks join and exits leave. A process that
 //! exits between the listing and its read is skipped and counted in
 //! [`Reading::vanished`], never an error. Group-unique memory
-//! ([`super::pagemap`]) costs far more than this read and runs at
-//! [`GROUP_EVERY`].
+//! ([`super::pagemap`]) costs far more than this read (a walk of every
+//! mapped page), so it runs on a thread of its own ([`GroupReader`]) at
+//! most every [`GROUP_EVERY`] and never more than [`GROUP_CPU_SHARE`] of
+//! its time: it never delays a tick of the main sampler, and each new
+//! value is attached to the next sample.
 
 use super::cgroup::CgroupFiles;
 use super::parse::{cgroup_path, parse_smaps_rollup, parse_stat, parse_status, Stat};
@@ -21,13 +24,75 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-/// How often a host read also reads group-unique memory. Measured on the
+/// The shortest interval between two group-unique reads. Measured on the
 /// forker (4 processes, 112 MiB unique; xtask/tests/groupmem.rs prints it)
 /// on this 2-core machine under other jobs' load: a read with pagemap took
 /// a median 114 ms of wall time against 18 ms without — pagemap and
-/// kpagecount grow with resident size, the rest does not. At 10 Hz that
-/// would overrun the tick; at 1 Hz it is ~10 % of the sampler's time.
+/// kpagecount grow with resident size, the rest does not. Inline at 10 Hz
+/// that would overrun every tick, hence its own thread and rate.
 pub const GROUP_EVERY: Duration = Duration::from_secs(1);
+
+/// The largest share of its wall time the group reader may spend reading:
+/// after a read that took `d`, it waits at least `d / GROUP_CPU_SHARE`
+/// (a 114 ms read: one read every 2.3 s, 5 % of one core).
+pub const GROUP_CPU_SHARE: f64 = 0.05;
+
+/// Reads group-unique memory of the pids it is given, on its own thread.
+struct GroupReader {
+    pids: std::sync::Arc<std::sync::Mutex<Vec<i32>>>,
+    /// The newest read not yet attached to a sample.
+    latest: std::sync::Arc<std::sync::Mutex<Option<Result<pagemap::GroupRead, String>>>>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+impl GroupReader {
+    fn spawn() -> GroupReader {
+        use std::sync::atomic::Ordering;
+        use std::sync::{Arc, Mutex};
+        let pids = Arc::new(Mutex::new(Vec::<i32>::new()));
+        let latest = Arc::new(Mutex::new(None));
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (p, l, st) = (pids.clone(), latest.clone(), stop.clone());
+        let handle = std::thread::Builder::new()
+            .name("runcost-groupmem".into())
+            .spawn(move || {
+                let mut next = Instant::now();
+                while !st.load(Ordering::Relaxed) {
+                    if Instant::now() < next {
+                        std::thread::sleep(Duration::from_millis(20));
+                        continue;
+                    }
+                    let set = p.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                    if set.is_empty() {
+                        std::thread::sleep(Duration::from_millis(20));
+                        continue;
+                    }
+                    let t0 = Instant::now();
+                    let r = pagemap::read_group(&set).map_err(|e| format!("{e:#}"));
+                    let took = t0.elapsed();
+                    *l.lock().unwrap_or_else(|e| e.into_inner()) = Some(r);
+                    next = t0 + GROUP_EVERY.max(took.div_f64(GROUP_CPU_SHARE));
+                }
+            })
+            .ok();
+        GroupReader {
+            pids,
+            latest,
+            stop,
+            handle,
+        }
+    }
+}
+
+impl Drop for GroupReader {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
 
 pub struct HostProbe {
     target: Target,
@@ -39,9 +104,8 @@ pub struct HostProbe {
     buf: String,
     ticks: f64,
     cgroup: Option<CgroupFiles>,
-    /// Whether group-unique memory is read, and when it was last.
-    group_every: Option<Duration>,
-    group_last: Option<Instant>,
+    /// The group-unique reader (started on the first read).
+    group: Option<GroupReader>,
     /// Why group-unique memory is unavailable, once a read failed.
     group_error: Option<String>,
 }
@@ -69,8 +133,7 @@ impl HostProbe {
             buf: String::with_capacity(4096),
             ticks: clock_ticks(),
             cgroup,
-            group_every: Some(GROUP_EVERY),
-            group_last: None,
+            group: None,
             group_error: None,
         })
     }
@@ -152,23 +215,21 @@ impl HostProbe {
         Ok(out)
     }
 
+    /// Hands the current set to the group reader and attaches its newest
+    /// value, if one came since the last sample.
     fn read_group(&mut self, pids: &[i32], acc: &mut Reading) {
-        let Some(every) = self.group_every else {
-            return;
-        };
-        if self.group_last.is_some_and(|t| t.elapsed() < every) {
-            return;
-        }
-        self.group_last = Some(Instant::now());
-        match pagemap::read_group(pids) {
-            Ok(g) => {
+        let group = self.group.get_or_insert_with(GroupReader::spawn);
+        *group.pids.lock().unwrap_or_else(|e| e.into_inner()) = pids.to_vec();
+        match group.latest.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            Some(Ok(g)) => {
                 // Exits the main read did not see (between the two reads).
                 acc.vanished += g.vanished;
                 acc.group_unique = Some(g.unique.total());
                 acc.group_unique_anon = Some(g.unique.anon);
                 self.group_error = None;
             }
-            Err(e) => self.group_error = Some(format!("{e:#}")),
+            Some(Err(e)) => self.group_error = Some(e),
+            None => {}
         }
     }
 }
