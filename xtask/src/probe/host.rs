@@ -106,6 +106,8 @@ pub struct HostProbe {
     cgroup: Option<CgroupFiles>,
     /// The group-unique reader (started on the first read).
     group: Option<GroupReader>,
+    /// Whether group-unique memory is read at all.
+    group_on: bool,
     /// Why group-unique memory is unavailable, once a read failed.
     group_error: Option<String>,
 }
@@ -134,8 +136,15 @@ impl HostProbe {
             ticks: clock_ticks(),
             cgroup,
             group: None,
+            group_on: true,
             group_error: None,
         })
+    }
+
+    /// Without the group-unique reader (to measure the main read alone).
+    pub fn without_group(mut self) -> HostProbe {
+        self.group_on = false;
+        self
     }
 
     fn slurp(&mut self, path: &str) -> Result<&str> {
@@ -218,9 +227,17 @@ impl HostProbe {
     /// Hands the current set to the group reader and attaches its newest
     /// value, if one came since the last sample.
     fn read_group(&mut self, pids: &[i32], acc: &mut Reading) {
+        if !self.group_on {
+            return;
+        }
         let group = self.group.get_or_insert_with(GroupReader::spawn);
         *group.pids.lock().unwrap_or_else(|e| e.into_inner()) = pids.to_vec();
-        match group.latest.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        match group
+            .latest
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
             Some(Ok(g)) => {
                 // Exits the main read did not see (between the two reads).
                 acc.vanished += g.vanished;
