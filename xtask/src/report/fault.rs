@@ -13,11 +13,12 @@ use anyhow::{Context, Result};
 use runcost_charts::{timeline, Panel, Rgb, Series, TimelineSpec, XRange, YBand};
 use std::fmt::Write;
 
-/// The metrics the verdict judged, as the table names them.
-fn judged_names(f: &FaultFinding) -> String {
+/// The judged metrics (as the table names them) with the given outcome, or
+/// every judged metric when `only` is None.
+fn judged_names(f: &FaultFinding, only: Option<RecoveryOutcome>) -> String {
     let mut names: Vec<&str> = Vec::new();
-    for (name, _) in f.repeats.iter().flat_map(|r| r.judged()) {
-        if !names.contains(&name) {
+    for (name, r) in f.repeats.iter().flat_map(|r| r.judged()) {
+        if only.is_none_or(|o| r.outcome() == o) && !names.contains(&name) {
             names.push(name);
         }
     }
@@ -26,23 +27,34 @@ fn judged_names(f: &FaultFinding) -> String {
 
 pub fn words(f: &FaultFinding) -> String {
     let judged = f.repeats.iter().filter(|r| !r.judged().is_empty()).count();
-    let metrics = judged_names(f);
+    let all = judged_names(f, None);
     let band = f.band_frac * 100.0;
     match f.verdict {
         RetainVerdict::Recovered => format!(
-            "RECOVERED: after a burst of {} × `{}`, {metrics} came back within ±{band:.0} % of the baseline in all {judged} repeat(s).",
+            "RECOVERED: after a burst of {} × `{}`, {all} came back within ±{band:.0} % of the baseline in all {judged} repeat(s).",
             f.burst, f.action,
         ),
         RetainVerdict::Retained => format!(
-            "RETAINED: after a burst of {} × `{}`, {metrics} stayed above ±{band:.0} % of the baseline to the window's end in at least one of {judged} repeat(s): the service keeps what the fault cost.",
-            f.burst, f.action,
+            "RETAINED: after a burst of {} × `{}`, {} stayed above ±{band:.0} % of the baseline to the window's end in at least one of {judged} repeat(s): the service keeps what the fault cost.",
+            f.burst, f.action, judged_names(f, Some(RecoveryOutcome::Retained)),
         ),
         RetainVerdict::NotRecovered => format!(
-            "NOT RECOVERED: after a burst of {} × `{}`, {metrics} did not come back within ±{band:.0} % of the baseline in at least one of {judged} repeat(s) without being kept above it: it ended below the baseline (fewer processes came back) or never settled.",
-            f.burst, f.action,
+            "NOT RECOVERED: after a burst of {} × `{}`, {} did not come back within ±{band:.0} % of the baseline in at least one of {judged} repeat(s) without being kept above it: it ended below the baseline (fewer processes came back) or never settled.",
+            f.burst, f.action, judged_names(f, Some(RecoveryOutcome::NotRecovered)),
         ),
         RetainVerdict::Unknown => format!("UNKNOWN: no repeat of `{}` could be judged.", f.action),
     }
+}
+
+/// The verdict in a word, for summaries.
+pub fn short(f: &FaultFinding) -> String {
+    match f.verdict {
+        RetainVerdict::Recovered => "RECOVERED",
+        RetainVerdict::Retained => "RETAINED",
+        RetainVerdict::NotRecovered => "NOT RECOVERED",
+        RetainVerdict::Unknown => "UNKNOWN",
+    }
+    .into()
 }
 
 /// A "recovered after" cell, from the outcome the verdict judges.
@@ -391,7 +403,8 @@ mod tests {
         let mut s = String::new();
         markdown(&mut s, &f);
         assert_eq!(f.verdict, RetainVerdict::Retained);
-        assert!(words(&f).contains("USS and cgroup memory"), "{}", words(&f));
+        let w = words(&f);
+        assert!(w.contains("`, cgroup memory stayed above"), "{w}");
         let cg = s
             .lines()
             .find(|l| l.starts_with("| fault-r0 | 1–6 |"))
