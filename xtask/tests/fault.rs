@@ -299,3 +299,60 @@ fn a_restart_is_followed_and_each_named_process_is_measured() {
     assert!(report.contains("Each named process on its own"), "{report}");
     assert_eq!(leftovers(Some(&id)), 0);
 }
+
+/// PostgreSQL: each fault is a psql session, i.e. a backend the postmaster
+/// forks for it, running a hash join with 64 MB of work_mem. The sampler
+/// sees the forked backends (more processes during the burst than before)
+/// and the cgroup's memory shows the join's work.
+#[test]
+fn forked_postgres_backends_are_sampled_and_the_cgroup_shows_their_memory() {
+    let _g = serial();
+    let results = tempfile::tempdir().unwrap();
+    let profile = root().join("profiles/postgres.yaml");
+    let out = run(xtask(results.path()).args([
+        "fault",
+        "--profile",
+        profile.to_str().unwrap(),
+        "--burst",
+        "2",
+        "--repeats",
+        "1",
+        "--before",
+        "3s",
+        "--after",
+        "8s",
+    ]));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (id, f) = finding(results.path());
+    let r = &f["repeats"][0];
+    eprintln!(
+        "postgres fault: verdict {}, procs {}–{}, peak Δ cgroup memory {} B, peak Δ cgroup CPU {} cores, peak Δ USS {} B",
+        f["verdict"],
+        r["procs_min"],
+        r["procs_max"],
+        r["cgroup_mem"]["peak_delta"],
+        r["cgroup_cpu"]["peak_delta"],
+        r["uss"]["peak_delta"]
+    );
+    let (lo, hi) = (
+        r["procs_min"].as_u64().unwrap(),
+        r["procs_max"].as_u64().unwrap(),
+    );
+    assert!(hi > lo, "forked backends were sampled: {lo}–{hi} processes");
+    let peak = r["cgroup_mem"]["peak_delta"].as_f64().unwrap();
+    assert!(
+        peak > 0.0,
+        "the join's work_mem shows in the cgroup: {peak}"
+    );
+    let report = std::fs::read_to_string(results.path().join(&id).join("report.md")).unwrap();
+    assert!(
+        report.contains("The container as a whole") && report.contains(&format!("| {lo}–{hi} |")),
+        "{report}"
+    );
+    assert_eq!(leftovers(Some(&id)), 0);
+}

@@ -7,12 +7,14 @@
 //! never blocks either) and an observation window. Analysis: per repeat,
 //! the baseline, peak Δ, the time after the burst until USS, RSS and CPU
 //! re-enter and stay within ±5 % of their baseline (or `not recovered`),
-//! memory retained at the window's end, and what the client saw: the
-//! longest gap between successful answers, errors, latency before, during
-//! and after. Verdict: RETAINED when a repeat kept memory beyond the band.
+//! memory retained at the window's end, the same for the container cgroup's
+//! memory and CPU (forked processes included), the process count, and what
+//! the client saw: the longest gap between successful answers, errors,
+//! latency before, during and after. Verdict: from each judged metric's
+//! [`Recovery::outcome`], the one the table shows.
 
 use super::cell::{self, Body, Cell, CellPlan};
-use super::recovery::{longest_gap, recovery};
+use super::recovery::{longest_gap, recovery, Recovery};
 use super::LaneCtx;
 use crate::events::Event;
 use crate::fs::write_atomic;
@@ -21,9 +23,7 @@ use crate::probe::sampler::{spawn_probe_tolerant, Sample, Ticker};
 use crate::probe::Reading;
 use crate::probe::Target;
 use crate::profile::{EngineOp, FaultAction, FaultSpec};
-use crate::results::fault::{
-    FaultFinding, FaultRepeat, ProbeStats, ProcessRecovery, RetainVerdict,
-};
+use crate::results::fault::{FaultFinding, FaultRepeat, ProbeStats, ProcessRecovery};
 use crate::results::{CellStatus, Finding, LaneKind, LaneRecord};
 use anyhow::{bail, Context, Result};
 use std::collections::BTreeMap;
@@ -75,19 +75,8 @@ pub async fn run(ctx: &LaneCtx<'_>, opts: &FaultOpts) -> LaneRecord {
         repeats.extend(repeat);
     }
 
-    // Verdict.
-    let judged: Vec<&FaultRepeat> = repeats.iter().filter(|r| r.uss.is_some()).collect();
-    let verdict = if judged.is_empty() {
-        RetainVerdict::Unknown
-    } else if judged.iter().any(|r| {
-        r.uss
-            .as_ref()
-            .is_some_and(|u| u.recovered_after_s.is_none() && u.retained > u.band)
-    }) {
-        RetainVerdict::Retained
-    } else {
-        RetainVerdict::Recovered
-    };
+    // Verdict: from the same per-metric outcomes the table shows.
+    let verdict = crate::results::fault::verdict(&repeats);
     let finding = FaultFinding {
         action: describe(&spec.action),
         burst: opts.burst,
@@ -335,42 +324,61 @@ async fn measure(
 }
 
 struct Recoveries {
-    uss: Option<crate::lanes::recovery::Recovery>,
-    rss: Option<crate::lanes::recovery::Recovery>,
-    cpu: Option<crate::lanes::recovery::Recovery>,
+    uss: Option<Recovery>,
+    rss: Option<Recovery>,
+    cpu: Option<Recovery>,
+    cgroup_mem: Option<Recovery>,
+    cgroup_cpu: Option<Recovery>,
 }
 
-/// USS, RSS and CPU (as ~1 s rates: tick counters are 10 ms coarse) around
-/// the burst.
+/// USS, RSS and CPU (as ~1 s rates: tick counters are 10 ms coarse) of the
+/// sampled processes, and the cgroup's memory and CPU, around the burst.
 fn recoveries(
     samples: &[Sample],
     burst_start: f64,
     burst_end: f64,
     opts: &FaultOpts,
 ) -> Recoveries {
-    let t: Vec<f64> = samples.iter().map(|s| s.t).collect();
     let tail_s = (opts.after.as_secs_f64() / 4.0).max(1.0);
-    let uss: Vec<f64> = samples.iter().map(|s| s.value.uss as f64).collect();
-    let rss: Vec<f64> = samples.iter().map(|s| s.value.rss as f64).collect();
-    let step = samples.len().clamp(1, 20);
-    let cpu: Vec<(f64, f64)> = samples
+    let mib = 1048576.0;
+    let band = opts.band_frac;
+    let level = |get: &dyn Fn(&Reading) -> Option<f64>| {
+        let (t, y): (Vec<f64>, Vec<f64>) = samples
+            .iter()
+            .filter_map(|s| get(&s.value).map(|v| (s.t, v)))
+            .unzip();
+        recovery(&t, &y, burst_start, burst_end, band, mib, tail_s)
+    };
+    let rate = |get: &dyn Fn(&Reading) -> Option<f64>| {
+        let (t, y) = rates(samples, get);
+        recovery(&t, &y, burst_start, burst_end, band, 0.02, tail_s)
+    };
+    Recoveries {
+        uss: level(&|r| Some(r.uss as f64)),
+        rss: level(&|r| Some(r.rss as f64)),
+        cpu: rate(&|r| Some(r.cpu_s)),
+        cgroup_mem: level(&|r| r.cgroup_mem.map(|v| v as f64)),
+        cgroup_cpu: rate(&|r| r.cgroup_cpu_s),
+    }
+}
+
+/// ~1 s rates of a cumulative counter, at the end of each step; samples
+/// without the counter are left out.
+fn rates(samples: &[Sample], get: &dyn Fn(&Reading) -> Option<f64>) -> (Vec<f64>, Vec<f64>) {
+    let points: Vec<(f64, f64)> = samples
+        .iter()
+        .filter_map(|s| get(&s.value).map(|v| (s.t, v)))
+        .collect();
+    let step = points.len().clamp(1, 20);
+    points
         .windows(step + 1)
         .step_by(step)
         .filter_map(|w| {
             let (a, b) = (w.first()?, w.last()?);
             // A restart resets the counters: no rate across it.
-            (b.t > a.t && b.value.cpu_s >= a.value.cpu_s)
-                .then(|| (b.t, (b.value.cpu_s - a.value.cpu_s) / (b.t - a.t)))
+            (b.0 > a.0 && b.1 >= a.1).then(|| (b.0, (b.1 - a.1) / (b.0 - a.0)))
         })
-        .collect();
-    let (ct, cy): (Vec<f64>, Vec<f64>) = cpu.into_iter().unzip();
-    let mib = 1048576.0;
-    let band = opts.band_frac;
-    Recoveries {
-        uss: recovery(&t, &uss, burst_start, burst_end, band, mib, tail_s),
-        rss: recovery(&t, &rss, burst_start, burst_end, band, mib, tail_s),
-        cpu: recovery(&ct, &cy, burst_start, burst_end, band, 0.02, tail_s),
-    }
+        .unzip()
 }
 
 /// Sends the burst. HTTP paths containing `{burst}` get the count in one
@@ -472,6 +480,10 @@ fn analyse(
         uss: r.uss,
         rss: r.rss,
         cpu: r.cpu,
+        cgroup_mem: r.cgroup_mem,
+        cgroup_cpu: r.cgroup_cpu,
+        procs_min: samples.iter().map(|s| s.value.procs).min(),
+        procs_max: samples.iter().map(|s| s.value.procs).max(),
         probe: ProbeStats {
             rate_per_s: opts.probe_rate,
             sent: answers.len(),

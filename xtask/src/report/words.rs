@@ -203,7 +203,7 @@ fn churn(f: &ChurnFinding) -> String {
 /// One line for a chart caption: `k = 1.02 [0.97, 1.07] LINEAR (15 points, 5 sizes)`.
 pub fn finding_short(f: &Finding) -> String {
     match f {
-        Finding::Fault(f) => format!("{:?}", f.verdict),
+        Finding::Fault(f) => super::fault::short(f),
         Finding::Box(f) => super::boxes::short(f),
         Finding::Scaling {
             points, outcome, ..

@@ -304,6 +304,10 @@ fn fault() -> Finding {
             uss: Some(recovery()),
             rss: Some(recovery()),
             cpu: None,
+            cgroup_mem: Some(recovery()),
+            cgroup_cpu: Some(recovery()),
+            procs_min: Some(1),
+            procs_max: Some(3),
             probe: ProbeStats {
                 rate_per_s: 20.0,
                 sent: 400,

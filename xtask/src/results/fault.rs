@@ -13,6 +13,19 @@ pub struct FaultRepeat {
     pub rss: Option<Recovery>,
     /// CPU as 1 s rates, cores.
     pub cpu: Option<Recovery>,
+    /// The container cgroup's memory: every process, forked or not, plus
+    /// shared memory and page cache.
+    #[serde(default)]
+    pub cgroup_mem: Option<Recovery>,
+    /// The container cgroup's CPU as 1 s rates, cores.
+    #[serde(default)]
+    pub cgroup_cpu: Option<Recovery>,
+    /// Fewest and most processes summed in one sample over the window
+    /// (a fork per fault shows as max > min).
+    #[serde(default)]
+    pub procs_min: Option<u32>,
+    #[serde(default)]
+    pub procs_max: Option<u32>,
     pub probe: ProbeStats,
     /// The target died at this time (seconds since the cell's start) and did not come back.
     pub died_at: Option<f64>,
@@ -56,10 +69,14 @@ pub struct ProbeStats {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum RetainVerdict {
-    /// Every repeat's USS came back into the band.
+    /// Every judged memory metric of every repeat came back into the band.
     Recovered,
     /// At least one repeat kept memory beyond the band to the window's end.
     Retained,
+    /// At least one repeat's memory did not come back into the band and was
+    /// not kept above it: it ended below its baseline (an engine restart
+    /// that brought back fewer processes) or never settled.
+    NotRecovered,
     /// No repeat could be judged.
     Unknown,
 }
@@ -71,6 +88,60 @@ pub struct FaultFinding {
     pub band_frac: f64,
     pub repeats: Vec<FaultRepeat>,
     pub verdict: RetainVerdict,
+}
+
+impl FaultRepeat {
+    /// The memory metrics the verdict judges, as the table names them: USS
+    /// and, where readable, the cgroup's memory.
+    pub fn judged(&self) -> Vec<(&'static str, &Recovery)> {
+        [("USS", &self.uss), ("cgroup memory", &self.cgroup_mem)]
+            .into_iter()
+            .filter_map(|(name, r)| r.as_ref().map(|r| (name, r)))
+            .collect()
+    }
+}
+
+/// The lane's verdict from the per-metric outcomes the table shows: any
+/// metric kept beyond the band is RETAINED, else any that did not come back
+/// is NOT_RECOVERED, else RECOVERED; UNKNOWN when nothing could be judged.
+pub fn verdict(repeats: &[FaultRepeat]) -> RetainVerdict {
+    let outcomes: Vec<RecoveryOutcome> = repeats
+        .iter()
+        .flat_map(|r| r.judged())
+        .map(|(_, m)| m.outcome())
+        .collect();
+    if outcomes.is_empty() {
+        RetainVerdict::Unknown
+    } else if outcomes.contains(&RecoveryOutcome::Retained) {
+        RetainVerdict::Retained
+    } else if outcomes.contains(&RecoveryOutcome::NotRecovered) {
+        RetainVerdict::NotRecovered
+    } else {
+        RetainVerdict::Recovered
+    }
+}
+
+/// What one metric's recovery means; the table's cells and the verdict
+/// both come from here.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RecoveryOutcome {
+    /// Entered the band after the burst and stayed in it.
+    Recovered,
+    /// Not back in the band, and what the window's end kept is above it.
+    Retained,
+    /// Not back in the band without being kept above it: below the
+    /// baseline at the end, or still moving in and out of the band.
+    NotRecovered,
+}
+
+impl Recovery {
+    pub fn outcome(&self) -> RecoveryOutcome {
+        match self.recovered_after_s {
+            Some(_) => RecoveryOutcome::Recovered,
+            None if self.retained > self.band => RecoveryOutcome::Retained,
+            None => RecoveryOutcome::NotRecovered,
+        }
+    }
 }
 
 /// What a metric did around a burst.
@@ -91,4 +162,31 @@ pub struct Recovery {
     pub retained: f64,
     /// Half-width of the band (absolute).
     pub band: f64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(recovered_after_s: Option<f64>, retained: f64) -> Recovery {
+        Recovery {
+            baseline: 100.0,
+            peak_delta: 50.0,
+            peak_after_s: 1.0,
+            recovered_after_s,
+            left_band: true,
+            retained,
+            band: 5.0,
+        }
+    }
+
+    #[test]
+    fn outcome_reads_the_band_and_the_sign_of_what_was_kept() {
+        assert_eq!(rec(Some(1.0), 0.0).outcome(), RecoveryOutcome::Recovered);
+        assert_eq!(rec(None, 20.0).outcome(), RecoveryOutcome::Retained);
+        // Ended below its baseline: not back, and not kept either.
+        assert_eq!(rec(None, -20.0).outcome(), RecoveryOutcome::NotRecovered);
+        // Tail mean inside the band but the last samples outside it.
+        assert_eq!(rec(None, 2.0).outcome(), RecoveryOutcome::NotRecovered);
+    }
 }
