@@ -205,7 +205,7 @@ mod tests {
         a.value.cgroup_shmem = Some(100);
         a.value.cgroup_file_active = Some(20);
         a.value.cgroup_file_inactive = Some(3);
-        let mut b = a.clone();
+        let mut b = a;
         b.value.cgroup_file_inactive = None;
         assert_eq!(series(&[a, b], MetricKind::CgroupShmemFile), vec![123.0]);
     }
