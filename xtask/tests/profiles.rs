@@ -133,7 +133,10 @@ fn postgres_churn_survives_exiting_backends() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--cycles 20"), "{err}");
-    assert!(std::fs::read_dir(results.path()).unwrap().next().is_none(), "nothing ran");
+    assert!(
+        std::fs::read_dir(results.path()).unwrap().next().is_none(),
+        "nothing ran"
+    );
 
     let out = run(xtask(results.path()).args([
         "churn",
