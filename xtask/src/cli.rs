@@ -252,6 +252,10 @@ pub struct ChurnArgs {
     /// Leading cycles left out of the fit (allocator and runtime warm-up).
     #[arg(long, default_value_t = 10)]
     pub warmup_cycles: u32,
+    /// Metrics judged per cycle, comma-separated (default: the profile's
+    /// `churn.metrics`, else pss-anon,fds,threads).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub metrics: Vec<MetricArg>,
     /// Idle time after readiness before the first reading, in both runs.
     #[arg(long, default_value = "2s")]
     pub settle: HumanDuration,
@@ -294,31 +298,58 @@ pub struct FaultArgs {
     pub env: Vec<(String, String)>,
 }
 
-/// Metrics a lane can be asked to analyse.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum MetricArg {
-    Uss,
-    Pss,
-    /// Anonymous memory (heap, stacks): what a keyspace lives in.
-    PssAnon,
-    Rss,
-    Cpu,
-    Threads,
-    Fds,
-}
+/// A sampled metric a lane can be asked to judge: every kind in
+/// `MetricKind::SAMPLED`, named as in profiles with `-` for `_`
+/// (`pss-anon`, `cgroup-shmem-file`); the profile spelling and `cpu` for
+/// `cpu-cores` are accepted too. clap lists the names on a bad one (exit 2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MetricArg(pub crate::results::MetricKind);
 
 impl MetricArg {
     pub fn kind(self) -> crate::results::MetricKind {
+        self.0
+    }
+}
+
+impl clap::ValueEnum for MetricArg {
+    fn value_variants<'a>() -> &'a [Self] {
         use crate::results::MetricKind;
-        match self {
-            MetricArg::Uss => MetricKind::Uss,
-            MetricArg::Pss => MetricKind::Pss,
-            MetricArg::PssAnon => MetricKind::PssAnon,
-            MetricArg::Rss => MetricKind::Rss,
-            MetricArg::Cpu => MetricKind::CpuCores,
-            MetricArg::Threads => MetricKind::Threads,
-            MetricArg::Fds => MetricKind::Fds,
+        const ALL: [MetricArg; MetricKind::SAMPLED.len()] = {
+            let mut out = [MetricArg(MetricKind::Uss); MetricKind::SAMPLED.len()];
+            let mut i = 0;
+            while i < out.len() {
+                out[i] = MetricArg(MetricKind::SAMPLED[i]);
+                i += 1;
+            }
+            out
+        };
+        &ALL
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        use crate::results::MetricKind;
+        // clap takes &'static str here: the dashed names, made once.
+        static KEBAB: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+        let kebabs = KEBAB.get_or_init(|| {
+            MetricKind::SAMPLED
+                .iter()
+                .map(|k| k.name().replace('_', "-"))
+                .collect()
+        });
+        let snake = self.0.name();
+        let at = MetricKind::SAMPLED.iter().position(|k| *k == self.0)?;
+        let kebab = kebabs[at].as_str();
+        let mut v = clap::builder::PossibleValue::new(kebab);
+        if kebab != snake {
+            v = v.alias(snake);
         }
+        v = match self.0 {
+            MetricKind::CpuCores => v.alias("cpu"),
+            MetricKind::CgroupMem => v.alias("cgroup-memory"),
+            MetricKind::CgroupCpuCores => v.alias("cgroup-cpu"),
+            _ => v,
+        };
+        Some(v)
     }
 }
 
@@ -520,6 +551,51 @@ mod tests {
             panic!("churn")
         };
         assert_eq!((c.cycles, c.warmup_cycles), (50, 10));
+        assert!(c.metrics.is_empty(), "the profile or the default decides");
         assert!(Cli::try_parse_from(["x", "memcheck", "--cycles", "-1"]).is_err());
+    }
+
+    #[test]
+    fn every_sampled_metric_is_a_metric_value() {
+        use crate::results::MetricKind;
+        for k in MetricKind::SAMPLED {
+            for name in [k.name().to_string(), k.name().replace('_', "-")] {
+                let cli = Cli::try_parse_from(["x", "churn", "--metrics", &name]).unwrap();
+                let Cmd::Churn(c) = cli.cmd else {
+                    panic!("churn")
+                };
+                assert_eq!(c.metrics, vec![MetricArg(k)], "{name}");
+            }
+        }
+        let cli = Cli::try_parse_from([
+            "x",
+            "scaling",
+            "--entities",
+            "1,10,100",
+            "--metric",
+            "cpu,cgroup-memory,cgroup-shmem-file",
+        ])
+        .unwrap();
+        let Cmd::Scaling(s) = cli.cmd else {
+            panic!("scaling")
+        };
+        let kinds: Vec<_> = s.metric.iter().map(|m| m.kind()).collect();
+        assert_eq!(
+            kinds,
+            [
+                MetricKind::CpuCores,
+                MetricKind::CgroupMem,
+                MetricKind::CgroupShmemFile
+            ]
+        );
+        let e = Cli::try_parse_from(["x", "scaling", "--entities", "1", "--metric", "nope"])
+            .unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        let text = e.to_string();
+        assert!(
+            text.contains("cgroup-shmem-file") && text.contains("group-unique"),
+            "{text}"
+        );
+        assert!(Cli::try_parse_from(["x", "churn", "--metrics", "throughput"]).is_err());
     }
 }

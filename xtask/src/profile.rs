@@ -173,6 +173,10 @@ pub struct ChurnSpec {
     /// Environment for both churn runs, on top of `env`.
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+    /// Metrics judged per cycle (any sampled metric); `--metrics`
+    /// overrides it. Default: pss_anon, fds, threads.
+    #[serde(default)]
+    pub metrics: Vec<crate::results::MetricKind>,
 }
 
 /// One churn request: HTTP (`method`, `path`; `{id}` in the path is
@@ -514,8 +518,8 @@ pub struct EntitiesSpec {
     /// load, fault) create; none by default.
     #[serde(default)]
     pub default: Option<u64>,
-    /// The memory metric the scaling lane fits by default (`uss`, `pss`,
-    /// `pss_anon`, `rss`); `--metric` overrides it.
+    /// The memory metric the scaling lane fits by default (any of
+    /// `MetricKind::MEMORY`, cgroup ones included); `--metric` overrides it.
     #[serde(default)]
     pub metric: Option<crate::results::MetricKind>,
 }
@@ -839,10 +843,14 @@ impl Profile {
             }
             use crate::results::MetricKind as M;
             if let Some(m) = e.metric {
-                if !matches!(m, M::Uss | M::Pss | M::PssAnon | M::Rss) {
+                if !M::MEMORY.contains(&m) {
                     return Err(err(
                         "metric",
-                        "must be a memory metric: uss, pss, pss_anon or rss".into(),
+                        format!(
+                            "`{}` is not a memory metric; use one of {}",
+                            m.name(),
+                            M::names(&M::MEMORY)
+                        ),
                     ));
                 }
             }
@@ -1111,6 +1119,27 @@ impl Profile {
                     "batch",
                     "must be between 1 and 100000".into(),
                 ));
+            }
+            use crate::results::MetricKind as M;
+            for (i, m) in c.metrics.iter().enumerate() {
+                if !M::SAMPLED.contains(m) {
+                    return Err(in_section(
+                        "churn",
+                        "metrics",
+                        format!(
+                            "`{}` is not read per cycle; use any of {}",
+                            m.name(),
+                            M::names(&M::SAMPLED)
+                        ),
+                    ));
+                }
+                if c.metrics[..i].contains(m) {
+                    return Err(in_section(
+                        "churn",
+                        "metrics",
+                        format!("`{}` is listed twice", m.name()),
+                    ));
+                }
             }
             if !(c.floor_bytes_per_cycle.is_finite() && c.floor_bytes_per_cycle >= 0.0) {
                 return Err(in_section(
@@ -1484,7 +1513,20 @@ mod tests {
         );
         refused(
             format!("{GOOD}entities: {{ env: N, metric: threads }}\n"),
-            &["`metric`", "memory metric"],
+            &[
+                "`metric`",
+                "memory metric",
+                "cgroup_shmem_file",
+                "group_unique",
+            ],
+        );
+        refused(
+            format!("{GOOD}churn:\n  port: 1\n  create: {{ method: POST, path: /x }}\n  delete: {{ method: DELETE, path: /x }}\n  metrics: [fds, throughput]\n"),
+            &["`churn.metrics`", "throughput", "cgroup_shmem_file"],
+        );
+        refused(
+            format!("{GOOD}churn:\n  port: 1\n  create: {{ method: POST, path: /x }}\n  delete: {{ method: DELETE, path: /x }}\n  metrics: [fds, fds]\n"),
+            &["`churn.metrics`", "twice"],
         );
         refused(
             format!("{GOOD}churn:\n  create: {{ exec: [a] }}\n  delete: {{ method: DELETE, path: /x }}\n"),

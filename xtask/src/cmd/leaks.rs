@@ -75,13 +75,18 @@ pub async fn churn(common: &Common, a: ChurnArgs) -> Result<ExitCode> {
     if a.cycles == 0 || a.cycles > 1_000_000 {
         bad_input!("--cycles {}: give between 1 and 1000000 cycles", a.cycles);
     }
+    // Refused here, before any target starts: the fit needs this many
+    // cycles after the warm-up ones, and a run without a verdict is wasted.
+    let min = runcost_stats::leak::LEAK_MIN_POINTS as u32;
     let fitted = a.cycles.saturating_sub(a.warmup_cycles);
-    if fitted < runcost_stats::leak::LEAK_MIN_POINTS as u32 {
+    if fitted < min {
         bad_input!(
-            "--cycles {} with --warmup-cycles {} leaves {fitted} cycles to fit; the fit needs at least {}",
+            "--cycles {} with --warmup-cycles {} leaves {fitted} cycles to fit; the fit needs at least {min}: --cycles N needs at least warm-up + LEAK_MIN_POINTS = {} (give --cycles {} or lower --warmup-cycles to {})",
             a.cycles,
             a.warmup_cycles,
-            runcost_stats::leak::LEAK_MIN_POINTS
+            a.warmup_cycles.saturating_add(min),
+            a.warmup_cycles.saturating_add(min),
+            a.cycles.saturating_sub(min)
         );
     }
     let (mut settings, opts) = settings(
@@ -97,9 +102,17 @@ pub async fn churn(common: &Common, a: ChurnArgs) -> Result<ExitCode> {
         ("warmup_cycles".to_string(), a.warmup_cycles.to_string()),
         ("settle".to_string(), a.settle.to_string()),
     ]);
+    let metrics: Vec<_> = a.metrics.iter().map(|m| m.kind()).collect();
+    if !metrics.is_empty() {
+        settings.lane_args.insert(
+            "metrics".into(),
+            crate::results::MetricKind::names(&metrics),
+        );
+    }
     let job = Job::Churn(ChurnOpts {
         cycles: a.cycles,
         warmup_cycles: a.warmup_cycles,
+        metrics,
         settle: a.settle.0,
         env: a.env.iter().cloned().collect(),
     });

@@ -78,6 +78,7 @@ impl Thresholds {
             | MetricKind::CgroupFileInactive
             | MetricKind::CgroupKernel
             | MetricKind::CgroupSock
+            | MetricKind::CgroupShmemFile
             | MetricKind::CgroupSwap => t(0.05, 0.10, 1048576.0),
             MetricKind::CpuCores | MetricKind::CgroupCpuCores => t(0.15, 0.30, 0.01),
             MetricKind::Threads => t(0.15, 0.30, 1.0),

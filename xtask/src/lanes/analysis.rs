@@ -57,6 +57,14 @@ pub fn series(window: &[Sample], metric: MetricKind) -> Vec<f64> {
         MetricKind::CgroupKernel => some(|s| s.value.cgroup_kernel),
         MetricKind::CgroupSock => some(|s| s.value.cgroup_sock),
         MetricKind::CgroupSwap => some(|s| s.value.cgroup_swap),
+        // Present only when all three parts were read in the same sample.
+        MetricKind::CgroupShmemFile => some(|s| {
+            Some(
+                s.value.cgroup_shmem?
+                    + s.value.cgroup_file_active?
+                    + s.value.cgroup_file_inactive?,
+            )
+        }),
         MetricKind::CgroupCpuCores => window
             .windows(2)
             .filter_map(|w| {
@@ -189,5 +197,16 @@ mod tests {
             m.iter().all(|m| m.metric != MetricKind::CgroupMem),
             "no cgroup readings, no metric"
         );
+    }
+
+    #[test]
+    fn shmem_and_file_cache_add_up_where_all_three_were_read() {
+        let mut a = sample(0.0, 1, 0.0);
+        a.value.cgroup_shmem = Some(100);
+        a.value.cgroup_file_active = Some(20);
+        a.value.cgroup_file_inactive = Some(3);
+        let mut b = a;
+        b.value.cgroup_file_inactive = None;
+        assert_eq!(series(&[a, b], MetricKind::CgroupShmemFile), vec![123.0]);
     }
 }

@@ -1,10 +1,13 @@
 //! Churn: does the target keep memory, file descriptors or threads for
 //! every object it creates and deletes?
 //!
-//! Memory here is anonymous memory (`Pss_Anon`), not USS: a leak is heap,
-//! and USS also moves when another process maps the same binary (its text
-//! pages turn from private to shared: 3 MB for the gateway whenever a
-//! second gateway container starts or stops on the host).
+//! Memory by default is anonymous memory (`Pss_Anon`), not USS: a leak is
+//! heap, and USS also moves when another process maps the same binary (its
+//! text pages turn from private to shared: 3 MB for the gateway whenever a
+//! second gateway container starts or stops on the host). The judged
+//! metrics are selectable (`--metrics`, the profile's `churn.metrics`): a
+//! database's table bloat lives in shared memory and page cache
+//! (`cgroup_shmem_file`), which no process's PSS shows.
 //!
 //! Setup: two fresh targets with the same settings (profile `env`, then
 //! `churn.env`, then `--env`): one for the churn run, one for a static run.
@@ -25,7 +28,7 @@ use crate::events::Event;
 use crate::probe::sampler::Sample;
 use crate::profile::ChurnSpec;
 use crate::results::leaks::{ChurnFinding, ChurnMetric};
-use crate::results::{CellStatus, Finding, LaneKind, LaneRecord, MetricKind};
+use crate::results::{CellStatus, Finding, LaneKind, LaneRecord, MetricKind, Unit};
 use anyhow::{bail, Context, Result};
 use runcost_stats::leak::{churn_leak_test, LeakOptions, LeakVerdict};
 use std::collections::BTreeMap;
@@ -34,9 +37,19 @@ use std::time::{Duration, Instant};
 /// Growth per cycle below which fds and threads are not called a leak.
 pub const COUNT_FLOOR_PER_CYCLE: f64 = 0.05;
 
+/// Growth of CPU use per cycle below which it is not called a leak: 200
+/// cycles at this rate add 0.2 cores.
+pub const CORES_FLOOR_PER_CYCLE: f64 = 0.001;
+
+/// What churn judges when neither `--metrics` nor `churn.metrics` says.
+pub const DEFAULT_METRICS: [MetricKind; 3] =
+    [MetricKind::PssAnon, MetricKind::Fds, MetricKind::Threads];
+
 pub struct ChurnOpts {
     pub cycles: u32,
     pub warmup_cycles: u32,
+    /// `--metrics`; empty: the profile's `churn.metrics`, else the default.
+    pub metrics: Vec<MetricKind>,
     /// Idle time after readiness before the first reading.
     pub settle: Duration,
     pub env: BTreeMap<String, String>,
@@ -303,6 +316,45 @@ pub async fn run(ctx: &LaneCtx<'_>, opts: &ChurnOpts) -> LaneRecord {
     lane
 }
 
+/// The metrics judged: `--metrics`, else the profile's, else the default.
+pub fn judged(spec: &ChurnSpec, opts: &ChurnOpts) -> Vec<MetricKind> {
+    let asked = if !opts.metrics.is_empty() {
+        &opts.metrics[..]
+    } else if !spec.metrics.is_empty() {
+        &spec.metrics[..]
+    } else {
+        &DEFAULT_METRICS[..]
+    };
+    let mut out: Vec<MetricKind> = Vec::new();
+    for m in asked {
+        if !out.contains(m) {
+            out.push(*m);
+        }
+    }
+    out
+}
+
+/// The growth per cycle too small to call a leak, in the metric's unit.
+fn floor(metric: MetricKind, spec: &ChurnSpec) -> f64 {
+    match metric.unit() {
+        Unit::Bytes => spec.floor_bytes_per_cycle,
+        Unit::Cores => CORES_FLOOR_PER_CYCLE,
+        _ => COUNT_FLOOR_PER_CYCLE,
+    }
+}
+
+/// The metric's value at cycle `k` (the reading after it): levels from
+/// that reading, rates (CPU) over the interval that ends there. `None`
+/// when a reading lacked it (a cgroup file read at a lower rate).
+fn at_cycle(s: &[Sample], k: usize, metric: MetricKind) -> Option<f64> {
+    let from = if metric.is_rate() {
+        k.checked_sub(1)?
+    } else {
+        k
+    };
+    analysis::series(&s[from..=k], metric).first().copied()
+}
+
 /// Slopes per cycle after the warm-up cycles, churn against static. The
 /// first reading (before any cycle) is cycle 0.
 pub fn analyse(
@@ -322,26 +374,33 @@ pub fn analyse(
             runcost_stats::leak::LEAK_MIN_POINTS
         );
     }
-    let x: Vec<f64> = (skip..n).map(|k| k as f64).collect();
     let mut metrics = Vec::new();
-    for (metric, floor) in [
-        (MetricKind::PssAnon, spec.floor_bytes_per_cycle),
-        (MetricKind::Fds, COUNT_FLOOR_PER_CYCLE),
-        (MetricKind::Threads, COUNT_FLOOR_PER_CYCLE),
-    ] {
-        let yc = analysis::series(&churn[skip..n], metric);
-        let ys = analysis::series(&stat[skip..n], metric);
+    for metric in judged(spec, opts) {
+        let points = |s: &[Sample]| -> (Vec<f64>, Vec<f64>) {
+            (skip..n)
+                .filter_map(|k| Some((k as f64, at_cycle(s, k, metric)?)))
+                .unzip()
+        };
+        let (xc, yc) = points(churn);
+        let (xs, ys) = points(stat);
         let test = churn_leak_test(
-            &x,
+            &xc,
             &yc,
-            &x,
+            &xs,
             &ys,
             &LeakOptions {
                 level: analysis::LEVEL,
-                slope_floor: floor,
+                slope_floor: floor(metric, spec),
             },
         )
-        .with_context(|| format!("{} slope", metric.label()))?;
+        .with_context(|| {
+            format!(
+                "{} slope ({} of {} cycles read it)",
+                metric.label(),
+                yc.len(),
+                n - skip
+            )
+        })?;
         metrics.push(ChurnMetric { metric, test });
     }
     let verdicts: Vec<LeakVerdict> = metrics.iter().map(|m| m.test.verdict).collect();
@@ -407,6 +466,7 @@ mod tests {
         let opts = ChurnOpts {
             cycles: 60,
             warmup_cycles: 5,
+            metrics: Vec::new(),
             settle: Duration::ZERO,
             env: BTreeMap::new(),
         };
@@ -436,6 +496,59 @@ mod tests {
         let short = series(12, 0.0, 0.0);
         let e = analyse(&short, &short, &spec(), &opts, 0.01).unwrap_err();
         assert!(format!("{e:#}").contains("raise --cycles"), "{e:#}");
+    }
+
+    #[test]
+    fn the_judged_metrics_are_selectable() {
+        let mut opts = ChurnOpts {
+            cycles: 60,
+            warmup_cycles: 5,
+            metrics: Vec::new(),
+            settle: Duration::ZERO,
+            env: BTreeMap::new(),
+        };
+        // Shared memory + file cache grows 64 KiB per cycle; anon is flat.
+        let with_cache = |per_cycle: f64| -> Vec<Sample> {
+            let mut s = series(61, 0.0, 0.0);
+            for (k, x) in s.iter_mut().enumerate() {
+                x.value.cgroup_shmem = Some(100 << 20);
+                x.value.cgroup_file_active = Some((8 << 20) + (per_cycle * k as f64) as u64);
+                x.value.cgroup_file_inactive = Some(1 << 20);
+                x.value.cgroup_cpu_s = Some(k as f64 * 0.001);
+            }
+            s
+        };
+        let (bloat, flat) = (with_cache(65536.0), with_cache(0.0));
+        let f = analyse(&bloat, &flat, &spec(), &opts, 0.01).unwrap();
+        assert_eq!(
+            f.verdict,
+            LeakVerdict::NoLeak,
+            "anon, fds, threads are flat"
+        );
+
+        let mut s = spec();
+        s.metrics = vec![MetricKind::CgroupShmemFile, MetricKind::PssAnon];
+        let f = analyse(&bloat, &flat, &s, &opts, 0.01).unwrap();
+        let kinds: Vec<_> = f.metrics.iter().map(|m| m.metric).collect();
+        assert_eq!(kinds, s.metrics, "the profile's list, in its order");
+        assert_eq!(f.metrics[0].test.verdict, LeakVerdict::Leak);
+        assert!((f.metrics[0].test.churn.slope - 65536.0).abs() < 1.0);
+        assert_eq!(f.verdict, LeakVerdict::Leak);
+
+        // --metrics beats the profile; CPU is a rate per cycle interval.
+        opts.metrics = vec![MetricKind::CgroupCpuCores];
+        let f = analyse(&bloat, &flat, &s, &opts, 0.01).unwrap();
+        assert_eq!(f.metrics.len(), 1);
+        assert_eq!(f.metrics[0].metric, MetricKind::CgroupCpuCores);
+        assert_eq!(f.metrics[0].test.verdict, LeakVerdict::NoLeak);
+
+        // A metric no reading has: no verdict, and it says which.
+        opts.metrics = vec![MetricKind::GroupUnique];
+        let e = analyse(&bloat, &flat, &s, &opts, 0.01).unwrap_err();
+        assert!(
+            format!("{e:#}").contains("group-unique slope (0 of"),
+            "{e:#}"
+        );
     }
 
     #[test]

@@ -260,7 +260,9 @@ impl Probe for HostProbe {
             match self.read_pid(pid, st, &mut acc) {
                 Ok(()) => read.push(pid),
                 // Exited between the listing and its read: it has left.
-                Err(_) if !alive(pid) => acc.vanished += 1,
+                // ESRCH comes while it is still exiting (its memory gone,
+                // its stat not yet a zombie's), when `alive` says yes.
+                Err(e) if !alive(pid) || exiting(&e) => acc.vanished += 1,
                 Err(e) => return Err(e.context(format!("pid {pid}"))),
             }
         }
@@ -287,6 +289,14 @@ impl Probe for HostProbe {
         }
         out
     }
+}
+
+/// Whether a read failed because its process is exiting: /proc answers
+/// ESRCH once the process has released its memory, before it is a zombie.
+fn exiting(e: &anyhow::Error) -> bool {
+    e.chain()
+        .filter_map(|c| c.downcast_ref::<std::io::Error>())
+        .any(|io| io.raw_os_error() == Some(nix::libc::ESRCH))
 }
 
 /// Whether a process still exists and has not exited (a zombie's /proc
@@ -440,6 +450,16 @@ pub fn find_processes(root_pid: i32, names: &[String]) -> Result<Vec<i32>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn esrch_anywhere_in_the_chain_means_exiting() {
+        let gone = anyhow::Error::from(std::io::Error::from_raw_os_error(nix::libc::ESRCH))
+            .context("read /proc/1/smaps_rollup");
+        assert!(exiting(&gone));
+        let denied = anyhow::Error::from(std::io::Error::from_raw_os_error(nix::libc::EACCES))
+            .context("read /proc/1/smaps_rollup");
+        assert!(!exiting(&denied), "a refused read stays an error");
+    }
 
     #[test]
     fn reads_own_process() {

@@ -429,6 +429,7 @@ mod tests {
         )
         .unwrap();
         let opts = ChurnOpts {
+            metrics: Vec::new(),
             cycles: 40,
             warmup_cycles: 5,
             settle: std::time::Duration::ZERO,

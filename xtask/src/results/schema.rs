@@ -243,6 +243,9 @@ pub enum MetricKind {
     CgroupKernel,
     CgroupSock,
     CgroupSwap,
+    /// Where a database's rows live: the cgroup's shared memory plus its
+    /// page cache (active and inactive), which no process's PSS shows.
+    CgroupShmemFile,
     /// The container cgroup's CPU (every process, forks included).
     CgroupCpuCores,
     /// Load lane: median latency of successful requests.
@@ -263,7 +266,29 @@ impl MetricKind {
         MetricKind::ErrorRate,
     ];
 
-    pub const FOOTPRINT: [MetricKind; 18] = [
+    /// Every metric the samplers read or derive: what any lane can judge.
+    pub const SAMPLED: [MetricKind; 19] = MetricKind::FOOTPRINT;
+
+    /// The sampled metrics in bytes (memory, per process or per cgroup).
+    pub const MEMORY: [MetricKind; 15] = [
+        MetricKind::Uss,
+        MetricKind::Pss,
+        MetricKind::PssAnon,
+        MetricKind::Rss,
+        MetricKind::Swap,
+        MetricKind::CgroupMem,
+        MetricKind::GroupUnique,
+        MetricKind::CgroupAnon,
+        MetricKind::CgroupShmem,
+        MetricKind::CgroupFileActive,
+        MetricKind::CgroupFileInactive,
+        MetricKind::CgroupShmemFile,
+        MetricKind::CgroupKernel,
+        MetricKind::CgroupSock,
+        MetricKind::CgroupSwap,
+    ];
+
+    pub const FOOTPRINT: [MetricKind; 19] = [
         MetricKind::Uss,
         MetricKind::Pss,
         MetricKind::PssAnon,
@@ -278,11 +303,55 @@ impl MetricKind {
         MetricKind::CgroupShmem,
         MetricKind::CgroupFileActive,
         MetricKind::CgroupFileInactive,
+        MetricKind::CgroupShmemFile,
         MetricKind::CgroupKernel,
         MetricKind::CgroupSock,
         MetricKind::CgroupSwap,
         MetricKind::CgroupCpuCores,
     ];
+
+    /// The name in profiles and run.json (serde's snake_case).
+    pub fn name(self) -> &'static str {
+        match self {
+            MetricKind::Uss => "uss",
+            MetricKind::Pss => "pss",
+            MetricKind::PssAnon => "pss_anon",
+            MetricKind::Rss => "rss",
+            MetricKind::Swap => "swap",
+            MetricKind::Threads => "threads",
+            MetricKind::Fds => "fds",
+            MetricKind::CpuCores => "cpu_cores",
+            MetricKind::CgroupMem => "cgroup_mem",
+            MetricKind::GroupUnique => "group_unique",
+            MetricKind::CgroupAnon => "cgroup_anon",
+            MetricKind::CgroupShmem => "cgroup_shmem",
+            MetricKind::CgroupFileActive => "cgroup_file_active",
+            MetricKind::CgroupFileInactive => "cgroup_file_inactive",
+            MetricKind::CgroupShmemFile => "cgroup_shmem_file",
+            MetricKind::CgroupKernel => "cgroup_kernel",
+            MetricKind::CgroupSock => "cgroup_sock",
+            MetricKind::CgroupSwap => "cgroup_swap",
+            MetricKind::CgroupCpuCores => "cgroup_cpu_cores",
+            MetricKind::LatencyP50 => "latency_p50",
+            MetricKind::LatencyP99 => "latency_p99",
+            MetricKind::Throughput => "throughput",
+            MetricKind::ErrorRate => "error_rate",
+        }
+    }
+
+    /// The names of `kinds`, comma-separated, for error messages.
+    pub fn names(kinds: &[MetricKind]) -> String {
+        kinds
+            .iter()
+            .map(|k| k.name())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// A rate between readings (CPU), not a level read at each one.
+    pub fn is_rate(self) -> bool {
+        self.unit() == Unit::Cores
+    }
 
     pub fn unit(self) -> Unit {
         match self {
@@ -322,6 +391,7 @@ impl MetricKind {
             MetricKind::CgroupKernel => "cgroup kernel",
             MetricKind::CgroupSock => "cgroup sockets",
             MetricKind::CgroupSwap => "cgroup swap",
+            MetricKind::CgroupShmemFile => "cgroup shmem + file cache",
             MetricKind::CgroupCpuCores => "cgroup CPU",
             MetricKind::LatencyP50 => "latency p50",
             MetricKind::LatencyP99 => "latency p99",
@@ -411,5 +481,30 @@ impl LaneRecord {
             skipped: Vec::new(),
             findings: Vec::new(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metric_names_are_the_serde_names() {
+        for k in MetricKind::SAMPLED.iter().chain(&MetricKind::LOAD) {
+            let json = serde_json::to_value(k).unwrap();
+            assert_eq!(json.as_str(), Some(k.name()), "{k:?}");
+        }
+        assert!(MetricKind::MEMORY
+            .iter()
+            .all(|k| k.unit() == Unit::Bytes && MetricKind::SAMPLED.contains(k)));
+        let bytes = MetricKind::SAMPLED
+            .iter()
+            .filter(|k| k.unit() == Unit::Bytes)
+            .count();
+        assert_eq!(
+            bytes,
+            MetricKind::MEMORY.len(),
+            "every memory metric listed"
+        );
     }
 }
