@@ -291,7 +291,9 @@ async fn measure(
     }
     cell.record.sampler = Some(stats);
     cell.record.window = Some((0.0, origin.elapsed().as_secs_f64()));
-    *cell.samples = samples.clone();
+    // The frame writes the cell's CSV from these.
+    *cell.samples = samples;
+    let samples = &*cell.samples;
     let mut answers = answers.lock().unwrap_or_else(|p| p.into_inner()).clone();
     answers.sort_by(|a, b| a.0.total_cmp(&b.0));
     let answers_csv = format!("samples/{}-probe.csv", plan.id);
@@ -310,7 +312,7 @@ async fn measure(
         );
     }
     let mut repeat = analyse(
-        &samples,
+        samples,
         &answers,
         burst_start,
         burst_end,

@@ -89,7 +89,6 @@ pub async fn run_cell(ctx: &LaneCtx<'_>, tc: &ToolCell, index: usize, of: usize)
             (Some(_), Some(w)) => Some(w.ready_timeout.0),
             _ => None,
         },
-        out_shown: ctx.run.path(&out_rel),
         started: false,
         log_rel: None,
         log_shown: None,
@@ -113,7 +112,6 @@ struct Wrapped<'t> {
     abs_out: PathBuf,
     image: Option<String>,
     ready_timeout: Option<Duration>,
-    out_shown: PathBuf,
     /// Whether the target became ready (start failures are explained apart).
     started: bool,
     log_rel: Option<String>,
@@ -183,7 +181,7 @@ impl Body for Wrapped<'_> {
             kept.push(format!(
                 "{}'s output is kept in {}",
                 w.tool,
-                self.out_shown.display()
+                self.out_dir.display()
             ));
         }
         if let Some(log) = &self.log_shown {

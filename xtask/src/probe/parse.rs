@@ -15,6 +15,15 @@ pub struct SmapsRollup {
     pub swap: u64,
 }
 
+/// A `Key:   1234 kB` value of a /proc file, in bytes.
+fn kib_field(file: &str, key: &str, rest: &str) -> Result<u64> {
+    let num = rest.trim().trim_end_matches("kB").trim();
+    Ok(num
+        .parse::<u64>()
+        .with_context(|| format!("{file} field {key}: `{num}`"))?
+        * 1024)
+}
+
 pub fn parse_smaps_rollup(text: &str) -> Result<SmapsRollup> {
     let mut r = SmapsRollup::default();
     let (mut private_clean, mut private_dirty) = (None, None);
@@ -23,13 +32,7 @@ pub fn parse_smaps_rollup(text: &str) -> Result<SmapsRollup> {
         let Some((key, rest)) = line.split_once(':') else {
             continue;
         };
-        let kib = || -> Result<u64> {
-            let num = rest.trim().trim_end_matches("kB").trim();
-            Ok(num
-                .parse::<u64>()
-                .with_context(|| format!("smaps_rollup field {key}: `{num}`"))?
-                * 1024)
-        };
+        let kib = || kib_field("smaps_rollup", key, rest);
         match key {
             "Rss" => {
                 r.rss = kib()?;
@@ -250,13 +253,7 @@ pub fn parse_meminfo(text: &str) -> Result<Meminfo> {
         let Some((key, rest)) = line.split_once(':') else {
             continue;
         };
-        let kib = || -> Result<u64> {
-            let num = rest.trim().trim_end_matches("kB").trim();
-            Ok(num
-                .parse::<u64>()
-                .with_context(|| format!("meminfo field {key}: `{num}`"))?
-                * 1024)
-        };
+        let kib = || kib_field("meminfo", key, rest);
         match key {
             "MemTotal" => total = Some(kib()?),
             "MemFree" => free = Some(kib()?),

@@ -193,21 +193,14 @@ impl<T: Send + Clone + 'static> Drop for Ticker<T> {
 }
 
 /// Samples a [`Probe`] at a fixed rate.
-pub fn spawn_probe(mut probe: Box<dyn Probe>, rate_hz: f64, origin: Instant) -> Ticker<Reading> {
-    Ticker::spawn_counting(
-        "runcost-sampler",
-        rate_hz,
-        origin,
-        MAX_CONSECUTIVE_FAILURES,
-        |r| u64::from(r.vanished),
-        move || probe.read(),
-    )
+pub fn spawn_probe(probe: Box<dyn Probe>, rate_hz: f64, origin: Instant) -> Ticker<Reading> {
+    sample_probe(probe, rate_hz, origin, MAX_CONSECUTIVE_FAILURES)
 }
 
 /// Samples a [`Probe`] at a fixed rate through gaps of up to `tolerate`
 /// in which every read fails (the target restarting); the probe re-attaches.
 pub fn spawn_probe_tolerant(
-    mut probe: Box<dyn Probe>,
+    probe: Box<dyn Probe>,
     rate_hz: f64,
     origin: Instant,
     tolerate: Duration,
@@ -215,11 +208,21 @@ pub fn spawn_probe_tolerant(
     let max = (tolerate.as_secs_f64() * rate_hz)
         .ceil()
         .min(f64::from(u32::MAX)) as u32;
+    sample_probe(probe, rate_hz, origin, max)
+}
+
+/// The sampler thread of a probe, counting the processes its reads skipped.
+fn sample_probe(
+    mut probe: Box<dyn Probe>,
+    rate_hz: f64,
+    origin: Instant,
+    max_failures: u32,
+) -> Ticker<Reading> {
     Ticker::spawn_counting(
         "runcost-sampler",
         rate_hz,
         origin,
-        max,
+        max_failures,
         |r| u64::from(r.vanished),
         move || probe.read(),
     )
