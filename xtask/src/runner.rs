@@ -11,7 +11,7 @@ use crate::lanes::{
 };
 use crate::probe::fingerprint;
 use crate::profile::Profile;
-use crate::results::{CellStatus, ProfileRef, RunStatus, Settings};
+use crate::results::{CellStatus, MetricKind, ProfileRef, RunStatus, Settings};
 use anyhow::Result;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -60,6 +60,20 @@ impl Job {
         match self {
             Job::Heap(_) | Job::Memcheck(_) => profile.spec.wrap.as_ref().map(|w| w.image.as_str()),
             _ => None,
+        }
+    }
+
+    /// The metrics the lane's verdict rests on (the probe must read them).
+    fn judged(&self, profile: &Profile) -> Vec<MetricKind> {
+        match self {
+            Job::Scaling(o) => o.metrics.clone(),
+            Job::Churn(o) => profile
+                .spec
+                .churn
+                .as_ref()
+                .map(|spec| churn::judged(spec, o))
+                .unwrap_or_default(),
+            _ => Vec::new(),
         }
     }
 
@@ -219,6 +233,8 @@ pub async fn run(
         run: &frame.scope.run,
         opts,
         events: frame.events(),
+        judged: job.judged(&profile),
+        refusal: Default::default(),
     };
     let lane = async {
         match &job {
@@ -236,6 +252,7 @@ pub async fn run(
         Ok(lane) => lane,
         Err(sig) => return Err(frame.interrupted(sig)),
     };
+    let refusal = ctx.refusal.get().cloned();
 
     // The run's status: failed when every cell failed.
     let failed: Vec<String> = lane
@@ -262,7 +279,15 @@ pub async fn run(
         }
     }
     let cells = lane.cells.len();
+    let reason = refusal.clone().or(reason);
     let outcome = frame.finish(vec![lane], status, reason)?;
+    if let Some(why) = refusal {
+        return Err(BadInput(format!(
+            "{why} (results kept in {})",
+            outcome.run.root.display()
+        ))
+        .into());
+    }
     if let Some(first) = failed.first() {
         return Err(BadInput(format!(
             "{} of {cells} cell(s) failed (results kept in {}); first: {first}",

@@ -143,6 +143,55 @@ fn a_cell_that_never_gets_ready_is_still_torn_down() {
     assert_eq!(leftovers(Some(&id)), 0, "the failed cell's project is gone");
 }
 
+/// A judged metric the probe cannot read refuses the lane (exit 2) with
+/// the reason and the metrics it could judge; cells after the first are
+/// not started. On cgroup v1 (this CI's hosts) memory.stat has no socket
+/// memory, so `cgroup_sock` is such a metric.
+#[test]
+fn a_judged_metric_the_probe_cannot_read_refuses_the_lane() {
+    assert!(
+        Path::new("/sys/fs/cgroup/memory/memory.stat").is_file(),
+        "this test needs a cgroup v1 memory controller, where socket memory is not exposed"
+    );
+    let _g = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let results = dir.path().join("results");
+    let out = run(xtask(&results).args([
+        "scaling",
+        "--entities",
+        "1,2,3",
+        "--repeats",
+        "1",
+        "--duration",
+        "1s",
+        "--max-duration",
+        "1s",
+        "--metric",
+        "cgroup-sock",
+    ]));
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("`cgroup_sock` is unavailable")
+            && err.contains("no socket memory")
+            && err.contains("cgroup_shmem"),
+        "{err}"
+    );
+    let id = only_run(&results);
+    let ev = events(&results, &id);
+    let started = ev.iter().filter(|(k, _)| k == "cell_ready").count();
+    assert_eq!(started, 1, "only the first cell starts a target: {ev:?}");
+    let r = record(&results, &id);
+    let cells = r["lanes"][0]["cells"].as_array().unwrap();
+    assert_eq!(cells.len(), 3);
+    assert!(cells[2]["error"].as_str().unwrap().starts_with("not run:"));
+    assert!(
+        r["status_reason"].as_str().unwrap().contains("cgroup_sock"),
+        "{r}"
+    );
+    assert_eq!(leftovers(Some(&id)), 0);
+}
+
 #[test]
 fn a_box_run_goes_through_the_same_run_frame() {
     let _g = serial();

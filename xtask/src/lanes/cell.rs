@@ -207,6 +207,17 @@ pub async fn run<B: Body>(
         of,
     });
     let mut record = empty_record(ctx, plan);
+    if let Some(why) = ctx.refusal.get() {
+        record.status = CellStatus::Failed;
+        record.error = Some(format!("not run: {why}"));
+        return CellRun {
+            measured: Measured {
+                record,
+                samples: Vec::new(),
+            },
+            output: None,
+        };
+    }
     let mut samples = Vec::new();
     let origin = Instant::now();
     let outcome = async {
@@ -303,8 +314,14 @@ impl<'a> Cell<'_, 'a> {
     }
 
     /// A probe of the profile's `process:` processes in the lane's sampler mode.
+    /// Refuses (exit 2) when it cannot read a metric the lane judges.
     pub async fn probe(&self) -> Result<Box<dyn Probe>> {
-        open_probe(self.ctx, &self.target(self.ctx.profile.process_names())?).await
+        let probe = open_probe(self.ctx, &self.target(self.ctx.profile.process_names())?).await?;
+        if let Some(why) = crate::probe::refusal(&self.ctx.judged, &probe.unavailable()) {
+            let why = self.ctx.refusal.get_or_init(|| why).clone();
+            return Err(crate::error::BadInput(why).into());
+        }
+        Ok(probe)
     }
 
     /// The fixed-rate sampler of the profile's processes, started now.

@@ -50,4 +50,9 @@ pub struct LaneCtx<'a> {
     pub run: &'a RunDir,
     pub opts: MeasureOpts,
     pub events: &'a dyn Events,
+    /// The metrics the lane's verdict rests on: a probe that cannot read
+    /// one refuses the lane (exit 2) instead of judging nothing.
+    pub judged: Vec<crate::results::MetricKind>,
+    /// Set by the first cell whose probe refused; later cells do not start.
+    pub refusal: std::sync::OnceLock<String>,
 }

@@ -209,6 +209,7 @@ impl CgroupFiles {
         let mut r = CgroupReading::default();
         let mut buf = std::mem::take(&mut self.buf);
         let mut failed: Vec<(&'static str, String)> = Vec::new();
+        let mut no_swap = false;
         let mut read = |name: &'static str, p: &Option<PathBuf>, buf: &mut String| -> bool {
             let Some(p) = p else { return false };
             match Self::slurp(buf, p) {
@@ -227,6 +228,7 @@ impl CgroupFiles {
                 CgroupVersion::V1 => parse_memory_stat_v1(&buf),
                 CgroupVersion::V2 => parse_memory_stat_v2(&buf),
             };
+            no_swap = self.version == CgroupVersion::V1 && r.stat.swap.is_none();
         }
         if read("cgroup_cpu", &self.cpu, &mut buf) {
             r.cpu_s = match self.version {
@@ -246,6 +248,12 @@ impl CgroupFiles {
             }
         }
         self.buf = buf;
+        if no_swap {
+            failed.push((
+                "cgroup_swap",
+                "memory.stat has no `swap` line (swap accounting is off: swapaccount=0)".into(),
+            ));
+        }
         for (name, why) in failed {
             if !self.unavailable.iter().any(|(n, _)| *n == name) {
                 self.unavailable.push((name, why));

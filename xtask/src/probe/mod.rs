@@ -13,6 +13,7 @@ pub mod parse;
 pub mod sampler;
 pub mod system;
 
+use crate::results::MetricKind;
 pub use crate::results::SamplerMode;
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
@@ -80,10 +81,52 @@ pub trait Probe: Send {
     /// Metrics this probe cannot read, each with the reason (a missing
     /// cgroup file, no CAP_SYS_ADMIN for PFNs): a lane that needs one
     /// refuses with it.
-    #[allow(dead_code)] // for the lanes' refusals (exit 2), not yet wired there
     fn unavailable(&self) -> Vec<(&'static str, String)> {
         Vec::new()
     }
+}
+
+/// The probe facts a metric is computed from, as named in
+/// [`Probe::unavailable`]: any of them unavailable makes the metric so.
+fn sources(metric: MetricKind) -> &'static [&'static str] {
+    use MetricKind as M;
+    match metric {
+        M::CgroupMem => &["cgroup", "cgroup_mem"],
+        M::CgroupAnon | M::CgroupShmem | M::CgroupFileActive | M::CgroupFileInactive => {
+            &["cgroup", "cgroup_stat"]
+        }
+        M::CgroupShmemFile => &["cgroup", "cgroup_stat"],
+        M::CgroupKernel => &["cgroup", "cgroup_stat", "cgroup_kernel"],
+        M::CgroupSock => &["cgroup", "cgroup_stat", "cgroup_sock"],
+        M::CgroupSwap => &["cgroup", "cgroup_stat", "cgroup_swap"],
+        M::CgroupCpuCores => &["cgroup", "cgroup_cpu"],
+        M::GroupUnique => &["group_unique"],
+        _ => &[],
+    }
+}
+
+/// Why a lane must refuse: the first judged metric this probe cannot read,
+/// with the reason and the metrics it can judge instead. `None` when every
+/// judged metric is readable.
+pub fn refusal(judged: &[MetricKind], unavailable: &[(&'static str, String)]) -> Option<String> {
+    let why = |m: MetricKind| {
+        sources(m)
+            .iter()
+            .find_map(|s| unavailable.iter().find(|(n, _)| n == s))
+            .map(|(_, why)| why.clone())
+    };
+    let (metric, reason) = judged.iter().find_map(|&m| why(m).map(|w| (m, w)))?;
+    let readable: Vec<&str> = MetricKind::SAMPLED
+        .iter()
+        .filter(|&&m| why(m).is_none())
+        .map(|m| m.name())
+        .collect();
+    Some(format!(
+        "metric `{}` is unavailable for this target: {reason}; judge a metric \
+         this sampler can read (--metric, entities.metric, churn.metrics): {}",
+        metric.name(),
+        readable.join(", ")
+    ))
 }
 
 /// Which processes of a container to sample: those whose `comm` is one of
@@ -102,4 +145,35 @@ pub fn clock_ticks() -> f64 {
         .flatten()
         .map(|t| t as f64)
         .unwrap_or(100.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_judged_metric_whose_source_is_missing_is_refused_with_the_reason() {
+        let missing = vec![(
+            "cgroup_sock",
+            "cgroup v1 memory.stat has no socket memory".to_string(),
+        )];
+        let why = refusal(&[MetricKind::Pss, MetricKind::CgroupSock], &missing).unwrap();
+        assert!(why.contains("`cgroup_sock`"), "{why}");
+        assert!(why.contains("no socket memory"), "{why}");
+        assert!(why.contains("cgroup_shmem"), "alternatives listed: {why}");
+        assert!(!why.contains("cgroup_sock,"), "not offered back: {why}");
+        assert_eq!(
+            refusal(&[MetricKind::Pss, MetricKind::CgroupShmem], &missing),
+            None
+        );
+    }
+
+    #[test]
+    fn no_cgroup_at_all_refuses_every_cgroup_metric_but_not_process_metrics() {
+        let missing = vec![("cgroup", "the target has no cgroup directory".to_string())];
+        for m in MetricKind::SAMPLED {
+            let refused = refusal(&[m], &missing).is_some();
+            assert_eq!(refused, m.name().starts_with("cgroup"), "{}", m.name());
+        }
+    }
 }

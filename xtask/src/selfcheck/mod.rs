@@ -49,6 +49,8 @@ pub async fn in_one_cell<B: Body>(
             stop_grace: Duration::from_secs(5),
         },
         events: &scope.events,
+        judged: Vec::new(),
+        refusal: Default::default(),
     };
     let plan = CellPlan {
         id: id.into(),
