@@ -192,13 +192,13 @@ impl Body for ChurnCell<'_> {
     type Output = Vec<f64>;
 
     async fn measure(&mut self, cell: &mut Cell<'_, '_>) -> Result<Vec<f64>> {
-        // Warm-up: at least `--settle`, then until anonymous memory is flat
+        // Warm-up: at least `--settle`, then until the judged memory is flat
         // by the profile's steady rule (at most SETTLE_CAP), so that the
         // static run starts from the same settled state as the churn run.
         let mut probe = cell.probe().await?;
         let origin = cell.origin;
         let how = warmup::WarmUp {
-            metric: MetricKind::PssAnon,
+            metric: memory_metric(&cell.ctx.judged),
             min: self.opts.settle,
             cap: SETTLE_CAP.min(cell.ctx.profile.spec.steady.timeout.0),
             poll: Duration::from_millis(100),
@@ -346,6 +346,16 @@ fn floor(metric: MetricKind, spec: &ChurnSpec) -> f64 {
 /// The metric's value at cycle `k` (the reading after it): levels from
 /// that reading, rates (CPU) over the interval that ends there. `None`
 /// when a reading lacked it (a cgroup file read at a lower rate).
+/// The memory metric churn warms up on, charts and quotes: the first judged
+/// one that every reading has (group-unique memory is read at a lower rate).
+fn memory_metric(judged: &[MetricKind]) -> MetricKind {
+    judged
+        .iter()
+        .copied()
+        .find(|m| m.unit() == Unit::Bytes && *m != MetricKind::GroupUnique)
+        .unwrap_or(MetricKind::PssAnon)
+}
+
 fn at_cycle(s: &[Sample], k: usize, metric: MetricKind) -> Option<f64> {
     let from = if metric.is_rate() {
         k.checked_sub(1)?
@@ -411,11 +421,10 @@ pub fn analyse(
     } else {
         LeakVerdict::Inconclusive
     };
+    let memory_metric = memory_metric(&judged(spec, opts));
     let pts = |s: &[Sample]| {
-        s[..n]
-            .iter()
-            .enumerate()
-            .map(|(k, x)| (k as f64, x.value.pss_anon as f64))
+        (0..n)
+            .filter_map(|k| Some((k as f64, at_cycle(s, k, memory_metric)?)))
             .collect::<Vec<_>>()
     };
     Ok(ChurnFinding {
@@ -425,6 +434,7 @@ pub fn analyse(
         batch: spec.batch,
         cycle_s,
         metrics,
+        memory_metric,
         churn_memory: pts(churn),
         static_memory: pts(stat),
     })

@@ -131,11 +131,21 @@ pub fn cell_timeline(record: &RunRecord, cell: &CellRecord, samples: &[Sample]) 
                 title: "memory".into(),
                 y_label: "MiB".into(),
                 y_include_zero: true,
-                series: vec![
+                series: [
                     Series::new("RSS", pts(&|s| mib(s.value.rss))),
                     Series::new("PSS", pts(&|s| mib(s.value.pss))),
-                    Series::new("USS", pts(&|s| mib(s.value.uss))),
-                ],
+                    Series::new("USS (summed)", pts(&|s| mib(s.value.uss))),
+                ]
+                .into_iter()
+                .chain(mib_series("cgroup memory", samples, |s| s.value.cgroup_mem))
+                .chain(mib_series("cgroup shmem + file", samples, |s| {
+                    Some(
+                        s.value.cgroup_shmem?
+                            + s.value.cgroup_file_active?
+                            + s.value.cgroup_file_inactive?,
+                    )
+                }))
+                .collect(),
                 ..Default::default()
             },
             Panel {
@@ -145,8 +155,59 @@ pub fn cell_timeline(record: &RunRecord, cell: &CellRecord, samples: &[Sample]) 
                 series: vec![Series::new(cpu_name, cpu)],
                 ..Default::default()
             },
+            procs_panel(samples),
         ],
         x_ranges: ranges,
+        ..Default::default()
+    }
+}
+
+/// A byte field of the samples in MiB, where every sample has it.
+pub(super) fn mib_series(
+    name: &str,
+    samples: &[Sample],
+    f: impl Fn(&Sample) -> Option<u64>,
+) -> Option<Series> {
+    let pts: Option<Vec<(f64, f64)>> = samples
+        .iter()
+        .map(|s| Some((s.t, ByteUnit::MiB.of(f(s)? as f64))))
+        .collect();
+    pts.filter(|p| !p.is_empty()).map(|p| Series::new(name, p))
+}
+
+/// A cumulative seconds counter as a rate (cores) over spans of `step`
+/// samples (~1 s), where every sample has it.
+pub(super) fn rate_series(
+    name: &str,
+    samples: &[Sample],
+    step: usize,
+    f: impl Fn(&Sample) -> Option<f64>,
+) -> Option<Series> {
+    let pts: Option<Vec<(f64, f64)>> = samples
+        .windows(step + 1)
+        .step_by(step)
+        .filter(|w| w[step].t > w[0].t)
+        .map(|w| {
+            let (a, b) = (&w[0], &w[step]);
+            Some(((a.t + b.t) / 2.0, (f(b)? - f(a)?) / (b.t - a.t)))
+        })
+        .collect();
+    pts.filter(|p| !p.is_empty()).map(|p| Series::new(name, p))
+}
+
+/// The number of processes summed per sample: forks join, exits leave.
+pub(super) fn procs_panel(samples: &[Sample]) -> Panel {
+    Panel {
+        title: "processes sampled".into(),
+        y_label: "processes".into(),
+        y_include_zero: true,
+        series: vec![Series::new(
+            "processes",
+            samples
+                .iter()
+                .map(|s| (s.t, f64::from(s.value.procs)))
+                .collect(),
+        )],
         ..Default::default()
     }
 }
@@ -280,7 +341,7 @@ fn scaling_chart(
     Ok(chart_ref(spec.title, &stem))
 }
 
-/// Anonymous memory after each cycle, churn and static, with the churn run's fitted
+/// The judged memory metric after each cycle, churn and static, with the churn run's fitted
 /// line and the band its slope interval spans (pivoting on the fit's
 /// centre), over the fitted cycles.
 fn churn_chart(
@@ -294,7 +355,8 @@ fn churn_chart(
         Series::new("churn", pts(&f.churn_memory)),
         Series::new("static", pts(&f.static_memory)),
     ];
-    let uss = f.metrics.iter().find(|m| m.metric == MetricKind::PssAnon);
+    let metric = f.memory_metric;
+    let uss = f.metrics.iter().find(|m| m.metric == metric);
     let (mut fit, mut band) = (None, None);
     if let Some(m) = uss {
         let s = &m.test.churn;
@@ -306,7 +368,7 @@ fn churn_chart(
         fit = Some(Curve {
             name: format!(
                 "churn fit: {}/cycle",
-                super::words::per_cycle(MetricKind::PssAnon, s.slope)
+                super::words::per_cycle(metric, s.slope)
             ),
             points: xs.iter().map(|&x| (x, at(x, s.slope))).collect(),
         });
@@ -324,17 +386,19 @@ fn churn_chart(
     let stem = "charts/churn-memory";
     let spec = ScatterFitSpec {
         title: format!(
-            "{} · anonymous memory vs create/delete cycle · {}",
-            record.profile.name, record.run_id
+            "{} · {} vs create/delete cycle · {}",
+            record.profile.name,
+            super::words::memory_name(metric),
+            record.run_id
         ),
         x_label: format!("cycle ({} objects created and deleted each)", f.batch),
-        y_label: "anonymous memory, PSS (MiB)".into(),
+        y_label: format!("{} (MiB)", super::words::memory_name(metric)),
         groups,
         fit,
         band,
         caption: uss.map(|m| {
             let t = &m.test;
-            let pc = |v: f64| super::words::per_cycle(MetricKind::PssAnon, v);
+            let pc = |v: f64| super::words::per_cycle(metric, v);
             format!(
                 "{}: {} [{}, {}] per cycle under churn, static {} [{}, {}]; floor {}",
                 crate::results::leaks::verdict_word(t.verdict),

@@ -252,6 +252,18 @@ pub fn charts(run: &RunDir, record: &RunRecord, f: &FaultFinding) -> Result<Vec<
             ],
             ..Default::default()
         };
+        memory
+            .series
+            .extend(super::charts::mib_series("cgroup memory", &samples, |s| {
+                s.value.cgroup_mem
+            }));
+        if let Some(c) = &r.cgroup_mem {
+            memory.y_bands.push(YBand::new(
+                ByteUnit::MiB.of(c.baseline - c.band),
+                ByteUnit::MiB.of(c.baseline + c.band),
+                "cgroup memory recovery band",
+            ));
+        }
         if let Some(u) = &r.uss {
             memory.y_bands.push(YBand::new(
                 ByteUnit::MiB.of(u.baseline - u.band),
@@ -260,19 +272,16 @@ pub fn charts(run: &RunDir, record: &RunRecord, f: &FaultFinding) -> Result<Vec<
             ));
         }
         let step = (record.settings.rate_hz.round() as usize).max(1);
-        let cpu: Vec<(f64, f64)> = samples
-            .windows(step + 1)
-            .step_by(step)
-            .filter_map(|w| {
-                let (a, b) = (w.first()?, w.last()?);
-                (b.t > a.t).then(|| {
-                    (
-                        (a.t + b.t) / 2.0,
-                        (b.value.cpu_s - a.value.cpu_s) / (b.t - a.t),
-                    )
-                })
-            })
-            .collect();
+        let cpu: Vec<Series> =
+            super::charts::rate_series("CPU (processes)", &samples, step, |s| Some(s.value.cpu_s))
+                .into_iter()
+                .chain(super::charts::rate_series(
+                    "CPU (container cgroup)",
+                    &samples,
+                    step,
+                    |s| s.value.cgroup_cpu_s,
+                ))
+                .collect();
         let stem = format!("charts/{}-burst", r.cell);
         let spec = TimelineSpec {
             title: format!(
@@ -285,9 +294,10 @@ pub fn charts(run: &RunDir, record: &RunRecord, f: &FaultFinding) -> Result<Vec<
                     title: "CPU (1 s rate)".into(),
                     y_label: "cores".into(),
                     y_include_zero: true,
-                    series: vec![Series::new("CPU", cpu)],
+                    series: cpu,
                     ..Default::default()
                 },
+                super::charts::procs_panel(&samples),
                 Panel {
                     title: "client probe (failed answers leave gaps)".into(),
                     y_label: "latency ms".into(),

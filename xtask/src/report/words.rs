@@ -160,13 +160,22 @@ pub fn per_cycle(metric: MetricKind, v: f64) -> String {
     }
 }
 
+/// A churn metric as the summary names it.
+pub fn memory_name(metric: MetricKind) -> &'static str {
+    match metric {
+        MetricKind::PssAnon => "anonymous memory",
+        other => other.label(),
+    }
+}
+
 fn churn(f: &ChurnFinding) -> String {
-    let mem = f.metrics.iter().find(|m| m.metric == MetricKind::PssAnon);
+    let mem = f.metrics.iter().find(|m| m.metric == f.memory_metric);
     let detail = mem
         .map(|m| {
             let t = &m.test;
             format!(
-                "; anonymous memory {}/cycle [{}, {}] under churn vs {}/cycle [{}, {}] static (floor {}/cycle)",
+                "; {} {}/cycle [{}, {}] under churn vs {}/cycle [{}, {}] static (floor {}/cycle)",
+                memory_name(m.metric),
                 per_cycle(m.metric, t.churn.slope),
                 per_cycle(m.metric, t.churn.ci.lower),
                 per_cycle(m.metric, t.churn.ci.upper),
@@ -181,10 +190,7 @@ fn churn(f: &ChurnFinding) -> String {
         .metrics
         .iter()
         .filter(|m| m.test.verdict == runcost_stats::leak::LeakVerdict::Leak)
-        .map(|m| match m.metric {
-            MetricKind::PssAnon => "anonymous memory",
-            other => other.label(),
-        })
+        .map(|m| memory_name(m.metric))
         .collect();
     format!(
         "churn {}{}: {} cycles of {} create/delete ({} warm-up cycles left out){detail}.",

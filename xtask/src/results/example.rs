@@ -288,6 +288,7 @@ fn churn() -> Finding {
             metric: MetricKind::PssAnon,
             test: churn_test(),
         }],
+        memory_metric: MetricKind::PssAnon,
         churn_memory: vec![(1.0, 7e7), (2.0, 7.01e7)],
         static_memory: vec![(1.0, 7e7), (2.0, 7e7)],
     }))

@@ -129,10 +129,18 @@ pub struct ChurnFinding {
     /// Mean seconds per cycle.
     pub cycle_s: f64,
     pub metrics: Vec<ChurnMetric>,
-    /// Anonymous memory (Pss_Anon, bytes) after each cycle, churn run and
-    /// static run, for the chart.
+    /// The memory metric the two series below are of: the first judged
+    /// memory metric (anonymous memory, `Pss_Anon`, when none is judged).
+    #[serde(default = "default_memory_metric")]
+    pub memory_metric: MetricKind,
+    /// `memory_metric` (bytes) after each cycle, churn run and static run,
+    /// for the chart and the summary.
     pub churn_memory: Vec<(f64, f64)>,
     pub static_memory: Vec<(f64, f64)>,
+}
+
+fn default_memory_metric() -> MetricKind {
+    MetricKind::PssAnon
 }
 
 /// A verdict as people read it.
