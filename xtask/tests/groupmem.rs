@@ -2,7 +2,8 @@
 //! k forked children touching M MiB private each, sharing the parent's
 //! pages copy-on-write) run through the real binary and engine
 //! (`cargo xtask setup` builds runcost/forker:dev). Each test reads its
-//! own run's samples CSV and checks its own run left nothing behind.
+//! own run's samples CSV and checks its own run left nothing behind. The
+//! exec-stream tests need the static runcost-groupmem setup builds.
 
 mod common;
 use common::*;
@@ -28,8 +29,17 @@ fn profile() -> String {
 
 /// One footprint run of the forker; returns its run id and samples.
 fn footprint(results: &Path, sampler: &str, extra: &[&str]) -> (String, Vec<Vec<String>>) {
+    footprint_of(results, &profile(), sampler, extra)
+}
+
+fn footprint_of(
+    results: &Path,
+    profile: &str,
+    sampler: &str,
+    extra: &[&str],
+) -> (String, Vec<Vec<String>>) {
     let out = run(xtask(results)
-        .args(["footprint", "--profile", &profile(), "--sampler", sampler])
+        .args(["footprint", "--profile", profile, "--sampler", sampler])
         .args(["--repeats", "1", "--duration", "3s", "--max-duration", "3s"])
         .args(extra));
     assert_eq!(out.status.code(), Some(0));
@@ -139,26 +149,26 @@ fn host_sampler_picks_up_late_forks() {
     assert_eq!(leftovers(Some(&id)), 0);
 }
 
+/// Forks followed, group-unique and the cgroup read from inside, in one run.
 #[test]
-#[ignore = "measured here: a docker exec runs with CapEff a80425fb (no CAP_SYS_ADMIN), so \
-            /proc/PID/pagemap reports PFN 0 and group-unique memory cannot be computed inside; \
-            it needs a privileged exec plus a binary reader uploaded into the container, not \
-            built. The exec sampler reports the cgroup breakdown instead \
-            (exec_sampler_follows_forks_and_reads_the_cgroup)"]
 fn exec_sampler_reads_group_unique() {
-    let results = tempfile::tempdir().unwrap();
-    let (_, rows) = footprint(results.path(), "exec", &[]);
-    let group = median(column(&rows, "group_unique").collect());
-    near("group-unique", group, N + f64::from(K) * M, TOL_MIB);
-}
-
-#[test]
-fn exec_sampler_follows_forks_and_reads_the_cgroup() {
+    // targets/forker/compose.yml gives the container CAP_SYS_ADMIN: the
+    // uploaded runcost-groupmem sees PFNs from inside (`cargo xtask setup`
+    // builds it).
     let _g = serial();
     let results = tempfile::tempdir().unwrap();
     let (id, rows) = footprint(results.path(), "exec", &[]);
     let procs: Vec<f64> = column(&rows, "procs").collect();
     assert!(procs.iter().all(|&p| p == f64::from(K + 1)), "{procs:?}");
+    let group = median(column(&rows, "group_unique").collect());
+    near("group-unique (exec)", group, N + f64::from(K) * M, TOL_MIB);
+    let anon = median(column(&rows, "group_unique_anon").collect());
+    near(
+        "group-unique anon (exec)",
+        anon,
+        N + f64::from(K) * M,
+        TOL_MIB,
+    );
     let uss = median(column(&rows, "uss").collect());
     near("summed USS (exec)", uss, f64::from(K) * M, TOL_MIB);
     // The container's own cgroup, read from inside: all the anonymous
@@ -170,9 +180,42 @@ fn exec_sampler_follows_forks_and_reads_the_cgroup() {
         "cgroup anon {cg_anon}"
     );
     assert!(column(&rows, "cgroup_mem").count() > 0);
-    assert!(
-        column(&rows, "group_unique").count() == 0,
-        "exec mode cannot read PFNs"
+    let record = run_json(results.path(), &id);
+    assert_eq!(
+        record["lanes"][0]["cells"][0]["sampler"]["unavailable"],
+        serde_json::Value::Null,
+        "nothing unavailable with CAP_SYS_ADMIN"
     );
     assert_eq!(leftovers(Some(&id)), 0);
+}
+
+#[test]
+fn exec_sampler_without_sys_admin_says_group_unique_is_unavailable() {
+    let _g = serial();
+    let results = tempfile::tempdir().unwrap();
+    let nocap = root()
+        .join("targets/forker/forker-nocap.yaml")
+        .to_string_lossy()
+        .into_owned();
+    let (id, rows) = footprint_of(results.path(), &nocap, "exec", &[]);
+    // Never a silent zero: the column stays empty...
+    assert_eq!(column(&rows, "group_unique").count(), 0);
+    assert!(column(&rows, "uss").count() > 0);
+    // ...and the record and report say why and how to turn it on.
+    let record = run_json(results.path(), &id);
+    let why = record["lanes"][0]["cells"][0]["sampler"]["unavailable"]["group_unique"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no reason in run.json: {record}"))
+        .to_string();
+    assert!(why.contains("CAP_SYS_ADMIN"), "{why}");
+    assert!(why.contains("cap_add: [SYS_ADMIN]"), "{why}");
+    let report =
+        std::fs::read_to_string(results.path().join(&id).join("report.md")).expect("report.md");
+    assert!(report.contains(&why), "report does not carry the reason");
+    assert_eq!(leftovers(Some(&id)), 0);
+}
+
+fn run_json(results: &Path, id: &str) -> serde_json::Value {
+    let text = std::fs::read_to_string(results.join(id).join("run.json")).expect("run.json");
+    serde_json::from_str(&text).expect("run.json parses")
 }

@@ -188,6 +188,50 @@ fn say(s: &str) {
     println!("setup: {s}");
 }
 
+/// Where [`build_static`] leaves binary `bin` for `target_dir`.
+pub fn static_bin_path(target_dir: &Path, bin: &str) -> PathBuf {
+    target_dir.join(STATIC_TARGET).join("release").join(bin)
+}
+
+const STATIC_TARGET: &str = "x86_64-unknown-linux-gnu";
+
+/// Builds binary `bin` of workspace package `package` statically linked
+/// (it runs where no libc of ours is: a VM's initramfs, another image's
+/// container), in `target_dir` of its own so the flags do not rebuild the
+/// workspace. Returns its path.
+pub fn build_static(root: &Path, package: &str, bin: &str, target_dir: &Path) -> Result<PathBuf> {
+    let ok = Command::new(env!("CARGO"))
+        .args([
+            "build",
+            "--release",
+            "--quiet",
+            "--package",
+            package,
+            "--bin",
+            bin,
+            "--target",
+            STATIC_TARGET,
+            "--target-dir",
+        ])
+        .arg(target_dir)
+        .env(
+            "RUSTFLAGS",
+            "-C target-feature=+crt-static -C strip=symbols",
+        )
+        .current_dir(root)
+        .status()
+        .with_context(|| format!("cargo build {package}"))?
+        .success();
+    if !ok {
+        bail!("cargo build of the static {bin} failed (output above)");
+    }
+    let path = static_bin_path(target_dir, bin);
+    if !path.is_file() {
+        bail!("cargo built {package} but left no {}", path.display());
+    }
+    Ok(path)
+}
+
 /// `cargo xtask setup`, box part: the static agent, vmlinux, the initramfs
 /// and guest.json. Needs the kernel unpacked by scripts/setup.
 pub fn build(root: &Path) -> Result<GuestImage> {
@@ -215,34 +259,10 @@ pub fn build(root: &Path) -> Result<GuestImage> {
         .unwrap_or("unknown")
         .to_string();
 
-    // The agent, static, in its own target dir so the flags do not rebuild
-    // the workspace.
     say("building the box agent (static)");
-    let ok = Command::new(env!("CARGO"))
-        .args([
-            "build",
-            "--release",
-            "--quiet",
-            "--package",
-            "runcost-boxagent",
-            "--target",
-            "x86_64-unknown-linux-gnu",
-            "--target-dir",
-        ])
-        .arg(dir.join("build"))
-        .env(
-            "RUSTFLAGS",
-            "-C target-feature=+crt-static -C strip=symbols",
-        )
-        .current_dir(root)
-        .status()
-        .context("cargo build runcost-boxagent")?
-        .success();
-    if !ok {
-        bail!("cargo build of the static box agent failed (output above)");
-    }
-    let agent = std::fs::read(dir.join("build/x86_64-unknown-linux-gnu/release/boxagent"))
-        .context("read the built box agent")?;
+    let agent = build_static(root, "runcost-boxagent", "boxagent", &dir.join("build"))
+        .and_then(|p| std::fs::read(&p).with_context(|| format!("read {}", p.display())))
+        .context("the static box agent")?;
 
     let busybox_path = Path::new("/bin/busybox");
     let busybox = std::fs::read(busybox_path)

@@ -116,7 +116,7 @@ pub async fn dispatch(cli: Cli, argv: Vec<String>) -> Result<ExitCode> {
 
 /// The workspace root: where `profiles/` and `compose/` live. `cargo xtask`
 /// runs from anywhere inside the checkout, so find it from the manifest.
-fn repo_root() -> Result<PathBuf> {
+pub(crate) fn repo_root() -> Result<PathBuf> {
     if let Ok(dir) = std::env::var("RUNCOST_ROOT") {
         return Ok(PathBuf::from(dir));
     }

@@ -43,6 +43,9 @@ pub async fn run(common: &Common, only: Option<&str>) -> Result<ExitCode> {
         let profile = Profile::load(&path)?;
         build_images(root, &profile)?;
     }
+    // The group-memory reader the exec-stream sampler uploads into containers.
+    say("building the group-memory reader (static)");
+    crate::probe::exec::build_groupmem(root).context("build runcost-groupmem")?;
     // The box guest (agent, vmlinux, initramfs) for the qemu box lanes.
     crate::boxes::guest::build(root).context("build the box guest")?;
     say("ready; check with `cargo xtask doctor`");

@@ -7,6 +7,7 @@ pub mod compose;
 mod containers;
 mod exec;
 pub mod labels;
+mod upload;
 
 use crate::error::BadInput;
 use anyhow::{Context, Result};

@@ -2,12 +2,24 @@
 //! the container. Each request line makes the loop print the target's
 //! /proc files using shell builtins only, so a sample costs no fork and no
 //! new exec (three `docker exec cat` per sample cost ~277 ms here).
+//!
+//! Group-unique memory needs a binary reader and CAP_SYS_ADMIN, which a
+//! shell loop has neither of: the static `runcost-groupmem` (built by
+//! `cargo xtask setup`) is uploaded into the container through the
+//! engine's archive API and kept running as a second exec stream
+//! ([`GroupStream`]), fed the PIDs the loop found, on the shared group
+//! reader thread at its own rate. Without CAP_SYS_ADMIN in the container
+//! (compose `cap_add: [SYS_ADMIN]`) the metric is unavailable with that
+//! reason, never zero.
 
+use super::pagemap::{GroupError, GroupRead, GroupReader};
 use super::parse::{parse_smaps_rollup, parse_stat, parse_status};
 use super::{clock_ticks, Probe, Reading, Target};
 use crate::engine::{Engine, ExecChunk, ExecStream};
 use anyhow::{bail, Context, Result};
 use futures_util::StreamExt;
+use runcost_groupmem::{has_sys_admin, Reply};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 
@@ -17,8 +29,7 @@ use tokio::io::AsyncWriteExt;
 /// that exits before its files are read prints `@@gone`. The container's
 /// own cgroup (mounted at /sys/fs/cgroup inside, v1 or v2) is printed
 /// first: the whole service's memory by kind and CPU, forks included.
-/// Group-unique memory is not read here: PFNs need CAP_SYS_ADMIN and a
-/// binary reader, which an unprivileged shell loop has neither of.
+/// Group-unique memory is read by [`GroupStream`], not here.
 const LOOP: &str = r#"
 dump() { while IFS= read -r l; do printf '%s\n' "$l"; done < "$1"; }
 nfd() { if [ -e "$1" ]; then printf '@@fd %s\n' "$#"; else printf '@@fd 0\n'; fi; }
@@ -75,6 +86,10 @@ pub struct ExecProbe {
     session: Option<Session>,
     last_open: std::time::Instant,
     ticks: f64,
+    /// The group-unique reader, or why group-unique memory is unavailable.
+    group: Result<GroupReader, String>,
+    /// The reason of the newest failed group read, cleared by a good one.
+    group_error: Option<String>,
 }
 
 const REOPEN_EVERY: Duration = Duration::from_millis(500);
@@ -82,6 +97,17 @@ const REOPEN_EVERY: Duration = Duration::from_millis(500);
 impl ExecProbe {
     pub async fn start(engine: &Engine, target: &Target) -> Result<ExecProbe> {
         let session = Session::open(engine, target).await?;
+        let group = match GroupStream::open(engine, &target.container_id).await {
+            Ok(stream) => Ok(stream.into_reader(
+                tokio::runtime::Handle::current(),
+                engine.clone(),
+                target.container_id.clone(),
+            )),
+            Err(why) => {
+                tracing::info!("exec sampler: group-unique memory unavailable: {why}");
+                Err(why)
+            }
+        };
         Ok(ExecProbe {
             rt: tokio::runtime::Handle::current(),
             engine: engine.clone(),
@@ -89,7 +115,159 @@ impl ExecProbe {
             session: Some(session),
             last_open: std::time::Instant::now(),
             ticks: clock_ticks(),
+            group,
+            group_error: None,
         })
+    }
+}
+
+/// Where `cargo xtask setup` builds the static group-memory reader.
+const GROUPMEM_DIR: &str = "target/runcost-groupmem";
+const GROUPMEM_BIN: &str = "runcost-groupmem";
+/// Where it goes in the container (in its own filesystem: removed with it).
+const GROUPMEM_AT: (&str, &str) = ("/tmp", "runcost-groupmem");
+
+/// The static reader built by setup.
+pub fn groupmem_bin(root: &Path) -> PathBuf {
+    crate::boxes::guest::static_bin_path(&root.join(GROUPMEM_DIR), GROUPMEM_BIN)
+}
+
+/// `cargo xtask setup`: builds [`groupmem_bin`].
+pub fn build_groupmem(root: &Path) -> Result<PathBuf> {
+    crate::boxes::guest::build_static(
+        root,
+        "runcost-groupmem",
+        GROUPMEM_BIN,
+        &root.join(GROUPMEM_DIR),
+    )
+}
+
+/// How a user gives the exec sampler what PFNs need.
+pub const CAP_FIX: &str = "add `cap_add: [SYS_ADMIN]` to the service in the profile's compose \
+                           file (`docker exec --privileged` is not used: it fails where the \
+                           engine may not apply capabilities)";
+
+/// The `runcost-groupmem` binary running in the target container, fed one
+/// line of container PIDs per read.
+pub struct GroupStream {
+    exec: ExecStream,
+    pending: String,
+}
+
+impl GroupStream {
+    /// Uploads the reader, starts it and checks its capabilities. The error
+    /// is the reason group-unique memory is unavailable, with the fix.
+    pub async fn open(engine: &Engine, container: &str) -> Result<GroupStream, String> {
+        let root = crate::cmd::repo_root().map_err(|e| format!("{e:#}"))?;
+        let bin = groupmem_bin(&root);
+        let data = std::fs::read(&bin).map_err(|e| {
+            format!(
+                "no group-memory reader at {} ({e}): run `cargo xtask setup`",
+                bin.display()
+            )
+        })?;
+        let (dir, name) = GROUPMEM_AT;
+        engine
+            .upload_file(container, dir, name, 0o755, &data)
+            .await
+            .map_err(|e| format!("{e:#}"))?;
+        let argv = vec![format!("{dir}/{name}")];
+        let exec = engine
+            .exec_stream(container, &argv)
+            .await
+            .map_err(|e| format!("start the group-memory reader: {e:#}"))?;
+        let mut g = GroupStream {
+            exec,
+            pending: String::new(),
+        };
+        match g.reply().await.map_err(|e| format!("{e:#}"))? {
+            Reply::Ready { cap_eff } if has_sys_admin(cap_eff) => Ok(g),
+            Reply::Ready { cap_eff } => {
+                let _ = g.exec.input.write_all(b"q\n").await;
+                Err(format!(
+                    "the container's processes lack CAP_SYS_ADMIN (CapEff {cap_eff:016x}), \
+                     which reading page frame numbers from /proc/PID/pagemap needs: {CAP_FIX}"
+                ))
+            }
+            other => Err(format!(
+                "the group-memory reader began with {:?}, not `ready`",
+                other.to_line()
+            )),
+        }
+    }
+
+    /// One read of the group `pids` (container PIDs).
+    pub async fn read(&mut self, pids: &[i32]) -> Result<Result<GroupRead, GroupError>> {
+        let mut line = pids
+            .iter()
+            .map(|p| p.to_string())
+            .collect::<Vec<_>>()
+            .join(" ");
+        line.push('\n');
+        self.exec
+            .input
+            .write_all(line.as_bytes())
+            .await
+            .context("write to the group-memory reader")?;
+        self.exec.input.flush().await?;
+        match self.reply().await? {
+            Reply::Read(r) => Ok(r),
+            other => bail!("group-memory reader answered {:?}", other.to_line()),
+        }
+    }
+
+    async fn reply(&mut self) -> Result<Reply> {
+        loop {
+            if let Some(end) = self.pending.find('\n') {
+                let line: String = self.pending.drain(..=end).collect();
+                return Reply::parse(&line)
+                    .with_context(|| format!("group-memory reader said {line:?}"));
+            }
+            // A read walks every resident page: allow far more than a sample.
+            match tokio::time::timeout(Duration::from_secs(30), self.exec.output.next()).await {
+                Ok(Some(Ok(ExecChunk::Stdout(m)))) => {
+                    self.pending.push_str(&String::from_utf8_lossy(&m))
+                }
+                Ok(Some(Ok(ExecChunk::Stderr(m)))) => {
+                    tracing::debug!("group-memory reader: {}", String::from_utf8_lossy(&m))
+                }
+                Ok(Some(Err(e))) => return Err(e).context("group-memory reader stream"),
+                Ok(None) => bail!("the group-memory reader ended (container stopped?)"),
+                Err(_) => bail!("the group-memory reader did not answer within 30 s"),
+            }
+        }
+    }
+
+    /// The shared group reader thread over this stream. A broken stream
+    /// (the container restarted) is opened again on a later read, uploading
+    /// the reader again (a new container has no copy).
+    fn into_reader(
+        self,
+        rt: tokio::runtime::Handle,
+        engine: Engine,
+        container: String,
+    ) -> GroupReader {
+        let mut stream = Some(self);
+        GroupReader::spawn(Box::new(move |pids| {
+            if stream.is_none() {
+                stream = Some(rt.block_on(GroupStream::open(&engine, &container))?);
+            }
+            let Some(s) = stream.as_mut() else {
+                return Err("the group-memory reader is not running".into());
+            };
+            match rt.block_on(s.read(pids)) {
+                Ok(Ok(r)) => Ok(r),
+                Ok(Err(GroupError::NoPfns)) => Err(format!(
+                    "pagemap shows no page frame numbers inside the container (no \
+                     CAP_SYS_ADMIN): {CAP_FIX}"
+                )),
+                Ok(Err(e)) => Err(e.to_string()),
+                Err(e) => {
+                    stream = None;
+                    Err(format!("{e:#}"))
+                }
+            }
+        }))
     }
 }
 
@@ -173,17 +351,18 @@ fn parse_cgroup_head(head: &str) -> Option<super::cgroup::CgroupReading> {
     Some(r)
 }
 
-/// Parses one `[@@cg …] @@pid … @@end` block into a summed reading. A
-/// process marked `@@gone` (or a zombie's empty smaps) is counted as
-/// vanished and skipped.
-pub fn parse_block(block: &str, ticks: f64) -> Result<Reading> {
+/// Parses one `[@@cg …] @@pid … @@end` block into a summed reading and
+/// the (container) PIDs it read. A process marked `@@gone` (or a zombie's
+/// empty smaps) is counted as vanished and skipped.
+pub fn parse_block(block: &str, ticks: f64) -> Result<(Reading, Vec<i32>)> {
     let mut acc = Reading::default();
+    let mut pids = Vec::new();
     let mut blocks = block.split("@@pid ");
     if let Some(c) = blocks.next().and_then(parse_cgroup_head) {
         acc.set_cgroup(&c);
     }
     for proc_block in blocks {
-        let (_, rest) = proc_block
+        let (pid, rest) = proc_block
             .split_once('\n')
             .context("exec block: no pid line")?;
         if rest.contains("@@gone") || rest.starts_with("@@status") {
@@ -211,11 +390,12 @@ pub fn parse_block(block: &str, ticks: f64) -> Result<Reading> {
         acc.fds += fds;
         acc.cpu_s += st.cpu_ticks as f64 / ticks;
         acc.procs += 1;
+        pids.push(pid.trim().parse().context("exec block: pid")?);
     }
     if acc.procs == 0 {
         bail!("exec block had no process ({} vanished)", acc.vanished);
     }
-    Ok(acc)
+    Ok((acc, pids))
 }
 
 impl Probe for ExecProbe {
@@ -232,13 +412,44 @@ impl Probe for ExecProbe {
             bail!("exec sampler: no session");
         };
         match rt.block_on(session.request()) {
-            Ok(block) => parse_block(&block, self.ticks),
+            Ok(block) => {
+                let (mut acc, pids) = parse_block(&block, self.ticks)?;
+                if let Ok(group) = &self.group {
+                    match group.exchange(&pids) {
+                        Some(Ok(g)) => {
+                            acc.vanished += g.vanished;
+                            acc.group_unique = Some(g.unique.total());
+                            acc.group_unique_anon = Some(g.unique.anon);
+                            self.group_error = None;
+                        }
+                        Some(Err(e)) => self.group_error = Some(e),
+                        None => {}
+                    }
+                }
+                Ok(acc)
+            }
             Err(e) => {
                 // A broken stream is re-opened on a later tick: after an
                 // engine restart the loop must find the new processes.
                 self.session = None;
                 Err(e)
             }
+        }
+    }
+
+    fn unavailable(&self) -> Vec<(&'static str, String)> {
+        self.group_unavailable()
+            .map(|why| vec![("group_unique", why.to_string())])
+            .unwrap_or_default()
+    }
+}
+
+impl ExecProbe {
+    /// Why group-unique memory is not being read, if it is not.
+    pub fn group_unavailable(&self) -> Option<&str> {
+        match &self.group {
+            Err(why) => Some(why),
+            Ok(_) => self.group_error.as_deref(),
         }
     }
 }
@@ -275,7 +486,8 @@ mod tests {
             data("status.txt"),
             data("stat.txt").trim_end()
         );
-        let r = parse_block(&format!("{one}{one}"), 100.0).unwrap();
+        let (r, pids) = parse_block(&format!("{one}{one}"), 100.0).unwrap();
+        assert_eq!(pids, vec![1, 1]);
         assert_eq!(r.procs, 2);
         assert_eq!(r.fds, 8);
         assert_eq!(r.uss, 2 * (72 + 112) * 1024);
@@ -283,25 +495,30 @@ mod tests {
         assert!(parse_block("@@pid 1\nRss: 1 kB\n", 100.0).is_err());
         // A process gone between listing and reading, and a zombie (empty
         // smaps): skipped and counted.
-        let r = parse_block(
+        let (r, pids) = parse_block(
             &format!("{one}@@pid 7\n@@gone\n@@pid 8\n@@status\n@@gone\n"),
             100.0,
         )
         .unwrap();
         assert_eq!((r.procs, r.vanished), (1, 2));
+        assert_eq!(
+            pids,
+            vec![1],
+            "only the processes read go to the group reader"
+        );
         assert_eq!(r.cgroup_mem, None);
         // The cgroup head (v1, as read inside a container here).
         let head = format!(
             "@@cg 1\n{}@@cgusage\n5000\n@@cgcpu\n3000000000\n@@cgextra\n42\n",
             data("cgroup_v1_memory.stat")
         );
-        let r = parse_block(&format!("{head}{one}"), 100.0).unwrap();
+        let (r, _) = parse_block(&format!("{head}{one}"), 100.0).unwrap();
         assert_eq!(r.cgroup_mem, Some(5000));
         assert_eq!(r.cgroup_cpu_s, Some(3.0));
         assert_eq!(r.cgroup_kernel, Some(42));
         assert_eq!(r.cgroup_file_inactive, Some(898101248));
         // v2 without the optional files.
-        let r = parse_block(&format!("@@cg 2\nanon 4096\nsock 1\n{one}"), 100.0).unwrap();
+        let (r, _) = parse_block(&format!("@@cg 2\nanon 4096\nsock 1\n{one}"), 100.0).unwrap();
         assert_eq!(
             (r.cgroup_anon, r.cgroup_sock, r.cgroup_mem),
             (Some(4096), Some(1), None)

@@ -9,90 +9,18 @@
 //! [`Reading::vanished`], never an error. Group-unique memory
 //! ([`super::pagemap`]) costs far more than this read (a walk of every
 //! mapped page), so it runs on a thread of its own ([`GroupReader`]) at
-//! most every [`GROUP_EVERY`] and never more than [`GROUP_CPU_SHARE`] of
-//! its time: it never delays a tick of the main sampler, and each new
-//! value is attached to the next sample.
+//! its own rate: it never delays a tick of the main sampler.
 
 use super::cgroup::CgroupFiles;
+use super::pagemap::GroupReader;
 use super::parse::{cgroup_path, parse_smaps_rollup, parse_stat, parse_status, Stat};
-use super::{clock_ticks, pagemap, Probe, Reading, Target};
+use super::{clock_ticks, Probe, Reading, Target};
 use crate::error::BadInput;
 use anyhow::{bail, Context, Result};
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
-
-/// The shortest interval between two group-unique reads. Measured on the
-/// forker (4 processes, 112 MiB unique; xtask/tests/groupmem.rs prints it)
-/// on this 2-core machine under other jobs' load: a read with pagemap took
-/// a median 114 ms of wall time against 18 ms without — pagemap and
-/// kpagecount grow with resident size, the rest does not. Inline at 10 Hz
-/// that would overrun every tick, hence its own thread and rate.
-pub const GROUP_EVERY: Duration = Duration::from_secs(1);
-
-/// The largest share of its wall time the group reader may spend reading:
-/// after a read that took `d`, it waits at least `d / GROUP_CPU_SHARE`
-/// (a 114 ms read: one read every 2.3 s, 5 % of one core).
-pub const GROUP_CPU_SHARE: f64 = 0.05;
-
-/// Reads group-unique memory of the pids it is given, on its own thread.
-struct GroupReader {
-    pids: std::sync::Arc<std::sync::Mutex<Vec<i32>>>,
-    /// The newest read not yet attached to a sample.
-    latest: std::sync::Arc<std::sync::Mutex<Option<Result<pagemap::GroupRead, String>>>>,
-    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    handle: Option<std::thread::JoinHandle<()>>,
-}
-
-impl GroupReader {
-    fn spawn() -> GroupReader {
-        use std::sync::atomic::Ordering;
-        use std::sync::{Arc, Mutex};
-        let pids = Arc::new(Mutex::new(Vec::<i32>::new()));
-        let latest = Arc::new(Mutex::new(None));
-        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let (p, l, st) = (pids.clone(), latest.clone(), stop.clone());
-        let handle = std::thread::Builder::new()
-            .name("runcost-groupmem".into())
-            .spawn(move || {
-                let mut next = Instant::now();
-                while !st.load(Ordering::Relaxed) {
-                    if Instant::now() < next {
-                        std::thread::sleep(Duration::from_millis(20));
-                        continue;
-                    }
-                    let set = p.lock().unwrap_or_else(|e| e.into_inner()).clone();
-                    if set.is_empty() {
-                        std::thread::sleep(Duration::from_millis(20));
-                        continue;
-                    }
-                    let t0 = Instant::now();
-                    let r = pagemap::read_group(&set).map_err(|e| format!("{e:#}"));
-                    let took = t0.elapsed();
-                    *l.lock().unwrap_or_else(|e| e.into_inner()) = Some(r);
-                    next = t0 + GROUP_EVERY.max(took.div_f64(GROUP_CPU_SHARE));
-                }
-            })
-            .ok();
-        GroupReader {
-            pids,
-            latest,
-            stop,
-            handle,
-        }
-    }
-}
-
-impl Drop for GroupReader {
-    fn drop(&mut self) {
-        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        if let Some(h) = self.handle.take() {
-            let _ = h.join();
-        }
-    }
-}
 
 pub struct HostProbe {
     target: Target,
@@ -230,14 +158,8 @@ impl HostProbe {
         if !self.group_on {
             return;
         }
-        let group = self.group.get_or_insert_with(GroupReader::spawn);
-        *group.pids.lock().unwrap_or_else(|e| e.into_inner()) = pids.to_vec();
-        match group
-            .latest
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
-        {
+        let group = self.group.get_or_insert_with(GroupReader::in_process);
+        match group.exchange(pids) {
             Some(Ok(g)) => {
                 // Exits the main read did not see (between the two reads).
                 acc.vanished += g.vanished;

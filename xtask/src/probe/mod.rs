@@ -1,7 +1,8 @@
 //! Samplers. A [`Probe`] reads the current cost of the target's processes;
 //! the [`sampler`] calls it at a fixed rate. Host mode reads the host's
 //! /proc directly (~0.1 ms); exec-stream mode keeps ONE `docker exec` shell
-//! loop open for engines whose /proc we cannot see.
+//! loop open for engines whose /proc we cannot see, plus one exec of the
+//! uploaded `runcost-groupmem` for group-unique memory ([`pagemap`]).
 
 pub mod cgroup;
 pub mod exec;
@@ -79,8 +80,9 @@ pub trait Probe: Send {
     fn read(&mut self) -> Result<Reading>;
 
     /// Metrics this probe cannot read, each with the reason (a missing
-    /// cgroup file, no CAP_SYS_ADMIN for PFNs): a lane that needs one
-    /// refuses with it.
+    /// cgroup file, no CAP_SYS_ADMIN for PFNs): a lane that judges one
+    /// refuses with it; the rest are recorded in the cell's sampler stats
+    /// when the sampler stops ([`sampler`]).
     fn unavailable(&self) -> Vec<(&'static str, String)> {
         Vec::new()
     }

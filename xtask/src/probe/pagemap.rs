@@ -1,220 +1,100 @@
-//! Memory unique to a group of processes: the resident pages whose every
-//! mapping belongs to the group — what stopping the service would free of
-//! its mapped memory. Summed per-process USS misses pages shared between
-//! the group's own processes (a forked backend's copy-on-write parent
-//! pages), and moves when a page merely becomes shared; this does not.
-//!
-//! Method (Documentation/admin-guide/mm/pagemap.rst): for each process,
-//! /proc/PID/maps gives the mapped ranges and /proc/PID/pagemap one 64-bit
-//! entry per virtual page (bit 63 present, bits 0–54 the PFN, bit 61 file
-//! page or shared anon). Counting how often the group maps each PFN and
-//! comparing with the kernel's mapcount in /proc/kpagecount tells which
-//! pages nobody outside maps. The zero page and other unaccounted pages
-//! never match (their kpagecount is not the group's), so they are not
-//! counted — stopping the service would not free them. Reading PFNs needs
-//! CAP_SYS_ADMIN; without it the kernel reports PFN 0, which is refused.
-//!
-//! Cost grows with the resident size (8 bytes of pagemap and up to 8 of
-//! kpagecount per page), so it is read at its own lower rate.
+//! Group-unique memory (the resident pages whose every mapping belongs to
+//! the service's processes: what stopping it would free). The computation
+//! lives in the leaf crate `runcost-groupmem` (xtask/groupmem), so the
+//! host sampler calls it in-process and the exec-stream sampler runs the
+//! same code as a static binary inside the container. Here: the reader
+//! thread both samplers share, and its rate.
 
-use anyhow::{bail, Context, Result};
-use std::fs::File;
-use std::os::unix::fs::FileExt;
+pub use runcost_groupmem::{read_group, GroupError, GroupRead};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-const PRESENT: u64 = 1 << 63;
-const FILE_OR_SHARED: u64 = 1 << 61;
-const PFN_MASK: u64 = (1 << 55) - 1;
+/// The shortest interval between two group-unique reads. Measured on the
+/// forker (4 processes, 112 MiB unique; xtask/tests/groupmem.rs prints it)
+/// on this 2-core machine under other jobs' load: a read with pagemap took
+/// a median 114 ms of wall time against 18 ms without — pagemap and
+/// kpagecount grow with resident size, the rest does not. Inline at 10 Hz
+/// that would overrun every tick, hence its own thread and rate.
+pub const GROUP_EVERY: Duration = Duration::from_secs(1);
 
-/// kpagecount entries read past a gap rather than starting a new pread:
-/// 64 entries are 512 bytes, cheaper than a syscall.
-const MAX_GAP: u64 = 64;
+/// The largest share of its wall time the group reader may spend reading:
+/// after a read that took `d`, it waits at least `d / GROUP_CPU_SHARE`
+/// (a 114 ms read: one read every 2.3 s, 5 % of one core).
+pub const GROUP_CPU_SHARE: f64 = 0.05;
 
-/// Bytes unique to the group, by kind.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct GroupUnique {
-    /// Private anonymous pages (heap, stacks, copy-on-write after fork).
-    pub anon: u64,
-    /// File-backed pages and shared anonymous memory (shmem, tmpfs).
-    pub file: u64,
+/// One group read of `pids`: in-process (host) or through the binary in
+/// the container (exec stream).
+pub type ReadFn = Box<dyn FnMut(&[i32]) -> Result<GroupRead, String> + Send>;
+
+/// Reads group-unique memory of the pids it is given, on its own thread,
+/// at most every [`GROUP_EVERY`] and at most [`GROUP_CPU_SHARE`] of its
+/// time: it never delays a tick of the main sampler, and each new value is
+/// attached to the next sample.
+pub struct GroupReader {
+    pids: Arc<Mutex<Vec<i32>>>,
+    /// The newest read not yet attached to a sample.
+    latest: Arc<Mutex<Option<Result<GroupRead, String>>>>,
+    stop: Arc<AtomicBool>,
+    handle: Option<std::thread::JoinHandle<()>>,
 }
 
-impl GroupUnique {
-    pub fn total(&self) -> u64 {
-        self.anon + self.file
-    }
-}
-
-/// One pagemap entry: the PFN, and whether the page is file or shared
-/// memory, when present with a PFN the caller may see.
-pub fn decode(entry: u64) -> Option<(u64, bool)> {
-    if entry & PRESENT == 0 {
-        return None;
-    }
-    let pfn = entry & PFN_MASK;
-    Some((pfn, entry & FILE_OR_SHARED != 0))
-}
-
-/// The address ranges of /proc/PID/maps, skipping [vsyscall] (outside the
-/// process's address space; pagemap cannot read it).
-pub fn parse_maps(text: &str) -> Vec<(u64, u64)> {
-    text.lines()
-        .filter(|l| !l.ends_with("[vsyscall]"))
-        .filter_map(|l| {
-            let range = l.split_whitespace().next()?;
-            let (a, b) = range.split_once('-')?;
-            let a = u64::from_str_radix(a, 16).ok()?;
-            let b = u64::from_str_radix(b, 16).ok()?;
-            (b > a).then_some((a, b))
-        })
-        .collect()
-}
-
-/// A PFN the group maps `count` times.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Mapped {
-    pub pfn: u64,
-    pub count: u64,
-    pub file: bool,
-}
-
-/// Collapses the group's pagemap hits (`pfn << 1 | file`) into one entry
-/// per PFN with its mapping count, sorted by PFN.
-pub fn count_mappings(mut hits: Vec<u64>) -> Vec<Mapped> {
-    hits.sort_unstable();
-    let mut out: Vec<Mapped> = Vec::new();
-    for h in hits {
-        let (pfn, file) = (h >> 1, h & 1 == 1);
-        match out.last_mut() {
-            Some(m) if m.pfn == pfn => {
-                m.count += 1;
-                m.file |= file;
-            }
-            _ => out.push(Mapped {
-                pfn,
-                count: 1,
-                file,
-            }),
-        }
-    }
-    out
-}
-
-/// Sorted PFNs as (first, length) runs to read from kpagecount, bridging
-/// gaps of up to `max_gap` entries.
-pub fn runs(sorted_pfns: impl IntoIterator<Item = u64>, max_gap: u64) -> Vec<(u64, u64)> {
-    let mut out: Vec<(u64, u64)> = Vec::new();
-    for p in sorted_pfns {
-        match out.last_mut() {
-            Some((start, len)) if p >= *start + *len && p - (*start + *len) <= max_gap => {
-                *len = p - *start + 1
-            }
-            Some((start, len)) if p < *start + *len => {}
-            _ => out.push((p, 1)),
-        }
-    }
-    out
-}
-
-/// Pages whose kernel mapcount equals the group's own count, in bytes.
-/// `kernel_count` gives /proc/kpagecount for a PFN.
-pub fn unique(mapped: &[Mapped], page: u64, kernel_count: impl Fn(u64) -> u64) -> GroupUnique {
-    let mut u = GroupUnique::default();
-    for m in mapped {
-        if kernel_count(m.pfn) == m.count {
-            if m.file {
-                u.file += page;
-            } else {
-                u.anon += page;
-            }
-        }
-    }
-    u
-}
-
-/// A process that vanished since it was listed is skipped and counted.
-pub struct GroupRead {
-    pub unique: GroupUnique,
-    pub vanished: u32,
-}
-
-/// Reads the group's pagemaps and the kernel's mapcounts.
-pub fn read_group(pids: &[i32]) -> Result<GroupRead> {
-    let page = nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE)
-        .ok()
-        .flatten()
-        .map(|p| p as u64)
-        .unwrap_or(4096);
-    let mut hits: Vec<u64> = Vec::new();
-    let mut buf: Vec<u8> = Vec::new();
-    let mut vanished = 0;
-    let mut zero_pfns = 0u64;
-    for &pid in pids {
-        let maps = match std::fs::read_to_string(format!("/proc/{pid}/maps")) {
-            Ok(t) => t,
-            Err(_) if !super::host::alive(pid) => {
-                vanished += 1;
-                continue;
-            }
-            Err(e) => return Err(e).with_context(|| format!("read /proc/{pid}/maps")),
-        };
-        let pagemap = match File::open(format!("/proc/{pid}/pagemap")) {
-            Ok(f) => f,
-            Err(_) if !super::host::alive(pid) => {
-                vanished += 1;
-                continue;
-            }
-            Err(e) => return Err(e).with_context(|| format!("open /proc/{pid}/pagemap")),
-        };
-        for (start, end) in parse_maps(&maps) {
-            let n = ((end - start) / page) as usize;
-            buf.resize(n * 8, 0);
-            // A mapping that went away since maps was read reads short.
-            let got = pagemap.read_at(&mut buf, start / page * 8).unwrap_or(0);
-            for chunk in buf[..got - got % 8].chunks_exact(8) {
-                let e = u64::from_ne_bytes(chunk.try_into().unwrap_or([0; 8]));
-                if let Some((pfn, file)) = decode(e) {
-                    if pfn == 0 {
-                        zero_pfns += 1;
-                    } else {
-                        hits.push(pfn << 1 | u64::from(file));
+impl GroupReader {
+    pub fn spawn(mut read: ReadFn) -> GroupReader {
+        let pids = Arc::new(Mutex::new(Vec::<i32>::new()));
+        let latest = Arc::new(Mutex::new(None));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (p, l, st) = (pids.clone(), latest.clone(), stop.clone());
+        let handle = std::thread::Builder::new()
+            .name("runcost-groupmem".into())
+            .spawn(move || {
+                let mut next = Instant::now();
+                while !st.load(Ordering::Relaxed) {
+                    if Instant::now() < next {
+                        std::thread::sleep(Duration::from_millis(20));
+                        continue;
                     }
+                    let set = p.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                    if set.is_empty() {
+                        std::thread::sleep(Duration::from_millis(20));
+                        continue;
+                    }
+                    let t0 = Instant::now();
+                    let r = read(&set);
+                    let took = t0.elapsed();
+                    *l.lock().unwrap_or_else(|e| e.into_inner()) = Some(r);
+                    next = t0 + GROUP_EVERY.max(took.div_f64(GROUP_CPU_SHARE));
                 }
-            }
+            })
+            .ok();
+        GroupReader {
+            pids,
+            latest,
+            stop,
+            handle,
         }
     }
-    if hits.is_empty() && zero_pfns > 0 {
-        bail!(
-            "pagemap shows no page frame numbers (reading them needs CAP_SYS_ADMIN); \
-             group-unique memory is unavailable"
-        );
+
+    /// The host sampler's reader: [`read_group`] on host PIDs.
+    pub fn in_process() -> GroupReader {
+        GroupReader::spawn(Box::new(|pids| read_group(pids).map_err(|e| e.to_string())))
     }
-    let mapped = count_mappings(hits);
-    let kpc = File::open("/proc/kpagecount").context("open /proc/kpagecount")?;
-    let mut counts: Vec<(u64, Vec<u64>)> = Vec::new();
-    for (first, len) in runs(mapped.iter().map(|m| m.pfn), MAX_GAP) {
-        buf.resize(len as usize * 8, 0);
-        let got = kpc
-            .read_at(&mut buf, first * 8)
-            .with_context(|| format!("read /proc/kpagecount at PFN {first}"))?;
-        let vals = buf[..got - got % 8]
-            .chunks_exact(8)
-            .map(|c| u64::from_ne_bytes(c.try_into().unwrap_or([0; 8])))
-            .collect();
-        counts.push((first, vals));
+
+    /// Sets the pids of the next read and takes the newest value, if one
+    /// came since the last call.
+    pub fn exchange(&self, pids: &[i32]) -> Option<Result<GroupRead, String>> {
+        *self.pids.lock().unwrap_or_else(|e| e.into_inner()) = pids.to_vec();
+        self.latest.lock().unwrap_or_else(|e| e.into_inner()).take()
     }
-    let lookup = |pfn: u64| -> u64 {
-        let i = counts.partition_point(|(first, _)| *first <= pfn);
-        i.checked_sub(1)
-            .and_then(|i| {
-                let (first, vals) = &counts[i];
-                vals.get((pfn - first) as usize).copied()
-            })
-            .unwrap_or(0)
-    };
-    Ok(GroupRead {
-        unique: unique(&mapped, page, lookup),
-        vanished,
-    })
+}
+
+impl Drop for GroupReader {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
 }
 
 #[cfg(test)]
@@ -222,95 +102,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn decodes_present_pfn_and_kind() {
-        assert_eq!(decode(0), None);
-        // Swapped (bit 62) but not present: not resident.
-        assert_eq!(decode(1 << 62 | 5), None);
-        assert_eq!(decode(PRESENT | 0x1234), Some((0x1234, false)));
-        assert_eq!(decode(PRESENT | FILE_OR_SHARED | 7), Some((7, true)));
-        // Soft-dirty (55) and exclusive (56) bits are not part of the PFN.
-        assert_eq!(decode(PRESENT | 1 << 55 | 1 << 56 | 9), Some((9, false)));
-    }
-
-    #[test]
-    fn maps_ranges() {
-        let text = "55d0c000-55d0e000 r--p 00000000 08:01 131 /usr/bin/cat\n\
-                    7ffc1000-7ffc3000 rw-p 00000000 00:00 0 [stack]\n\
-                    ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0 [vsyscall]\n";
-        assert_eq!(
-            parse_maps(text),
-            vec![(0x55d0c000, 0x55d0e000), (0x7ffc1000, 0x7ffc3000)]
-        );
-        assert!(parse_maps("garbage\n").is_empty());
-    }
-
-    #[test]
-    fn counts_and_runs() {
-        let m = count_mappings(vec![10 << 1, 3 << 1 | 1, 10 << 1, 4 << 1, 10 << 1]);
-        assert_eq!(
-            m,
-            vec![
-                Mapped {
-                    pfn: 3,
-                    count: 1,
-                    file: true
-                },
-                Mapped {
-                    pfn: 4,
-                    count: 1,
-                    file: false
-                },
-                Mapped {
-                    pfn: 10,
-                    count: 3,
-                    file: false
-                },
-            ]
-        );
-        assert_eq!(runs([3, 4, 10], 0), vec![(3, 2), (10, 1)]);
-        assert_eq!(runs([3, 4, 10], 5), vec![(3, 8)]);
-        assert_eq!(runs([], 5), vec![]);
-        assert_eq!(runs([1, 1, 2], 0), vec![(1, 2)]);
-    }
-
-    #[test]
-    fn unique_is_where_the_kernel_agrees() {
-        // Known truth: a parent and 3 children. PFN 1..=4 are the parent's
-        // copy-on-write pages (mapped 4 times in the group, 4 in the kernel):
-        // unique. PFN 5 is libc, also mapped by one process outside (5 vs 4):
-        // not unique. PFN 6, 7 private to a child; PFN 8 the zero page
-        // (kernel count 0): not unique. PFN 9 shmem only the group maps.
-        let mut hits = Vec::new();
-        for pfn in [1u64, 2, 3, 4, 5] {
-            hits.extend(std::iter::repeat_n(pfn << 1 | u64::from(pfn == 5), 4));
-        }
-        hits.extend([6 << 1, 7 << 1, 8 << 1, 8 << 1, 9 << 1 | 1, 9 << 1 | 1]);
-        let kernel = |pfn: u64| match pfn {
-            1..=4 => 4,
-            5 => 5,
-            6 | 7 => 1,
-            9 => 2,
-            _ => 0,
+    fn reader_thread_hands_over_the_newest_read() {
+        let r = GroupReader::spawn(Box::new(|pids| {
+            Ok(GroupRead {
+                vanished: pids.len() as u32,
+                ..Default::default()
+            })
+        }));
+        // No pids yet: nothing read.
+        assert_eq!(r.exchange(&[]), None);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let got = loop {
+            if let Some(v) = r.exchange(&[1, 2, 3]) {
+                break v;
+            }
+            assert!(Instant::now() < deadline, "no read within 5 s");
+            std::thread::sleep(Duration::from_millis(10));
         };
-        let u = unique(&count_mappings(hits), 4096, kernel);
-        assert_eq!(u.anon, 6 * 4096);
-        assert_eq!(u.file, 4096);
-        assert_eq!(u.total(), 7 * 4096);
-    }
-
-    #[test]
-    fn reads_own_process_as_root() {
-        if !nix::unistd::geteuid().is_root() {
-            panic!("needs root (CAP_SYS_ADMIN) for PFNs; run the probe tests as root");
-        }
-        // 8 MiB touched privately: all of it unique to this process.
-        let v = std::hint::black_box(vec![1u8; 8 << 20]);
-        let me = std::process::id() as i32;
-        let r = read_group(&[me]).unwrap();
-        assert!(r.unique.anon >= 8 << 20, "{:?}", r.unique);
-        assert_eq!(r.vanished, 0);
-        std::hint::black_box(&v);
-        let gone = read_group(&[i32::MAX]).unwrap();
-        assert_eq!(gone.vanished, 1);
+        assert_eq!(got.map(|g| g.vanished), Ok(3));
+        // The next read waits GROUP_EVERY: taken once, not repeated.
+        assert_eq!(r.exchange(&[1]), None);
     }
 }

@@ -42,6 +42,9 @@ pub struct Ticker<T: Send + Clone + 'static> {
     handle: Option<JoinHandle<TickerStats>>,
 }
 
+/// Adds the reader's own facts to the stats when the ticker ends.
+type Finish = Box<dyn FnOnce(&mut TickerStats) + Send>;
+
 /// Consecutive failed reads after which the ticker gives up (the target died).
 const MAX_CONSECUTIVE_FAILURES: u32 = 20;
 
@@ -66,10 +69,11 @@ impl<T: Send + Clone + 'static> Ticker<T> {
     where
         F: FnMut() -> anyhow::Result<T> + Send + 'static,
     {
-        Ticker::spawn_counting(name, rate_hz, origin, max_failures, |_| 0, read)
+        Ticker::spawn_counting(name, rate_hz, origin, max_failures, |_| 0, read, None)
     }
 
-    /// `vanished` tells how many processes a value skipped.
+    /// `vanished` tells how many processes a value skipped; `finish` adds
+    /// to the stats what the reader knows at the end.
     fn spawn_counting<F>(
         name: &str,
         rate_hz: f64,
@@ -77,6 +81,7 @@ impl<T: Send + Clone + 'static> Ticker<T> {
         max_failures: u32,
         vanished: fn(&T) -> u64,
         mut read: F,
+        finish: Option<Finish>,
     ) -> Ticker<T>
     where
         F: FnMut() -> anyhow::Result<T> + Send + 'static,
@@ -148,6 +153,9 @@ impl<T: Send + Clone + 'static> Ticker<T> {
                 } else {
                     0.0
                 };
+                if let Some(f) = finish {
+                    f(&mut stats);
+                }
                 stats
             })
             .expect("spawn sampler thread");
@@ -211,20 +219,32 @@ pub fn spawn_probe_tolerant(
     sample_probe(probe, rate_hz, origin, max)
 }
 
-/// The sampler thread of a probe, counting the processes its reads skipped.
+/// The sampler thread of a probe, counting the processes its reads
+/// skipped; at the end the stats record what the probe could not read.
 fn sample_probe(
-    mut probe: Box<dyn Probe>,
+    probe: Box<dyn Probe>,
     rate_hz: f64,
     origin: Instant,
     max_failures: u32,
 ) -> Ticker<Reading> {
+    // Shared with the finishing hook; only the sampler thread locks it.
+    let probe = Arc::new(Mutex::new(probe));
+    let at_end = probe.clone();
     Ticker::spawn_counting(
         "runcost-sampler",
         rate_hz,
         origin,
         max_failures,
         |r| u64::from(r.vanished),
-        move || probe.read(),
+        move || probe.lock().unwrap_or_else(|p| p.into_inner()).read(),
+        Some(Box::new(move |stats: &mut TickerStats| {
+            let probe = at_end.lock().unwrap_or_else(|p| p.into_inner());
+            stats.unavailable = probe
+                .unavailable()
+                .into_iter()
+                .map(|(metric, why)| (metric.to_string(), why))
+                .collect();
+        })),
     )
 }
 
@@ -277,6 +297,28 @@ mod tests {
         let (s, st) = t.stop();
         assert_eq!(st.failed_reads, 50);
         assert!(s.iter().any(|x| x.value >= 60), "no sample after the gap");
+    }
+
+    #[test]
+    fn records_what_the_probe_cannot_read() {
+        struct NoGroup;
+        impl Probe for NoGroup {
+            fn read(&mut self) -> anyhow::Result<Reading> {
+                Ok(Reading::default())
+            }
+            fn unavailable(&self) -> Vec<(&'static str, String)> {
+                vec![("group_unique", "no CAP_SYS_ADMIN".into())]
+            }
+        }
+        let t = spawn_probe(Box::new(NoGroup), 100.0, Instant::now());
+        std::thread::sleep(Duration::from_millis(50));
+        let (s, st) = t.stop();
+        assert!(!s.is_empty());
+        assert!(s.iter().all(|x| x.value.group_unique.is_none()));
+        assert_eq!(
+            st.unavailable.get("group_unique").map(String::as_str),
+            Some("no CAP_SYS_ADMIN")
+        );
     }
 
     #[test]

@@ -285,6 +285,19 @@ fn lane_section(s: &mut String, lane: &LaneRecord, charts: &[ChartRef]) {
             secs(window),
         );
     }
+    // What the sampler could not read, and why: once per reason.
+    let mut unavailable: std::collections::BTreeMap<(&str, &str), Vec<&str>> = Default::default();
+    for c in &lane.cells {
+        for (metric, why) in c.sampler.iter().flat_map(|t| &t.unavailable) {
+            unavailable.entry((metric, why)).or_default().push(&c.id);
+        }
+    }
+    if !unavailable.is_empty() {
+        let _ = writeln!(s, "\n### Not measured\n");
+        for ((metric, why), cells) in unavailable {
+            let _ = writeln!(s, "- `{metric}` ({}): {why}", cells.join(", "));
+        }
+    }
     let errors: Vec<_> = lane
         .cells
         .iter()

@@ -201,6 +201,7 @@ fn cell(lane: LaneKind, status: CellStatus) -> CellRecord {
             wall_s: 13.0,
             mean_read_s: 1e-4,
             last_error: Some("read /proc/1/smaps_rollup: gone".into()),
+            unavailable: Default::default(),
         }),
         samples_csv: Some(format!("samples/{lane}-r0.csv")),
         metrics: vec![CellMetric {

@@ -3,6 +3,7 @@
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// How a sampler reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -31,4 +32,9 @@ pub struct TickerStats {
     pub wall_s: f64,
     pub mean_read_s: f64,
     pub last_error: Option<String>,
+    /// Metrics the probe could not read, each with the reason and how to
+    /// make it readable (e.g. `group_unique`: no CAP_SYS_ADMIN in the
+    /// container): the sampler's facts, never a silent zero.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub unavailable: BTreeMap<String, String>,
 }

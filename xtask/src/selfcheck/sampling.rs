@@ -29,6 +29,9 @@ struct ModeCost {
     max_rate_hz: f64,
     /// CPU per sample over the bare read's: the distance from the limit.
     cpu_vs_bare: f64,
+    /// Why the mode could not be measured here (then its figures are NaN).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unavailable: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -121,7 +124,7 @@ async fn measure(cell: &Cell<'_, '_>, samples: u32) -> Result<Report> {
         (samples / 20).clamp(3, 20),
         &cg,
         &target_pids,
-        || crate::probe::pagemap::read_group(&pids).map(|_| ()),
+        || Ok(crate::probe::pagemap::read_group(&pids).map(|_| ())?),
     )?);
 
     // The exec probe blocks on the runtime from its caller's thread, as the
@@ -156,6 +159,8 @@ async fn measure(cell: &Cell<'_, '_>, samples: u32) -> Result<Report> {
             Ok(())
         },
     )?);
+
+    modes.push(exec_group_cost(cell, (samples / 20).clamp(3, 20), &cg, &target_pids).await?);
 
     // Sustained 100 Hz in host mode, through the real ticker (the group
     // reader, a thread of its own, is measured above).
@@ -231,7 +236,68 @@ fn cost<F: FnMut() -> Result<()>>(
         cpu_ms_per_sample: cpu * 1e3 / n as f64,
         max_rate_hz: n as f64 / wall,
         cpu_vs_bare: f64::NAN,
+        unavailable: None,
     })
+}
+
+/// The exec-stream sampler's group-unique read: `runcost-groupmem` in the
+/// container, fed the target's container PIDs, measured like the rest;
+/// unavailable (with the reason) where the container lacks CAP_SYS_ADMIN.
+async fn exec_group_cost(
+    cell: &Cell<'_, '_>,
+    n: u32,
+    cg: &Option<String>,
+    target_pids: &[i32],
+) -> Result<ModeCost> {
+    const MODE: &str = "exec group-unique (runcost-groupmem in the container)";
+    let unavailable = |why: String| ModeCost {
+        mode: MODE,
+        samples: 0,
+        wall_ms_per_sample: f64::NAN,
+        cpu_ms_per_sample: f64::NAN,
+        max_rate_hz: f64::NAN,
+        cpu_vs_bare: f64::NAN,
+        unavailable: Some(why),
+    };
+    let inner: Vec<i32> = target_pids
+        .iter()
+        .map(|&p| container_pid(p).with_context(|| format!("container PID of {p}")))
+        .collect::<Result<_>>()?;
+    let mut stream =
+        match crate::probe::exec::GroupStream::open(cell.ctx.engine, &cell.container).await {
+            Ok(s) => s,
+            Err(why) => return Ok(unavailable(why)),
+        };
+    // Blocks on the runtime from a plain thread, as the group reader does.
+    let rt = tokio::runtime::Handle::current();
+    let (cg, pids) = (cg.clone(), target_pids.to_vec());
+    std::thread::spawn(move || {
+        let mut why = None;
+        let m = cost(MODE, n, &cg, &pids, || {
+            if let Err(e) = rt.block_on(stream.read(&inner))? {
+                why.get_or_insert(e.to_string());
+            }
+            Ok(())
+        })?;
+        Ok(match why {
+            Some(why) => unavailable(why),
+            None => m,
+        })
+    })
+    .join()
+    .map_err(|_| anyhow::anyhow!("exec group-unique measurement panicked"))?
+}
+
+/// A host process's PID in its own (the container's) namespace: the last
+/// field of NSpid in /proc/PID/status.
+fn container_pid(host_pid: i32) -> Result<i32> {
+    let status = std::fs::read_to_string(format!("/proc/{host_pid}/status"))?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("NSpid:"))
+        .and_then(|f| f.split_whitespace().last())
+        .and_then(|p| p.parse().ok())
+        .context("no NSpid line")
 }
 
 /// The files a host sample needs, read into `buf` and not parsed: what a
@@ -329,6 +395,10 @@ fn print_table(r: &Report) {
     );
     println!("|---|---:|---:|---:|---:|---:|");
     for m in &r.modes {
+        if let Some(why) = &m.unavailable {
+            println!("| {} | — | — | unavailable: {why} | — | — |", m.mode);
+            continue;
+        }
         println!(
             "| {} | {} | {:.3} ms | {:.3} ms | {:.2}× | {:.0} Hz |",
             m.mode,
