@@ -553,7 +553,11 @@ impl Profile {
                 ));
             }
         }
-        if let Some((key, msg)) = spec.prewarm.as_ref().and_then(|p| prewarm::validate(p).err()) {
+        if let Some((key, msg)) = spec
+            .prewarm
+            .as_ref()
+            .and_then(|p| prewarm::validate(p).err())
+        {
             return Err(in_section("prewarm", key, msg));
         }
         let compose_file = compose_file
