@@ -34,3 +34,29 @@ pub fn validate(p: &PrewarmSpec) -> Result<(), (&'static str, String)> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(argv: &[&str]) -> PrewarmSpec {
+        PrewarmSpec {
+            exec: argv.iter().map(|a| a.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn a_command_is_required_and_gets_no_count() {
+        assert!(validate(&spec(&["psql", "--command", "SELECT 1"])).is_ok());
+        for bad in [&[][..], &[" "][..]] {
+            let (field, msg) = validate(&spec(bad)).unwrap_err();
+            assert_eq!(field, "exec");
+            assert!(msg.contains("argv list"), "{msg}");
+        }
+        let (_, msg) = validate(&spec(&["psql", "--command", "SELECT {n}"])).unwrap_err();
+        assert!(
+            msg.contains("`SELECT {n}`") && msg.contains("entities.exec"),
+            "{msg}"
+        );
+    }
+}
