@@ -1,8 +1,9 @@
 //! The bundled third-party profiles (redis, memcached, nginx, postgres) against the
 //! real engine and images `cargo xtask setup` builds from Debian packages:
 //! each validates, each runs a short footprint with its entities created
-//! its own way, and bad entity commands fail with the command, its exit
-//! code and its stderr, leaving nothing behind.
+//! its own way (postgres's lanes are in tests/postgres.rs), and bad entity
+//! commands fail with the command, its exit code and its stderr, leaving
+//! nothing behind.
 
 mod common;
 use common::*;
@@ -101,75 +102,6 @@ fn list_and_setup_with_a_profile_validate_it() {
             "{cmd}: {err}"
         );
     }
-}
-
-#[test]
-fn postgres_footprint_holds_its_rows_and_samples_every_process() {
-    let _g = serial();
-    let results = tempfile::tempdir().unwrap();
-    // 10 000 rows (the profile's default), inserted by psql once
-    // pg_isready answers; SELECT count(*) must read them back.
-    let r = footprint(
-        results.path(),
-        "postgres",
-        &["--env", "SHARED_BUFFERS=16MB"],
-    );
-    assert_eq!(r["lanes"][0]["cells"][0]["status"], "ok");
-    // postmaster, checkpointer, background writer, WAL writer, autovacuum
-    // launcher, logical replication launcher: one thread each.
-    assert_eq!(median(&r, "threads"), 6.0, "{r}");
-    assert!(median(&r, "pss") > 1048576.0, "{r}");
-}
-
-/// Churn on a forking service with the default host sampler: every cycle's
-/// psql forks a backend that exits, which must not fail the run; the
-/// profile judges shared memory + file cache and anonymous memory.
-#[test]
-fn postgres_churn_survives_exiting_backends() {
-    let _g = serial();
-    let results = tempfile::tempdir().unwrap();
-    // Too few cycles after warm-up: refused before any container starts.
-    let out = run(xtask(results.path()).args(["churn", "--profile", "postgres", "--cycles", "12"]));
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("--cycles 20"), "{err}");
-    assert!(
-        std::fs::read_dir(results.path()).unwrap().next().is_none(),
-        "nothing ran"
-    );
-
-    let out = run(xtask(results.path()).args([
-        "churn",
-        "--profile",
-        "postgres",
-        "--cycles",
-        "12",
-        "--warmup-cycles",
-        "2",
-        "--settle",
-        "1s",
-        "--env",
-        "SHARED_BUFFERS=16MB",
-    ]));
-    let code = out.status.code();
-    assert!(matches!(code, Some(0) | Some(1)), "{code:?}");
-    let id = latest(results.path());
-    assert_eq!(leftovers(Some(&id)), 0);
-    let r = record(results.path(), &id);
-    let lane = &r["lanes"][0];
-    let churn = lane["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["kind"] == "churn")
-        .unwrap_or_else(|| panic!("no churn finding: {lane}"));
-    let judged: Vec<&str> = churn["metrics"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|m| m["metric"].as_str())
-        .collect();
-    assert_eq!(judged, ["cgroup_shmem_file", "pss_anon"], "{churn}");
 }
 
 #[test]

@@ -491,6 +491,9 @@ async fn start(
     for v in plan.verify.iter().chain(implied.as_ref()) {
         verify(ctx, &id, &facts, v).await?;
     }
+    if let Some(p) = &spec.prewarm {
+        ctx.engine.exec_ok(&id, "prewarm.exec", &p.exec).await?;
+    }
     Ok(Started {
         container: id,
         facts,

@@ -10,6 +10,7 @@ use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub mod prewarm;
 mod spec;
 pub use spec::*;
 
@@ -551,6 +552,13 @@ impl Profile {
                     "must be a non-negative number".into(),
                 ));
             }
+        }
+        if let Some((key, msg)) = spec
+            .prewarm
+            .as_ref()
+            .and_then(|p| prewarm::validate(p).err())
+        {
+            return Err(in_section("prewarm", key, msg));
         }
         let compose_file = compose_file
             .canonicalize()

@@ -66,6 +66,9 @@ pub struct ProfileSpec {
     /// Create/delete actions for the churn lane.
     #[serde(default)]
     pub churn: Option<ChurnSpec>,
+    /// A command run before warm-up and the window (buffers filled).
+    #[serde(default)]
+    pub prewarm: Option<super::prewarm::PrewarmSpec>,
 }
 
 /// The target under heaptrack or valgrind: an image that has the tools,
