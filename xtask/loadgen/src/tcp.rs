@@ -41,6 +41,7 @@ pub enum Framing {
 /// (`-`, `!`) and a memcached `ERROR`/`CLIENT_ERROR`/`SERVER_ERROR` reply are
 /// always mismatches.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Expect {
     #[serde(default)]
     pub exact: Option<String>,
