@@ -361,7 +361,7 @@ pub enum SelfcheckCmd {
         #[arg(long, default_value_t = 200)]
         samples: u32,
     },
-    /// runcost's closed-loop generator against wrk on the same gateway, interleaved.
+    /// runcost's closed-loop generator against wrk on the same gateway (against redis-benchmark with --profile redis), interleaved.
     Load {
         #[arg(long, default_value_t = 3)]
         rounds: u32,

@@ -7,6 +7,7 @@ use hyper::header::{HeaderName, HeaderValue};
 use serde::{Deserialize, Serialize};
 
 use crate::mix::RequestMix;
+use crate::tcp::{TcpConfig, TcpMix, MAX_PIPELINE};
 
 /// Upper bound for the per-request timeout. Latencies are recorded up to one
 /// hour; an open-loop sample can reach about twice the timeout.
@@ -85,6 +86,13 @@ pub struct Config {
     /// Extra headers sent with every request (e.g. `content-type`). `host`
     /// is always set to `127.0.0.1:port`.
     pub headers: Vec<(String, String)>,
+    /// Speak this TCP request/response protocol instead of HTTP; `mix` and
+    /// `headers` are then unused.
+    pub tcp: Option<TcpConfig>,
+    /// Closed loop over TCP only: requests written back to back before their
+    /// replies are read (1 = one in flight per connection, the default).
+    /// Open loop always has one in flight per connection.
+    pub pipeline: usize,
 }
 
 impl Config {
@@ -102,6 +110,8 @@ impl Config {
             rand_max: 1000,
             seed: 0,
             headers: Vec::new(),
+            tcp: None,
+            pipeline: 1,
         }
     }
 
@@ -162,7 +172,28 @@ impl Config {
                 bail!("config.headers: {name:?} is set by the generator itself");
             }
         }
-        RequestMix::new(&self.mix, self.rand_max, self.seed).context("config.mix")?;
+        ensure!(
+            (1..=MAX_PIPELINE).contains(&self.pipeline),
+            "config.pipeline must be in 1..={MAX_PIPELINE} (got {})",
+            self.pipeline
+        );
+        match &self.tcp {
+            Some(tcp) => {
+                ensure!(
+                    self.pipeline == 1 || self.mode == Mode::Closed,
+                    "config.pipeline {} needs closed loop: open loop keeps one request in flight per connection",
+                    self.pipeline
+                );
+                TcpMix::new(tcp, self.rand_max, self.seed).context("config.tcp")?;
+            }
+            None => {
+                ensure!(
+                    self.pipeline == 1,
+                    "config.pipeline applies to TCP only (HTTP/1.1 keeps one request in flight)"
+                );
+                RequestMix::new(&self.mix, self.rand_max, self.seed).context("config.mix")?;
+            }
+        }
         Ok(())
     }
 }

@@ -25,6 +25,7 @@ use crate::config::{Config, Mode};
 use crate::mix::RequestMix;
 use crate::result::{percentile_points, LagSummary, LatencySummary, LoadResult, ScheduleStats};
 use crate::sys;
+use crate::tcp::{TcpConn, TcpMix, TcpOutcome};
 
 /// Histogram range: 1 µs .. 1 h, 3 significant figures.
 const HIST_MAX_US: u64 = 3_600_000_000;
@@ -66,7 +67,11 @@ where
     F: Future<Output = ()>,
 {
     config.validate()?;
-    let mix = RequestMix::new(&config.mix, config.rand_max, config.seed)?;
+    let proto = match &config.tcp {
+        Some(tcp) => Proto::Tcp(TcpMix::new(tcp, config.rand_max, config.seed)?),
+        None => Proto::Http(RequestMix::new(&config.mix, config.rand_max, config.seed)?),
+    };
+    let tcp = config.tcp.is_some();
     let mut headers = HeaderMap::new();
     headers.insert(
         HOST,
@@ -91,7 +96,7 @@ where
     {
         let mut set = JoinSet::new();
         for _ in 0..config.connections {
-            set.spawn(Conn::open(config.port, config.timeout));
+            set.spawn(Conn::open(config.port, config.timeout, tcp));
         }
         loop {
             tokio::select! {
@@ -113,7 +118,7 @@ where
     // A short lead so that the pacer thread and the workers are up before
     // the first request is due.
     let t0 = Instant::now() + START_LEAD;
-    let ctx = Arc::new(Ctx::new(&config, mix, headers, t0));
+    let ctx = Arc::new(Ctx::new(&config, proto, headers, t0));
     ctx.rec().connect_errors += initial_connect_errors;
     let (stop_tx, stop_rx) = watch::channel(false);
     if stopped_early {
@@ -187,21 +192,53 @@ where
 // ---------------------------------------------------------------------------
 // Connections
 
+/// What the generator speaks.
+enum Proto {
+    Http(RequestMix),
+    Tcp(TcpMix),
+}
+
+/// One keep-alive connection of either protocol.
+enum Conn {
+    Http(HttpConn),
+    Tcp(TcpConn),
+}
+
+impl Conn {
+    async fn open(port: u16, timeout: Duration, tcp: bool) -> Result<Conn> {
+        Ok(if tcp {
+            Conn::Tcp(TcpConn::open(port, timeout).await?)
+        } else {
+            Conn::Http(HttpConn::open(port, timeout).await?)
+        })
+    }
+
+    async fn ready(&mut self, timeout: Duration) -> bool {
+        match self {
+            Conn::Http(c) => c.ready(timeout).await,
+            // A TCP connection that failed is dropped at once (see
+            // `Outcome::breaks_connection`); one that the server closed
+            // while idle shows as an I/O error on the next request.
+            Conn::Tcp(c) => !c.broken,
+        }
+    }
+}
+
 /// One keep-alive HTTP/1.1 connection. Dropping it aborts its driver task,
 /// which closes the socket.
-struct Conn {
+struct HttpConn {
     sender: SendRequest<Full<Bytes>>,
     driver: JoinHandle<()>,
 }
 
-impl Drop for Conn {
+impl Drop for HttpConn {
     fn drop(&mut self) {
         self.driver.abort();
     }
 }
 
-impl Conn {
-    async fn open(port: u16, timeout: Duration) -> Result<Conn> {
+impl HttpConn {
+    async fn open(port: u16, timeout: Duration) -> Result<HttpConn> {
         let tcp = tokio::time::timeout(timeout, TcpStream::connect((Ipv4Addr::LOCALHOST, port)))
             .await
             .context("connect timed out")??;
@@ -210,7 +247,7 @@ impl Conn {
         let driver = tokio::spawn(async move {
             let _ = conn.await;
         });
-        Ok(Conn { sender, driver })
+        Ok(HttpConn { sender, driver })
     }
 
     /// Waits (at most `timeout`) until the connection can take a request.
@@ -230,20 +267,80 @@ impl Conn {
 
 #[derive(Debug, Clone, Copy)]
 enum Outcome {
-    Status { code: u16, bytes: u64 },
+    Status {
+        code: u16,
+        bytes: u64,
+    },
+    /// TCP: a framed reply that passed the expected-reply check.
+    Reply {
+        bytes: u64,
+    },
+    /// TCP: a framed reply that did not.
+    Mismatch {
+        bytes: u64,
+    },
+    /// TCP: a reply over the size limit or that cannot be framed.
+    Protocol,
     Timeout,
     Io,
 }
 
 impl Outcome {
-    /// The connection can no longer be trusted: a timed-out HTTP/1.1 request
-    /// cannot be cancelled on the wire.
+    /// The connection can no longer be trusted: a timed-out request cannot
+    /// be cancelled on the wire, and after junk the framing is lost.
     fn breaks_connection(self) -> bool {
-        !matches!(self, Outcome::Status { .. })
+        !matches!(
+            self,
+            Outcome::Status { .. } | Outcome::Reply { .. } | Outcome::Mismatch { .. }
+        )
+    }
+
+    fn success(self) -> bool {
+        matches!(
+            self,
+            Outcome::Status {
+                code: 200..=299,
+                ..
+            } | Outcome::Reply { .. }
+        )
     }
 }
 
-async fn exchange(conn: &mut Conn, req: Request<Full<Bytes>>, timeout: Duration) -> Outcome {
+impl From<TcpOutcome> for Outcome {
+    fn from(o: TcpOutcome) -> Self {
+        match o {
+            TcpOutcome::Ok { bytes } => Outcome::Reply { bytes },
+            TcpOutcome::Mismatch { bytes } => Outcome::Mismatch { bytes },
+            TcpOutcome::Protocol => Outcome::Protocol,
+            TcpOutcome::Io => Outcome::Io,
+            TcpOutcome::Timeout => Outcome::Timeout,
+        }
+    }
+}
+
+/// One request on `conn`: request `seq` of the mix.
+async fn exchange(ctx: &Ctx, conn: &mut Conn, seq: u64) -> Option<Outcome> {
+    match (conn, &ctx.proto) {
+        (Conn::Http(c), Proto::Http(_)) => {
+            let req = ctx.build_request(seq)?;
+            Some(http_exchange(c, req, ctx.timeout).await)
+        }
+        (Conn::Tcp(c), Proto::Tcp(mix)) => {
+            let mut out = Outcome::Io;
+            let deadline = Instant::now() + ctx.timeout;
+            c.exchange(mix, seq, 1, deadline, |o, _| out = o.into())
+                .await;
+            Some(out)
+        }
+        _ => None,
+    }
+}
+
+async fn http_exchange(
+    conn: &mut HttpConn,
+    req: Request<Full<Bytes>>,
+    timeout: Duration,
+) -> Outcome {
     let fut = async {
         let resp = conn.sender.send_request(req).await?;
         let code = resp.status().as_u16();
@@ -485,6 +582,8 @@ struct Recorder {
     completed: u64,
     ok: u64,
     non_2xx: u64,
+    mismatches: u64,
+    protocol_errors: u64,
     status: BTreeMap<u16, u64>,
     timeouts: u64,
     io_errors: u64,
@@ -511,7 +610,8 @@ struct Sample {
 struct Ctx {
     port: u16,
     timeout: Duration,
-    mix: RequestMix,
+    proto: Proto,
+    pipeline: usize,
     headers: HeaderMap,
     t0: Instant,
     t_measure: Instant,
@@ -523,7 +623,7 @@ struct Ctx {
 }
 
 impl Ctx {
-    fn new(config: &Config, mix: RequestMix, headers: HeaderMap, t0: Instant) -> Self {
+    fn new(config: &Config, proto: Proto, headers: HeaderMap, t0: Instant) -> Self {
         let open = match config.mode {
             Mode::Open { rate_per_s } => Some(OpenSched::new(
                 rate_per_s,
@@ -536,7 +636,8 @@ impl Ctx {
         Ctx {
             port: config.port,
             timeout: config.timeout,
-            mix,
+            proto,
+            pipeline: config.pipeline,
             headers,
             t0,
             t_measure: t0 + config.warmup,
@@ -552,6 +653,8 @@ impl Ctx {
                 completed: 0,
                 ok: 0,
                 non_2xx: 0,
+                mismatches: 0,
+                protocol_errors: 0,
                 status: BTreeMap::new(),
                 timeouts: 0,
                 io_errors: 0,
@@ -618,13 +721,7 @@ impl Ctx {
         let mut r = self.rec();
         if s.warm {
             r.warmup_requests += 1;
-            if !matches!(
-                s.outcome,
-                Outcome::Status {
-                    code: 200..=299,
-                    ..
-                }
-            ) {
+            if !s.outcome.success() {
                 r.warmup_errors += 1;
             }
             return;
@@ -653,6 +750,19 @@ impl Ctx {
                     r.non_2xx += 1;
                 }
             }
+            Outcome::Reply { bytes } => {
+                r.completed += 1;
+                r.ok += 1;
+                r.bytes += bytes;
+                let v = us(s.t_done.saturating_duration_since(s.origin));
+                r.latency.saturating_record(v);
+            }
+            Outcome::Mismatch { bytes } => {
+                r.completed += 1;
+                r.bytes += bytes;
+                r.mismatches += 1;
+            }
+            Outcome::Protocol => r.protocol_errors += 1,
             Outcome::Timeout => {
                 r.timeouts += 1;
                 // Recorded at the point the generator gave up, measured from
@@ -665,7 +775,10 @@ impl Ctx {
     }
 
     fn build_request(&self, seq: u64) -> Option<Request<Full<Bytes>>> {
-        let p = self.mix.request(seq);
+        let Proto::Http(mix) = &self.proto else {
+            return None;
+        };
+        let p = mix.request(seq);
         let uri = Uri::try_from(p.path).ok()?;
         let mut req = Request::builder()
             .method(p.method)
@@ -685,7 +798,8 @@ impl Ctx {
             }
             *conn = None;
         }
-        match Conn::open(self.port, self.timeout).await {
+        let tcp = matches!(self.proto, Proto::Tcp(_));
+        match Conn::open(self.port, self.timeout, tcp).await {
             Ok(mut c) => {
                 let ok = c.ready(self.timeout).await;
                 if ok {
@@ -746,6 +860,13 @@ impl Ctx {
             requests_completed: r.completed,
             ok: r.ok,
             non_2xx: r.non_2xx,
+            mismatches: r.mismatches,
+            protocol_errors: r.protocol_errors,
+            protocol: match self.proto {
+                Proto::Http(_) => "http".into(),
+                Proto::Tcp(_) => "tcp".into(),
+            },
+            pipeline: config.pipeline,
             status_counts: r.status.clone(),
             timeouts: r.timeouts,
             io_errors: r.io_errors,
@@ -833,14 +954,16 @@ async fn open_worker(
         // Never send a request more than `timeout` after its intended start:
         // a timeout is then recorded at under 2 × timeout.
         let late = Instant::now().saturating_duration_since(intended) >= ctx.timeout;
-        let (false, Some(c), Some(req)) = (late, conn.as_mut(), ctx.build_request(claim.index))
-        else {
+        let (false, Some(c)) = (late, conn.as_mut()) else {
             ctx.record_drops(Drops::one(claim.warm));
             continue;
         };
 
         let t_send = Instant::now();
-        let outcome = exchange(c, req, ctx.timeout).await;
+        let Some(outcome) = exchange(&ctx, c, claim.index).await else {
+            ctx.record_drops(Drops::one(claim.warm));
+            continue;
+        };
         let t_done = Instant::now();
         ctx.record(Sample {
             warm: claim.warm,
@@ -876,11 +999,38 @@ async fn closed_worker(ctx: Arc<Ctx>, mut conn: Option<Conn>, mut stop: watch::R
         if t_send >= ctx.t_end || *stop.borrow() {
             return;
         }
-        let seq = ctx.seq.fetch_add(1, Ordering::Relaxed);
-        let (Some(c), Some(req)) = (conn.as_mut(), ctx.build_request(seq)) else {
+        let Some(c) = conn.as_mut() else {
             continue;
         };
-        let outcome = exchange(c, req, ctx.timeout).await;
+        if let (Conn::Tcp(tc), Proto::Tcp(mix)) = (&mut *c, &ctx.proto) {
+            if ctx.pipeline > 1 {
+                // A batch: `pipeline` requests in one write, each timed from
+                // that write to its own reply.
+                let n = ctx.pipeline;
+                let seq0 = ctx.seq.fetch_add(n as u64, Ordering::Relaxed);
+                let warm = t_send < ctx.t_measure;
+                let keep = tc
+                    .exchange(mix, seq0, n, t_send + ctx.timeout, |o, t_done| {
+                        ctx.record(Sample {
+                            warm,
+                            origin: t_send,
+                            t_send,
+                            t_done,
+                            outcome: o.into(),
+                            open: None,
+                        })
+                    })
+                    .await;
+                if !keep {
+                    conn = None;
+                }
+                continue;
+            }
+        }
+        let seq = ctx.seq.fetch_add(1, Ordering::Relaxed);
+        let Some(outcome) = exchange(&ctx, c, seq).await else {
+            continue;
+        };
         let t_done = Instant::now();
         ctx.record(Sample {
             warm: t_send < ctx.t_measure,

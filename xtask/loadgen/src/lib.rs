@@ -45,6 +45,7 @@ mod engine;
 mod mix;
 mod result;
 mod sys;
+pub mod tcp;
 
 pub use config::{
     Config, Mode, RequestSpec, MAX_CONNECTIONS, MAX_DURATION, MAX_RATE_PER_S, MAX_TIMEOUT,
@@ -53,3 +54,4 @@ pub use engine::{run, run_until};
 pub use hdrhistogram::Histogram;
 pub use mix::{PlannedRequest, RequestMix};
 pub use result::{LagSummary, LatencySummary, LoadResult, PercentilePoint, ScheduleStats};
+pub use tcp::{Expect, Framing, TcpConfig, TcpRequestSpec};

@@ -140,6 +140,13 @@ pub struct ScheduleStats {
 pub struct LoadResult {
     /// `"open"` or `"closed"`.
     pub mode: String,
+    /// `"http"` or `"tcp"` (older records: HTTP).
+    #[serde(default = "http")]
+    pub protocol: String,
+    /// Closed loop over TCP: requests written back to back per connection
+    /// before their replies were read (1: one in flight).
+    #[serde(default = "one")]
+    pub pipeline: usize,
     pub connections: usize,
     /// `None` in closed loop.
     pub intended_rate_per_s: Option<f64>,
@@ -162,6 +169,14 @@ pub struct LoadResult {
     pub ok: u64,
     /// Completed responses whose status was not 2xx.
     pub non_2xx: u64,
+    /// TCP: replies framed in full that failed the expected-reply check (or
+    /// were the protocol's error reply). Counted, not recorded.
+    #[serde(default)]
+    pub mismatches: u64,
+    /// TCP: replies over the size limit or that could not be framed (binary
+    /// junk, bad lengths, unsolicited bytes). The connection is re-opened.
+    #[serde(default)]
+    pub protocol_errors: u64,
     /// Responses by status code, 2xx included.
     pub status_counts: BTreeMap<u16, u64>,
     /// Requests that got no full response within `timeout`.
@@ -213,10 +228,15 @@ impl LoadResult {
         self.ok > 0
     }
 
-    /// Every failed request of the window: non-2xx, timeouts, I/O errors and
-    /// drops (connect errors are not per request and are not included).
+    /// Every failed request of the window: non-2xx, mismatches, protocol
+    /// errors, timeouts, I/O errors and drops (connect errors are not per request and are not included).
     pub fn error_count(&self) -> u64 {
-        self.non_2xx + self.timeouts + self.io_errors + self.dropped
+        self.non_2xx
+            + self.mismatches
+            + self.protocol_errors
+            + self.timeouts
+            + self.io_errors
+            + self.dropped
     }
 
     /// `error_count / (requests_sent + dropped)`, 0 when nothing was due.
@@ -248,15 +268,30 @@ impl LoadResult {
         } else {
             "latency INVALID (no successful response)".to_string()
         };
+        let (proto, bad) = if self.protocol == "tcp" {
+            let depth = if self.pipeline > 1 {
+                format!(" pipeline {}", self.pipeline)
+            } else {
+                String::new()
+            };
+            (
+                format!(" tcp{depth}"),
+                format!(
+                    "mismatch {} protocol {}",
+                    self.mismatches, self.protocol_errors
+                ),
+            )
+        } else {
+            (String::new(), format!("non-2xx {}", self.non_2xx))
+        };
         format!(
-            "{} x{}: {rate}{:.1}/s achieved over {:.2} s, sent {} ok {} non-2xx {} timeouts {} io {} connect {} dropped {}, {:.1} ok/s, kept_up {}; {lat}",
+            "{}{proto} x{}: {rate}{:.1}/s achieved over {:.2} s, sent {} ok {} {bad} timeouts {} io {} connect {} dropped {}, {:.1} ok/s, kept_up {}; {lat}",
             self.mode,
             self.connections,
             self.achieved_rate_per_s,
             self.duration_s,
             self.requests_sent,
             self.ok,
-            self.non_2xx,
             self.timeouts,
             self.io_errors,
             self.connect_errors,
@@ -265,4 +300,12 @@ impl LoadResult {
             self.kept_up,
         )
     }
+}
+
+fn http() -> String {
+    "http".into()
+}
+
+fn one() -> usize {
+    1
 }

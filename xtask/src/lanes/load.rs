@@ -1,5 +1,5 @@
-//! Load: latency and throughput under HTTP load, and what the load costs
-//! the target.
+//! Load: latency and throughput under HTTP or TCP request/response load
+//! (the profile's `load.protocol`), and what the load costs the target.
 //!
 //! Setup: one fresh target per (rate, repeat), in seeded random order within
 //! each repeat; where there are two or more cores the target is confined to
@@ -73,16 +73,8 @@ pub async fn run(ctx: &LaneCtx<'_>, opts: &LoadOpts) -> LaneRecord {
     if pin.is_none() {
         skipped.push("one CPU only: the generator and the target share it".into());
     }
-    let mix: Vec<RequestSpec> = spec
-        .requests
-        .iter()
-        .map(|r| RequestSpec {
-            method: r.method.clone(),
-            path_template: r.path.clone(),
-            weight: r.weight,
-            body: r.body.clone(),
-        })
-        .collect();
+    let mix: Vec<RequestSpec> = spec.http_mix();
+    let tcp = spec.tcp();
     let plans: Vec<CellPlan> = order::blocked(levels.len(), opts.repeats, opts.seed)
         .into_iter()
         .map(|(repeat, i)| {
@@ -94,7 +86,14 @@ pub async fn run(ctx: &LaneCtx<'_>, opts: &LoadOpts) -> LaneRecord {
             config.duration = opts.duration;
             config.warmup = opts.warmup;
             config.timeout = spec.timeout.0;
-            config.mix = mix.clone();
+            if let Some(t) = &tcp {
+                config.tcp = Some(t.clone());
+                if opts.mode == LoadMode::Closed {
+                    config.pipeline = spec.pipeline;
+                }
+            } else {
+                config.mix = mix.clone();
+            }
             config.rand_max = spec.rand_max;
             config.seed = opts.seed.wrapping_add(u64::from(repeat) * 1000 + i as u64);
             let param = match opts.mode {
@@ -131,9 +130,17 @@ pub async fn run(ctx: &LaneCtx<'_>, opts: &LoadOpts) -> LaneRecord {
                 .iter()
                 .map(|(c, n)| format!("{n}× HTTP {c}"))
                 .collect();
+            let tcp = if r.protocol == "tcp" {
+                format!(
+                    ", {} unexpected replies, {} protocol errors",
+                    r.mismatches, r.protocol_errors
+                )
+            } else {
+                String::new()
+            };
             c.status = CellStatus::Failed;
             c.error = Some(format!(
-                "no successful response: {} sent, {} timeouts, {} connect errors, {} I/O errors{}{}",
+                "no successful response: {} sent, {} timeouts, {} connect errors, {} I/O errors{tcp}{}{}",
                 r.requests_sent,
                 r.timeouts,
                 r.connect_errors,

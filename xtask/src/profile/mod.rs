@@ -10,6 +10,7 @@ use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub mod load;
 pub mod prewarm;
 mod spec;
 pub use spec::*;
@@ -297,33 +298,7 @@ impl Profile {
             }
         }
         if let Some(load) = &spec.load {
-            if load.requests.is_empty() {
-                return Err(err(
-                    "requests",
-                    "the load mix is empty; list at least one request".into(),
-                ));
-            }
-            for r in &load.requests {
-                const METHODS: [&str; 6] = ["GET", "POST", "PUT", "DELETE", "HEAD", "PATCH"];
-                if !METHODS.contains(&r.method.as_str()) {
-                    return Err(err(
-                        "method",
-                        format!("`{}` is not one of {}", r.method, METHODS.join(", ")),
-                    ));
-                }
-                if !r.path.starts_with('/') {
-                    return Err(err("path", format!("`{}` must start with /", r.path)));
-                }
-                if r.weight == 0 {
-                    return Err(err("weight", "must be at least 1".into()));
-                }
-            }
-            if !(1..=10_000).contains(&load.connections) {
-                return Err(err("connections", "must be between 1 and 10000".into()));
-            }
-            if load.rand_max == 0 {
-                return Err(err("rand_max", "must be at least 1".into()));
-            }
+            load::validate(&shown.to_string(), text, load)?;
         }
         if spec.steady.floor_bytes_per_s <= 0.0 || !spec.steady.floor_bytes_per_s.is_finite() {
             return Err(err("floor_bytes_per_s", "must be a positive number".into()));

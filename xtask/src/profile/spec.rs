@@ -1,5 +1,6 @@
 //! The profile's YAML sections as parsed, before validation.
 
+use super::load::LoadSpec;
 use crate::units::HumanDuration;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -54,7 +55,7 @@ pub struct ProfileSpec {
     /// Warm-up rules.
     #[serde(default)]
     pub steady: SteadySpec,
-    /// HTTP traffic for the load lane.
+    /// HTTP or TCP traffic for the load lane (profile/load.rs).
     #[serde(default)]
     pub load: Option<LoadSpec>,
     /// The fault the fault lane injects, and how it probes for harm.
@@ -303,52 +304,6 @@ pub enum EngineOp {
     Restart,
     Kill,
     Disconnect,
-}
-
-/// HTTP load: a weighted mix of requests against one container port.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LoadSpec {
-    pub port: u16,
-    pub requests: Vec<LoadRequest>,
-    /// Keep-alive connections (default 16).
-    #[serde(default = "default_connections")]
-    pub connections: usize,
-    /// A request not answered within this counts as an error, at this latency.
-    #[serde(default = "default_load_timeout")]
-    pub timeout: HumanDuration,
-    /// `{rand}` in a path becomes a random integer in [0, rand_max).
-    #[serde(default = "default_rand_max")]
-    pub rand_max: u64,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LoadRequest {
-    #[serde(default = "default_method")]
-    pub method: String,
-    /// Path template: `{rand}` and `{seq}` are substituted.
-    pub path: String,
-    #[serde(default = "default_weight")]
-    pub weight: u32,
-    #[serde(default)]
-    pub body: Option<String>,
-}
-
-fn default_connections() -> usize {
-    16
-}
-fn default_load_timeout() -> HumanDuration {
-    HumanDuration(Duration::from_secs(2))
-}
-fn default_rand_max() -> u64 {
-    1000
-}
-fn default_method() -> String {
-    "GET".into()
-}
-fn default_weight() -> u32 {
-    1
 }
 
 #[derive(Debug, Clone, Deserialize)]

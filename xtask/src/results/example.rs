@@ -125,6 +125,10 @@ fn load() -> LoadResult {
     };
     LoadResult {
         mode: "open".into(),
+        protocol: "http".into(),
+        pipeline: 1,
+        mismatches: 0,
+        protocol_errors: 0,
         connections: 8,
         intended_rate_per_s: Some(200.0),
         achieved_rate_per_s: 199.5,

@@ -3,7 +3,11 @@
 //! duration and path, interleaved so drift hits both alike. Both generators
 //! run pinned to CPU 0, the target to the last CPU. Prints both
 //! throughputs, their ratio, and each generator's CPU per 1000 requests and
-//! runcost's peak RSS.
+//! runcost's peak RSS. A profile whose load is `protocol: tcp` (redis) gets
+//! the redis round instead: runcost's TCP generator against redis-benchmark
+//! (see `load/redis.rs`).
+
+mod redis;
 
 use crate::error::{BadInput, ExitCode};
 use crate::events::Reporter;
@@ -15,6 +19,8 @@ use anyhow::{bail, Context, Result};
 use serde::Serialize;
 use std::time::Duration;
 
+/// One interleaved round. `wrk_*` is the reference tool's figures: wrk, or
+/// redis-benchmark in the redis round.
 #[derive(Debug, Serialize)]
 struct Round {
     wrk_rps: f64,
@@ -31,10 +37,19 @@ pub async fn run(
     connections: usize,
     path: &str,
 ) -> Result<ExitCode> {
-    let wrk = which("wrk").ok_or_else(|| {
-        BadInput("wrk is not installed: `apt-get install wrk` (or `cargo xtask setup`)".into())
-    })?;
     let profile = Profile::resolve(&common.repo_root, &common.profile)?;
+    let tcp = profile
+        .spec
+        .load
+        .as_ref()
+        .is_some_and(|l| l.protocol == crate::profile::load::LoadProtocol::Tcp);
+    let tool = if tcp {
+        redis::find_tool()?
+    } else {
+        which("wrk").ok_or_else(|| {
+            BadInput("wrk is not installed: `apt-get install wrk` (or `cargo xtask setup`)".into())
+        })?
+    };
     let port = profile
         .spec
         .load
@@ -46,26 +61,44 @@ pub async fn run(
         .map(|n| n.get())
         .unwrap_or(1);
     let reporter = Reporter::new(common.quiet);
-    let mut body = Rounds {
-        wrk,
-        port,
-        path: path.to_string(),
-        rounds,
-        seconds,
-        connections,
-    };
     let cpuset = (cores >= 2).then(|| (cores - 1).to_string());
-    let (run, rounds_out) =
-        super::in_one_cell(common, "selfcheck-load", cpuset, &mut body, &reporter).await?;
+    let (run, rounds_out) = if tcp {
+        let mut body = redis::Rounds {
+            tool,
+            port,
+            rounds,
+            seconds,
+            connections,
+        };
+        super::in_one_cell(common, "selfcheck-load", cpuset, &mut body, &reporter).await?
+    } else {
+        let mut body = Rounds {
+            wrk: tool,
+            port,
+            path: path.to_string(),
+            rounds,
+            seconds,
+            connections,
+        };
+        super::in_one_cell(common, "selfcheck-load", cpuset, &mut body, &reporter).await?
+    };
     drop(reporter);
+    let (name, what) = if tcp {
+        (
+            "redis-benchmark",
+            "redis GET (same RESP bytes), no pipelining".to_string(),
+        )
+    } else {
+        ("wrk", format!("GET {path}"))
+    };
     let json = serde_json::to_string_pretty(&rounds_out)?;
     crate::fs::write_atomic(&run.path("selfcheck-load.json"), json.as_bytes())?;
     if common.json {
         println!("{json}");
         return Ok(ExitCode::Ok);
     }
-    println!("GET {path}, {connections} connections, {seconds} s per run, {rounds} interleaved round(s); generators on CPU 0, target on CPU {}", cores.saturating_sub(1));
-    println!("| round | wrk req/s | runcost req/s | runcost / wrk | wrk CPU ms/1000 req | runcost CPU ms/1000 req | runcost peak RSS |");
+    println!("{what}, {connections} connections, {seconds} s per run, {rounds} interleaved round(s); generators on CPU 0, target on CPU {}", cores.saturating_sub(1));
+    println!("| round | {name} req/s | runcost req/s | runcost / {name} | {name} CPU ms/1000 req | runcost CPU ms/1000 req | runcost peak RSS |");
     println!("|---:|---:|---:|---:|---:|---:|---:|");
     for (i, r) in rounds_out.iter().enumerate() {
         println!(
@@ -83,8 +116,9 @@ pub async fn run(
     }
     let sum = |f: fn(&Round) -> f64| rounds_out.iter().map(f).sum::<f64>();
     println!(
-        "overall runcost / wrk throughput: {:.2}",
-        sum(|r| r.runcost_rps) / sum(|r| r.wrk_rps)
+        "overall runcost / {name} throughput: {:.2}; CPU per request runcost / {name}: {:.2}",
+        sum(|r| r.runcost_rps) / sum(|r| r.wrk_rps),
+        sum(|r| r.runcost_cpu_per_1000) / sum(|r| r.wrk_cpu_per_1000)
     );
     println!("saved: {}", run.path("selfcheck-load.json").display());
     Ok(ExitCode::Ok)
@@ -187,7 +221,16 @@ async fn run_runcost(
     config.duration = Duration::from_secs(seconds);
     config.warmup = Duration::ZERO;
     config.mix = vec![runcost_loadgen::RequestSpec::get(path)];
-    let r = tokio::task::spawn_blocking(move || {
+    let r = run_pinned(config).await?;
+    if r.ok == 0 || r.error_count() > 0 {
+        bail!("runcost's generator saw errors: {}", r.summary());
+    }
+    Ok(r)
+}
+
+/// The generator on its own one-worker runtime, on a thread pinned to CPU 0.
+async fn run_pinned(config: runcost_loadgen::Config) -> Result<runcost_loadgen::LoadResult> {
+    tokio::task::spawn_blocking(move || {
         std::thread::spawn(move || {
             pin_current_thread(0);
             let rt = tokio::runtime::Builder::new_multi_thread()
@@ -199,11 +242,7 @@ async fn run_runcost(
         .join()
         .map_err(|_| anyhow::anyhow!("generator thread panicked"))?
     })
-    .await??;
-    if r.ok == 0 || r.error_count() > 0 {
-        bail!("runcost's generator saw errors: {}", r.summary());
-    }
-    Ok(r)
+    .await?
 }
 
 fn children_cpu() -> f64 {
