@@ -27,7 +27,7 @@ enum Reply {
     /// Binary junk.
     Junk,
     /// Half a bulk string, then a TCP reset.
-    ResetMidReply,
+    ResetMidway,
 }
 
 struct LineServer {
@@ -107,7 +107,7 @@ fn serve(mut sock: TcpStream, reply: Reply, lines: &AtomicU64, stop: &AtomicBool
                 Reply::NoTerminator => out.extend_from_slice(b"+OK"),
                 Reply::Huge => out.extend(std::iter::repeat_n(b'x', 256 * 1024)),
                 Reply::Junk => out.extend_from_slice(b"\x00\xff\xfe\x01garbage"),
-                Reply::ResetMidReply => {
+                Reply::ResetMidway => {
                     let _ = sock.write_all(b"$100\r\nabc");
                     std::thread::sleep(Duration::from_millis(5));
                     reset(&sock);
@@ -261,7 +261,7 @@ fn misbehaving_servers_are_counted_and_the_lane_goes_on() {
     for (reply, what) in [
         (Reply::Huge, "reply over the limit"),
         (Reply::Junk, "binary junk"),
-        (Reply::ResetMidReply, "reset mid-reply"),
+        (Reply::ResetMidway, "reset mid-reply"),
     ] {
         let server = LineServer::start(reply);
         let mut c = config(server.port, Mode::Open { rate_per_s: 100.0 }, 1.0, 500);
@@ -280,7 +280,7 @@ fn misbehaving_servers_are_counted_and_the_lane_goes_on() {
             r.summary()
         );
         let counted = match reply {
-            Reply::ResetMidReply => r.io_errors,
+            Reply::ResetMidway => r.io_errors,
             _ => r.protocol_errors,
         };
         assert_eq!(counted, r.requests_sent, "{what}: {}", r.summary());
