@@ -75,7 +75,7 @@ fn list_and_setup_with_a_profile_validate_it() {
         .unwrap_or_else(|| panic!("postgres not listed:\n{text}"));
     assert!(line.contains("scaling") && line.contains("churn"), "{line}");
     assert!(!text.contains("redis"), "only the one profile: {text}");
-    assert!(text.contains("fault lane refused"), "{text}");
+    assert!(text.contains("fault client: TCP connect to 5432"), "{text}");
 
     // A profile that fails validation: exit 2 with file:line, for both,
     // before setup runs anything.

@@ -8,11 +8,11 @@ use anyhow::Result;
 const LANES: &[(&str, &str)] = &[
     (
         "load",
-        "`load:` (HTTP only: a port and a request mix); latency percentiles and throughput per rate",
+        "`load:` (HTTP, or TCP with a reply rule: a port and a request mix); latency percentiles and throughput per rate",
     ),
     (
         "fault",
-        "`fault:` (an HTTP request, a command or an engine action) and an HTTP or TCP ready probe",
+        "`fault:` (an HTTP request, a command or an engine action) and a client probe (an HTTP or TCP `ready`, or `fault.client`)",
     ),
     (
         "footprint",
@@ -76,8 +76,11 @@ fn print_profile(name: &str, p: &Profile) {
     if p.spec.churn.is_some() {
         lanes.push("churn");
     }
-    if p.spec.load.is_some() {
-        lanes.push("load (HTTP)");
+    if let Some(load) = &p.spec.load {
+        lanes.push(match load.protocol {
+            crate::profile::load::LoadProtocol::Http => "load (HTTP)",
+            crate::profile::load::LoadProtocol::Tcp => "load (TCP)",
+        });
     }
     if p.spec.fault.is_some() {
         lanes.push("fault");
@@ -89,14 +92,18 @@ fn print_profile(name: &str, p: &Profile) {
     );
     if p.spec.load.is_none() && p.spec.ready.http.is_none() {
         println!(
-            "  {:<12} no load lane: it speaks HTTP only, and this target is not HTTP",
+            "  {:<12} no load lane: the profile has no `load:` section (HTTP or TCP)",
             ""
         );
     }
-    if p.spec.fault.is_some() && p.spec.ready.port().is_none() {
-        println!(
-            "  {:<12} fault lane refused: its client probes the ready port, and `ready` is `exec`",
-            ""
-        );
+    if let Some(f) = &p.spec.fault {
+        match f.client_probe(&p.spec.ready) {
+            Some((port, Some(path))) => println!("  {:<12} fault client: HTTP {port}{path}", ""),
+            Some((port, None)) => println!("  {:<12} fault client: TCP connect to {port}", ""),
+            None => println!(
+                "  {:<12} fault lane refused: `ready` is `exec` and `fault.client` names no port",
+                ""
+            ),
+        }
     }
 }
