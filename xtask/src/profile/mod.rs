@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 mod spec;
+pub mod thresholds;
 pub use spec::*;
 
 /// A validated profile with resolved paths.
@@ -333,6 +334,7 @@ impl Profile {
                 .unwrap_or_default();
             BadInput(format!("{shown}{line}: field `{section}.{key}`: {msg}")).into()
         };
+        thresholds::validate(&thresholds::GateRules::of(&spec), &in_section)?;
         if let Some(b) = &spec.build {
             if !dir.join(&b.dockerfile).is_file() {
                 return Err(in_section(

@@ -66,6 +66,12 @@ pub struct ProfileSpec {
     /// Create/delete actions for the churn lane.
     #[serde(default)]
     pub churn: Option<ChurnSpec>,
+    /// Compare's thresholds by metric key or glob, and absolute budgets
+    /// (`profile/thresholds.rs`; the one field with two YAML sections).
+    #[serde(default)]
+    pub thresholds: BTreeMap<String, super::thresholds::ThresholdOverride>,
+    #[serde(default)]
+    pub budgets: BTreeMap<String, super::thresholds::Budget>,
 }
 
 /// The target under heaptrack or valgrind: an image that has the tools,
