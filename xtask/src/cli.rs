@@ -77,8 +77,9 @@ pub enum Cmd {
     },
     /// Judge a run against a baseline: exit 0 ok, 1 regression, 2 refused.
     Compare {
+        /// Baseline to judge against (without one: the profile's budgets only).
         #[arg(long)]
-        baseline: PathBuf,
+        baseline: Option<PathBuf>,
         /// Run id (default: latest).
         #[arg(long)]
         run: Option<String>,

@@ -1,49 +1,77 @@
 //! `cargo xtask compare` and `cargo xtask update-baseline`.
 
+use crate::compare::budget::budget_rows;
 use crate::compare::judge::{check_judgeable, CompareOpts};
-use crate::compare::{compare_run, Baseline, Verdict};
+use crate::compare::{compare_run, Baseline, Comparison, Verdict};
 use crate::error::{BadInput, ExitCode};
 use crate::fs::write_atomic;
+use crate::profile::thresholds::GateRules;
+use crate::profile::Profile;
 use crate::report::compare::CompareTable;
 use crate::report::format::Format;
+use crate::results::RunRecord;
 use crate::rundir::resolve_run;
 use crate::runner::Common;
 use anyhow::Result;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 pub async fn compare(
     common: &Common,
-    baseline: &Path,
+    baseline: Option<&Path>,
     run: Option<&str>,
     opts: CompareOpts,
     confirm: u32,
 ) -> Result<ExitCode> {
-    let path = if baseline.is_absolute() {
-        baseline.to_path_buf()
-    } else {
-        common.repo_root.join(baseline)
-    };
-    let base = Baseline::load(&path)?;
     let dir = resolve_run(&common.results, run)?;
     let mut record = dir.read_record()?;
-    let mut cmp = compare_run(&base, &record, opts)?;
-    // A regression is confirmed by running the same command again and
-    // judging the pooled repeats: a true shift stays, a noisy repeat is
-    // outvoted, and the CI narrows either way.
-    let mut reruns = Vec::new();
-    while cmp.worst() == Verdict::Regressed && (reruns.len() as u32) < confirm {
-        let again = rerun(common, &record.settings.command).await?;
-        check_judgeable(&again, opts.allow_overloaded)?;
-        pool(&mut record, &again);
-        reruns.push(again.run_id);
-        cmp = compare_run(&base, &record, opts)?;
-    }
-    cmp.confirmed_with = reruns;
+    let (rules, profile) = run_rules(common, &record)?;
+    let mut cmp = match baseline {
+        Some(baseline) => {
+            let path = if baseline.is_absolute() {
+                baseline.to_path_buf()
+            } else {
+                common.repo_root.join(baseline)
+            };
+            let base = Baseline::load(&path)?;
+            let mut cmp = compare_run(&base, &record, opts)?;
+            // A regression is confirmed by running the same command again and
+            // judging the pooled repeats: a true shift stays, a noisy repeat is
+            // outvoted, and the CI narrows either way.
+            let mut reruns = Vec::new();
+            while cmp.worst() == Verdict::Regressed && (reruns.len() as u32) < confirm {
+                let again = rerun(common, &record.settings.command).await?;
+                check_judgeable(&again, opts.allow_overloaded)?;
+                pool(&mut record, &again);
+                reruns.push(again.run_id);
+                cmp = compare_run(&base, &record, opts)?;
+            }
+            cmp.confirmed_with = reruns;
+            if base.rules != rules {
+                cmp.notes.push(format!(
+                    "the thresholds or budgets of {profile} differ from those baseline `{}` was made with: \
+                     changes are judged with the baseline's, budgets with the profile's; \
+                     `cargo xtask update-baseline` adopts the profile's",
+                    base.name
+                ));
+            }
+            cmp
+        }
+        None => {
+            check_judgeable(&record, opts.allow_overloaded)?;
+            if rules.budgets.is_empty() {
+                return Err(BadInput(format!(
+                    "nothing to judge: no --baseline, and {profile} has no `budgets:`; \
+                     pass --baseline baselines/NAME.json or add budgets to the profile"
+                ))
+                .into());
+            }
+            Comparison::budgets_only(&record, Vec::new())
+        }
+    };
+    cmp.rows.extend(budget_rows(&record, &rules, &profile)?);
     let md = CompareTable.render(&cmp)?;
-    write_atomic(
-        &dir.path(&format!("compare-{}.md", base.name)),
-        md.as_bytes(),
-    )?;
+    let name = cmp.baseline.as_deref().unwrap_or("budgets");
+    write_atomic(&dir.path(&format!("compare-{name}.md")), md.as_bytes())?;
     if common.json {
         println!("{}", serde_json::to_string_pretty(&cmp)?);
     } else {
@@ -53,6 +81,33 @@ pub async fn compare(
         Verdict::Regressed => ExitCode::Gate,
         _ => ExitCode::Ok,
     })
+}
+
+/// The `thresholds:` and `budgets:` of the profile the run was made with
+/// (its recorded path; the repository root for a relative one), and the
+/// path as shown. A run whose profile file is gone is judged with none.
+fn run_rules(common: &Common, record: &RunRecord) -> Result<(GateRules, String)> {
+    let recorded = PathBuf::from(&record.profile.path);
+    let path = if recorded.is_absolute() || recorded.is_file() {
+        recorded
+    } else {
+        common.repo_root.join(recorded)
+    };
+    let shown = path.display().to_string();
+    if !path.is_file() {
+        eprintln!(
+            "compare: the run's profile {shown} is gone: judging without its thresholds and budgets"
+        );
+        return Ok((GateRules::default(), shown));
+    }
+    let profile = Profile::load(&path)?;
+    if profile.hash != record.profile.sha256 {
+        eprintln!(
+            "compare: {shown} changed since run {}: using its current thresholds and budgets",
+            record.run_id
+        );
+    }
+    Ok((GateRules::of(&profile.spec), shown))
 }
 
 /// Runs a recorded lane command again (quietly, into the same results
@@ -134,8 +189,9 @@ pub fn update_baseline(
     let dir = resolve_run(&common.results, Some(run))?;
     let record = dir.read_record()?;
     check_judgeable(&record, allow_overloaded)?;
-    let base = Baseline::from_run(name, &record);
-    if base.metrics.is_empty() && base.exponents.is_empty() {
+    let (rules, _) = run_rules(common, &record)?;
+    let base = Baseline::from_run(name, &record, &rules);
+    if base.metrics.is_empty() && base.exponents.is_empty() && base.findings.is_empty() {
         return Err(BadInput(format!(
             "run {} has no aggregates to keep as a baseline",
             record.run_id
@@ -147,12 +203,16 @@ pub fn update_baseline(
         .join("baselines")
         .join(format!("{name}.json"));
     write_atomic(&path, serde_json::to_string_pretty(&base)?.as_bytes())?;
+    let lanes: std::collections::BTreeSet<String> =
+        base.keys().map(|(_, l)| l.to_string()).collect();
     println!(
-        "wrote {} from run {} ({} metric(s), {} exponent(s))",
+        "wrote {} from run {} (lanes {}; {} metric(s), {} exponent(s), {} finding item(s))",
         path.display(),
         record.run_id,
+        lanes.into_iter().collect::<Vec<_>>().join(", "),
         base.metrics.len(),
-        base.exponents.len()
+        base.exponents.len(),
+        base.findings.len()
     );
     Ok(ExitCode::Ok)
 }

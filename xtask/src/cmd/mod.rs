@@ -70,7 +70,7 @@ pub async fn dispatch(cli: Cli, argv: Vec<String>) -> Result<ExitCode> {
         } => {
             compare::compare(
                 &common,
-                &baseline,
+                baseline.as_deref(),
                 run.as_deref(),
                 crate::compare::judge::CompareOpts {
                     allow_host_mismatch,

@@ -2,7 +2,9 @@
 //! per-repeat values and thresholds; the host fingerprint; the run and tool
 //! it came from. Loading refuses what cannot be judged against.
 
+use super::items::FindingItem;
 use crate::error::BadInput;
+use crate::profile::thresholds::GateRules;
 use crate::results::{
     Direction, HostFingerprint, LaneKind, MetricKind, ProfileRef, RunRecord, Settings, ToolInfo,
     Unit,
@@ -12,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
 
-pub const BASELINE_SCHEMA_VERSION: &str = "1.0";
+pub const BASELINE_SCHEMA_VERSION: &str = "1.1";
 
 #[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -28,6 +30,63 @@ pub struct Baseline {
     pub metrics: Vec<BaselineMetric>,
     #[serde(default)]
     pub exponents: Vec<BaselineExponent>,
+    /// Figures of lane findings (fault, heap, memcheck, churn, leak verdicts).
+    #[serde(default)]
+    pub findings: Vec<BaselineFinding>,
+    /// The profile's `thresholds:` and `budgets:` when the baseline was made:
+    /// the thresholds in each item are these over the defaults.
+    #[serde(default)]
+    pub rules: GateRules,
+}
+
+/// How bad a verdict class is: a change is judged between ranks.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum ClassRank {
+    /// NO LEAK, RECOVERED.
+    Clear = 0,
+    /// INCONCLUSIVE, NOT RECOVERED, UNKNOWN.
+    Unsure = 1,
+    /// LEAK, RETAINED.
+    Bad = 2,
+}
+
+/// A figure of a lane finding: per-repeat values (fault), one value (heap,
+/// memcheck), one estimate with its interval (churn slope) or a verdict
+/// class (leak, retention).
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BaselineFinding {
+    /// `lane/item[/param=value...]`.
+    pub key: String,
+    pub lane: LaneKind,
+    pub item: FindingItem,
+    pub unit: Unit,
+    pub direction: Direction,
+    pub values: Vec<f64>,
+    /// 95 % interval of a single estimate.
+    pub interval: Option<(f64, f64)>,
+    pub class: Option<ClassRank>,
+    /// The verdict as the lane wrote it (`NO LEAK`).
+    pub class_word: Option<String>,
+    pub thresholds: Thresholds,
+}
+
+/// The thresholds of a scaling exponent (absolute changes of k), from
+/// `thresholds:` with the stats crate's defaults.
+pub fn exponent_thresholds(rules: &GateRules, key: &str) -> Thresholds {
+    let d = runcost_stats::ExponentGateOptions::default();
+    rules.thresholds_for(
+        key,
+        Unit::Count,
+        Thresholds {
+            warn: d.warn,
+            regress: d.regress,
+            floor: 0.0,
+        },
+    )
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
@@ -99,11 +158,22 @@ pub struct BaselineExponent {
     pub lower: f64,
     pub upper: f64,
     pub verdict: String,
+    /// WARN/REGRESSED beyond these absolute changes of k (floor unused).
+    #[serde(default = "default_exponent_thresholds")]
+    pub thresholds: Thresholds,
+}
+
+fn default_exponent_thresholds() -> Thresholds {
+    exponent_thresholds(&GateRules::default(), "")
 }
 
 impl Baseline {
-    pub fn from_run(name: &str, record: &RunRecord) -> Baseline {
-        let (metrics, exponents) = super::extract(record);
+    pub fn from_run(name: &str, record: &RunRecord, rules: &GateRules) -> Baseline {
+        let super::Items {
+            metrics,
+            exponents,
+            findings,
+        } = super::extract(record, rules);
         Baseline {
             schema_version: BASELINE_SCHEMA_VERSION.into(),
             name: name.into(),
@@ -115,7 +185,22 @@ impl Baseline {
             settings: record.settings.clone(),
             metrics,
             exponents,
+            findings,
+            rules: rules.clone(),
         }
+    }
+
+    /// Every item key, for the missing-items check.
+    pub fn keys(&self) -> impl Iterator<Item = (&str, LaneKind)> {
+        self.metrics
+            .iter()
+            .map(|m| (m.key.as_str(), m.lane))
+            .chain(
+                self.exponents
+                    .iter()
+                    .map(|e| (e.key.as_str(), lane_of(&e.key))),
+            )
+            .chain(self.findings.iter().map(|f| (f.key.as_str(), f.lane)))
     }
 
     /// Loads a baseline, refusing a missing file, one that is not JSON, one
@@ -150,6 +235,12 @@ impl Baseline {
             BadInput(format!("baseline {shown} is not a valid runcost baseline ({e}); regenerate it with `cargo xtask update-baseline`")).into()
         })
     }
+}
+
+/// The lane of an item key (its first segment).
+pub fn lane_of(key: &str) -> LaneKind {
+    let name = key.split('/').next().unwrap_or("");
+    serde_json::from_value(serde_json::Value::String(name.into())).unwrap_or(LaneKind::Scaling)
 }
 
 /// Fields in which two hosts differ (memory within 2 %: firmware reserves vary).

@@ -1,11 +1,14 @@
 //! Verdicts of a run against a baseline, per item, and the refusals that
 //! come before any verdict.
 
-use super::baseline::{host_differences, Baseline, BaselineExponent, BaselineMetric};
+use super::baseline::{
+    host_differences, Baseline, BaselineExponent, BaselineFinding, BaselineMetric, ClassRank,
+};
 use crate::error::BadInput;
-use crate::results::{Direction, RunRecord, RunStatus, Unit};
+use crate::results::{Direction, LaneKind, RunRecord, RunStatus, Unit};
 use anyhow::Result;
 use serde::Serialize;
+use std::collections::BTreeSet;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, PartialOrd, Ord)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -23,22 +26,45 @@ pub enum Verdict {
 pub enum Statistic {
     /// Mean of the per-repeat values (the gate compares means: Welch, Fieller).
     Mean,
-    /// A fitted scaling exponent k (compared as intervals).
+    /// A fitted scaling exponent k (the MOVER interval of the difference).
     Exponent,
+    /// One estimate with its own interval (a churn slope).
+    Estimate,
+    /// One value per run (heap, memcheck: no repeats, no interval).
+    Value,
+    /// A verdict class (LEAK / NO LEAK, RETAINED / RECOVERED).
+    Class,
+}
+
+/// What a row checks.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Check {
+    /// The run against the baseline's value.
+    Baseline,
+    /// The run against an absolute limit from the profile's `budgets:`
+    /// (the row's `baseline` holds the limit).
+    Budget { pattern: String, at_most: bool },
 }
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Row {
     pub key: String,
+    pub lane: LaneKind,
     pub label: String,
     pub unit: Option<Unit>,
     pub direction: Option<Direction>,
     pub statistic: Statistic,
+    pub check: Check,
     pub baseline: f64,
     pub candidate: f64,
     /// candidate / baseline − 1 (None for a zero baseline).
     pub relative_change: Option<f64>,
     pub relative_ci: Option<(f64, f64)>,
+    /// Interval of the difference (exponents, slopes) or of the run's mean
+    /// (budgets), in the row's unit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ci: Option<(f64, f64)>,
     pub baseline_n: usize,
     pub candidate_n: usize,
     pub verdict: Verdict,
@@ -47,15 +73,17 @@ pub struct Row {
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Comparison {
-    pub baseline: String,
-    pub baseline_run: String,
+    /// None: budgets only.
+    pub baseline: Option<String>,
+    pub baseline_run: Option<String>,
     pub run: String,
     pub rows: Vec<Row>,
-    /// Baseline items the run does not have (a lane not run, a rate not tried).
-    pub missing: Vec<String>,
     pub host_differences: Vec<String>,
     /// Runs whose repeats were pooled in to confirm a regression.
     pub confirmed_with: Vec<String>,
+    /// What the reader must know about how it was judged.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 impl Comparison {
@@ -65,6 +93,19 @@ impl Comparison {
             .map(|r| r.verdict)
             .max()
             .unwrap_or(Verdict::Ok)
+    }
+
+    /// Budget rows only: a run judged without a baseline.
+    pub fn budgets_only(record: &RunRecord, rows: Vec<Row>) -> Comparison {
+        Comparison {
+            baseline: None,
+            baseline_run: None,
+            run: record.run_id.clone(),
+            rows,
+            host_differences: Vec::new(),
+            confirmed_with: Vec::new(),
+            notes: Vec::new(),
+        }
     }
 }
 
@@ -119,7 +160,9 @@ pub fn check_judgeable(record: &RunRecord, allow_overloaded: bool) -> Result<()>
     Ok(())
 }
 
-/// Judges `record` against `baseline`.
+/// Judges `record` against `baseline`, every item of every lane, with the
+/// thresholds the baseline recorded. A run that lacks lanes or items the
+/// baseline has is refused, naming them.
 pub fn compare_run(
     baseline: &Baseline,
     record: &RunRecord,
@@ -137,67 +180,125 @@ pub fn compare_run(
         ))
         .into());
     }
-    let (metrics, exponents) = super::extract(record);
+    let items = super::extract(record, &baseline.rules);
+    check_complete(baseline, record, &items)?;
     let mut rows = Vec::new();
-    let mut missing = Vec::new();
     for b in &baseline.metrics {
-        match metrics.iter().find(|m| m.key == b.key) {
-            Some(c) => rows.push(judge_metric(b, c)?),
-            None => missing.push(b.key.clone()),
+        if let Some(c) = items.metrics.iter().find(|m| m.key == b.key) {
+            rows.push(judge_metric(b, c)?);
         }
     }
     for b in &baseline.exponents {
-        let Some(c) = exponents.iter().find(|e| e.key == b.key) else {
-            missing.push(b.key.clone());
-            continue;
-        };
-        // Intervals that do not overlap are a change; a worse verdict
-        // class with overlapping intervals is a warning.
-        let verdict = if c.lower > b.upper {
-            Verdict::Regressed
-        } else if c.upper < b.lower {
-            Verdict::Improved
-        } else if c.verdict != b.verdict {
-            Verdict::Warn
-        } else {
-            Verdict::Ok
-        };
-        rows.push(Row {
-            key: b.key.clone(),
-            label: "scaling exponent k".into(),
-            unit: None,
-            direction: Some(Direction::LowerIsBetter),
-            statistic: Statistic::Exponent,
-            baseline: b.k,
-            candidate: c.k,
-            relative_change: None,
-            relative_ci: None,
-            baseline_n: 1,
-            candidate_n: 1,
-            verdict,
-            note: Some(format!("{} → {}", exponent_words(b), exponent_words(c))),
-        });
+        if let Some(c) = items.exponents.iter().find(|e| e.key == b.key) {
+            rows.push(judge_exponent(b, c));
+        }
     }
-    if rows.is_empty() {
-        return Err(BadInput(format!(
-            "nothing to compare: run {} has none of the {} item(s) of baseline {} (lanes or settings differ); \
-             run the baseline's lanes ({}), or make a baseline from this run",
-            record.run_id,
-            baseline.metrics.len() + baseline.exponents.len(),
-            baseline.name,
-            baseline.settings.lane
-        ))
-        .into());
+    for b in &baseline.findings {
+        if let Some(c) = items.findings.iter().find(|f| f.key == b.key) {
+            rows.push(judge_finding(b, c)?);
+        }
     }
     Ok(Comparison {
-        baseline: baseline.name.clone(),
-        baseline_run: baseline.run_id.clone(),
+        baseline: Some(baseline.name.clone()),
+        baseline_run: Some(baseline.run_id.clone()),
         run: record.run_id.clone(),
         rows,
-        missing,
         host_differences: diffs,
         confirmed_with: Vec::new(),
+        notes: Vec::new(),
     })
+}
+
+/// Refuses a run without every lane and item of the baseline: a gate that
+/// silently skips what it cannot find passes what it never judged.
+fn check_complete(baseline: &Baseline, record: &RunRecord, items: &super::Items) -> Result<()> {
+    let have: BTreeSet<&str> = items
+        .metrics
+        .iter()
+        .map(|m| m.key.as_str())
+        .chain(items.exponents.iter().map(|e| e.key.as_str()))
+        .chain(items.findings.iter().map(|f| f.key.as_str()))
+        .collect();
+    let lanes: BTreeSet<LaneKind> = record.lanes.iter().map(|l| l.lane).collect();
+    let mut missing_lanes = BTreeSet::new();
+    let mut missing_items = Vec::new();
+    for (key, lane) in baseline.keys() {
+        if !lanes.contains(&lane) {
+            missing_lanes.insert(lane);
+        } else if !have.contains(key) {
+            missing_items.push(key.to_string());
+        }
+    }
+    if missing_lanes.is_empty() && missing_items.is_empty() {
+        return Ok(());
+    }
+    let mut what = Vec::new();
+    if !missing_lanes.is_empty() {
+        let names: Vec<String> = missing_lanes.iter().map(|l| l.to_string()).collect();
+        what.push(format!("lane(s) {}", names.join(", ")));
+    }
+    if !missing_items.is_empty() {
+        const SHOWN: usize = 12;
+        let more = missing_items.len().saturating_sub(SHOWN);
+        let mut list = missing_items[..missing_items.len().min(SHOWN)].join(", ");
+        if more > 0 {
+            list.push_str(&format!(" and {more} more"));
+        }
+        what.push(format!("item(s) {list}"));
+    }
+    Err(BadInput(format!(
+        "run {} lacks what baseline {} has: {}; run the baseline's lanes with the same settings \
+         (`cargo xtask suite`, or the lane commands of run {}), or make a baseline from this run \
+         (`cargo xtask update-baseline --run {} --name NAME`)",
+        record.run_id,
+        baseline.name,
+        what.join("; "),
+        baseline.run_id,
+        record.run_id
+    ))
+    .into())
+}
+
+/// The exponent gate of the stats crate: the verdict rests on the interval
+/// of the change in k, never on the verdict classes of the two fits.
+fn judge_exponent(b: &BaselineExponent, c: &BaselineExponent) -> Row {
+    use runcost_stats::{gate_exponent, ExponentEstimate, ExponentGateOptions};
+    let est = |e: &BaselineExponent| ExponentEstimate {
+        k: e.k,
+        lower: e.lower,
+        upper: e.upper,
+    };
+    let opts = ExponentGateOptions {
+        warn: b.thresholds.warn,
+        regress: b.thresholds.regress,
+    };
+    let words = format!("{} → {}", exponent_words(b), exponent_words(c));
+    let (verdict, ci, note) = match gate_exponent(&est(b), &est(c), 0.95, &opts) {
+        Ok(g) => (
+            verdict_of(g.verdict),
+            Some((g.difference_ci.lower, g.difference_ci.upper)),
+            words,
+        ),
+        Err(e) => (Verdict::Ok, None, format!("not judged: {e}; {words}")),
+    };
+    Row {
+        key: b.key.clone(),
+        lane: super::baseline::lane_of(&b.key),
+        label: "scaling exponent k".into(),
+        unit: None,
+        direction: Some(Direction::LowerIsBetter),
+        statistic: Statistic::Exponent,
+        check: Check::Baseline,
+        baseline: b.k,
+        candidate: c.k,
+        relative_change: None,
+        relative_ci: None,
+        ci,
+        baseline_n: 1,
+        candidate_n: 1,
+        verdict,
+        note: Some(note),
+    }
 }
 
 /// `k 1.020 [0.970, 1.070] linear`, or `no growth`.
@@ -210,6 +311,115 @@ fn exponent_words(e: &BaselineExponent) -> String {
             e.k, e.lower, e.upper, e.verdict
         )
     }
+}
+
+fn verdict_of(g: runcost_stats::GateVerdict) -> Verdict {
+    use runcost_stats::GateVerdict;
+    match g {
+        GateVerdict::Ok => Verdict::Ok,
+        GateVerdict::Improved => Verdict::Improved,
+        GateVerdict::Warn => Verdict::Warn,
+        GateVerdict::Regressed => Verdict::Regressed,
+    }
+}
+
+/// A finding's figure: a verdict class by its rank, per-repeat values by
+/// the metric gate, one estimate with an interval by the interval of the
+/// difference, one value by its change against the thresholds.
+fn judge_finding(b: &BaselineFinding, c: &BaselineFinding) -> Result<Row> {
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+    let mut row = Row {
+        key: b.key.clone(),
+        lane: b.lane,
+        label: b.item.label().to_string(),
+        unit: Some(b.unit),
+        direction: Some(b.direction),
+        statistic: Statistic::Value,
+        check: Check::Baseline,
+        baseline: mean(&b.values),
+        candidate: mean(&c.values),
+        relative_change: None,
+        relative_ci: None,
+        ci: None,
+        baseline_n: b.values.len(),
+        candidate_n: c.values.len(),
+        verdict: Verdict::Ok,
+        note: None,
+    };
+    let t = b.thresholds;
+    if let (Some(rb), Some(rc)) = (b.class, c.class) {
+        row.statistic = Statistic::Class;
+        row.unit = None;
+        row.verdict = match (rb, rc) {
+            (ClassRank::Clear, ClassRank::Bad) => Verdict::Regressed,
+            (_, ClassRank::Bad) => Verdict::Warn,
+            (ClassRank::Bad | ClassRank::Unsure, ClassRank::Clear) => Verdict::Improved,
+            _ => Verdict::Ok,
+        };
+        row.note = Some(format!(
+            "{} → {}",
+            b.class_word.as_deref().unwrap_or("?"),
+            c.class_word.as_deref().unwrap_or("?")
+        ));
+        return Ok(row);
+    }
+    if b.values.is_empty() || c.values.is_empty() {
+        row.note = Some(format!(
+            "not judged: no values (baseline {}, run {})",
+            b.values.len(),
+            c.values.len()
+        ));
+        return Ok(row);
+    }
+    if b.values.len() >= 2 && c.values.len() >= 2 {
+        let g = gate(&b.values, &c.values, b.direction, t)?;
+        row.statistic = Statistic::Mean;
+        (row.verdict, row.relative_change, row.relative_ci) = (g.0, g.1, g.2);
+        (row.baseline, row.candidate) = g.3;
+        return Ok(row);
+    }
+    let d = row.candidate - row.baseline;
+    row.relative_change = (row.baseline != 0.0).then(|| d / row.baseline.abs());
+    if let (Some(ib), Some(ic)) = (b.interval, c.interval) {
+        use runcost_stats::{gate_exponent, ExponentEstimate, ExponentGateOptions};
+        // The same evidence rule as an exponent's: the interval of the
+        // difference must clear 0, and the change the floor.
+        let est = |v: f64, (lower, upper): (f64, f64)| ExponentEstimate { k: v, lower, upper };
+        let opts = ExponentGateOptions {
+            warn: t.floor,
+            regress: t.floor,
+        };
+        row.statistic = Statistic::Estimate;
+        match gate_exponent(&est(row.baseline, ib), &est(row.candidate, ic), 0.95, &opts) {
+            Ok(g) => {
+                row.verdict = verdict_of(g.verdict);
+                row.ci = Some((g.difference_ci.lower, g.difference_ci.upper));
+            }
+            Err(e) => row.note = Some(format!("not judged: {e}")),
+        }
+        return Ok(row);
+    }
+    // One value a side (a tool's count of one run): no spread to test, so
+    // the change itself is judged against the thresholds.
+    let bad = d > 0.0;
+    let rel = row.relative_change;
+    let beyond = |x: f64| match rel {
+        Some(r) => r.abs() > x,
+        None => true,
+    };
+    row.verdict = if d.abs() <= t.floor {
+        Verdict::Ok
+    } else if bad && beyond(t.regress) {
+        Verdict::Regressed
+    } else if bad && beyond(t.warn) {
+        Verdict::Warn
+    } else if !bad && beyond(t.warn) {
+        Verdict::Improved
+    } else {
+        Verdict::Ok
+    };
+    row.note = Some("one value a side: its change against the thresholds".into());
+    Ok(row)
 }
 
 fn judge_metric(b: &BaselineMetric, c: &BaselineMetric) -> Result<Row> {
@@ -233,10 +443,13 @@ fn judge_metric(b: &BaselineMetric, c: &BaselineMetric) -> Result<Row> {
         };
     Ok(Row {
         key: b.key.clone(),
+        lane: b.lane,
         label: b.metric.label().to_string(),
         unit: Some(b.unit),
         direction: Some(b.direction),
         statistic: Statistic::Mean,
+        check: Check::Baseline,
+        ci: None,
         baseline,
         candidate,
         relative_change,
@@ -250,13 +463,18 @@ fn judge_metric(b: &BaselineMetric, c: &BaselineMetric) -> Result<Row> {
 
 /// Verdict, relative change and its CI, and the (baseline, candidate)
 /// means the gate compared.
-type Gate = (Verdict, Option<f64>, Option<(f64, f64)>, (f64, f64));
+pub(super) type Gate = (Verdict, Option<f64>, Option<(f64, f64)>, (f64, f64));
 
 /// The stats crate's gate: REGRESSED iff the change in the bad direction
 /// is significant (the CI of the difference excludes 0) AND beyond the
 /// relative threshold AND beyond the absolute floor; WARN at the lower
 /// threshold; IMPROVED alike in the good direction.
-fn gate(base: &[f64], cand: &[f64], direction: Direction, t: super::Thresholds) -> Result<Gate> {
+pub(super) fn gate(
+    base: &[f64],
+    cand: &[f64],
+    direction: Direction,
+    t: super::Thresholds,
+) -> Result<Gate> {
     use runcost_stats::gate::{gate_metric, GateOptions, GateVerdict, MetricDirection};
     if base.len() < 2 || cand.len() < 2 {
         anyhow::bail!(

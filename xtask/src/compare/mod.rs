@@ -1,14 +1,18 @@
 //! Baselines and regression verdicts. A run is reduced to comparable items:
-//! every lane aggregate (per-repeat values, unit, direction, parameters)
-//! and every scaling exponent. New lanes plug in by writing aggregates and
-//! findings; nothing here names a lane.
+//! every lane aggregate (per-repeat values, unit, direction, parameters),
+//! every scaling exponent, and the figures of the other findings (fault
+//! recovery, heap and memcheck bytes, churn slopes, leak verdicts:
+//! `items`). New lanes plug in by writing aggregates and findings.
 
 pub mod baseline;
+pub mod budget;
+pub mod items;
 pub mod judge;
 
-pub use baseline::{Baseline, BaselineExponent, BaselineMetric, Thresholds};
+pub use baseline::{Baseline, BaselineExponent, BaselineFinding, BaselineMetric, Thresholds};
 pub use judge::{compare_run, Comparison, Row, Statistic, Verdict};
 
+use crate::profile::thresholds::GateRules;
 use crate::results::{Aggregate, Finding, LaneKind, RunRecord};
 use runcost_stats::powerlaw::ScalingOutcome;
 
@@ -28,22 +32,36 @@ pub fn metric_key(lane: LaneKind, a: &Aggregate) -> String {
     key
 }
 
-/// The baseline items a run offers: aggregates with at least two repeat
-/// values (a difference needs a spread) and fitted exponents.
-pub fn extract(record: &RunRecord) -> (Vec<BaselineMetric>, Vec<BaselineExponent>) {
+/// The comparable items of a run.
+pub struct Items {
+    pub metrics: Vec<BaselineMetric>,
+    pub exponents: Vec<BaselineExponent>,
+    pub findings: Vec<BaselineFinding>,
+}
+
+/// The baseline items a run offers, every lane: aggregates, fitted
+/// exponents and finding figures, each with its thresholds (`rules` over
+/// the defaults).
+pub fn extract(record: &RunRecord, rules: &GateRules) -> Items {
     let mut metrics = Vec::new();
     let mut exponents = Vec::new();
+    let mut findings = Vec::new();
     for lane in &record.lanes {
+        for mut f in items::finding_items(lane.lane, &lane.findings) {
+            f.thresholds = rules.thresholds_for(&f.key, f.unit, f.thresholds);
+            findings.push(f);
+        }
         for a in &lane.aggregates {
+            let key = metric_key(lane.lane, a);
             metrics.push(BaselineMetric {
-                key: metric_key(lane.lane, a),
+                thresholds: rules.thresholds_for(&key, a.unit, Thresholds::default_for(a.metric)),
+                key,
                 lane: lane.lane,
                 metric: a.metric,
                 params: a.params.clone(),
                 unit: a.unit,
                 direction: a.direction,
                 per_repeat: a.per_repeat.clone(),
-                thresholds: Thresholds::default_for(a.metric),
             });
         }
         for f in &lane.findings {
@@ -74,8 +92,10 @@ pub fn extract(record: &RunRecord) -> (Vec<BaselineMetric>, Vec<BaselineExponent
                 .ok()
                 .and_then(|v| v.as_str().map(str::to_owned))
                 .unwrap_or_default();
+            let key = format!("{}/{m}/exponent/{parameter}", lane.lane);
             exponents.push(BaselineExponent {
-                key: format!("{}/{m}/exponent/{parameter}", lane.lane),
+                thresholds: baseline::exponent_thresholds(rules, &key),
+                key,
                 k,
                 lower,
                 upper,
@@ -83,7 +103,24 @@ pub fn extract(record: &RunRecord) -> (Vec<BaselineMetric>, Vec<BaselineExponent
             });
         }
     }
-    (metrics, exponents)
+    // Keys identify items across runs: a second item with the same key
+    // (two findings of one metric) is told apart by its position.
+    let mut seen = std::collections::BTreeMap::<String, usize>::new();
+    let mut unique = |key: &mut String| {
+        let n = seen.entry(key.clone()).or_default();
+        *n += 1;
+        if *n > 1 {
+            key.push_str(&format!("/#{n}"));
+        }
+    };
+    metrics.iter_mut().for_each(|m| unique(&mut m.key));
+    exponents.iter_mut().for_each(|e| unique(&mut e.key));
+    findings.iter_mut().for_each(|f| unique(&mut f.key));
+    Items {
+        metrics,
+        exponents,
+        findings,
+    }
 }
 #[cfg(test)]
 mod tests;

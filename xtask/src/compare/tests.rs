@@ -4,6 +4,7 @@
 use super::judge::{check_judgeable, CompareOpts};
 use super::*;
 use crate::error::BadInput;
+use crate::profile::thresholds::GateRules;
 use crate::report::markdown::tests::fixture;
 use crate::results::{Aggregate, CellStatus, LaneRecord, MetricKind, RunStatus};
 use rand::{Rng, SeedableRng};
@@ -54,7 +55,11 @@ fn trials(seed: u64, uss_factor: f64, tput_factor: f64) -> BTreeMap<&'static str
     let mut rng = rand_pcg::Pcg64::seed_from_u64(seed);
     let mut counts = BTreeMap::new();
     for _ in 0..1000 {
-        let base = Baseline::from_run("b", &run_with(&mut rng, 200e6, 5000.0, 5, 0.03));
+        let base = Baseline::from_run(
+            "b",
+            &run_with(&mut rng, 200e6, 5000.0, 5, 0.03),
+            &GateRules::default(),
+        );
         let cand = run_with(&mut rng, 200e6 * uss_factor, 5000.0 * tput_factor, 5, 0.03);
         let c = compare_run(&base, &cand, CompareOpts::default()).unwrap();
         let key = |m: MetricKind| {
@@ -117,7 +122,7 @@ fn refused(r: anyhow::Result<impl std::fmt::Debug>, says: &str) {
 fn refusals_name_their_cause() {
     let mut rng = rand_pcg::Pcg64::seed_from_u64(9);
     let good = run_with(&mut rng, 1e8, 1e3, 3, 0.01);
-    let base = Baseline::from_run("host", &good);
+    let base = Baseline::from_run("host", &good, &GateRules::default());
 
     let mut partial = good.clone();
     partial.status = RunStatus::Partial;
@@ -165,7 +170,7 @@ fn refusals_name_their_cause() {
     nothing.lanes.clear();
     refused(
         compare_run(&base, &nothing, CompareOpts::default()),
-        "nothing to compare",
+        "lacks what baseline host has: lane(s) footprint",
     );
     let mut with_failed_cell = fixture();
     with_failed_cell.status = RunStatus::Complete;
@@ -251,7 +256,7 @@ fn no_growth_against_growth_is_a_change() {
     assert!(matches!(flat, ScalingOutcome::NoGrowth(_)), "{flat:?}");
     assert!(matches!(linear, ScalingOutcome::Fit(_)), "{linear:?}");
     let verdict = |b: &ScalingOutcome, c: &ScalingOutcome| {
-        let base = Baseline::from_run("b", &scaling_run(b.clone()));
+        let base = Baseline::from_run("b", &scaling_run(b.clone()), &GateRules::default());
         let c = compare_run(&base, &scaling_run(c.clone()), CompareOpts::default()).unwrap();
         assert_eq!(c.rows.len(), 1);
         (c.rows[0].verdict, c.rows[0].note.clone().unwrap())
@@ -277,7 +282,7 @@ fn rows_show_the_means_the_gate_judged() {
     cand_run.lanes[0].aggregates[0].per_repeat = [100.0, 100.0, 100.0, 160.0, 160.0]
         .map(|v| v * mib)
         .to_vec();
-    let base = Baseline::from_run("b", &base_run);
+    let base = Baseline::from_run("b", &base_run, &GateRules::default());
     let c = compare_run(&base, &cand_run, CompareOpts::default()).unwrap();
     let uss = c.rows.iter().find(|r| r.label == "USS").unwrap();
     assert_eq!(uss.statistic, Statistic::Mean);
@@ -289,4 +294,294 @@ fn rows_show_the_means_the_gate_judged() {
     );
     let shown = uss.candidate / uss.baseline - 1.0;
     assert!((uss.relative_change.unwrap() - shown).abs() < 1e-9);
+}
+
+/// A complete run of every lane (results::example's, failed cells dropped).
+fn suite_run() -> RunRecord {
+    let mut r = crate::results::example::every_kind();
+    r.status = RunStatus::Complete;
+    r.status_reason = None;
+    for l in &mut r.lanes {
+        l.cells.retain(|c| c.status != CellStatus::Failed);
+    }
+    r
+}
+
+fn judged(base: &RunRecord, cand: &RunRecord) -> Comparison {
+    let b = Baseline::from_run("suite", base, &GateRules::default());
+    compare_run(&b, cand, CompareOpts::default()).unwrap()
+}
+
+fn verdict_of(c: &Comparison, key: &str) -> Verdict {
+    c.rows
+        .iter()
+        .find(|r| r.key == key)
+        .unwrap_or_else(|| panic!("no row {key}: {:?}", keys(c)))
+        .verdict
+}
+
+fn keys(c: &Comparison) -> Vec<&str> {
+    c.rows.iter().map(|r| r.key.as_str()).collect()
+}
+
+#[test]
+fn every_lane_is_judged_and_an_unchanged_suite_passes() {
+    let run = suite_run();
+    let c = judged(&run, &run);
+    let lanes: std::collections::BTreeSet<_> = c.rows.iter().map(|r| r.lane).collect();
+    for lane in [
+        LaneKind::Footprint,
+        LaneKind::Scaling,
+        LaneKind::Sweep,
+        LaneKind::Load,
+        LaneKind::Heap,
+        LaneKind::Memcheck,
+        LaneKind::Churn,
+        LaneKind::Fault,
+    ] {
+        assert!(lanes.contains(&lane), "{lane} not judged: {:?}", keys(&c));
+    }
+    for key in [
+        "scaling/uss/exponent/entities",
+        "fault/fault_peak/metric=uss",
+        "fault/fault_recovery/metric=cgroup_mem",
+        "fault/fault_retained/metric=uss",
+        "fault/fault_verdict",
+        "heap/heap_leaked",
+        "heap/heap_peak",
+        "memcheck/definitely_lost",
+        "memcheck/possibly_lost",
+        "memcheck/memory_errors",
+        "churn/churn_slope/metric=pss_anon",
+        "churn/leak_verdict",
+        "load/throughput/rate=200",
+    ] {
+        assert_eq!(verdict_of(&c, key), Verdict::Ok, "{key}");
+    }
+    // The heap lane's baseline already leaked: a LEAK again is a warning,
+    // never a regression.
+    assert_eq!(verdict_of(&c, "heap/leak_verdict"), Verdict::Warn);
+    assert_ne!(c.worst(), Verdict::Regressed);
+}
+
+#[test]
+fn planted_changes_in_three_lanes_are_each_named() {
+    let base = suite_run();
+    let mut cand = base.clone();
+    for l in &mut cand.lanes {
+        match l.lane {
+            // 30 % less throughput.
+            LaneKind::Footprint => l.aggregates[0]
+                .per_repeat
+                .iter_mut()
+                .for_each(|v| *v *= 0.7),
+            // k 1.02 → 1.52, same interval width.
+            LaneKind::Scaling => {
+                for f in &mut l.findings {
+                    if let Finding::Scaling {
+                        outcome: runcost_stats::ScalingOutcome::Fit(fit),
+                        ..
+                    } = f
+                    {
+                        fit.k += 0.5;
+                        fit.k_ci.lower += 0.5;
+                        fit.k_ci.upper += 0.5;
+                    }
+                }
+            }
+            // NO LEAK → LEAK.
+            LaneKind::Churn => {
+                for f in &mut l.findings {
+                    if let Finding::Churn(c) = f {
+                        c.verdict = runcost_stats::LeakVerdict::Leak;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    let c = judged(&base, &cand);
+    assert_eq!(c.worst(), Verdict::Regressed);
+    let regressed: Vec<&str> = c
+        .rows
+        .iter()
+        .filter(|r| r.verdict == Verdict::Regressed)
+        .map(|r| r.key.as_str())
+        .collect();
+    assert_eq!(
+        regressed,
+        [
+            "footprint/throughput/rate=200",
+            "scaling/uss/exponent/entities",
+            "churn/leak_verdict"
+        ],
+        "{:#?}",
+        c.rows
+    );
+    let table =
+        crate::report::format::Format::render(&crate::report::compare::CompareTable, &c).unwrap();
+    for key in &regressed {
+        assert!(
+            table.contains(&format!("`{key}`")),
+            "summary names {key}:\n{table}"
+        );
+    }
+}
+
+#[test]
+fn single_values_and_leak_counts_gate_by_themselves() {
+    let base = suite_run();
+    let mut cand = base.clone();
+    for l in &mut cand.lanes {
+        for f in &mut l.findings {
+            match f {
+                Finding::Memcheck(m) => m.leaks.definitely_lost.bytes += 16,
+                Finding::Heap(h) => h.peak_heap_bytes = h.peak_heap_bytes.map(|b| b / 2),
+                _ => {}
+            }
+        }
+    }
+    let c = judged(&base, &cand);
+    // Any definitely lost byte more is a regression; half the peak heap an
+    // improvement.
+    assert_eq!(
+        verdict_of(&c, "memcheck/definitely_lost"),
+        Verdict::Regressed
+    );
+    assert_eq!(verdict_of(&c, "heap/heap_peak"), Verdict::Improved);
+    let row = c.rows.iter().find(|r| r.key == "heap/heap_peak").unwrap();
+    assert_eq!(row.statistic, Statistic::Value);
+}
+
+#[test]
+fn a_run_without_the_baselines_lanes_or_items_is_refused_naming_them() {
+    let base = suite_run();
+    let b = Baseline::from_run("suite", &base, &GateRules::default());
+    let mut no_fault = base.clone();
+    no_fault
+        .lanes
+        .retain(|l| l.lane != LaneKind::Fault && l.lane != LaneKind::Heap);
+    refused(
+        compare_run(&b, &no_fault, CompareOpts::default()),
+        "lane(s) heap, fault",
+    );
+    let mut no_item = base.clone();
+    for l in &mut no_item.lanes {
+        if l.lane == LaneKind::Load {
+            l.aggregates.clear();
+        }
+    }
+    refused(
+        compare_run(&b, &no_item, CompareOpts::default()),
+        "item(s) load/throughput/rate=200",
+    );
+}
+
+/// A footprint run with the cgroup's memory kinds a database shows.
+fn db_run(rng: &mut rand_pcg::Pcg64, shmem: f64) -> RunRecord {
+    let mut r = run_with(rng, 30e6, 1000.0, 5, 0.01);
+    for (metric, mean) in [
+        (MetricKind::CgroupShmem, shmem),
+        (MetricKind::CgroupShmemFile, shmem + 40e6),
+    ] {
+        let per_repeat: Vec<f64> = (0..5).map(|_| mean * (1.0 + 0.01 * normal(rng))).collect();
+        r.lanes[0].aggregates.push(Aggregate {
+            metric,
+            unit: metric.unit(),
+            direction: metric.direction(),
+            params: BTreeMap::new(),
+            n: 5,
+            tier: "small".into(),
+            median: per_repeat[2],
+            mean,
+            iqr: None,
+            ci95: None,
+            per_repeat,
+        });
+    }
+    r
+}
+
+#[test]
+fn more_shared_buffers_regress_on_cgroup_shared_memory() {
+    // PostgreSQL touching shared_buffers 128 MiB → 256 MiB: no process's
+    // USS moves, the cgroup's shmem does.
+    let mut rng = rand_pcg::Pcg64::seed_from_u64(21);
+    let mib = 1048576.0;
+    let base = db_run(&mut rng, 128.0 * mib);
+    let cand = db_run(&mut rng, 256.0 * mib);
+    let c = judged(&base, &cand);
+    assert_eq!(verdict_of(&c, "footprint/cgroup_shmem"), Verdict::Regressed);
+    assert_eq!(
+        verdict_of(&c, "footprint/cgroup_shmem_file"),
+        Verdict::Regressed
+    );
+    assert_eq!(verdict_of(&c, "footprint/uss"), Verdict::Ok);
+}
+
+fn rules(yaml: &str) -> GateRules {
+    serde_yaml::from_str(yaml).unwrap()
+}
+
+#[test]
+fn profile_thresholds_are_applied_and_recorded_in_the_baseline() {
+    let mut rng = rand_pcg::Pcg64::seed_from_u64(22);
+    let base_run = run_with(&mut rng, 100e6, 1000.0, 5, 0.005);
+    let cand = run_with(&mut rng, 107e6, 1000.0, 5, 0.005);
+    // +7 % USS: WARN by default (+5 %/+10 %), REGRESSED at +5 %.
+    let default = Baseline::from_run("b", &base_run, &GateRules::default());
+    let c = compare_run(&default, &cand, CompareOpts::default()).unwrap();
+    assert_eq!(verdict_of(&c, "footprint/uss"), Verdict::Warn);
+    let strict = rules("thresholds:\n  footprint/uss: { warn: 2 %, regress: 5 % }\n");
+    let b = Baseline::from_run("b", &base_run, &strict);
+    assert_eq!(b.rules, strict);
+    let uss = b.metrics.iter().find(|m| m.key == "footprint/uss").unwrap();
+    assert_eq!((uss.thresholds.warn, uss.thresholds.regress), (0.02, 0.05));
+    let c = compare_run(&b, &cand, CompareOpts::default()).unwrap();
+    assert_eq!(verdict_of(&c, "footprint/uss"), Verdict::Regressed);
+    // The baseline file keeps them.
+    let text = serde_json::to_string(&b).unwrap();
+    let back: Baseline = serde_json::from_str(&text).unwrap();
+    assert_eq!(back.rules, strict);
+}
+
+#[test]
+fn budgets_fail_on_the_interval_and_warn_on_the_estimate() {
+    use super::budget::budget_rows;
+    let mib = 1048576.0;
+    let mut run = run_with(
+        &mut rand_pcg::Pcg64::seed_from_u64(23),
+        60.0 * mib,
+        1000.0,
+        5,
+        0.0,
+    );
+    let set = |run: &mut RunRecord, v: [f64; 5]| {
+        run.lanes[0].aggregates[0].per_repeat = v.iter().map(|x| x * mib).collect();
+    };
+    let verdict = |run: &RunRecord, budget: &str| {
+        let rows = budget_rows(run, &rules(budget), "p.yaml").unwrap();
+        assert_eq!(rows.len(), 1, "{rows:?}");
+        rows[0].verdict
+    };
+    let uss = "budgets:\n  footprint/uss: { max: 64 MiB }\n";
+    // All repeats well over: the interval is over.
+    set(&mut run, [70.0, 71.0, 70.5, 69.5, 70.0]);
+    assert_eq!(verdict(&run, uss), Verdict::Regressed);
+    // Mean 64.4 over 64 but the interval reaches under it.
+    set(&mut run, [62.0, 67.0, 63.0, 66.0, 64.0]);
+    assert_eq!(verdict(&run, uss), Verdict::Warn);
+    set(&mut run, [60.0, 61.0, 60.5, 59.5, 60.0]);
+    assert_eq!(verdict(&run, uss), Verdict::Ok);
+    // A floor on throughput, and a count that must stay 0.
+    let tput = "budgets:\n  throughput: { min: 2000/s }\n";
+    assert_eq!(verdict(&run, tput), Verdict::Regressed);
+    let suite = suite_run();
+    let lost = "budgets:\n  memcheck/definitely_lost: { max: 0 }\n";
+    assert_eq!(verdict(&suite, lost), Verdict::Regressed);
+    // A budget on nothing the run has is refused.
+    refused(
+        budget_rows(&run, &rules(lost), "p.yaml"),
+        "memcheck/definitely_lost cover(s) nothing",
+    );
 }

@@ -13,6 +13,7 @@ use std::time::Duration;
 pub mod load;
 pub mod prewarm;
 mod spec;
+pub mod thresholds;
 pub use spec::*;
 
 /// A validated profile with resolved paths.
@@ -309,6 +310,7 @@ impl Profile {
                 .unwrap_or_default();
             BadInput(format!("{shown}{line}: field `{section}.{key}`: {msg}")).into()
         };
+        thresholds::validate(&thresholds::GateRules::of(&spec), &in_section)?;
         if let Some(b) = &spec.build {
             if !dir.join(&b.dockerfile).is_file() {
                 return Err(in_section(

@@ -70,6 +70,12 @@ pub struct ProfileSpec {
     /// A command run before warm-up and the window (buffers filled).
     #[serde(default)]
     pub prewarm: Option<super::prewarm::PrewarmSpec>,
+    /// Compare's thresholds by metric key or glob, and absolute budgets
+    /// (`profile/thresholds.rs`; the one field with two YAML sections).
+    #[serde(default)]
+    pub thresholds: BTreeMap<String, super::thresholds::ThresholdOverride>,
+    #[serde(default)]
+    pub budgets: BTreeMap<String, super::thresholds::Budget>,
 }
 
 /// The target under heaptrack or valgrind: an image that has the tools,

@@ -20,6 +20,7 @@
 //! | [`powerlaw`] | cost(n) = a + b·n^k scaling fit and verdict |
 //! | [`mod@compare`] | baseline vs candidate relative change (Fieller) |
 //! | [`gate`] | per-metric OK / improved / warn / regressed verdict |
+//! | [`exponent_gate`] | the same for a scaling exponent, from two intervals |
 //! | [`density`] | density breakpoint, memory capacity estimate |
 //! | [`changepoint`] | E-divisive change points in a metric's run history |
 //!
@@ -48,6 +49,7 @@ pub mod compare;
 pub mod density;
 mod dist;
 pub mod error;
+pub mod exponent_gate;
 pub mod gate;
 pub mod interval;
 pub mod leak;
@@ -67,6 +69,7 @@ pub use changepoint::{
 };
 pub use compare::{compare, Comparison, Shift};
 pub use error::StatsError;
+pub use exponent_gate::{gate_exponent, ExponentEstimate, ExponentGateOptions, ExponentGateResult};
 pub use gate::{gate_metric, GateOptions, GateResult, GateVerdict, MetricDirection};
 pub use interval::{mean_ci_t, Interval, MeanInterval};
 pub use leak::{churn_leak_test, leak_test, ChurnLeakTest, LeakOptions, LeakTest, LeakVerdict};

@@ -150,22 +150,10 @@ fn scaling_points(
     additive_sd: f64,
     relative_sd: f64,
 ) -> Vec<ScalingPoint> {
-    let sizes = [10.0, 30.0, 100.0, 300.0, 1000.0];
     let a = (1.0 - share) * 1000.0;
     let b = share * 1000.0 / 1000f64.powf(k);
-    let mut pts = Vec::new();
-    for rep in 0..repeats {
-        for &n in &sizes {
-            let mu = a + b * f64::powf(n, k);
-            let cost = mu * (1.0 + relative_sd * gauss(r)) + additive_sd * gauss(r);
-            pts.push(ScalingPoint {
-                repeat_id: rep,
-                n,
-                cost,
-            });
-        }
-    }
-    pts
+    let sizes = [10.0, 30.0, 100.0, 300.0, 1000.0];
+    power_law_points(r, &sizes, repeats, a, b, k, additive_sd, relative_sd)
 }
 
 fn fit(pts: &[ScalingPoint]) -> PowerLawFit {

@@ -68,3 +68,31 @@ pub fn memory_series(
 pub fn frac(count: usize, total: usize) -> f64 {
     count as f64 / total as f64
 }
+
+/// Scaling data: cost = a + b·n^k at each size in every repeat, times
+/// (1 + relative_sd·z) plus additive_sd·z (independent standard normals).
+#[allow(clippy::too_many_arguments)]
+pub fn power_law_points(
+    r: &mut Pcg64,
+    sizes: &[f64],
+    repeats: u32,
+    a: f64,
+    b: f64,
+    k: f64,
+    additive_sd: f64,
+    relative_sd: f64,
+) -> Vec<runcost_stats::ScalingPoint> {
+    let mut pts = Vec::new();
+    for rep in 0..repeats {
+        for &n in sizes {
+            let mu = a + b * n.powf(k);
+            let cost = mu * (1.0 + relative_sd * gauss(r)) + additive_sd * gauss(r);
+            pts.push(runcost_stats::ScalingPoint {
+                repeat_id: rep,
+                n,
+                cost,
+            });
+        }
+    }
+    pts
+}

@@ -1,0 +1,276 @@
+//! The comparable figures of lane findings (fault, heap, memcheck, churn,
+//! leak verdicts): what a finding offers a baseline beside the aggregates
+//! and exponents.
+
+use super::baseline::{BaselineFinding, ClassRank, Thresholds};
+use crate::results::fault::{FaultFinding, RetainVerdict};
+use crate::results::leaks::verdict_word;
+use crate::results::{Direction, Finding, LaneKind, Unit};
+use runcost_stats::LeakVerdict;
+use serde::{Deserialize, Serialize};
+
+/// What a finding item measures.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum FindingItem {
+    /// Fault: largest rise over the pre-fault baseline, per repeat.
+    FaultPeak,
+    /// Fault: seconds after the burst until back in the band, per repeat.
+    FaultRecovery,
+    /// Fault: what the window's tail kept over the baseline, per repeat.
+    FaultRetained,
+    /// Fault: RECOVERED / NOT RECOVERED / RETAINED.
+    FaultVerdict,
+    /// Heap: heaptrack's total memory leaked.
+    HeapLeaked,
+    /// Heap: heaptrack's peak heap.
+    HeapPeak,
+    /// Memcheck: definitely lost bytes.
+    DefinitelyLost,
+    /// Memcheck: possibly lost bytes.
+    PossiblyLost,
+    /// Memcheck: memory errors (occurrences, leak records excluded).
+    MemoryErrors,
+    /// Churn: growth slope under churn, with its interval.
+    ChurnSlope,
+    /// Any leak lane: LEAK / INCONCLUSIVE / NO LEAK.
+    LeakVerdict,
+}
+
+impl FindingItem {
+    pub const ALL: [FindingItem; 11] = [
+        FindingItem::FaultPeak,
+        FindingItem::FaultRecovery,
+        FindingItem::FaultRetained,
+        FindingItem::FaultVerdict,
+        FindingItem::HeapLeaked,
+        FindingItem::HeapPeak,
+        FindingItem::DefinitelyLost,
+        FindingItem::PossiblyLost,
+        FindingItem::MemoryErrors,
+        FindingItem::ChurnSlope,
+        FindingItem::LeakVerdict,
+    ];
+
+    /// The name in keys and profiles (serde's snake_case).
+    pub fn name(self) -> &'static str {
+        match self {
+            FindingItem::FaultPeak => "fault_peak",
+            FindingItem::FaultRecovery => "fault_recovery",
+            FindingItem::FaultRetained => "fault_retained",
+            FindingItem::FaultVerdict => "fault_verdict",
+            FindingItem::HeapLeaked => "heap_leaked",
+            FindingItem::HeapPeak => "heap_peak",
+            FindingItem::DefinitelyLost => "definitely_lost",
+            FindingItem::PossiblyLost => "possibly_lost",
+            FindingItem::MemoryErrors => "memory_errors",
+            FindingItem::ChurnSlope => "churn_slope",
+            FindingItem::LeakVerdict => "leak_verdict",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            FindingItem::FaultPeak => "peak over baseline",
+            FindingItem::FaultRecovery => "recovery time",
+            FindingItem::FaultRetained => "retained",
+            FindingItem::FaultVerdict => "retention verdict",
+            FindingItem::HeapLeaked => "leaked",
+            FindingItem::HeapPeak => "peak heap",
+            FindingItem::DefinitelyLost => "definitely lost",
+            FindingItem::PossiblyLost => "possibly lost",
+            FindingItem::MemoryErrors => "memory errors",
+            FindingItem::ChurnSlope => "growth slope",
+            FindingItem::LeakVerdict => "leak verdict",
+        }
+    }
+
+    /// The lanes that offer it.
+    pub fn lanes(self) -> &'static [LaneKind] {
+        match self {
+            FindingItem::FaultPeak
+            | FindingItem::FaultRecovery
+            | FindingItem::FaultRetained
+            | FindingItem::FaultVerdict => &[LaneKind::Fault],
+            FindingItem::HeapLeaked | FindingItem::HeapPeak => &[LaneKind::Heap],
+            FindingItem::DefinitelyLost | FindingItem::PossiblyLost | FindingItem::MemoryErrors => {
+                &[LaneKind::Memcheck]
+            }
+            FindingItem::ChurnSlope => &[LaneKind::Churn],
+            FindingItem::LeakVerdict => &[
+                LaneKind::Heap,
+                LaneKind::Memcheck,
+                LaneKind::Churn,
+                LaneKind::BoxChurn,
+            ],
+        }
+    }
+
+    /// The unit of its values (a churn slope: the metric's unit per cycle
+    /// is shown in the metric's unit; a verdict has none and shows a count).
+    pub fn unit(self) -> Unit {
+        match self {
+            FindingItem::FaultRecovery => Unit::Seconds,
+            FindingItem::MemoryErrors | FindingItem::FaultVerdict | FindingItem::LeakVerdict => {
+                Unit::Count
+            }
+            _ => Unit::Bytes,
+        }
+    }
+
+    /// Defaults: memory like the footprint's (+5 %/+10 %, 1 MiB), recovery
+    /// +20 %/+50 % over 0.5 s, leaked and possibly lost bytes +10 %/+25 %
+    /// over 64 KiB / 4 KiB, definitely lost and memory errors any rise.
+    pub fn default_thresholds(self) -> Thresholds {
+        let t = |warn, regress, floor| Thresholds {
+            warn,
+            regress,
+            floor,
+        };
+        match self {
+            FindingItem::FaultPeak | FindingItem::HeapPeak => t(0.05, 0.10, 1048576.0),
+            FindingItem::FaultRetained => t(0.05, 0.10, 1048576.0),
+            FindingItem::FaultRecovery => t(0.20, 0.50, 0.5),
+            FindingItem::HeapLeaked => t(0.10, 0.25, 65536.0),
+            FindingItem::PossiblyLost => t(0.10, 0.25, 4096.0),
+            FindingItem::DefinitelyLost | FindingItem::MemoryErrors => t(0.0, 0.0, 0.0),
+            // A slope's own floor comes with the finding (the lane's).
+            FindingItem::ChurnSlope => t(0.0, 0.0, 0.0),
+            FindingItem::FaultVerdict | FindingItem::LeakVerdict => t(0.0, 0.0, 0.0),
+        }
+    }
+}
+
+fn item(lane: LaneKind, it: FindingItem, params: &[(&str, &str)]) -> BaselineFinding {
+    let mut key = format!("{lane}/{}", it.name());
+    for (k, v) in params {
+        key.push_str(&format!("/{k}={v}"));
+    }
+    BaselineFinding {
+        key,
+        lane,
+        item: it,
+        unit: it.unit(),
+        direction: Direction::LowerIsBetter,
+        values: Vec::new(),
+        interval: None,
+        class: None,
+        class_word: None,
+        thresholds: it.default_thresholds(),
+    }
+}
+
+fn leak_rank(v: LeakVerdict) -> ClassRank {
+    match v {
+        LeakVerdict::NoLeak => ClassRank::Clear,
+        LeakVerdict::Inconclusive => ClassRank::Unsure,
+        LeakVerdict::Leak => ClassRank::Bad,
+    }
+}
+
+fn classed(mut b: BaselineFinding, rank: ClassRank, word: &str) -> BaselineFinding {
+    b.class = Some(rank);
+    b.class_word = Some(word.to_string());
+    b.values = vec![rank as u8 as f64];
+    b
+}
+
+fn fault_items(f: &FaultFinding, out: &mut Vec<BaselineFinding>) {
+    let lane = LaneKind::Fault;
+    for metric in ["USS", "cgroup memory"] {
+        let name = if metric == "USS" { "uss" } else { "cgroup_mem" };
+        let recs: Vec<_> = f
+            .repeats
+            .iter()
+            .filter_map(|r| r.judged().into_iter().find(|(m, _)| *m == metric))
+            .map(|(_, r)| r)
+            .collect();
+        if recs.is_empty() {
+            continue;
+        }
+        let mut peak = item(lane, FindingItem::FaultPeak, &[("metric", name)]);
+        peak.values = recs.iter().map(|r| r.peak_delta).collect();
+        let mut kept = item(lane, FindingItem::FaultRetained, &[("metric", name)]);
+        kept.values = recs.iter().map(|r| r.retained).collect();
+        // Repeats that never came back have no recovery time: the
+        // retention verdict judges them.
+        let mut rec = item(lane, FindingItem::FaultRecovery, &[("metric", name)]);
+        rec.values = recs.iter().filter_map(|r| r.recovered_after_s).collect();
+        out.extend([peak, rec, kept]);
+    }
+    let (rank, word) = match f.verdict {
+        RetainVerdict::Recovered => (ClassRank::Clear, "RECOVERED"),
+        RetainVerdict::NotRecovered => (ClassRank::Unsure, "NOT RECOVERED"),
+        RetainVerdict::Unknown => (ClassRank::Unsure, "UNKNOWN"),
+        RetainVerdict::Retained => (ClassRank::Bad, "RETAINED"),
+    };
+    out.push(classed(
+        item(lane, FindingItem::FaultVerdict, &[]),
+        rank,
+        word,
+    ));
+}
+
+/// The items of one lane's findings (not scaling: exponents are their own).
+pub fn finding_items(lane: LaneKind, findings: &[Finding]) -> Vec<BaselineFinding> {
+    let mut out = Vec::new();
+    let single = |it: FindingItem, v: Option<u64>| {
+        v.map(|v| {
+            let mut b = item(lane, it, &[]);
+            b.values = vec![v as f64];
+            b
+        })
+    };
+    for f in findings {
+        match f {
+            Finding::Scaling { .. } => {}
+            Finding::Fault(f) => fault_items(f, &mut out),
+            Finding::Heap(h) => {
+                out.extend(single(FindingItem::HeapLeaked, h.leaked_bytes));
+                out.extend(single(FindingItem::HeapPeak, h.peak_heap_bytes));
+            }
+            Finding::Memcheck(m) => {
+                out.extend(single(
+                    FindingItem::DefinitelyLost,
+                    Some(m.leaks.definitely_lost.bytes),
+                ));
+                out.extend(single(
+                    FindingItem::PossiblyLost,
+                    Some(m.leaks.possibly_lost.bytes),
+                ));
+                let errors = m
+                    .errors
+                    .iter()
+                    .filter(|(kind, _)| !kind.starts_with("Leak_"))
+                    .map(|(_, c)| c.occurrences)
+                    .sum();
+                out.extend(single(FindingItem::MemoryErrors, Some(errors)));
+            }
+            Finding::Churn(c) => {
+                for m in &c.metrics {
+                    let mut b = item(
+                        lane,
+                        FindingItem::ChurnSlope,
+                        &[("metric", m.metric.name())],
+                    );
+                    b.unit = m.metric.unit();
+                    b.values = vec![m.test.churn.slope];
+                    b.interval = Some((m.test.churn.ci.lower, m.test.churn.ci.upper));
+                    b.thresholds.floor = m.test.slope_floor;
+                    out.push(b);
+                }
+            }
+            Finding::Box(_) => {}
+        }
+        if let Some(v) = f.leak_verdict() {
+            out.push(classed(
+                item(lane, FindingItem::LeakVerdict, &[]),
+                leak_rank(v),
+                verdict_word(v),
+            ));
+        }
+    }
+    out
+}
