@@ -40,7 +40,7 @@ impl Body for Rounds {
 
     async fn measure(&mut self, cell: &mut Cell<'_, '_>) -> Result<Vec<Round>> {
         let port = cell.published(self.port)?;
-        // The key both read: redis-benchmark's SET writes `xxx` (-d 3).
+        // The key both read: redis-benchmark's SET writes a 3-byte value (-d 3).
         benchmark(&self.tool, port, "set", self.connections, 1000).await?;
         let mut out = Vec::new();
         for _ in 0..self.rounds {
@@ -134,8 +134,10 @@ async fn runcost(port: u16, connections: usize, seconds: u64) -> Result<LoadResu
         requests: vec![TcpRequestSpec {
             send: GET.into(),
             framing: Framing::Resp,
+            // redis-benchmark's SET writes 3 bytes (-d 3) of its own
+            // choosing (redis 7: random letters), so only the length is known.
             expect: Expect {
-                exact: Some("$3\r\nxxx\r\n".into()),
+                prefix: Some("$3\r\n".into()),
                 ..Expect::default()
             },
             weight: 1,
