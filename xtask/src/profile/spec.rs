@@ -66,6 +66,9 @@ pub struct ProfileSpec {
     /// Create/delete actions for the churn lane.
     #[serde(default)]
     pub churn: Option<ChurnSpec>,
+    /// The lanes `suite` runs into one run, with their arguments.
+    #[serde(default)]
+    pub suite: Option<super::suite::SuiteSpec>,
 }
 
 /// The target under heaptrack or valgrind: an image that has the tools,

@@ -12,6 +12,7 @@ pub mod fault;
 pub mod leaks;
 pub mod sampling;
 pub mod schema;
+pub mod suite;
 #[cfg(test)]
 mod schema_file;
 

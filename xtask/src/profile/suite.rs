@@ -1,0 +1,394 @@
+//! The profile's `suite:` section: which lanes `suite` runs, in this order,
+//! each with the arguments its own command takes (the flag names with `_`
+//! for `-`; a field left out takes the command's default). Unknown lanes
+//! and arguments are refused by the parser with the line and the names it
+//! accepts; values are checked by the lane's own command before anything
+//! runs (`cmd::suite`).
+
+use crate::units::HumanDuration;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// `suite:`: one entry per lane, every entry optional.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SuiteSpec {
+    #[serde(default)]
+    pub footprint: Option<MeasureLane>,
+    #[serde(default)]
+    pub scaling: Option<ScalingLane>,
+    #[serde(default)]
+    pub sweep: Option<SweepLane>,
+    #[serde(default)]
+    pub load: Option<LoadLane>,
+    #[serde(default)]
+    pub fault: Option<FaultLane>,
+    #[serde(default)]
+    pub churn: Option<ChurnLane>,
+    #[serde(default)]
+    pub heap: Option<HeapLane>,
+    #[serde(default)]
+    pub memcheck: Option<ToolLane>,
+}
+
+/// The lanes a suite can hold, in the order it runs them: the cheap
+/// steady-state lanes first, the slow tool lanes last.
+pub const SUITE_LANES: [&str; 8] = [
+    "footprint",
+    "scaling",
+    "sweep",
+    "load",
+    "fault",
+    "churn",
+    "heap",
+    "memcheck",
+];
+
+/// A lane's arguments as the flags of its command: (`--flag`, values).
+/// A flag with no value is a switch; a list is one comma-joined value.
+pub type LaneFlags = Vec<(String, Option<String>)>;
+
+impl SuiteSpec {
+    /// The lanes listed, in run order, with their flags.
+    pub fn lanes(&self) -> Vec<(&'static str, LaneFlags)> {
+        let mut out = Vec::new();
+        let mut add = |name: &'static str, flags: Option<LaneFlags>| {
+            if let Some(f) = flags {
+                out.push((name, f));
+            }
+        };
+        add("footprint", self.footprint.as_ref().map(MeasureLane::flags));
+        add("scaling", self.scaling.as_ref().map(ScalingLane::flags));
+        add("sweep", self.sweep.as_ref().map(SweepLane::flags));
+        add("load", self.load.as_ref().map(LoadLane::flags));
+        add("fault", self.fault.as_ref().map(FaultLane::flags));
+        add("churn", self.churn.as_ref().map(ChurnLane::flags));
+        add("heap", self.heap.as_ref().map(HeapLane::flags));
+        add("memcheck", self.memcheck.as_ref().map(ToolLane::flags));
+        out
+    }
+
+    /// Every `env:` map of the suite's lanes, with the lane's name.
+    pub fn env_maps(&self) -> Vec<(&'static str, &BTreeMap<String, String>)> {
+        [
+            ("footprint", self.footprint.as_ref().map(|l| &l.env)),
+            ("scaling", self.scaling.as_ref().map(|l| &l.env)),
+            ("sweep", self.sweep.as_ref().map(|l| &l.env)),
+            ("load", self.load.as_ref().map(|l| &l.env)),
+            ("fault", self.fault.as_ref().map(|l| &l.env)),
+            ("churn", self.churn.as_ref().map(|l| &l.env)),
+            ("heap", self.heap.as_ref().map(|l| &l.env)),
+            ("memcheck", self.memcheck.as_ref().map(|l| &l.env)),
+        ]
+        .into_iter()
+        .filter_map(|(n, e)| Some((n, e?)))
+        .collect()
+    }
+}
+
+/// Flags as they are built: one push per field that is set.
+#[derive(Default)]
+struct Flags(LaneFlags);
+
+impl Flags {
+    fn opt<T: std::fmt::Display>(&mut self, flag: &str, v: &Option<T>) -> &mut Self {
+        if let Some(v) = v {
+            self.0.push((flag.to_string(), Some(v.to_string())));
+        }
+        self
+    }
+    fn list<T: std::fmt::Display>(&mut self, flag: &str, v: &[T]) -> &mut Self {
+        if !v.is_empty() {
+            let joined: Vec<String> = v.iter().map(ToString::to_string).collect();
+            self.0.push((flag.to_string(), Some(joined.join(","))));
+        }
+        self
+    }
+    fn switch(&mut self, flag: &str, on: bool) -> &mut Self {
+        if on {
+            self.0.push((flag.to_string(), None));
+        }
+        self
+    }
+    fn env(&mut self, env: &BTreeMap<String, String>) -> &mut Self {
+        for (k, v) in env {
+            self.0.push(("--env".into(), Some(format!("{k}={v}"))));
+        }
+        self
+    }
+}
+
+/// `footprint:` (and the measurement part of `scaling:` and `sweep:`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MeasureLane {
+    pub repeats: Option<u32>,
+    pub duration: Option<HumanDuration>,
+    pub max_duration: Option<HumanDuration>,
+    pub ci_target: Option<f64>,
+    pub rate: Option<f64>,
+    pub sampler: Option<String>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+}
+
+impl MeasureLane {
+    fn flags(&self) -> LaneFlags {
+        let mut f = Flags::default();
+        self.push(&mut f);
+        f.0
+    }
+    fn push(&self, f: &mut Flags) {
+        f.opt("--repeats", &self.repeats)
+            .opt("--duration", &self.duration)
+            .opt("--max-duration", &self.max_duration)
+            .opt("--ci-target", &self.ci_target)
+            .opt("--rate", &self.rate)
+            .opt("--sampler", &self.sampler)
+            .env(&self.env);
+    }
+}
+
+/// `scaling:`: entity counts, metrics, and the measurement arguments.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScalingLane {
+    pub entities: Vec<u64>,
+    #[serde(default)]
+    pub metric: Vec<String>,
+    pub repeats: Option<u32>,
+    pub duration: Option<HumanDuration>,
+    pub max_duration: Option<HumanDuration>,
+    pub ci_target: Option<f64>,
+    pub rate: Option<f64>,
+    pub sampler: Option<String>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+}
+
+impl ScalingLane {
+    fn flags(&self) -> LaneFlags {
+        let mut f = Flags::default();
+        f.list("--entities", &self.entities)
+            .list("--metric", &self.metric);
+        self.measure().push(&mut f);
+        f.0
+    }
+    fn measure(&self) -> MeasureLane {
+        MeasureLane {
+            repeats: self.repeats,
+            duration: self.duration,
+            max_duration: self.max_duration,
+            ci_target: self.ci_target,
+            rate: self.rate,
+            sampler: self.sampler.clone(),
+            env: self.env.clone(),
+        }
+    }
+}
+
+/// `sweep:`: `knob: NAME=v1,v2,...` and the measurement arguments.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SweepLane {
+    pub knob: String,
+    pub repeats: Option<u32>,
+    pub duration: Option<HumanDuration>,
+    pub max_duration: Option<HumanDuration>,
+    pub ci_target: Option<f64>,
+    pub rate: Option<f64>,
+    pub sampler: Option<String>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+}
+
+impl SweepLane {
+    fn flags(&self) -> LaneFlags {
+        let mut f = Flags::default();
+        f.opt("--knob", &Some(&self.knob));
+        MeasureLane {
+            repeats: self.repeats,
+            duration: self.duration,
+            max_duration: self.max_duration,
+            ci_target: self.ci_target,
+            rate: self.rate,
+            sampler: self.sampler.clone(),
+            env: self.env.clone(),
+        }
+        .push(&mut f);
+        f.0
+    }
+}
+
+/// `load:`: intended rates (open loop) and the generator's arguments.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoadLane {
+    #[serde(default)]
+    pub rate: Vec<f64>,
+    pub mode: Option<String>,
+    pub duration: Option<HumanDuration>,
+    pub warmup: Option<HumanDuration>,
+    pub connections: Option<usize>,
+    pub repeats: Option<u32>,
+    pub sample_rate: Option<f64>,
+    pub sampler: Option<String>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+}
+
+impl LoadLane {
+    fn flags(&self) -> LaneFlags {
+        let mut f = Flags::default();
+        f.list("--rate", &self.rate)
+            .opt("--mode", &self.mode)
+            .opt("--duration", &self.duration)
+            .opt("--warmup", &self.warmup)
+            .opt("--connections", &self.connections)
+            .opt("--repeats", &self.repeats)
+            .opt("--sample-rate", &self.sample_rate)
+            .opt("--sampler", &self.sampler)
+            .env(&self.env);
+        f.0
+    }
+}
+
+/// `fault:`: the burst and its windows.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultLane {
+    pub burst: Option<u32>,
+    pub repeats: Option<u32>,
+    pub before: Option<HumanDuration>,
+    pub after: Option<HumanDuration>,
+    pub sample_rate: Option<f64>,
+    pub probe_rate: Option<f64>,
+    pub band: Option<f64>,
+    pub sampler: Option<String>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+}
+
+impl FaultLane {
+    fn flags(&self) -> LaneFlags {
+        let mut f = Flags::default();
+        f.opt("--burst", &self.burst)
+            .opt("--repeats", &self.repeats)
+            .opt("--before", &self.before)
+            .opt("--after", &self.after)
+            .opt("--sample-rate", &self.sample_rate)
+            .opt("--probe-rate", &self.probe_rate)
+            .opt("--band", &self.band)
+            .opt("--sampler", &self.sampler)
+            .env(&self.env);
+        f.0
+    }
+}
+
+/// `churn:`: create/delete cycles against a static run.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChurnLane {
+    pub cycles: Option<u32>,
+    pub warmup_cycles: Option<u32>,
+    #[serde(default)]
+    pub metrics: Vec<String>,
+    pub settle: Option<HumanDuration>,
+    pub sampler: Option<String>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+}
+
+impl ChurnLane {
+    fn flags(&self) -> LaneFlags {
+        let mut f = Flags::default();
+        f.opt("--cycles", &self.cycles)
+            .opt("--warmup-cycles", &self.warmup_cycles)
+            .list("--metrics", &self.metrics)
+            .opt("--settle", &self.settle)
+            .opt("--sampler", &self.sampler)
+            .env(&self.env);
+        f.0
+    }
+}
+
+/// `memcheck:` (and the tool part of `heap:`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ToolLane {
+    pub duration: Option<HumanDuration>,
+    pub cycles: Option<u32>,
+    pub rate: Option<f64>,
+    pub sampler: Option<String>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+}
+
+impl ToolLane {
+    fn flags(&self) -> LaneFlags {
+        let mut f = Flags::default();
+        self.push(&mut f);
+        f.0
+    }
+    fn push(&self, f: &mut Flags) {
+        f.opt("--duration", &self.duration)
+            .opt("--cycles", &self.cycles)
+            .opt("--rate", &self.rate)
+            .opt("--sampler", &self.sampler)
+            .env(&self.env);
+    }
+}
+
+/// `heap:`: the tool arguments, and whether to skip the overhead run.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HeapLane {
+    #[serde(default)]
+    pub no_overhead: bool,
+    pub duration: Option<HumanDuration>,
+    pub cycles: Option<u32>,
+    pub rate: Option<f64>,
+    pub sampler: Option<String>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+}
+
+impl HeapLane {
+    fn flags(&self) -> LaneFlags {
+        let mut f = Flags::default();
+        ToolLane {
+            duration: self.duration,
+            cycles: self.cycles,
+            rate: self.rate,
+            sampler: self.sampler.clone(),
+            env: self.env.clone(),
+        }
+        .push(&mut f);
+        f.switch("--no-overhead", self.no_overhead);
+        f.0
+    }
+}
+
+/// Checks of the section that need no lane: at least one lane, and the
+/// names of its environment variables. `err(key, msg)` points at the line.
+pub fn validate(
+    spec: &SuiteSpec,
+    err: &dyn Fn(&str, String) -> anyhow::Error,
+    check_env_name: fn(&str) -> Result<(), String>,
+) -> anyhow::Result<()> {
+    if spec.lanes().is_empty() {
+        return Err(err(
+            "suite",
+            format!(
+                "lists no lane; give at least one of {} (see README, \"One suite, one verdict\")",
+                SUITE_LANES.join(", ")
+            ),
+        ));
+    }
+    for (lane, env) in spec.env_maps() {
+        for k in env.keys() {
+            check_env_name(k).map_err(|m| err(lane, format!("`env`: {m}")))?;
+        }
+    }
+    Ok(())
+}
