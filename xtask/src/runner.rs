@@ -180,11 +180,18 @@ pub async fn run(
     let engine = Engine::connect().await?;
     let compose = ComposeCli::detect()?;
     let images = images_present(&engine, &profile, std::slice::from_ref(&job)).await?;
-    let head = head(common, &engine, &compose, &profile, images, Settings {
-        env: job.settings_env(),
-        command: common.argv.clone(),
-        ..settings
-    });
+    let head = head(
+        common,
+        &engine,
+        &compose,
+        &profile,
+        images,
+        Settings {
+            env: job.settings_env(),
+            command: common.argv.clone(),
+            ..settings
+        },
+    );
     let mut frame = Recorded::open(
         &common.results,
         &common.repo_root,

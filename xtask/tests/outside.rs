@@ -97,10 +97,16 @@ fn runcost_measures_a_service_of_another_repository() {
     let profile = ["--profile", "bench/runcost.yaml"];
 
     let out = run(runcost(dir).args(profile).arg("setup"));
-    assert_eq!(out.status.code(), Some(0), "setup builds the profile's image");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "setup builds the profile's image"
+    );
 
     // First run, kept as the baseline in the repository's baselines/.
-    let out = run(runcost(dir).args(profile).args(["--results", "out", "suite"]));
+    let out = run(runcost(dir)
+        .args(profile)
+        .args(["--results", "out", "suite"]));
     assert_eq!(out.status.code(), Some(0));
     let results = dir.join("out");
     let first = newest_run(&results);
@@ -138,7 +144,9 @@ fn runcost_measures_a_service_of_another_repository() {
     assert!(dir.join("baselines/hold.json").is_file());
 
     // An unchanged second run passes the gate.
-    let out = run(runcost(dir).args(profile).args(["--results", "out", "suite"]));
+    let out = run(runcost(dir)
+        .args(profile)
+        .args(["--results", "out", "suite"]));
     assert_eq!(out.status.code(), Some(0));
     let second = newest_run(&results);
     assert_ne!(first, second);

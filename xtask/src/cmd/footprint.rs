@@ -25,5 +25,9 @@ pub fn plan(args: &FootprintArgs) -> Result<Planned> {
         repeats: m.repeats,
         env: m.env.iter().cloned().collect(),
     });
-    Ok(Planned { settings, opts, job })
+    Ok(Planned {
+        settings,
+        opts,
+        job,
+    })
 }

@@ -144,7 +144,10 @@ fn apply_set(lanes: &mut [(&'static str, LaneFlags)], key: &str, value: &str) ->
     };
     let flag = format!("--{}", field.replace('_', "-"));
     let value = (!value.is_empty()).then(|| value.to_string());
-    match flags.iter_mut().find(|(f, _)| *f == flag && flag != "--env") {
+    match flags
+        .iter_mut()
+        .find(|(f, _)| *f == flag && flag != "--env")
+    {
         Some(slot) => slot.1 = value,
         None => flags.push((flag, value)),
     }
@@ -197,12 +200,8 @@ fn estimate_s(p: &Planned) -> f64 {
     let window = s(p.opts.window);
     match &p.job {
         Job::Footprint(o) => o.repeats as f64 * (window + CELL_OVERHEAD_S),
-        Job::Scaling(o) => {
-            (o.sizes.len() as u32 * o.repeats) as f64 * (window + CELL_OVERHEAD_S)
-        }
-        Job::Sweep(o) => {
-            (o.values.len() as u32 * o.repeats) as f64 * (window + CELL_OVERHEAD_S)
-        }
+        Job::Scaling(o) => (o.sizes.len() as u32 * o.repeats) as f64 * (window + CELL_OVERHEAD_S),
+        Job::Sweep(o) => (o.values.len() as u32 * o.repeats) as f64 * (window + CELL_OVERHEAD_S),
         Job::Load(o) => {
             (o.rates.len().max(1) as u32 * o.repeats) as f64 * (s(o.duration) + CELL_OVERHEAD_S)
         }
@@ -306,10 +305,7 @@ mod tests {
     use super::*;
 
     fn lanes() -> Vec<(&'static str, LaneFlags)> {
-        vec![(
-            "footprint",
-            vec![("--repeats".into(), Some("5".into()))],
-        )]
+        vec![("footprint", vec![("--repeats".into(), Some("5".into()))])]
     }
 
     #[test]
@@ -332,20 +328,24 @@ mod tests {
 
     #[test]
     fn lane_flags_parse_as_the_lane_command() {
-        let argv = lane_argv(
-            "footprint",
-            &lanes()[0].1,
-            &[("A".into(), "-1".into())],
-        );
+        let argv = lane_argv("footprint", &lanes()[0].1, &[("A".into(), "-1".into())]);
         let cli = Cli::try_parse_from(&argv).unwrap();
         let Cmd::Footprint(f) = cli.cmd else {
             panic!("footprint")
         };
         assert_eq!(f.measure.repeats, 5);
         assert_eq!(f.measure.env, vec![("A".into(), "-1".into())]);
-        let bad = lane_argv("footprint", &vec![("--repeat".into(), Some("5".into()))], &[]);
+        let bad = lane_argv(
+            "footprint",
+            &vec![("--repeat".into(), Some("5".into()))],
+            &[],
+        );
         let e = Cli::try_parse_from(&bad).unwrap_err();
-        assert!(clap_message(&e).contains("--repeat"), "{}", clap_message(&e));
+        assert!(
+            clap_message(&e).contains("--repeat"),
+            "{}",
+            clap_message(&e)
+        );
     }
 
     #[test]

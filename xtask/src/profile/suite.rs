@@ -392,3 +392,94 @@ pub fn validate(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::Profile;
+    use crate::error::BadInput;
+
+    const GOOD: &str =
+        "name: t\ncompose: app.yml\nservice: app\nready: { http: { port: 8080, path: /health } }\n";
+
+    fn load(extra: &str) -> anyhow::Result<Profile> {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(
+            d.path().join("app.yml"),
+            "services:\n  app:\n    image: x\n",
+        )
+        .unwrap();
+        let p = d.path().join("p.yaml");
+        std::fs::write(&p, format!("{GOOD}{extra}")).unwrap();
+        Profile::load(&p)
+    }
+
+    /// Exit 2 (BadInput) with `p.yaml:LINE`, the field and the words of the fix.
+    fn refused(extra: &str, line: usize, says: &[&str]) {
+        let e = load(extra).unwrap_err();
+        let msg = format!("{e:#}");
+        assert!(e.downcast_ref::<BadInput>().is_some(), "{msg}");
+        assert!(msg.contains(&format!("p.yaml:{line}")), "{msg}");
+        for s in says {
+            assert!(msg.contains(s), "`{s}` not in: {msg}");
+        }
+    }
+
+    #[test]
+    fn suite_lanes_run_in_order_with_their_flags() {
+        let p = load(
+            "suite:\n  scaling: { entities: [10, 100], repeats: 2 }\n  footprint: { repeats: 5, max_duration: 30s, env: { A: \"1\" } }\n  heap: { no_overhead: true }\n",
+        )
+        .unwrap();
+        let lanes = p.spec.suite.unwrap().lanes();
+        let names: Vec<&str> = lanes.iter().map(|(n, _)| *n).collect();
+        assert_eq!(names, ["footprint", "scaling", "heap"]);
+        let flag = |i: usize, f: &str| {
+            lanes[i]
+                .1
+                .iter()
+                .find(|(k, _)| k == f)
+                .map(|(_, v)| v.clone())
+        };
+        assert_eq!(flag(0, "--repeats"), Some(Some("5".into())));
+        assert_eq!(flag(0, "--max-duration"), Some(Some("30s".into())));
+        assert_eq!(flag(0, "--env"), Some(Some("A=1".into())));
+        assert_eq!(flag(1, "--entities"), Some(Some("10,100".into())));
+        assert_eq!(flag(2, "--no-overhead"), Some(None));
+    }
+
+    #[test]
+    fn unknown_lanes_and_arguments_are_refused_with_the_line() {
+        refused(
+            "suite:\n  footprint: { repeats: 2 }\n  weather: { repeats: 1 }\n",
+            7,
+            &["suite", "unknown field `weather`", "footprint", "memcheck"],
+        );
+        refused(
+            "suite:\n  footprint:\n    repeat: 2\n",
+            7,
+            &["suite.footprint", "unknown field `repeat`", "`repeats`"],
+        );
+        refused("suite: {}\n", 5, &["field `suite`", "lists no lane"]);
+        refused(
+            "suite:\n  load:\n    rate: [100]\n    env: { \"A-B\": \"1\" }\n",
+            6,
+            &["suite.load", "`A-B` is not an environment variable name"],
+        );
+    }
+
+    #[test]
+    fn bad_env_keys_and_zero_steady_window_are_refused() {
+        refused(
+            "env:\n  GOOD: \"1\"\n  \"BAD=KEY\": \"1\"\n",
+            7,
+            &["field `env`", "`BAD=KEY`", "rename"],
+        );
+        refused("env:\n  \"1ST\": \"1\"\n", 6, &["field `env`", "`1ST`"]);
+        refused(
+            "steady:\n  window: 0s\n",
+            6,
+            &["field `steady.window`", "longer than 0s"],
+        );
+        assert!(load("steady:\n  window: 1s\n").is_ok());
+    }
+}

@@ -740,7 +740,9 @@ pub(crate) mod tests {
         assert!(at < md.find("\n## footprint").unwrap(), "{md}");
         assert!(md.contains("| footprint | complete | "), "{md}");
         assert!(
-            md.contains("| load | **FAILED**: 1 of 1 cell(s) failed; first: load-r0: refused \\| reset | "),
+            md.contains(
+                "| load | **FAILED**: 1 of 1 cell(s) failed; first: load-r0: refused \\| reset | "
+            ),
             "{md}"
         );
     }

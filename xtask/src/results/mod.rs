@@ -12,9 +12,9 @@ pub mod fault;
 pub mod leaks;
 pub mod sampling;
 pub mod schema;
-pub mod suite;
 #[cfg(test)]
 mod schema_file;
+pub mod suite;
 
 pub use sampling::{SamplerMode, TickerStats};
 pub use schema::*;
