@@ -64,6 +64,8 @@ pub enum Cmd {
     Memcheck(MemcheckArgs),
     /// Create/delete cycles against a static run: growth per cycle; exit 1 on LEAK.
     Churn(ChurnArgs),
+    /// Every lane of the profile's `suite:` into one run: exit 0 ok, 1 a LEAK, 2 a lane failed.
+    Suite(SuiteArgs),
     /// VM-backed (qemu) or container boxes: lifecycle, exec latency, density, churn.
     #[command(name = "box")]
     Box {
@@ -207,6 +209,26 @@ pub struct LoadArgs {
     /// Extra environment for the service under test (repeatable).
     #[arg(long = "env", value_name = "KEY=VALUE", value_parser = parse_env)]
     pub env: Vec<(String, String)>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct SuiteArgs {
+    /// Only these lanes of the suite, comma-separated (e.g. footprint,scaling).
+    #[arg(long, value_delimiter = ',')]
+    pub only: Vec<String>,
+    /// Override one lane argument of the profile's suite (repeatable), e.g. footprint.repeats=1.
+    #[arg(long = "set", value_name = "LANE.FIELD=VALUE", value_parser = parse_set)]
+    pub set: Vec<(String, String)>,
+    /// Extra environment for the service under test in every lane (repeatable).
+    #[arg(long = "env", value_name = "KEY=VALUE", value_parser = parse_env)]
+    pub env: Vec<(String, String)>,
+}
+
+fn parse_set(s: &str) -> Result<(String, String), String> {
+    let (k, v) = s
+        .split_once('=')
+        .ok_or_else(|| format!("`{s}` is not LANE.FIELD=VALUE"))?;
+    Ok((k.to_string(), v.to_string()))
 }
 
 /// What the heap and memcheck lanes share.

@@ -217,6 +217,7 @@ impl<'e> Recorded<'e> {
             images: head.images,
             lanes: Vec::new(),
             host_load: LoadSummary::default(),
+            suite: None,
         };
         scope.run.write_record(&record)?;
         scope.run.mark_latest()?;

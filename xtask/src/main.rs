@@ -24,7 +24,7 @@ mod runner;
 mod selfcheck;
 mod units;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches, Parser};
 use error::ExitCode;
 
 fn main() -> std::process::ExitCode {
@@ -35,7 +35,17 @@ fn main() -> std::process::ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = cli::Cli::parse();
+    // Started as `runcost` (see src/bin/runcost.rs): the project is the
+    // current directory, not the runcost checkout.
+    let cli = if cmd::started_as_runcost() {
+        let m = cli::Cli::command()
+            .name("runcost")
+            .bin_name("runcost")
+            .get_matches();
+        cli::Cli::from_arg_matches(&m).unwrap_or_else(|e| e.exit())
+    } else {
+        cli::Cli::parse()
+    };
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -11,7 +11,8 @@ use crate::lanes::{
 };
 use crate::probe::fingerprint;
 use crate::profile::Profile;
-use crate::results::{CellStatus, MetricKind, ProfileRef, RunStatus, Settings};
+use crate::results::suite::{LaneStatus, SuiteLane, SuiteRecord};
+use crate::results::{CellStatus, LaneRecord, MetricKind, ProfileRef, RunStatus, Settings};
 use anyhow::Result;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -27,6 +28,19 @@ pub struct Common {
     pub seed: u64,
     /// The command line after the program name, recorded in run.json.
     pub argv: Vec<String>,
+}
+
+/// A lane planned from its flags: what it records, how it measures, what it runs.
+pub struct Planned {
+    pub settings: Settings,
+    pub opts: MeasureOpts,
+    pub job: Job,
+}
+
+impl Planned {
+    pub fn into_parts(self) -> (Settings, MeasureOpts, Job) {
+        (self.settings, self.opts, self.job)
+    }
 }
 
 /// The lane to run, with its typed options.
@@ -78,7 +92,7 @@ impl Job {
     }
 
     /// Lane arguments that depend on the profile, checked before any side effect.
-    fn validate(&self, profile: &Profile) -> Result<()> {
+    pub fn validate(&self, profile: &Profile) -> Result<()> {
         let file = profile.path.display();
         match self {
             Job::Footprint(_) => Ok(()),
@@ -179,46 +193,19 @@ pub async fn run(
     job.validate(&profile)?;
     let engine = Engine::connect().await?;
     let compose = ComposeCli::detect()?;
-    let mut images = BTreeMap::new();
-    let wanted = profile
-        .spec
-        .build
-        .as_ref()
-        .map(|b| b.image.as_str())
-        .into_iter()
-        .chain(job.extra_image(&profile));
-    for image in wanted {
-        match engine.image_id(image).await {
-            Some(id) => {
-                images.insert(image.to_string(), id);
-            }
-            None => {
-                return Err(BadInput(format!(
-                    "image {image} of profile {} is not built; run `cargo xtask setup`",
-                    profile.name()
-                ))
-                .into())
-            }
-        }
-    }
-
-    // The frame: run dir, guard, host load, event log, record `partial`.
-    let head = Head {
-        tool: fingerprint::tool(&common.repo_root),
-        host: fingerprint::host(&engine.info, &compose),
-        profile: ProfileRef {
-            name: profile.name().into(),
-            path: profile.path.display().to_string(),
-            sha256: profile.hash.clone(),
-        },
-        settings: Settings {
+    let images = images_present(&engine, &profile, std::slice::from_ref(&job)).await?;
+    let head = head(
+        common,
+        &engine,
+        &compose,
+        &profile,
+        images,
+        Settings {
             env: job.settings_env(),
             command: common.argv.clone(),
             ..settings
         },
-        seed: common.seed,
-        images,
-    };
+    );
     let mut frame = Recorded::open(
         &common.results,
         &common.repo_root,
@@ -236,48 +223,21 @@ pub async fn run(
         judged: job.judged(&profile),
         refusal: Default::default(),
     };
-    let lane = async {
-        match &job {
-            Job::Footprint(o) => footprint::run(&ctx, o).await,
-            Job::Scaling(o) => scaling::run(&ctx, o).await,
-            Job::Sweep(o) => sweep::run(&ctx, o).await,
-            Job::Load(o) => load::run(&ctx, o).await,
-            Job::Heap(o) => heap::run(&ctx, o).await,
-            Job::Memcheck(o) => memcheck::run(&ctx, o).await,
-            Job::Churn(o) => churn::run(&ctx, o).await,
-            Job::Fault(o) => fault::run(&ctx, o).await,
-        }
-    };
-    let lane = match frame.measure(lane).await {
+    let lane = match frame.measure(run_job(&ctx, &job)).await {
         Ok(lane) => lane,
         Err(sig) => return Err(frame.interrupted(sig)),
     };
     let refusal = ctx.refusal.get().cloned();
 
     // The run's status: failed when every cell failed.
-    let failed: Vec<String> = lane
-        .cells
-        .iter()
-        .filter(|c| c.status == CellStatus::Failed)
-        .map(|c| format!("{}: {}", c.id, c.error.as_deref().unwrap_or("failed")))
-        .collect();
-    let all_failed = !lane.cells.is_empty() && failed.len() == lane.cells.len();
+    let (failed, all_failed) = failed_cells(&lane);
     let status = if all_failed {
         RunStatus::Failed
     } else {
         RunStatus::Complete
     };
     let reason = (!failed.is_empty()).then(|| format!("{} cell(s) failed", failed.len()));
-    // The images the cells really ran, whether or not runcost built them.
-    for c in &lane.cells {
-        if let Some((name, id)) = &c.image {
-            frame
-                .record
-                .images
-                .entry(name.clone())
-                .or_insert_with(|| id.clone());
-        }
-    }
+    keep_images(&mut frame, &lane);
     let cells = lane.cells.len();
     let reason = refusal.clone().or(reason);
     let outcome = frame.finish(vec![lane], status, reason)?;
@@ -297,4 +257,230 @@ pub async fn run(
         .into());
     }
     Ok(outcome)
+}
+
+/// Reports the suite's progress between lanes.
+pub trait SuiteProgress {
+    /// Lane `i` (0-based) of the suite is about to start.
+    fn lane_started(&self, i: usize);
+    /// Lane `i` ended.
+    fn lane_done(&self, i: usize, status: LaneStatus, seconds: f64);
+}
+
+/// Several lanes in ONE frame: one run directory, one record with every
+/// lane, one host-load record, one report. A lane whose cells all fail is
+/// recorded failed with its cause and the next lane still runs; the record
+/// says per lane how it ended (`suite`).
+pub async fn run_suite(
+    common: &Common,
+    profile: &Profile,
+    items: Vec<Planned>,
+    events: &dyn Events,
+    progress: &dyn SuiteProgress,
+) -> Result<Outcome> {
+    for it in &items {
+        it.job.validate(profile)?;
+    }
+    let Some(first) = items.first() else {
+        return Err(BadInput(format!(
+            "{}: the suite has no lane to run",
+            profile.path.display()
+        ))
+        .into());
+    };
+    let engine = Engine::connect().await?;
+    let compose = ComposeCli::detect()?;
+    let jobs: Vec<&Job> = items.iter().map(|i| &i.job).collect();
+    let mut images = BTreeMap::new();
+    for j in jobs {
+        images.extend(images_present(&engine, profile, std::slice::from_ref(j)).await?);
+    }
+    // The run's settings are the first lane's (what a single-lane reader
+    // expects); every lane's own are in `suite.lanes`.
+    let settings = Settings {
+        command: common.argv.clone(),
+        ..first.settings.clone()
+    };
+    let head = head(common, &engine, &compose, profile, images, settings);
+    let mut frame = Recorded::open(
+        &common.results,
+        &common.repo_root,
+        Uses::Engine,
+        head,
+        events,
+    )?;
+    let mut suite = SuiteRecord { lanes: Vec::new() };
+    let mut lanes = Vec::new();
+    for (i, it) in items.into_iter().enumerate() {
+        let Planned {
+            settings,
+            opts,
+            job,
+        } = it;
+        progress.lane_started(i);
+        let started = std::time::Instant::now();
+        let ctx = LaneCtx {
+            engine: &engine,
+            compose: &compose,
+            profile,
+            run: &frame.scope.run,
+            opts,
+            events: frame.events(),
+            judged: job.judged(profile),
+            refusal: Default::default(),
+        };
+        let lane = match frame.measure(run_job(&ctx, &job)).await {
+            Ok(lane) => lane,
+            Err(sig) => {
+                frame.record.lanes.extend(lanes);
+                frame.record.suite = Some(suite);
+                return Err(frame.interrupted(sig));
+            }
+        };
+        let refusal = ctx.refusal.get().cloned();
+        let (failed, all_failed) = failed_cells(&lane);
+        let status = if all_failed || lane.cells.is_empty() && lane.findings.is_empty() {
+            LaneStatus::Failed
+        } else if failed.is_empty() {
+            LaneStatus::Complete
+        } else {
+            LaneStatus::CellsFailed
+        };
+        let error = match (status, failed.first()) {
+            _ if refusal.is_some() => refusal,
+            (LaneStatus::Complete, _) => None,
+            (_, Some(first)) => Some(format!(
+                "{} of {} cell(s) failed; first: {first}",
+                failed.len(),
+                lane.cells.len()
+            )),
+            (_, None) => Some(
+                lane.skipped
+                    .first()
+                    .cloned()
+                    .unwrap_or_else(|| "the lane measured nothing".into()),
+            ),
+        };
+        let seconds = started.elapsed().as_secs_f64();
+        progress.lane_done(i, status, seconds);
+        keep_images(&mut frame, &lane);
+        suite.lanes.push(SuiteLane {
+            lane: lane.lane,
+            settings: Settings {
+                env: job.settings_env(),
+                ..settings
+            },
+            status,
+            error,
+            seconds,
+        });
+        lanes.push(lane);
+    }
+    let failed: Vec<String> = suite
+        .lanes
+        .iter()
+        .filter(|l| l.status != LaneStatus::Complete)
+        .map(|l| format!("{} {}", l.lane, l.status))
+        .collect();
+    let status = if suite.lanes.iter().all(|l| l.status == LaneStatus::Failed) {
+        RunStatus::Failed
+    } else {
+        RunStatus::Complete
+    };
+    let reason = (!failed.is_empty()).then(|| failed.join(", "));
+    frame.record.suite = Some(suite);
+    frame.finish(lanes, status, reason)
+}
+
+/// The run's head: tool, host, profile, settings, the images it uses.
+fn head(
+    common: &Common,
+    engine: &Engine,
+    compose: &ComposeCli,
+    profile: &Profile,
+    images: BTreeMap<String, String>,
+    settings: Settings,
+) -> Head {
+    Head {
+        tool: fingerprint::tool(&common.repo_root),
+        host: fingerprint::host(&engine.info, compose),
+        profile: ProfileRef {
+            name: profile.name().into(),
+            path: profile.path.display().to_string(),
+            sha256: profile.hash.clone(),
+        },
+        settings,
+        seed: common.seed,
+        images,
+    }
+}
+
+async fn run_job(ctx: &LaneCtx<'_>, job: &Job) -> LaneRecord {
+    match job {
+        Job::Footprint(o) => footprint::run(ctx, o).await,
+        Job::Scaling(o) => scaling::run(ctx, o).await,
+        Job::Sweep(o) => sweep::run(ctx, o).await,
+        Job::Load(o) => load::run(ctx, o).await,
+        Job::Heap(o) => heap::run(ctx, o).await,
+        Job::Memcheck(o) => memcheck::run(ctx, o).await,
+        Job::Churn(o) => churn::run(ctx, o).await,
+        Job::Fault(o) => fault::run(ctx, o).await,
+    }
+}
+
+/// The failed cells ("id: cause"), and whether every cell failed.
+fn failed_cells(lane: &LaneRecord) -> (Vec<String>, bool) {
+    let failed: Vec<String> = lane
+        .cells
+        .iter()
+        .filter(|c| c.status == CellStatus::Failed)
+        .map(|c| format!("{}: {}", c.id, c.error.as_deref().unwrap_or("failed")))
+        .collect();
+    let all = !lane.cells.is_empty() && failed.len() == lane.cells.len();
+    (failed, all)
+}
+
+/// The images the cells really ran, whether or not runcost built them.
+fn keep_images(frame: &mut Recorded<'_>, lane: &LaneRecord) {
+    for c in &lane.cells {
+        if let Some((name, id)) = &c.image {
+            frame
+                .record
+                .images
+                .entry(name.clone())
+                .or_insert_with(|| id.clone());
+        }
+    }
+}
+
+/// The profile's image and the lanes' extra images, with their ids;
+/// refused before any side effect when one is not built.
+async fn images_present(
+    engine: &Engine,
+    profile: &Profile,
+    jobs: &[Job],
+) -> Result<BTreeMap<String, String>> {
+    let mut images = BTreeMap::new();
+    let wanted = profile
+        .spec
+        .build
+        .as_ref()
+        .map(|b| b.image.as_str())
+        .into_iter()
+        .chain(jobs.iter().filter_map(|j| j.extra_image(profile)));
+    for image in wanted {
+        match engine.image_id(image).await {
+            Some(id) => {
+                images.insert(image.to_string(), id);
+            }
+            None => {
+                return Err(BadInput(format!(
+                    "image {image} of profile {} is not built; run `cargo xtask setup`",
+                    profile.name()
+                ))
+                .into())
+            }
+        }
+    }
+    Ok(images)
 }

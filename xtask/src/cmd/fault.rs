@@ -6,12 +6,31 @@ use crate::events::Reporter;
 use crate::lanes::fault::FaultOpts;
 use crate::lanes::MeasureOpts;
 use crate::results::{LaneKind, Settings};
-use crate::runner::{self, Common, Job};
+use crate::runner::{self, Common, Job, Planned};
 use anyhow::Result;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 pub async fn run(common: &Common, a: FaultArgs) -> Result<ExitCode> {
+    let (settings, opts, job) = plan(&a)?.into_parts();
+    let reporter = Reporter::new(common.quiet);
+    let outcome = runner::run(common, settings, opts, job, &reporter).await?;
+    drop(reporter);
+    if common.json {
+        println!("{}", serde_json::to_string_pretty(&outcome.record)?);
+    } else {
+        for lane in &outcome.record.lanes {
+            for f in &lane.findings {
+                println!("{}", crate::report::words::finding(f));
+            }
+        }
+        println!("report: {}", outcome.run.path("report.md").display());
+    }
+    Ok(ExitCode::Ok)
+}
+
+/// The lane's typed options from its flags (also for `suite`).
+pub fn plan(a: &FaultArgs) -> Result<Planned> {
     if a.burst == 0 {
         bad_input!("--burst 0: a burst needs at least one fault");
     }
@@ -68,18 +87,9 @@ pub async fn run(common: &Common, a: FaultArgs) -> Result<ExitCode> {
         band_frac: a.band,
         env,
     });
-    let reporter = Reporter::new(common.quiet);
-    let outcome = runner::run(common, settings, opts, job, &reporter).await?;
-    drop(reporter);
-    if common.json {
-        println!("{}", serde_json::to_string_pretty(&outcome.record)?);
-    } else {
-        for lane in &outcome.record.lanes {
-            for f in &lane.findings {
-                println!("{}", crate::report::words::finding(f));
-            }
-        }
-        println!("report: {}", outcome.run.path("report.md").display());
-    }
-    Ok(ExitCode::Ok)
+    Ok(Planned {
+        settings,
+        opts,
+        job,
+    })
 }

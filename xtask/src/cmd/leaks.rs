@@ -10,7 +10,7 @@ use crate::lanes::heap::HeapOpts;
 use crate::lanes::memcheck::MemcheckOpts;
 use crate::lanes::MeasureOpts;
 use crate::results::{LaneKind, Settings};
-use crate::runner::{self, Common, Job};
+use crate::runner::{self, Common, Job, Planned};
 use crate::units::HumanDuration;
 use anyhow::Result;
 use runcost_stats::leak::LeakVerdict;
@@ -48,6 +48,12 @@ fn tool_settings(lane: LaneKind, t: &ToolArgs) -> Result<(Settings, MeasureOpts)
 }
 
 pub async fn heap(common: &Common, a: HeapArgs) -> Result<ExitCode> {
+    let (settings, opts, job) = plan_heap(&a)?.into_parts();
+    finish(common, settings, opts, job).await
+}
+
+/// The heap lane's typed options from its flags (also for `suite`).
+pub fn plan_heap(a: &HeapArgs) -> Result<Planned> {
     let (mut settings, opts) = tool_settings(LaneKind::Heap, &a.tool)?;
     settings
         .lane_args
@@ -58,20 +64,40 @@ pub async fn heap(common: &Common, a: HeapArgs) -> Result<ExitCode> {
         env: a.tool.env.iter().cloned().collect(),
         overhead: !a.no_overhead,
     });
-    finish(common, settings, opts, job).await
+    Ok(Planned {
+        settings,
+        opts,
+        job,
+    })
 }
 
 pub async fn memcheck(common: &Common, a: MemcheckArgs) -> Result<ExitCode> {
+    let (settings, opts, job) = plan_memcheck(&a)?.into_parts();
+    finish(common, settings, opts, job).await
+}
+
+/// The memcheck lane's typed options from its flags (also for `suite`).
+pub fn plan_memcheck(a: &MemcheckArgs) -> Result<Planned> {
     let (settings, opts) = tool_settings(LaneKind::Memcheck, &a.tool)?;
     let job = Job::Memcheck(MemcheckOpts {
         duration: a.tool.duration.0,
         cycles: a.tool.cycles,
         env: a.tool.env.iter().cloned().collect(),
     });
-    finish(common, settings, opts, job).await
+    Ok(Planned {
+        settings,
+        opts,
+        job,
+    })
 }
 
 pub async fn churn(common: &Common, a: ChurnArgs) -> Result<ExitCode> {
+    let (settings, opts, job) = plan_churn(&a)?.into_parts();
+    finish(common, settings, opts, job).await
+}
+
+/// The churn lane's typed options from its flags (also for `suite`).
+pub fn plan_churn(a: &ChurnArgs) -> Result<Planned> {
     if a.cycles == 0 || a.cycles > 1_000_000 {
         bad_input!("--cycles {}: give between 1 and 1000000 cycles", a.cycles);
     }
@@ -116,7 +142,11 @@ pub async fn churn(common: &Common, a: ChurnArgs) -> Result<ExitCode> {
         settle: a.settle.0,
         env: a.env.iter().cloned().collect(),
     });
-    finish(common, settings, opts, job).await
+    Ok(Planned {
+        settings,
+        opts,
+        job,
+    })
 }
 
 /// Runs the lane, prints its verdicts, and turns a LEAK into exit code 1.

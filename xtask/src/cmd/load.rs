@@ -6,12 +6,36 @@ use crate::events::Reporter;
 use crate::lanes::load::{LoadMode, LoadOpts};
 use crate::lanes::MeasureOpts;
 use crate::results::{LaneKind, Settings};
-use crate::runner::{self, Common, Job};
+use crate::runner::{self, Common, Job, Planned};
 use anyhow::Result;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 pub async fn run(common: &Common, a: LoadArgs) -> Result<ExitCode> {
+    let (settings, opts, job) = plan(common, &a)?.into_parts();
+    let reporter = Reporter::new(common.quiet);
+    let outcome = runner::run(common, settings, opts, job, &reporter).await?;
+    drop(reporter);
+    if common.json {
+        println!("{}", serde_json::to_string_pretty(&outcome.record)?);
+        return Ok(ExitCode::Ok);
+    }
+    for lane in &outcome.record.lanes {
+        for c in &lane.cells {
+            if let Some(r) = &c.load {
+                println!("{:<22} {}", c.id, r.summary());
+            }
+        }
+        for s in &lane.skipped {
+            println!("note: {s}");
+        }
+    }
+    println!("report: {}", outcome.run.path("report.md").display());
+    Ok(ExitCode::Ok)
+}
+
+/// The lane's typed options from its flags (also for `suite`).
+pub fn plan(common: &Common, a: &LoadArgs) -> Result<Planned> {
     let rates = parse_rates(&a.rate, a.mode)?;
     let (duration, warmup) = (a.duration.0, a.warmup.0);
     if duration <= warmup || duration - warmup < Duration::from_secs(1) {
@@ -66,25 +90,11 @@ pub async fn run(common: &Common, a: LoadArgs) -> Result<ExitCode> {
         env,
         seed: common.seed,
     });
-    let reporter = Reporter::new(common.quiet);
-    let outcome = runner::run(common, settings, opts, job, &reporter).await?;
-    drop(reporter);
-    if common.json {
-        println!("{}", serde_json::to_string_pretty(&outcome.record)?);
-        return Ok(ExitCode::Ok);
-    }
-    for lane in &outcome.record.lanes {
-        for c in &lane.cells {
-            if let Some(r) = &c.load {
-                println!("{:<22} {}", c.id, r.summary());
-            }
-        }
-        for s in &lane.skipped {
-            println!("note: {s}");
-        }
-    }
-    println!("report: {}", outcome.run.path("report.md").display());
-    Ok(ExitCode::Ok)
+    Ok(Planned {
+        settings,
+        opts,
+        job,
+    })
 }
 
 /// `--rate`: positive numbers, distinct; none in closed loop.

@@ -13,6 +13,7 @@ mod list;
 mod load;
 mod scaling;
 mod setup;
+mod suite;
 
 use crate::cli::{Cli, Cmd, SelfcheckCmd};
 use crate::error::ExitCode;
@@ -24,7 +25,11 @@ use std::path::{Path, PathBuf};
 const DEFAULT_PROFILE: &str = "gateway";
 
 pub async fn dispatch(cli: Cli, argv: Vec<String>) -> Result<ExitCode> {
-    let repo_root = repo_root()?;
+    let repo_root = if started_as_runcost() {
+        project_root()?
+    } else {
+        repo_root()?
+    };
     let g = &cli.global;
     let results = if g.results.is_absolute() {
         g.results.clone()
@@ -52,6 +57,7 @@ pub async fn dispatch(cli: Cli, argv: Vec<String>) -> Result<ExitCode> {
         Cmd::Heap(a) => leaks::heap(&common, a).await,
         Cmd::Memcheck(a) => leaks::memcheck(&common, a).await,
         Cmd::Churn(a) => leaks::churn(&common, a).await,
+        Cmd::Suite(a) => suite::run(&common, a).await,
         Cmd::Box { what } => boxes::run(&common, what).await,
         Cmd::Report { run } => {
             let dir = crate::rundir::resolve_run(&common.results, run.as_deref())?;
@@ -126,6 +132,43 @@ pub(crate) fn repo_root() -> Result<PathBuf> {
         return Ok(root.to_path_buf());
     }
     std::env::current_dir().context("current directory")
+}
+
+/// Whether the process was started as `runcost` (src/bin/runcost.rs sets
+/// argv[0]; a symlink named runcost does too).
+pub fn started_as_runcost() -> bool {
+    std::env::args_os()
+        .next()
+        .is_some_and(|a| Path::new(&a).file_name() == Some("runcost".as_ref()))
+}
+
+/// `runcost`'s root: `RUNCOST_ROOT`, else the current directory (the
+/// repository of the service measured: `profiles/`, `results/` and
+/// `baselines/` are looked up there).
+fn project_root() -> Result<PathBuf> {
+    if let Ok(dir) = std::env::var("RUNCOST_ROOT") {
+        return Ok(PathBuf::from(dir));
+    }
+    std::env::current_dir().context("current directory")
+}
+
+/// Whether `root` is the runcost checkout (its setup script, bundled
+/// targets and box guest are there) or another project's repository.
+pub fn is_checkout(root: &Path) -> bool {
+    root.join("scripts/setup").is_file() && root.join("xtask/Cargo.toml").is_file()
+}
+
+/// Where `setup` stages a profile's image context: under the checkout's
+/// `target/`, else in the user's cache (never in the measured repository).
+pub fn image_stage(root: &Path, profile: &str) -> PathBuf {
+    if is_checkout(root) {
+        return root.join("target/runcost-images").join(profile);
+    }
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(std::env::temp_dir);
+    cache.join("runcost/images").join(profile)
 }
 
 /// Typed measurement options from the shared flags.

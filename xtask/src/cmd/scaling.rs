@@ -6,10 +6,20 @@ use crate::events::Reporter;
 use crate::lanes::scaling::ScalingOpts;
 use crate::lanes::sweep::SweepOpts;
 use crate::results::LaneKind;
-use crate::runner::{self, Common, Job};
+use crate::runner::{self, Common, Job, Planned};
 use anyhow::Result;
 
 pub async fn scaling(common: &Common, args: ScalingArgs) -> Result<ExitCode> {
+    let (settings, opts, job) = plan_scaling(common, &args)?.into_parts();
+    let reporter = Reporter::new(common.quiet);
+    let outcome = runner::run(common, settings, opts, job, &reporter).await?;
+    drop(reporter);
+    super::print_outcome(common, &outcome)?;
+    Ok(ExitCode::Ok)
+}
+
+/// The scaling lane's typed options from its flags (also for `suite`).
+pub fn plan_scaling(common: &Common, args: &ScalingArgs) -> Result<Planned> {
     let sizes = parse_sizes(&args.entities)?;
     let (mut settings, opts) = super::measure_settings(LaneKind::Scaling, &args.measure)?;
     let mut metrics: Vec<_> = args.metric.iter().map(|m| m.kind()).collect();
@@ -42,6 +52,15 @@ pub async fn scaling(common: &Common, args: ScalingArgs) -> Result<ExitCode> {
         env: args.measure.env.iter().cloned().collect(),
         seed: common.seed,
     });
+    Ok(Planned {
+        settings,
+        opts,
+        job,
+    })
+}
+
+pub async fn sweep(common: &Common, args: SweepArgs) -> Result<ExitCode> {
+    let (settings, opts, job) = plan_sweep(common, &args)?.into_parts();
     let reporter = Reporter::new(common.quiet);
     let outcome = runner::run(common, settings, opts, job, &reporter).await?;
     drop(reporter);
@@ -49,7 +68,8 @@ pub async fn scaling(common: &Common, args: ScalingArgs) -> Result<ExitCode> {
     Ok(ExitCode::Ok)
 }
 
-pub async fn sweep(common: &Common, args: SweepArgs) -> Result<ExitCode> {
+/// The sweep lane's typed options from its flags (also for `suite`).
+pub fn plan_sweep(common: &Common, args: &SweepArgs) -> Result<Planned> {
     let (knob, values) = parse_knob(&args.knob)?;
     let (mut settings, opts) = super::measure_settings(LaneKind::Sweep, &args.measure)?;
     settings.lane_args.insert("knob".into(), args.knob.clone());
@@ -60,11 +80,11 @@ pub async fn sweep(common: &Common, args: SweepArgs) -> Result<ExitCode> {
         env: args.measure.env.iter().cloned().collect(),
         seed: common.seed,
     });
-    let reporter = Reporter::new(common.quiet);
-    let outcome = runner::run(common, settings, opts, job, &reporter).await?;
-    drop(reporter);
-    super::print_outcome(common, &outcome)?;
-    Ok(ExitCode::Ok)
+    Ok(Planned {
+        settings,
+        opts,
+        job,
+    })
 }
 
 /// `--entities`: positive integers, no duplicates, at least two.

@@ -13,6 +13,25 @@ use std::process::Command;
 pub async fn run(common: &Common, only: Option<&str>) -> Result<ExitCode> {
     let root = &common.repo_root;
     let one = only.map(|arg| Profile::resolve(root, arg)).transpose()?;
+    if !super::is_checkout(root) {
+        // Another project's repository: no engine installer, bundled
+        // targets or box guest here; build the profile's own images.
+        let Some(profile) = one else {
+            return Err(BadInput(format!(
+                "{}: not the runcost checkout, so there are no bundled profiles to set up;                  give --profile path/to/profile.yaml",
+                root.display()
+            ))
+            .into());
+        };
+        if !build_images(root, &profile)? {
+            say(&format!(
+                "profile {} has no `build:` and no `wrap.dockerfile`: nothing to build; its images must exist locally",
+                profile.name()
+            ));
+        }
+        say("ready; check with `runcost doctor`");
+        return Ok(ExitCode::Ok);
+    }
     let status = Command::new("bash")
         .arg(root.join("scripts/setup"))
         .status()
@@ -59,7 +78,7 @@ const TEST_TARGETS: &[&str] = &["targets/forker/forker.yaml"];
 /// declares neither.
 fn build_images(root: &std::path::Path, profile: &Profile) -> Result<bool> {
     let dir = profile.path.parent().unwrap_or(root);
-    let stage = root.join("target/runcost-images").join(profile.name());
+    let stage = super::image_stage(root, profile.name());
     let tools = profile
         .spec
         .wrap

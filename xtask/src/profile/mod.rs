@@ -13,6 +13,7 @@ use std::time::Duration;
 pub mod load;
 pub mod prewarm;
 mod spec;
+pub mod suite;
 pub mod thresholds;
 pub use spec::*;
 
@@ -300,6 +301,35 @@ impl Profile {
         }
         if let Some(load) = &spec.load {
             load::validate(&shown.to_string(), text, load)?;
+        }
+        for k in spec.env.keys() {
+            check_env_name(k).map_err(|m| {
+                // Point at the key's own line (the first `env:` may be another section's).
+                let line = text
+                    .lines()
+                    .position(|l| l.contains(k.as_str()) && l.contains(':'))
+                    .map(|i| format!(":{}", i + 1))
+                    .unwrap_or_default();
+                anyhow::Error::from(BadInput(format!(
+                    "{shown}{line}: field `env`: {m}; rename the variable"
+                )))
+            })?;
+        }
+        if spec.steady.window.0.is_zero() {
+            return Err(in_section_early(
+                text,
+                &shown,
+                "steady",
+                "window",
+                "must be longer than 0s: the slope is judged over this trailing window (e.g. 3s)",
+            ));
+        }
+        if let Some(s) = &spec.suite {
+            suite::validate(
+                s,
+                &|key, msg| in_section_early(text, &shown, "suite", key, &msg),
+                check_env_name,
+            )?;
         }
         if spec.steady.floor_bytes_per_s <= 0.0 || !spec.steady.floor_bytes_per_s.is_finite() {
             return Err(err("floor_bytes_per_s", "must be a positive number".into()));
@@ -638,6 +668,25 @@ pub fn compose_service_names(file: &Path) -> Result<Vec<String>> {
         .keys()
         .filter_map(|k| k.as_str().map(str::to_owned))
         .collect())
+}
+
+/// A bad `section.key`, pointed at its line inside the section.
+fn in_section_early(
+    text: &str,
+    shown: &std::path::Display<'_>,
+    section: &str,
+    key: &str,
+    msg: &str,
+) -> anyhow::Error {
+    let line = line_in_section(text, section, key)
+        .map(|l| format!(":{l}"))
+        .unwrap_or_default();
+    let field = if key == section {
+        section.to_string()
+    } else {
+        format!("{section}.{key}")
+    };
+    BadInput(format!("{shown}{line}: field `{field}`: {msg}")).into()
 }
 
 /// 1-based line of the first `key:` in a YAML text, to point errors at it.

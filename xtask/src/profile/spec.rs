@@ -76,6 +76,9 @@ pub struct ProfileSpec {
     pub thresholds: BTreeMap<String, super::thresholds::ThresholdOverride>,
     #[serde(default)]
     pub budgets: BTreeMap<String, super::thresholds::Budget>,
+    /// The lanes `suite` runs into one run, with their arguments.
+    #[serde(default)]
+    pub suite: Option<super::suite::SuiteSpec>,
 }
 
 /// The target under heaptrack or valgrind: an image that has the tools,

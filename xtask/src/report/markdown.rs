@@ -121,6 +121,9 @@ fn render(r: &RunRecord, charts: &[ChartRef]) -> String {
             short(v.trim_start_matches("sha256:"))
         );
     }
+    if let Some(suite) = &r.suite {
+        suite_table(&mut s, suite);
+    }
     for lane in &r.lanes {
         lane_section(&mut s, lane, charts);
     }
@@ -131,6 +134,35 @@ fn render(r: &RunRecord, charts: &[ChartRef]) -> String {
         s.push_str(super::leaks::HOW_TO_READ);
     }
     s
+}
+
+/// A suite run: how each lane ended and with which settings (the header's
+/// settings row is the first lane's).
+fn suite_table(s: &mut String, suite: &crate::results::suite::SuiteRecord) {
+    let _ = writeln!(s, "\n## Suite\n");
+    let _ = writeln!(s, "| lane | status | settings | time |");
+    let _ = writeln!(s, "|---|---|---|---:|");
+    for l in &suite.lanes {
+        let st = &l.settings;
+        let mut args: Vec<String> = st
+            .lane_args
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        args.insert(0, format!("{} repeat(s)", st.repeats));
+        args.extend(st.env.iter().map(|(k, v)| format!("`{k}={v}`")));
+        let status = match &l.error {
+            Some(e) => format!("**{}**: {}", l.status, e.replace('|', "\\|")),
+            None => l.status.to_string(),
+        };
+        let _ = writeln!(
+            s,
+            "| {} | {status} | {} | {:.0} s |",
+            l.lane,
+            args.join(" · "),
+            l.seconds
+        );
+    }
 }
 
 fn is_box_lane(lane: LaneKind) -> bool {
@@ -671,6 +703,7 @@ pub(crate) mod tests {
                 max_cpu_psi: Some(1.5),
                 overloaded: false,
             },
+            suite: None,
         }
     }
 
@@ -689,5 +722,41 @@ pub(crate) mod tests {
             },
         ];
         insta::assert_snapshot!(RunReport { charts: &charts }.render(&fixture()).unwrap());
+    }
+
+    #[test]
+    fn suite_report_has_a_row_per_lane_with_its_cause() {
+        use crate::results::suite::{LaneStatus, SuiteLane, SuiteRecord};
+        let mut r = fixture();
+        let lane = |lane, status, error: Option<&str>| SuiteLane {
+            lane,
+            settings: Settings {
+                lane,
+                ..r.settings.clone()
+            },
+            status,
+            error: error.map(str::to_string),
+            seconds: 42.0,
+        };
+        r.suite = Some(SuiteRecord {
+            lanes: vec![
+                lane(LaneKind::Footprint, LaneStatus::Complete, None),
+                lane(
+                    LaneKind::Load,
+                    LaneStatus::Failed,
+                    Some("1 of 1 cell(s) failed; first: load-r0: refused | reset"),
+                ),
+            ],
+        });
+        let md = RunReport { charts: &[] }.render(&r).unwrap();
+        let at = md.find("## Suite").expect("a suite section");
+        assert!(at < md.find("\n## footprint").unwrap(), "{md}");
+        assert!(md.contains("| footprint | complete | "), "{md}");
+        assert!(
+            md.contains(
+                "| load | **FAILED**: 1 of 1 cell(s) failed; first: load-r0: refused \\| reset | "
+            ),
+            "{md}"
+        );
     }
 }

@@ -574,5 +574,6 @@ pub fn every_kind() -> RunRecord {
             max_cpu_psi: Some(4.5),
             overloaded: false,
         },
+        suite: None,
     }
 }

@@ -14,6 +14,7 @@ pub mod sampling;
 pub mod schema;
 #[cfg(test)]
 mod schema_file;
+pub mod suite;
 
 pub use sampling::{SamplerMode, TickerStats};
 pub use schema::*;

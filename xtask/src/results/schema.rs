@@ -30,6 +30,9 @@ pub struct RunRecord {
     pub images: BTreeMap<String, String>,
     pub lanes: Vec<LaneRecord>,
     pub host_load: LoadSummary,
+    /// A `suite` run: its planned lanes, their settings and outcomes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suite: Option<super::suite::SuiteRecord>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

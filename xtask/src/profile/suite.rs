@@ -1,0 +1,485 @@
+//! The profile's `suite:` section: which lanes `suite` runs, in this order,
+//! each with the arguments its own command takes (the flag names with `_`
+//! for `-`; a field left out takes the command's default). Unknown lanes
+//! and arguments are refused by the parser with the line and the names it
+//! accepts; values are checked by the lane's own command before anything
+//! runs (`cmd::suite`).
+
+use crate::units::HumanDuration;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// `suite:`: one entry per lane, every entry optional.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SuiteSpec {
+    #[serde(default)]
+    pub footprint: Option<MeasureLane>,
+    #[serde(default)]
+    pub scaling: Option<ScalingLane>,
+    #[serde(default)]
+    pub sweep: Option<SweepLane>,
+    #[serde(default)]
+    pub load: Option<LoadLane>,
+    #[serde(default)]
+    pub fault: Option<FaultLane>,
+    #[serde(default)]
+    pub churn: Option<ChurnLane>,
+    #[serde(default)]
+    pub heap: Option<HeapLane>,
+    #[serde(default)]
+    pub memcheck: Option<ToolLane>,
+}
+
+/// The lanes a suite can hold, in the order it runs them: the cheap
+/// steady-state lanes first, the slow tool lanes last.
+pub const SUITE_LANES: [&str; 8] = [
+    "footprint",
+    "scaling",
+    "sweep",
+    "load",
+    "fault",
+    "churn",
+    "heap",
+    "memcheck",
+];
+
+/// A lane's arguments as the flags of its command: (`--flag`, values).
+/// A flag with no value is a switch; a list is one comma-joined value.
+pub type LaneFlags = Vec<(String, Option<String>)>;
+
+impl SuiteSpec {
+    /// The lanes listed, in run order, with their flags.
+    pub fn lanes(&self) -> Vec<(&'static str, LaneFlags)> {
+        let mut out = Vec::new();
+        let mut add = |name: &'static str, flags: Option<LaneFlags>| {
+            if let Some(f) = flags {
+                out.push((name, f));
+            }
+        };
+        add("footprint", self.footprint.as_ref().map(MeasureLane::flags));
+        add("scaling", self.scaling.as_ref().map(ScalingLane::flags));
+        add("sweep", self.sweep.as_ref().map(SweepLane::flags));
+        add("load", self.load.as_ref().map(LoadLane::flags));
+        add("fault", self.fault.as_ref().map(FaultLane::flags));
+        add("churn", self.churn.as_ref().map(ChurnLane::flags));
+        add("heap", self.heap.as_ref().map(HeapLane::flags));
+        add("memcheck", self.memcheck.as_ref().map(ToolLane::flags));
+        out
+    }
+
+    /// Every `env:` map of the suite's lanes, with the lane's name.
+    pub fn env_maps(&self) -> Vec<(&'static str, &BTreeMap<String, String>)> {
+        [
+            ("footprint", self.footprint.as_ref().map(|l| &l.env)),
+            ("scaling", self.scaling.as_ref().map(|l| &l.env)),
+            ("sweep", self.sweep.as_ref().map(|l| &l.env)),
+            ("load", self.load.as_ref().map(|l| &l.env)),
+            ("fault", self.fault.as_ref().map(|l| &l.env)),
+            ("churn", self.churn.as_ref().map(|l| &l.env)),
+            ("heap", self.heap.as_ref().map(|l| &l.env)),
+            ("memcheck", self.memcheck.as_ref().map(|l| &l.env)),
+        ]
+        .into_iter()
+        .filter_map(|(n, e)| Some((n, e?)))
+        .collect()
+    }
+}
+
+/// Flags as they are built: one push per field that is set.
+#[derive(Default)]
+struct Flags(LaneFlags);
+
+impl Flags {
+    fn opt<T: std::fmt::Display>(&mut self, flag: &str, v: &Option<T>) -> &mut Self {
+        if let Some(v) = v {
+            self.0.push((flag.to_string(), Some(v.to_string())));
+        }
+        self
+    }
+    fn list<T: std::fmt::Display>(&mut self, flag: &str, v: &[T]) -> &mut Self {
+        if !v.is_empty() {
+            let joined: Vec<String> = v.iter().map(ToString::to_string).collect();
+            self.0.push((flag.to_string(), Some(joined.join(","))));
+        }
+        self
+    }
+    fn switch(&mut self, flag: &str, on: bool) -> &mut Self {
+        if on {
+            self.0.push((flag.to_string(), None));
+        }
+        self
+    }
+    fn env(&mut self, env: &BTreeMap<String, String>) -> &mut Self {
+        for (k, v) in env {
+            self.0.push(("--env".into(), Some(format!("{k}={v}"))));
+        }
+        self
+    }
+}
+
+/// `footprint:` (and the measurement part of `scaling:` and `sweep:`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MeasureLane {
+    pub repeats: Option<u32>,
+    pub duration: Option<HumanDuration>,
+    pub max_duration: Option<HumanDuration>,
+    pub ci_target: Option<f64>,
+    pub rate: Option<f64>,
+    pub sampler: Option<String>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+}
+
+impl MeasureLane {
+    fn flags(&self) -> LaneFlags {
+        let mut f = Flags::default();
+        self.push(&mut f);
+        f.0
+    }
+    fn push(&self, f: &mut Flags) {
+        f.opt("--repeats", &self.repeats)
+            .opt("--duration", &self.duration)
+            .opt("--max-duration", &self.max_duration)
+            .opt("--ci-target", &self.ci_target)
+            .opt("--rate", &self.rate)
+            .opt("--sampler", &self.sampler)
+            .env(&self.env);
+    }
+}
+
+/// `scaling:`: entity counts, metrics, and the measurement arguments.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScalingLane {
+    pub entities: Vec<u64>,
+    #[serde(default)]
+    pub metric: Vec<String>,
+    pub repeats: Option<u32>,
+    pub duration: Option<HumanDuration>,
+    pub max_duration: Option<HumanDuration>,
+    pub ci_target: Option<f64>,
+    pub rate: Option<f64>,
+    pub sampler: Option<String>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+}
+
+impl ScalingLane {
+    fn flags(&self) -> LaneFlags {
+        let mut f = Flags::default();
+        f.list("--entities", &self.entities)
+            .list("--metric", &self.metric);
+        self.measure().push(&mut f);
+        f.0
+    }
+    fn measure(&self) -> MeasureLane {
+        MeasureLane {
+            repeats: self.repeats,
+            duration: self.duration,
+            max_duration: self.max_duration,
+            ci_target: self.ci_target,
+            rate: self.rate,
+            sampler: self.sampler.clone(),
+            env: self.env.clone(),
+        }
+    }
+}
+
+/// `sweep:`: `knob: NAME=v1,v2,...` and the measurement arguments.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SweepLane {
+    pub knob: String,
+    pub repeats: Option<u32>,
+    pub duration: Option<HumanDuration>,
+    pub max_duration: Option<HumanDuration>,
+    pub ci_target: Option<f64>,
+    pub rate: Option<f64>,
+    pub sampler: Option<String>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+}
+
+impl SweepLane {
+    fn flags(&self) -> LaneFlags {
+        let mut f = Flags::default();
+        f.opt("--knob", &Some(&self.knob));
+        MeasureLane {
+            repeats: self.repeats,
+            duration: self.duration,
+            max_duration: self.max_duration,
+            ci_target: self.ci_target,
+            rate: self.rate,
+            sampler: self.sampler.clone(),
+            env: self.env.clone(),
+        }
+        .push(&mut f);
+        f.0
+    }
+}
+
+/// `load:`: intended rates (open loop) and the generator's arguments.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoadLane {
+    #[serde(default)]
+    pub rate: Vec<f64>,
+    pub mode: Option<String>,
+    pub duration: Option<HumanDuration>,
+    pub warmup: Option<HumanDuration>,
+    pub connections: Option<usize>,
+    pub repeats: Option<u32>,
+    pub sample_rate: Option<f64>,
+    pub sampler: Option<String>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+}
+
+impl LoadLane {
+    fn flags(&self) -> LaneFlags {
+        let mut f = Flags::default();
+        f.list("--rate", &self.rate)
+            .opt("--mode", &self.mode)
+            .opt("--duration", &self.duration)
+            .opt("--warmup", &self.warmup)
+            .opt("--connections", &self.connections)
+            .opt("--repeats", &self.repeats)
+            .opt("--sample-rate", &self.sample_rate)
+            .opt("--sampler", &self.sampler)
+            .env(&self.env);
+        f.0
+    }
+}
+
+/// `fault:`: the burst and its windows.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultLane {
+    pub burst: Option<u32>,
+    pub repeats: Option<u32>,
+    pub before: Option<HumanDuration>,
+    pub after: Option<HumanDuration>,
+    pub sample_rate: Option<f64>,
+    pub probe_rate: Option<f64>,
+    pub band: Option<f64>,
+    pub sampler: Option<String>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+}
+
+impl FaultLane {
+    fn flags(&self) -> LaneFlags {
+        let mut f = Flags::default();
+        f.opt("--burst", &self.burst)
+            .opt("--repeats", &self.repeats)
+            .opt("--before", &self.before)
+            .opt("--after", &self.after)
+            .opt("--sample-rate", &self.sample_rate)
+            .opt("--probe-rate", &self.probe_rate)
+            .opt("--band", &self.band)
+            .opt("--sampler", &self.sampler)
+            .env(&self.env);
+        f.0
+    }
+}
+
+/// `churn:`: create/delete cycles against a static run.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChurnLane {
+    pub cycles: Option<u32>,
+    pub warmup_cycles: Option<u32>,
+    #[serde(default)]
+    pub metrics: Vec<String>,
+    pub settle: Option<HumanDuration>,
+    pub sampler: Option<String>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+}
+
+impl ChurnLane {
+    fn flags(&self) -> LaneFlags {
+        let mut f = Flags::default();
+        f.opt("--cycles", &self.cycles)
+            .opt("--warmup-cycles", &self.warmup_cycles)
+            .list("--metrics", &self.metrics)
+            .opt("--settle", &self.settle)
+            .opt("--sampler", &self.sampler)
+            .env(&self.env);
+        f.0
+    }
+}
+
+/// `memcheck:` (and the tool part of `heap:`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ToolLane {
+    pub duration: Option<HumanDuration>,
+    pub cycles: Option<u32>,
+    pub rate: Option<f64>,
+    pub sampler: Option<String>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+}
+
+impl ToolLane {
+    fn flags(&self) -> LaneFlags {
+        let mut f = Flags::default();
+        self.push(&mut f);
+        f.0
+    }
+    fn push(&self, f: &mut Flags) {
+        f.opt("--duration", &self.duration)
+            .opt("--cycles", &self.cycles)
+            .opt("--rate", &self.rate)
+            .opt("--sampler", &self.sampler)
+            .env(&self.env);
+    }
+}
+
+/// `heap:`: the tool arguments, and whether to skip the overhead run.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HeapLane {
+    #[serde(default)]
+    pub no_overhead: bool,
+    pub duration: Option<HumanDuration>,
+    pub cycles: Option<u32>,
+    pub rate: Option<f64>,
+    pub sampler: Option<String>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+}
+
+impl HeapLane {
+    fn flags(&self) -> LaneFlags {
+        let mut f = Flags::default();
+        ToolLane {
+            duration: self.duration,
+            cycles: self.cycles,
+            rate: self.rate,
+            sampler: self.sampler.clone(),
+            env: self.env.clone(),
+        }
+        .push(&mut f);
+        f.switch("--no-overhead", self.no_overhead);
+        f.0
+    }
+}
+
+/// Checks of the section that need no lane: at least one lane, and the
+/// names of its environment variables. `err(key, msg)` points at the line.
+pub fn validate(
+    spec: &SuiteSpec,
+    err: &dyn Fn(&str, String) -> anyhow::Error,
+    check_env_name: fn(&str) -> Result<(), String>,
+) -> anyhow::Result<()> {
+    if spec.lanes().is_empty() {
+        return Err(err(
+            "suite",
+            format!(
+                "lists no lane; give at least one of {} (see README, \"One suite, one verdict\")",
+                SUITE_LANES.join(", ")
+            ),
+        ));
+    }
+    for (lane, env) in spec.env_maps() {
+        for k in env.keys() {
+            check_env_name(k).map_err(|m| err(lane, format!("`env`: {m}")))?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Profile;
+    use crate::error::BadInput;
+
+    const GOOD: &str =
+        "name: t\ncompose: app.yml\nservice: app\nready: { http: { port: 8080, path: /health } }\n";
+
+    fn load(extra: &str) -> anyhow::Result<Profile> {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(
+            d.path().join("app.yml"),
+            "services:\n  app:\n    image: x\n",
+        )
+        .unwrap();
+        let p = d.path().join("p.yaml");
+        std::fs::write(&p, format!("{GOOD}{extra}")).unwrap();
+        Profile::load(&p)
+    }
+
+    /// Exit 2 (BadInput) with `p.yaml:LINE`, the field and the words of the fix.
+    fn refused(extra: &str, line: usize, says: &[&str]) {
+        let e = load(extra).unwrap_err();
+        let msg = format!("{e:#}");
+        assert!(e.downcast_ref::<BadInput>().is_some(), "{msg}");
+        assert!(msg.contains(&format!("p.yaml:{line}")), "{msg}");
+        for s in says {
+            assert!(msg.contains(s), "`{s}` not in: {msg}");
+        }
+    }
+
+    #[test]
+    fn suite_lanes_run_in_order_with_their_flags() {
+        let p = load(
+            "suite:\n  scaling: { entities: [10, 100], repeats: 2 }\n  footprint: { repeats: 5, max_duration: 30s, env: { A: \"1\" } }\n  heap: { no_overhead: true }\n",
+        )
+        .unwrap();
+        let lanes = p.spec.suite.unwrap().lanes();
+        let names: Vec<&str> = lanes.iter().map(|(n, _)| *n).collect();
+        assert_eq!(names, ["footprint", "scaling", "heap"]);
+        let flag = |i: usize, f: &str| {
+            lanes[i]
+                .1
+                .iter()
+                .find(|(k, _)| k == f)
+                .map(|(_, v)| v.clone())
+        };
+        assert_eq!(flag(0, "--repeats"), Some(Some("5".into())));
+        assert_eq!(flag(0, "--max-duration"), Some(Some("30s".into())));
+        assert_eq!(flag(0, "--env"), Some(Some("A=1".into())));
+        assert_eq!(flag(1, "--entities"), Some(Some("10,100".into())));
+        assert_eq!(flag(2, "--no-overhead"), Some(None));
+    }
+
+    #[test]
+    fn unknown_lanes_and_arguments_are_refused_with_the_line() {
+        refused(
+            "suite:\n  footprint: { repeats: 2 }\n  weather: { repeats: 1 }\n",
+            7,
+            &["suite", "unknown field `weather`", "footprint", "memcheck"],
+        );
+        refused(
+            "suite:\n  footprint:\n    repeat: 2\n",
+            7,
+            &["suite.footprint", "unknown field `repeat`", "`repeats`"],
+        );
+        refused("suite: {}\n", 5, &["field `suite`", "lists no lane"]);
+        refused(
+            "suite:\n  load:\n    rate: [100]\n    env: { \"A-B\": \"1\" }\n",
+            6,
+            &["suite.load", "`A-B` is not an environment variable name"],
+        );
+    }
+
+    #[test]
+    fn bad_env_keys_and_zero_steady_window_are_refused() {
+        refused(
+            "env:\n  GOOD: \"1\"\n  \"BAD=KEY\": \"1\"\n",
+            7,
+            &["field `env`", "`BAD=KEY`", "rename"],
+        );
+        refused("env:\n  \"1ST\": \"1\"\n", 6, &["field `env`", "`1ST`"]);
+        refused(
+            "steady:\n  window: 0s\n",
+            6,
+            &["field `steady.window`", "longer than 0s"],
+        );
+        assert!(load("steady:\n  window: 1s\n").is_ok());
+    }
+}
