@@ -663,13 +663,13 @@ fn compare_passes_an_unchanged_build_and_fails_a_fatter_one() {
     };
     let out = compare(&same);
     assert_eq!(out.status.code(), Some(0), "an unchanged build passes");
-    assert!(String::from_utf8_lossy(&out.stdout).contains("| OK | footprint USS"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("| OK | USS |"));
 
     let fat = footprint(&["--env", "BASE_MIB=96"]);
     let out = compare(&fat);
     assert_eq!(out.status.code(), Some(1), "80 MiB more must fail the gate");
     let table = String::from_utf8_lossy(&out.stdout);
-    assert!(table.contains("| **REGRESSED** | footprint USS"), "{table}");
+    assert!(table.contains("| **REGRESSED** | USS |"), "{table}");
     assert!(results.path().join(&fat).join("compare-e2e.md").is_file());
 
     // --confirm reruns the recorded command and judges the pooled repeats:

@@ -112,7 +112,7 @@ fn postgres_footprint_and_a_shared_buffers_increase_regressed() {
     assert_eq!(out.status.code(), Some(1), "a regression exits 1");
     let table = String::from_utf8_lossy(&out.stdout);
     assert!(
-        table.contains("| **REGRESSED** | footprint cgroup shmem |"),
+        table.contains("| **REGRESSED** | cgroup shmem |"),
         "{table}"
     );
 }
