@@ -59,8 +59,12 @@ fn every_bundled_profile_is_valid_and_listed() {
             .unwrap_or_else(|| panic!("{name} not listed:\n{text}"));
         assert!(!line.contains("INVALID"), "{line}");
     }
-    // The load lane is HTTP only, and list says so for the others.
-    assert!(text.contains("no load lane: it speaks HTTP only"), "{text}");
+    // Each profile's load protocol, and why a profile has no load lane.
+    assert!(text.contains("load (TCP)"), "{text}");
+    assert!(
+        text.contains("no load lane: the profile has no `load:` section"),
+        "{text}"
+    );
 }
 
 #[test]
