@@ -20,11 +20,20 @@ pub struct BoxProfileSpec {
     /// One line for the report: what this runtime is.
     #[serde(default)]
     pub description: String,
-    pub backend: BackendSpec,
+    #[serde(rename = "backend")]
+    backend_section: BackendSection,
 }
 
+/// `backend:` as written: exactly one of its keys.
 #[derive(Clone, Debug, Deserialize)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
+struct BackendSection {
+    engine: Option<EngineSpec>,
+    qemu: Option<QemuSpec>,
+    command: Option<CommandSpec>,
+}
+
+#[derive(Clone, Debug)]
 pub enum BackendSpec {
     Engine(EngineSpec),
     Qemu(QemuSpec),
@@ -77,6 +86,9 @@ pub struct CommandSpec {
     /// that succeeds.
     #[serde(default)]
     pub ready: Option<Vec<String>>,
+    #[serde(rename = "host_pids")]
+    host_pids_section: HostPidsSection,
+    #[serde(skip, default = "no_pids")]
     pub host_pids: HostPidsSpec,
     #[serde(default)]
     pub timeouts: Timeouts,
@@ -99,9 +111,17 @@ pub enum IdMode {
     Printed,
 }
 
-/// How to find the box's host processes (its memory cost).
+/// `host_pids:` as written: exactly one of its keys.
 #[derive(Clone, Debug, Deserialize)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
+struct HostPidsSection {
+    pid_file: Option<String>,
+    cgroup: Option<String>,
+    command: Option<Vec<String>>,
+}
+
+/// How to find the box's host processes (its memory cost).
+#[derive(Clone, Debug)]
 pub enum HostPidsSpec {
     /// A file holding one pid: that process and its descendants.
     PidFile(String),
@@ -147,6 +167,9 @@ fn t30() -> HumanDuration {
 fn t10() -> HumanDuration {
     HumanDuration(std::time::Duration::from_secs(10))
 }
+fn no_pids() -> HostPidsSpec {
+    HostPidsSpec::Command(Vec::new())
+}
 fn default_image() -> String {
     super::container::IMAGE.into()
 }
@@ -167,6 +190,8 @@ pub struct BoxProfile {
     pub name: String,
     pub path: PathBuf,
     pub spec: BoxProfileSpec,
+    /// The one backend of `backend:`.
+    pub backend: BackendSpec,
 }
 
 pub fn dir(repo_root: &Path) -> PathBuf {
@@ -275,7 +300,33 @@ pub fn parse(path: &Path, text: &str) -> Result<BoxProfile> {
             .unwrap_or_default();
         BadInput(format!("{shown}{line}: field `{key}`: {msg}")).into()
     };
-    match &spec.backend {
+    let b = spec.backend_section.clone();
+    let backend = match (b.engine, b.qemu, b.command) {
+        (Some(e), None, None) => BackendSpec::Engine(e),
+        (None, Some(q), None) => BackendSpec::Qemu(q),
+        (None, None, Some(mut c)) => {
+            let h = &c.host_pids_section;
+            c.host_pids = match (h.pid_file.clone(), h.cgroup.clone(), h.command.clone()) {
+                (Some(p), None, None) => HostPidsSpec::PidFile(p),
+                (None, Some(g), None) => HostPidsSpec::Cgroup(g),
+                (None, None, Some(v)) => HostPidsSpec::Command(v),
+                _ => {
+                    return Err(err(
+                        "backend.command.host_pids",
+                        "give exactly one of `pid_file:`, `cgroup:` (a cgroup.procs path) or `command:` (an argv printing pids)".into(),
+                    ))
+                }
+            };
+            BackendSpec::Command(c)
+        }
+        _ => {
+            return Err(err(
+                "backend",
+                "give exactly one of `engine:`, `qemu:` or `command:`".into(),
+            ))
+        }
+    };
+    match &backend {
         BackendSpec::Engine(e) => {
             if e.runtime.trim().is_empty() {
                 return Err(err(
@@ -291,6 +342,7 @@ pub fn parse(path: &Path, text: &str) -> Result<BoxProfile> {
         name,
         path: path.to_path_buf(),
         spec,
+        backend,
     })
 }
 
@@ -474,7 +526,7 @@ backend:
     #[test]
     fn a_good_command_profile_parses() {
         let p = parse_str(GOOD).unwrap();
-        let BackendSpec::Command(c) = p.spec.backend else {
+        let BackendSpec::Command(c) = p.backend else {
             panic!("not command")
         };
         assert_eq!(c.timeouts.create.0.as_secs(), 5);

@@ -105,7 +105,7 @@ pub fn engine_runtimes() -> Result<Vec<(String, String)>> {
 /// frame opens: a runtime the engine does not know, a missing image or
 /// guest is bad input (exit 2) with nothing left behind.
 pub async fn check(p: &BoxProfile, engine: Option<&Engine>) -> Result<()> {
-    match &p.spec.backend {
+    match &p.backend {
         BackendSpec::Engine(e) => {
             let Some(engine) = engine else { return Ok(()) };
             let known = engine_runtimes()?;
@@ -137,7 +137,7 @@ fn unknown_runtime(p: &BoxProfile, runtime: &str, known: &[(String, String)]) ->
 /// Checks before side effects, then the backend. Bad input (a runtime the
 /// engine does not know) is an error; a missing binary is a SKIP.
 pub async fn prepare(p: &BoxProfile, cx: &Ctx<'_>) -> Result<Prepared> {
-    match &p.spec.backend {
+    match &p.backend {
         BackendSpec::Engine(e) => {
             let Some(engine) = cx.engine else {
                 return Ok(Prepared::Skip(format!(
