@@ -37,7 +37,7 @@ struct BackendSection {
 pub enum BackendSpec {
     Engine(EngineSpec),
     Qemu(QemuSpec),
-    Command(CommandSpec),
+    Command(Box<CommandSpec>),
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -295,7 +295,7 @@ pub fn parse(path: &Path, text: &str) -> Result<BoxProfile> {
         .into());
     }
     let err = |key: &str, msg: String| -> anyhow::Error {
-        let line = line_of(text, key.rsplit('.').next().unwrap_or(key))
+        let line = line_of_path(text, key)
             .map(|l| format!(":{l}"))
             .unwrap_or_default();
         BadInput(format!("{shown}{line}: field `{key}`: {msg}")).into()
@@ -317,7 +317,7 @@ pub fn parse(path: &Path, text: &str) -> Result<BoxProfile> {
                     ))
                 }
             };
-            BackendSpec::Command(c)
+            BackendSpec::Command(Box::new(c))
         }
         _ => {
             return Err(err(
@@ -459,12 +459,22 @@ fn unknown_placeholder(a: &str) -> Option<String> {
     None
 }
 
-/// 1-based line of the first `key:` in a YAML text.
-fn line_of(text: &str, key: &str) -> Option<usize> {
-    let needle = format!("{key}:");
-    text.lines()
-        .position(|l| l.trim_start().trim_start_matches("- ").starts_with(&needle))
-        .map(|i| i + 1)
+/// 1-based line of a dotted field path (`backend.command.timeouts.create`):
+/// each key searched from the line of the one before, inline maps included.
+fn line_of_path(text: &str, path: &str) -> Option<usize> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut at = 0;
+    for key in path.split('.') {
+        let needle = format!("{key}:");
+        let found = (at..lines.len()).find(|&i| {
+            let t = lines[i].trim_start().trim_start_matches("- ");
+            t.starts_with(&needle)
+                || t.contains(&format!("{{{needle}"))
+                || t.contains(&format!(" {needle}"))
+        })?;
+        at = found;
+    }
+    Some(at + 1)
 }
 
 /// Fills a template's placeholders (values never pass through a shell).
@@ -558,7 +568,7 @@ backend:
                 r#"exec: [runc, exec]"#,
             ),
             "backend.command.exec",
-            7,
+            8,
             "add \"{id}\"",
         );
         // A shell line instead of an argv.
@@ -568,35 +578,35 @@ backend:
                 r#"stop: ["runc kill {id} KILL"]"#,
             ),
             "backend.command.stop",
-            8,
+            9,
             "split it into items",
         );
         // An unknown placeholder.
         bad(
             &GOOD.replace("{bundle}", "{bundel}"),
             "backend.command.create",
-            5,
+            6,
             "is not a placeholder",
         );
         // {bundle} without a bundle.
         bad(
             &GOOD.replace("    bundle: {}\n", ""),
             "backend.command.create",
-            4,
+            5,
             "add `bundle: {}`",
         );
         // A zero timeout.
         bad(
             &GOOD.replace("create: 5s", "create: 0s"),
             "timeouts.create",
-            12,
+            13,
             "more than 0",
         );
         // An unknown field, caught by serde with its location.
         bad(
             &GOOD.replace("    binary: runc\n", "    binary: runc\n    bianry: x\n"),
-            "backend.command",
-            4,
+            "backend.command.bianry",
+            5,
             "fix the box profile",
         );
         // An empty engine runtime.

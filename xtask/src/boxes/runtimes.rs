@@ -17,7 +17,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-/// What a profile became before measuring.
+/// What a profile became before measuring (one per profile, short-lived:
+/// its size does not matter).
+#[allow(clippy::large_enum_variant)]
 pub enum Prepared {
     Ready(AnyBackend, BoxEnv),
     /// Not measurable here for a reason outside the runtime (binary or qemu
@@ -253,7 +255,7 @@ pub async fn prepare(p: &BoxProfile, cx: &Ctx<'_>) -> Result<Prepared> {
                     root: cx.root.to_path_buf(),
                     run_id: cx.run_id.to_string(),
                     profile: p.name.clone(),
-                    spec: c.clone(),
+                    spec: (**c).clone(),
                     rootfs,
                     memory_mib: cx.spec.memory_mib,
                 }),
