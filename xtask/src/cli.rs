@@ -419,6 +419,10 @@ pub enum SelfcheckCmd {
 /// What every box lane shares.
 #[derive(Args, Debug, Clone)]
 pub struct BoxArgs {
+    /// Box profiles (profiles/boxes/<name>.yaml or paths), compared side by
+    /// side in one run, e.g. --profile runc,runsc,qemu; overrides --backend.
+    #[arg(long, value_delimiter = ',')]
+    pub profile: Vec<String>,
     /// Which kind of box.
     #[arg(long, value_enum, default_value_t = crate::boxes::BackendKind::Qemu)]
     pub backend: crate::boxes::BackendKind,

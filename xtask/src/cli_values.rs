@@ -32,6 +32,7 @@ value_enum!(SamplerMode {
 value_enum!(BackendKind {
     Qemu => "qemu": "qemu-system-x86_64 with a Debian kernel and the runcost initramfs",
     Container => "container": "A container of the base image through the Docker engine",
+    Command => "command": "Any runtime through its command line (needs --profile)",
 });
 
 value_enum!(AccelChoice {

@@ -16,6 +16,8 @@ pub struct ContainerBackend {
     pub run_id: String,
     pub image: String,
     pub memory_mib: u32,
+    /// The engine's runtime (`--runtime`); None = the engine's default.
+    pub runtime: Option<String>,
 }
 
 pub struct ContainerBox {
@@ -52,6 +54,7 @@ impl BoxBackend for ContainerBackend {
                 run_id: &self.run_id,
                 cell: name,
                 memory_bytes: u64::from(self.memory_mib) << 20,
+                runtime: self.runtime.as_deref(),
             })
             .await
             .with_context(|| format!("create container box {cname}"))?;
@@ -106,20 +109,21 @@ impl BoxBackend for ContainerBackend {
         Ok(())
     }
 
-    /// The container's processes and its containerd shim (whose memory is
-    /// per-box cost just as the VMM's is).
+    /// The container's containerd shim and everything under it (the
+    /// container's processes; for gVisor also the sandbox and the gofer,
+    /// which are the shim's children beside the container's init): all of
+    /// it is per-box cost just as the VMM is.
     fn host_pids(&self, b: &ContainerBox) -> Vec<i32> {
         let Some(root) = b.host_pid else {
             return Vec::new();
         };
-        let mut pids = descendants(root);
         if let Some(shim) = parent(root) {
             let comm = std::fs::read_to_string(format!("/proc/{shim}/comm")).unwrap_or_default();
             if comm.starts_with("containerd-shim") {
-                pids.push(shim);
+                return descendants(shim);
             }
         }
-        pids
+        descendants(root)
     }
 }
 
@@ -129,7 +133,7 @@ fn parent(pid: i32) -> Option<i32> {
 }
 
 /// `pid` and all its descendants.
-fn descendants(pid: i32) -> Vec<i32> {
+pub(crate) fn descendants(pid: i32) -> Vec<i32> {
     let mut children: HashMap<i32, Vec<i32>> = HashMap::new();
     if let Ok(d) = std::fs::read_dir("/proc") {
         for e in d.flatten() {

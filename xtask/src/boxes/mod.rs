@@ -5,9 +5,14 @@
 
 pub mod accel;
 pub mod agent;
+pub mod any;
+pub mod bundle;
+pub mod command;
 pub mod container;
 pub mod guest;
+pub mod profile;
 pub mod qemu;
+pub mod runtimes;
 pub mod track;
 
 // The box vocabulary lives in results/ because run.json records it; what a
@@ -21,6 +26,7 @@ impl std::fmt::Display for BackendKind {
         f.write_str(match self {
             BackendKind::Qemu => "qemu",
             BackendKind::Container => "container",
+            BackendKind::Command => "command",
         })
     }
 }

@@ -94,6 +94,8 @@ pub struct VmReap {
     pub killed: usize,
     /// Records whose process was gone or was another process.
     pub stale: usize,
+    /// Boxes of command-line runtimes (`command` box profiles).
+    pub cli: super::command::CliReap,
     pub errors: Vec<String>,
 }
 
@@ -104,6 +106,13 @@ impl std::fmt::Display for VmReap {
             "{} VM(s) killed, {} stale record(s) removed",
             self.killed, self.stale
         )?;
+        if self.cli.removed + self.cli.stale > 0 {
+            write!(
+                f,
+                ", {} CLI box(es) removed, {} already gone",
+                self.cli.removed, self.cli.stale
+            )?;
+        }
         if !self.errors.is_empty() {
             write!(
                 f,
@@ -117,9 +126,12 @@ impl std::fmt::Display for VmReap {
 }
 
 /// Kills every tracked VM of `run_id` (every run when None) and removes
-/// the box directories.
+/// the box directories; then the run's command-line runtime boxes.
 pub fn reap(root: &Path, run_id: Option<&str>) -> VmReap {
-    let mut out = VmReap::default();
+    let mut out = VmReap {
+        cli: super::command::reap(root, run_id),
+        ..VmReap::default()
+    };
     let base = vms_dir(root);
     let runs: Vec<PathBuf> = match run_id {
         Some(id) => vec![base.join(id)],

@@ -201,6 +201,12 @@ pub async fn run(common: &Common, what: BoxCmd) -> Result<ExitCode> {
     if a.boot_timeout.0 < Duration::from_secs(1) || a.probe_timeout.0 < Duration::from_secs(1) {
         bad_input!("--boot-timeout/--probe-timeout: give at least 1s");
     }
+    if !a.profile.is_empty() {
+        return run_profiles(common, a, job, lane_args).await;
+    }
+    if a.backend == BackendKind::Command {
+        bad_input!("--backend command: name the runtime's box profile with --profile NAME (profiles/boxes/)");
+    }
     lane_args.insert("backend".into(), a.backend.to_string());
     lane_args.insert("accel".into(), format!("{:?}", a.accel).to_lowercase());
     if a.backend == BackendKind::Qemu {
@@ -217,6 +223,7 @@ pub async fn run(common: &Common, what: BoxCmd) -> Result<ExitCode> {
     // Checks before side effects.
     let engine = Engine::connect().await;
     let plan = match a.backend {
+        BackendKind::Command => unreachable!("refused above"),
         BackendKind::Qemu => match find_qemu() {
             None => Plan::Skip(format!(
                 "qemu lane SKIPPED: {} is not on PATH (Debian package qemu-system-x86; `cargo xtask setup` installs it)",
@@ -255,33 +262,9 @@ pub async fn run(common: &Common, what: BoxCmd) -> Result<ExitCode> {
         Ok(e) => e.info.clone(),
         Err(_) => no_engine(),
     };
-    let compose = ComposeCli::detect().unwrap_or(ComposeCli {
-        variant: crate::engine::compose::ComposeVariant::V1,
-        version: "none".into(),
-    });
-    let head = Head {
-        tool: fingerprint::tool(&root),
-        host: fingerprint::host(&info, &compose),
-        profile: ProfileRef {
-            name: "box".into(),
-            path: "-".into(),
-            sha256: String::new(),
-        },
-        settings: Settings {
-            lane: lane_kind,
-            repeats: 1,
-            rate_hz: 0.0,
-            sampler: crate::probe::SamplerMode::Host,
-            window_s: 0.0,
-            env: BTreeMap::new(),
-            lane_args,
-            command: common.argv.clone(),
-        },
-        seed: common.seed,
-        images: BTreeMap::new(),
-    };
+    let head = head(common, &root, &info, lane_kind, lane_args);
     let uses = match a.backend {
-        BackendKind::Container => Uses::Engine,
+        BackendKind::Container | BackendKind::Command => Uses::Engine,
         BackendKind::Qemu => Uses::VmsOnly,
     };
     let frame = Recorded::open(&common.results, &root, uses, head, &reporter)?;
@@ -332,6 +315,10 @@ pub async fn run(common: &Common, what: BoxCmd) -> Result<ExitCode> {
                     kernel_version: Some(guest.kernel_version.clone()),
                     kernel_format: Some(guest.kernel_format.clone()),
                     image: None,
+                    profile: None,
+                    runtime: None,
+                    counted: None,
+                    failed: None,
                 };
                 let left = async {
                     track::live(&root, Some(&run_id))
@@ -347,6 +334,7 @@ pub async fn run(common: &Common, what: BoxCmd) -> Result<ExitCode> {
                     run_id: run_id.clone(),
                     image: IMAGE.into(),
                     memory_mib: spec.memory_mib,
+                    runtime: None,
                 };
                 let env = BoxEnv {
                     backend: BackendKind::Container,
@@ -358,6 +346,10 @@ pub async fn run(common: &Common, what: BoxCmd) -> Result<ExitCode> {
                     kernel_version: None,
                     kernel_format: None,
                     image: Some(IMAGE.into()),
+                    profile: None,
+                    runtime: None,
+                    counted: None,
+                    failed: None,
                 };
                 let left = async {
                     engine
@@ -400,6 +392,226 @@ pub async fn run(common: &Common, what: BoxCmd) -> Result<ExitCode> {
                 ExitCode::Ok
             })
         }
+    }
+}
+
+/// `--profile a,b,c`: the lane on each runtime in one run (interleaved
+/// where the lane allows, see `lanes::boxes::compare`), one finding per
+/// runtime. A runtime whose one-box probe fails is recorded failing with
+/// its reason; a missing binary is a SKIP; the same profile twice is exit 2.
+async fn run_profiles(
+    common: &Common,
+    a: BoxArgs,
+    job: Job,
+    mut lane_args: BTreeMap<String, String>,
+) -> Result<ExitCode> {
+    use crate::boxes::profile;
+    use crate::boxes::runtimes::{self, Prepared};
+    use crate::lanes::boxes::compare::{self, Runtime};
+    let root = common.repo_root.clone();
+    let profiles = profile::resolve_list(&root, &a.profile)?;
+    let names: Vec<String> = profiles.iter().map(|p| p.name.clone()).collect();
+    lane_args.insert("profiles".into(), names.join(","));
+    lane_args.insert("memory_mib".into(), a.memory_mib.to_string());
+    lane_args.insert("vcpus".into(), a.vcpus.to_string());
+    let spec = BoxSpec {
+        memory_mib: a.memory_mib,
+        vcpus: a.vcpus,
+    };
+    let engine = Engine::connect().await.ok();
+    // Checks before side effects: bad input here leaves nothing behind.
+    for p in &profiles {
+        runtimes::check(p, engine.as_ref()).await?;
+    }
+
+    let reporter = Reporter::new(common.quiet || common.json);
+    let (lane_kind, box_lane) = job.lane();
+    let info = engine
+        .as_ref()
+        .map(|e| e.info.clone())
+        .unwrap_or_else(no_engine);
+    let head = head(common, &root, &info, lane_kind, lane_args);
+    let uses = if engine.is_some() {
+        Uses::Engine
+    } else {
+        Uses::VmsOnly
+    };
+    let frame = Recorded::open(&common.results, &root, uses, head, &reporter)?;
+    let events = frame.events();
+    let run_id = frame.scope.run.id.clone();
+    let measured = async {
+        let cx = runtimes::Ctx {
+            root: &root,
+            run_id: &run_id,
+            engine: engine.as_ref(),
+            spec,
+            boot_timeout: a.boot_timeout.0,
+            probe_timeout: a.probe_timeout.0,
+        };
+        let mut skipped = Vec::new();
+        let mut rts = Vec::new();
+        for p in &profiles {
+            match runtimes::prepare(p, &cx).await? {
+                Prepared::Skip(why) => {
+                    events.emit(Event::Note(why.clone()));
+                    skipped.push(why)
+                }
+                Prepared::Ready(backend, mut env) => {
+                    events.emit(Event::Note(format!("{}: {}", p.name, p.spec.description)));
+                    // The one-box probe: works, or fails with the reason.
+                    if let Err(e) = runtimes::probe(&backend, &format!("{}-probe", p.name)).await {
+                        let why = runtimes::first_cause(&e);
+                        events.emit(Event::Note(format!("{} fails: {why}", p.name)));
+                        env.failed = Some(why);
+                    }
+                    rts.push(Runtime {
+                        name: p.name.clone(),
+                        backend,
+                        env,
+                    });
+                }
+            }
+        }
+        let mut findings: Vec<BoxFinding> = rts
+            .iter()
+            .map(|r| BoxFinding {
+                lane: box_lane,
+                env: r.env.clone(),
+                lifecycle: None,
+                exec: None,
+                density: None,
+                churn: None,
+            })
+            .collect();
+        if !rts.is_empty() {
+            compare::any_measured(&rts)?;
+            match &job {
+                Job::Lifecycle { repeats } => {
+                    for (f, r) in findings
+                        .iter_mut()
+                        .zip(compare::lifecycle(&mut rts, *repeats, events).await)
+                    {
+                        f.lifecycle = r;
+                    }
+                }
+                Job::Exec(o) => {
+                    for (f, r) in findings
+                        .iter_mut()
+                        .zip(compare::exec(&mut rts, o, events).await)
+                    {
+                        f.exec = r;
+                    }
+                }
+                Job::Density(o) => {
+                    for (f, r) in findings
+                        .iter_mut()
+                        .zip(compare::density(&mut rts, o, events).await)
+                    {
+                        f.density = r;
+                    }
+                }
+                Job::Churn { cycles } => {
+                    let left = || async {
+                        let vms = track::live(&root, Some(&run_id))
+                            .map(|v| v.len())
+                            .unwrap_or(0);
+                        let cli = crate::boxes::command::live(&root, &run_id);
+                        let ctrs = match engine.as_ref() {
+                            Some(e) => e
+                                .count_labelled(Some(&run_id))
+                                .await
+                                .map(|c| c.0)
+                                .unwrap_or(0),
+                            None => 0,
+                        };
+                        vms + cli + ctrs
+                    };
+                    for (f, r) in findings
+                        .iter_mut()
+                        .zip(compare::churn(&mut rts, *cycles, left, events).await)
+                    {
+                        f.churn = r;
+                    }
+                }
+            }
+            for (f, r) in findings.iter_mut().zip(&rts) {
+                f.env.failed = r.env.failed.clone();
+            }
+        }
+        anyhow::Ok((findings, skipped))
+    };
+    let result = match frame.measure(measured).await {
+        Ok(r) => r,
+        Err(sig) => return Err(frame.interrupted(sig)),
+    };
+    let mut lane = LaneRecord::new(lane_kind);
+    match result {
+        Err(e) => {
+            lane.skipped.push(format!("failed: {e:#}"));
+            let outcome = frame.finish(vec![lane], RunStatus::Failed, Some(format!("{e:#}")))?;
+            Err(BadInput(format!(
+                "box {lane_kind}: {e:#}\n(every box of the run was stopped; results kept in {})",
+                outcome.run.root.display()
+            ))
+            .into())
+        }
+        Ok((findings, skipped)) => {
+            let leak = findings.iter().any(|f| {
+                f.churn
+                    .as_ref()
+                    .is_some_and(|c| c.verdict == LeakVerdict::Leak)
+            });
+            for f in &findings {
+                if let Some(why) = &f.env.failed {
+                    lane.skipped.push(format!(
+                        "{} FAILS here: {why}",
+                        f.env.profile.as_deref().unwrap_or("?")
+                    ));
+                }
+            }
+            lane.skipped.extend(skipped);
+            lane.findings
+                .extend(findings.into_iter().map(|f| Finding::Box(Box::new(f))));
+            let note = (!lane.skipped.is_empty()).then(|| lane.skipped.join("; "));
+            let outcome = frame.finish(vec![lane], RunStatus::Complete, note)?;
+            super::print_outcome(common, &outcome)?;
+            Ok(if leak { ExitCode::Gate } else { ExitCode::Ok })
+        }
+    }
+}
+
+/// The run's head for a box lane (no service profile, no images).
+fn head(
+    common: &Common,
+    root: &Path,
+    info: &EngineInfo,
+    lane: LaneKind,
+    lane_args: BTreeMap<String, String>,
+) -> Head {
+    let compose = ComposeCli::detect().unwrap_or(ComposeCli {
+        variant: crate::engine::compose::ComposeVariant::V1,
+        version: "none".into(),
+    });
+    Head {
+        tool: fingerprint::tool(root),
+        host: fingerprint::host(info, &compose),
+        profile: ProfileRef {
+            name: "box".into(),
+            path: "-".into(),
+            sha256: String::new(),
+        },
+        settings: Settings {
+            lane,
+            repeats: 1,
+            rate_hz: 0.0,
+            sampler: crate::probe::SamplerMode::Host,
+            window_s: 0.0,
+            env: BTreeMap::new(),
+            lane_args,
+            command: common.argv.clone(),
+        },
+        seed: common.seed,
+        images: BTreeMap::new(),
     }
 }
 

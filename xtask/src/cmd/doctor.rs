@@ -94,6 +94,14 @@ pub async fn run(common: &Common) -> Result<ExitCode> {
     for (ok, what, detail) in crate::boxes::doctor(&common.repo_root).await {
         line(if ok { Level::Ok } else { Level::Warn }, &what, detail);
     }
+    // Every sandbox runtime (box profile) with a one-box probe: works, or
+    // fails with the runtime's own reason, or is missing.
+    let engine = crate::engine::Engine::connect().await.ok();
+    for (ok, what, detail) in
+        crate::boxes::runtimes::doctor(&common.repo_root, engine.as_ref()).await
+    {
+        line(if ok { Level::Ok } else { Level::Warn }, &what, detail);
+    }
     for tool in ["heaptrack", "valgrind", "qemu-system-x86_64"] {
         let found = which(tool);
         line(

@@ -42,6 +42,12 @@ pub async fn run(common: &Common, only: Option<&str>) -> Result<ExitCode> {
         ))
         .into());
     }
+    // The sandbox runtimes scripts/setup installed, registered with the
+    // engine (idempotent; SIGHUP reloads dockerd's runtimes, containers kept).
+    say(&crate::boxes::runtimes::register_with_engine(
+        std::path::Path::new("/etc/docker/daemon.json"),
+        std::path::Path::new("/var/run/docker.pid"),
+    )?);
     if let Some(profile) = one {
         if !build_images(root, &profile)? {
             say(&format!(

@@ -20,6 +20,8 @@ pub struct IsolatedContainer<'a> {
     pub run_id: &'a str,
     pub cell: &'a str,
     pub memory_bytes: u64,
+    /// The engine's OCI runtime (`--runtime`); None = the engine's default.
+    pub runtime: Option<&'a str>,
 }
 
 impl Engine {
@@ -40,6 +42,7 @@ impl Engine {
                 // tini as PID 1 passes SIGTERM on, so `stop` is prompt.
                 init: Some(true),
                 memory: Some(i64::try_from(c.memory_bytes).context("memory limit")?),
+                runtime: c.runtime.map(str::to_owned),
                 ..Default::default()
             }),
             ..Default::default()

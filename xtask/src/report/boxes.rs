@@ -20,6 +20,12 @@ fn ms(s: f64) -> String {
 
 fn env_words(f: &BoxFinding) -> String {
     let e = &f.env;
+    if let Some(p) = &e.profile {
+        return match e.accel {
+            Some(a) => format!("{p} (qemu/{})", a.qemu_name()),
+            None => p.clone(),
+        };
+    }
     match (e.accel, &e.image) {
         (Some(a), _) => match e.transport {
             Some(t) => format!("qemu/{}/{}", a.qemu_name(), t.name()),
@@ -55,6 +61,9 @@ fn p(q: &Option<Quantiles>, at: f64) -> String {
 
 pub fn words(f: &BoxFinding) -> String {
     let who = env_words(f);
+    if let Some(why) = &f.env.failed {
+        return format!("{who}: FAILS here: {why}");
+    }
     match f.lane {
         BoxLane::Lifecycle => match &f.lifecycle {
             Some(l) => format!(
@@ -493,6 +502,352 @@ pub fn charts(
                 },
             )?;
         }
+    }
+    Ok(out)
+}
+
+/// The findings of one box lane: one runtime's tables as before, or with
+/// several runtimes (`--profile a,b,c`) a table per metric with a column
+/// per runtime.
+pub fn lane_markdown(s: &mut String, fs: &[&BoxFinding]) {
+    match fs {
+        [f] if f.env.profile.is_none() => markdown(s, f),
+        _ => comparison(s, fs),
+    }
+}
+
+pub fn lane_charts(
+    run: &RunDir,
+    lane: crate::results::LaneKind,
+    fs: &[&BoxFinding],
+) -> Result<Vec<ChartRef>> {
+    match fs {
+        [f] if f.env.profile.is_none() => charts(run, lane, f),
+        _ => compare_charts(run, lane, fs),
+    }
+}
+
+fn name(f: &BoxFinding) -> String {
+    f.env.profile.clone().unwrap_or_else(|| env_words(f))
+}
+
+fn table(s: &mut String, title: &str, fs: &[&BoxFinding], rows: &[(String, Vec<String>)]) {
+    let _ = writeln!(s, "**{title}**\n");
+    let _ = writeln!(
+        s,
+        "| | {} |\n|---|{}",
+        fs.iter().map(|f| name(f)).collect::<Vec<_>>().join(" | "),
+        "---|".repeat(fs.len())
+    );
+    for (k, v) in rows {
+        let _ = writeln!(s, "| {k} | {} |", v.join(" | "));
+    }
+    s.push('\n');
+}
+
+/// Side-by-side tables, one per metric, a column per runtime.
+pub fn comparison(s: &mut String, fs: &[&BoxFinding]) {
+    let col =
+        |g: &dyn Fn(&BoxFinding) -> String| -> Vec<String> { fs.iter().map(|f| g(f)).collect() };
+    let status = |f: &BoxFinding| match &f.env.failed {
+        Some(w) => format!("**fails**: {w}"),
+        None => "works".into(),
+    };
+    let mut rows = vec![
+        ("status".to_string(), col(&status)),
+        (
+            "backend".into(),
+            col(&|f| match f.env.accel {
+                Some(a) => format!("qemu, {}", a.qemu_name()),
+                None => f.env.backend.to_string(),
+            }),
+        ),
+        (
+            "runtime".into(),
+            col(&|f| f.env.runtime.clone().unwrap_or_else(|| "—".into())),
+        ),
+        (
+            "host memory counts".into(),
+            col(&|f| f.env.counted.clone().unwrap_or_else(|| "—".into())),
+        ),
+    ];
+    rows.push((
+        "size".into(),
+        col(&|f| format!("{} MiB, {} vCPU", f.env.spec.memory_mib, f.env.spec.vcpus)),
+    ));
+    table(s, "Runtimes", fs, &rows);
+    if fs.iter().any(|f| f.lifecycle.is_some()) {
+        let q = |g: fn(&crate::results::boxes::LifecycleResult) -> &Option<Quantiles>, at: f64| {
+            col(&move |f: &BoxFinding| {
+                f.lifecycle
+                    .as_ref()
+                    .map(|l| p(g(l), at))
+                    .unwrap_or_else(|| "—".into())
+            })
+        };
+        table(
+            s,
+            "Cold start and teardown",
+            fs,
+            &[
+                (
+                    "boxes".into(),
+                    col(&|f| {
+                        f.lifecycle
+                            .as_ref()
+                            .map(|l| l.samples.len().to_string())
+                            .unwrap_or_else(|| "—".into())
+                    }),
+                ),
+                (
+                    "cold start p50 (create → first exec)".into(),
+                    q(|l| &l.cold_start, 0.5),
+                ),
+                ("cold start p90".into(), q(|l| &l.cold_start, 0.9)),
+                ("cold start p99".into(), q(|l| &l.cold_start, 0.99)),
+                ("create → ready p50".into(), q(|l| &l.ready, 0.5)),
+                ("stop p50".into(), q(|l| &l.stop, 0.5)),
+                ("remove p50".into(), q(|l| &l.remove, 0.5)),
+            ],
+        );
+    }
+    if fs.iter().any(|f| f.exec.is_some()) {
+        let q = |g: fn(&crate::results::boxes::ExecResult) -> &Option<Quantiles>, at: f64| {
+            col(&move |f: &BoxFinding| {
+                f.exec
+                    .as_ref()
+                    .map(|x| p(g(x), at))
+                    .unwrap_or_else(|| "—".into())
+            })
+        };
+        let large = fs
+            .iter()
+            .find_map(|f| f.exec.as_ref().map(|x| x.large_bytes))
+            .unwrap_or(0);
+        table(
+            s,
+            "Exec round trip",
+            fs,
+            &[
+                (
+                    "execs of `true`".into(),
+                    col(&|f| {
+                        f.exec
+                            .as_ref()
+                            .map(|x| x.trivial.len().to_string())
+                            .unwrap_or_else(|| "—".into())
+                    }),
+                ),
+                ("`true` p50".into(), q(|x| &x.trivial_q, 0.5)),
+                ("`true` p99".into(), q(|x| &x.trivial_q, 0.99)),
+                (
+                    format!("{} KiB of stdout p50", large / 1024),
+                    q(|x| &x.large_q, 0.5),
+                ),
+            ],
+        );
+    }
+    if fs.iter().any(|f| f.density.is_some()) {
+        let levels: Vec<u32> = fs
+            .iter()
+            .find_map(|f| f.density.as_ref())
+            .map(|d| d.levels.iter().map(|l| l.level).collect())
+            .unwrap_or_default();
+        let mut rows = Vec::new();
+        for lv in &levels {
+            rows.push((
+                format!("exec p95 at {lv} box(es)"),
+                col(&|f| {
+                    f.density
+                        .as_ref()
+                        .and_then(|d| d.levels.iter().find(|l| l.level == *lv))
+                        .map(|l| p(&l.exec_q, 0.95))
+                        .unwrap_or_else(|| "—".into())
+                }),
+            ));
+        }
+        for lv in &levels {
+            rows.push((
+                format!("host PSS per box at {lv}"),
+                col(&|f| {
+                    f.density
+                        .as_ref()
+                        .and_then(|d| d.levels.iter().find(|l| l.level == *lv))
+                        .map(|l| ByteUnit::MiB.show(l.pss_per_box_bytes, 1))
+                        .unwrap_or_else(|| "—".into())
+                }),
+            ));
+        }
+        rows.push((
+            "breakpoint".into(),
+            col(&|f| {
+                f.density
+                    .as_ref()
+                    .map(|d| match &d.breakpoint {
+                        Some(b) => format!("{} boxes", b.level),
+                        None => d.breakpoint_note.clone().unwrap_or_else(|| "—".into()),
+                    })
+                    .unwrap_or_else(|| "—".into())
+            }),
+        ));
+        table(s, "Density", fs, &rows);
+    }
+    if fs.iter().any(|f| f.churn.is_some()) {
+        let mut rows = vec![(
+            "verdict".to_string(),
+            col(&|f| {
+                f.churn
+                    .as_ref()
+                    .map(|c| verdict_word(c.verdict).to_string())
+                    .unwrap_or_else(|| "—".into())
+            }),
+        )];
+        for m in ChurnMetric::ALL {
+            rows.push((
+                format!("{} slope per cycle", m.label()),
+                col(&|f| {
+                    f.churn
+                        .as_ref()
+                        .and_then(|c| c.series.iter().find(|x| x.metric == m))
+                        .and_then(|x| x.test.as_ref())
+                        .map(|t| format!("{:.1}", t.churn.slope))
+                        .unwrap_or_else(|| "—".into())
+                }),
+            ));
+        }
+        table(s, "Churn", fs, &rows);
+    }
+    s.push_str(
+        "An engine-driven profile and its `-cli` twin run the same OCI runtime on the same rootfs: the difference between their columns is the engine's cost (dockerd → containerd → shim, and the engine's exec API against a direct `exec`). Lifecycle and exec interleave the runtimes within each iteration; density and churn run one runtime after the other. Values marked * are below the sample count their percentile needs and are indicative only.\n",
+    );
+}
+
+/// Charts comparing the runtimes' distributions: cold start, exec round
+/// trip, the density curve and host PSS per box.
+fn compare_charts(
+    run: &RunDir,
+    lane: crate::results::LaneKind,
+    fs: &[&BoxFinding],
+) -> Result<Vec<ChartRef>> {
+    let mut out = Vec::new();
+    let mut draw = |name: &str, spec: LinesSpec| -> Result<()> {
+        if spec.series.iter().all(|s| s.points.is_empty()) {
+            return Ok(());
+        }
+        let stem = format!("charts/{lane}-{name}");
+        lines(&run.path(&stem), &spec).map_err(|e| anyhow::anyhow!("{e}"))?;
+        out.push(ChartRef {
+            title: spec.title.clone(),
+            svg: format!("{stem}.svg"),
+            png: format!("{stem}.png"),
+        });
+        Ok(())
+    };
+    let distribution = |xs: &[f64], k: f64| -> Vec<(f64, f64)> {
+        let mut v = xs.to_vec();
+        v.sort_by(f64::total_cmp);
+        let n = v.len() as f64;
+        v.iter()
+            .enumerate()
+            .map(|(i, y)| ((i as f64 + 0.5) / n * 100.0, *y * k))
+            .collect()
+    };
+    let ok: Vec<&&BoxFinding> = fs.iter().filter(|f| f.env.failed.is_none()).collect();
+    if ok.iter().any(|f| f.lifecycle.is_some()) {
+        draw(
+            "start",
+            LinesSpec {
+                title: "Cold start (create → first exec) by runtime".into(),
+                x_label: "share of boxes (%)".into(),
+                y_label: "milliseconds".into(),
+                y_scale: Scale::Log10,
+                point_markers: true,
+                series: ok
+                    .iter()
+                    .filter_map(|f| {
+                        let l = f.lifecycle.as_ref()?;
+                        let v: Vec<f64> = l.samples.iter().map(|x| x.first_exec_s).collect();
+                        Some(Series::new(name(f), distribution(&v, 1e3)))
+                    })
+                    .collect(),
+                ..Default::default()
+            },
+        )?;
+    }
+    if ok.iter().any(|f| f.exec.is_some()) {
+        draw(
+            "latency",
+            LinesSpec {
+                title: "Exec round trip of `true` by runtime".into(),
+                x_label: "share of execs (%)".into(),
+                y_label: "milliseconds".into(),
+                y_scale: Scale::Log10,
+                series: ok
+                    .iter()
+                    .filter_map(|f| {
+                        Some(Series::new(
+                            name(f),
+                            distribution(&f.exec.as_ref()?.trivial, 1e3),
+                        ))
+                    })
+                    .collect(),
+                ..Default::default()
+            },
+        )?;
+    }
+    if ok.iter().any(|f| f.density.is_some()) {
+        let curve =
+            |f: &BoxFinding, g: &dyn Fn(&crate::results::boxes::DensityLevel) -> Option<f64>| {
+                f.density.as_ref().map(|d| {
+                    d.levels
+                        .iter()
+                        .filter_map(|l| Some((f64::from(l.level), g(l)?)))
+                        .collect::<Vec<_>>()
+                })
+            };
+        draw(
+            "curve",
+            LinesSpec {
+                title: "Density: exec p95 vs concurrent boxes by runtime".into(),
+                x_label: "concurrent boxes".into(),
+                y_label: "exec p95 (ms)".into(),
+                x_scale: Scale::Log10,
+                y_include_zero: true,
+                point_markers: true,
+                series: ok
+                    .iter()
+                    .filter_map(|f| {
+                        let pts = curve(f, &|l| {
+                            l.exec_q
+                                .as_ref()
+                                .and_then(|q| q.get(0.95))
+                                .map(|q| q.value * 1e3)
+                        })?;
+                        Some(Series::new(name(f), pts))
+                    })
+                    .collect(),
+                ..Default::default()
+            },
+        )?;
+        draw(
+            "memory",
+            LinesSpec {
+                title: "Density: host PSS per box by runtime".into(),
+                x_label: "concurrent boxes".into(),
+                y_label: "MiB per box".into(),
+                x_scale: Scale::Log10,
+                y_include_zero: true,
+                point_markers: true,
+                series: ok
+                    .iter()
+                    .filter_map(|f| {
+                        let pts = curve(f, &|l| Some(ByteUnit::MiB.of(l.pss_per_box_bytes)))?;
+                        Some(Series::new(name(f), pts))
+                    })
+                    .collect(),
+                ..Default::default()
+            },
+        )?;
     }
     Ok(out)
 }

@@ -72,10 +72,16 @@ pub fn draw_all(run: &RunDir, record: &RunRecord) -> Result<Vec<ChartRef>> {
             | LaneKind::BoxExec
             | LaneKind::BoxDensity
             | LaneKind::BoxChurn => {
-                for f in &lane.findings {
-                    if let Finding::Box(b) = f {
-                        out.extend(super::boxes::charts(run, lane.lane, b)?);
-                    }
+                let boxes: Vec<&crate::results::boxes::BoxFinding> = lane
+                    .findings
+                    .iter()
+                    .filter_map(|f| match f {
+                        Finding::Box(b) => Some(&**b),
+                        _ => None,
+                    })
+                    .collect();
+                if !boxes.is_empty() {
+                    out.extend(super::boxes::lane_charts(run, lane.lane, &boxes)?);
                 }
             }
             LaneKind::Footprint | LaneKind::Heap | LaneKind::Memcheck => {}

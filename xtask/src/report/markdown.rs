@@ -200,9 +200,17 @@ fn lane_section(s: &mut String, lane: &LaneRecord, charts: &[ChartRef]) {
         if let crate::results::Finding::Fault(f) = f {
             super::fault::markdown(s, f);
         }
-        if let crate::results::Finding::Box(f) = f {
-            super::boxes::markdown(s, f);
-        }
+    }
+    let boxes: Vec<&crate::results::boxes::BoxFinding> = lane
+        .findings
+        .iter()
+        .filter_map(|f| match f {
+            crate::results::Finding::Box(b) => Some(&**b),
+            _ => None,
+        })
+        .collect();
+    if !boxes.is_empty() {
+        super::boxes::lane_markdown(s, &boxes);
     }
     if is_box_lane(lane.lane) {
         // Box lanes have no repeats or sampled cells: their tables are above.

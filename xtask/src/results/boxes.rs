@@ -18,6 +18,9 @@ pub enum BackendKind {
     Qemu,
     /// A container of the base image through the Docker engine.
     Container,
+    /// Any runtime driven through its command line (a box profile's argv
+    /// templates).
+    Command,
 }
 
 /// How a VM's CPU is provided.
@@ -98,6 +101,18 @@ pub struct BoxEnv {
     pub kernel_format: Option<String>,
     /// container: the image.
     pub image: Option<String>,
+    /// The box profile (`profiles/boxes/<name>.yaml`), when one was used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+    /// The OCI runtime (engine runtime name or CLI binary and version).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runtime: Option<String>,
+    /// Which host processes the per-box memory counts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counted: Option<String>,
+    /// Why this runtime was not measured (its one-box probe failed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed: Option<String>,
 }
 
 /// One percentile of a sample, with whether its tier allows quoting it.

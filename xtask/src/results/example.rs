@@ -358,6 +358,10 @@ fn box_env() -> BoxEnv {
         kernel_version: Some("6.1.0-13-amd64".into()),
         kernel_format: Some("bzImage".into()),
         image: None,
+        profile: None,
+        runtime: None,
+        counted: None,
+        failed: None,
     }
 }
 

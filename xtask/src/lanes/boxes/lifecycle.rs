@@ -15,7 +15,7 @@ use crate::results::boxes::{LifecycleResult, LifecycleSample, Quantiles};
 use anyhow::{Context, Result};
 use std::time::Instant;
 
-async fn one<B: BoxBackend>(b: &B, name: &str) -> Result<LifecycleSample> {
+pub async fn one<B: BoxBackend>(b: &B, name: &str) -> Result<LifecycleSample> {
     let t0 = Instant::now();
     let mut h = b.create(name).await?;
     let create_s = t0.elapsed().as_secs_f64();

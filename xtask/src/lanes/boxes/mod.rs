@@ -4,6 +4,7 @@
 //! race) is `cmd::boxes`.
 
 pub mod churn;
+pub mod compare;
 pub mod density;
 pub mod exec;
 pub mod lifecycle;

@@ -1,0 +1,540 @@
+//! The `command` backend: any sandbox runtime driven through its command
+//! line by the argv templates of a box profile (never a shell line). Every
+//! box is tracked before its runtime is asked to create it: a record
+//! `target/runcost-box/cli/<run>/<profile>/<box>/box.json` with the resolved
+//! stop and remove argv and the box's cgroup, so the handle's guard, the
+//! run's reap and `clean --run ID` can each remove it — the runtime's own
+//! delete first, then any process still in the box's cgroup, then the
+//! cgroup directories, the bundle and the state directory.
+
+use super::profile::{fill, CommandSpec, HostPidsSpec, IdMode};
+use super::{BackendKind, BoxBackend, ExecOutput, Started};
+use anyhow::{bail, Context, Result};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+pub fn cli_dir(root: &Path) -> PathBuf {
+    super::guest::assets_dir(root).join("cli")
+}
+
+#[derive(Clone)]
+pub struct CommandBackend {
+    pub root: PathBuf,
+    pub run_id: String,
+    pub profile: String,
+    pub spec: CommandSpec,
+    /// The bundle's rootfs, when the profile builds bundles.
+    pub rootfs: Option<PathBuf>,
+    pub memory_mib: u32,
+}
+
+/// What the reaper needs to remove one box without the profile.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct BoxRecord {
+    pub run_id: String,
+    pub profile: String,
+    /// The box id; empty until a `printed`-id create has printed it.
+    pub id: String,
+    pub stop: Vec<String>,
+    pub remove: Vec<String>,
+    /// The cgroup path (`/runcost-…`) under every hierarchy.
+    pub cgroup: String,
+    pub stop_timeout_s: f64,
+    pub remove_timeout_s: f64,
+}
+
+pub struct CommandBox {
+    name: String,
+    dir: PathBuf,
+    rec: BoxRecord,
+    vars: Vec<(&'static str, String)>,
+    live: bool,
+}
+
+impl Drop for CommandBox {
+    fn drop(&mut self) {
+        if self.live {
+            // Dropped while it exists (error, timeout, signal race, panic).
+            reap_box(&self.dir, &self.rec);
+        }
+    }
+}
+
+impl CommandBackend {
+    fn profile_dir(&self) -> PathBuf {
+        cli_dir(&self.root).join(&self.run_id).join(&self.profile)
+    }
+
+    fn argv(&self, b: &CommandBox, t: &[String]) -> Vec<String> {
+        let vars: Vec<(&str, &str)> = b.vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        fill(t, &vars)
+    }
+}
+
+/// Runs one step with its timeout. Create and start write to files, not
+/// pipes: a detached container inherits the runtime's stdio and would hold
+/// a pipe open for its whole life.
+async fn step(
+    what: &str,
+    argv: &[String],
+    timeout: Duration,
+    out_files: Option<&Path>,
+    stdin: &[u8],
+) -> Result<std::process::Output> {
+    let Some((prog, args)) = argv.split_first() else {
+        bail!("{what}: empty argv");
+    };
+    let mut cmd = tokio::process::Command::new(prog);
+    cmd.args(args).kill_on_drop(true);
+    match out_files {
+        Some(dir) => {
+            let f = |ext: &str| -> Result<std::fs::File> {
+                let p = dir.join(format!("{what}.{ext}"));
+                std::fs::File::create(&p).with_context(|| format!("create {}", p.display()))
+            };
+            cmd.stdin(Stdio::null()).stdout(f("out")?).stderr(f("err")?);
+        }
+        None => {
+            cmd.stdin(if stdin.is_empty() {
+                Stdio::null()
+            } else {
+                Stdio::piped()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        }
+    }
+    let mut child = cmd
+        .spawn()
+        .with_context(|| format!("{what}: spawn {argv:?}"))?;
+    if !stdin.is_empty() {
+        use tokio::io::AsyncWriteExt;
+        if let Some(mut i) = child.stdin.take() {
+            i.write_all(stdin)
+                .await
+                .with_context(|| format!("{what}: stdin"))?;
+        }
+    }
+    let mut out = match tokio::time::timeout(timeout, child.wait_with_output()).await {
+        Ok(r) => r.with_context(|| format!("{what}: wait for {argv:?}"))?,
+        // The child is killed as it is dropped.
+        Err(_) => bail!(
+            "{what} timed out after {:.0?} ({argv:?}); the box is removed",
+            timeout
+        ),
+    };
+    if let Some(dir) = out_files {
+        out.stdout = std::fs::read(dir.join(format!("{what}.out"))).unwrap_or_default();
+        out.stderr = std::fs::read(dir.join(format!("{what}.err"))).unwrap_or_default();
+    }
+    Ok(out)
+}
+
+fn ok_or_fail(what: &str, argv: &[String], out: &std::process::Output) -> Result<()> {
+    if out.status.success() {
+        return Ok(());
+    }
+    let err = String::from_utf8_lossy(&out.stderr);
+    let last = err
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("");
+    bail!(
+        "{what} failed ({}): {} ({})",
+        out.status,
+        last.trim(),
+        argv.first().map(String::as_str).unwrap_or("")
+    )
+}
+
+impl BoxBackend for CommandBackend {
+    type Handle = CommandBox;
+
+    fn kind(&self) -> BackendKind {
+        BackendKind::Command
+    }
+
+    async fn create(&self, name: &str) -> Result<CommandBox> {
+        let dir = self.profile_dir().join(name);
+        let state = self.profile_dir().join("state");
+        std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
+        std::fs::create_dir_all(&state)?;
+        let id = format!("runcost-{}-{name}", self.run_id);
+        let cgroup = format!("/{id}");
+        let mut vars: Vec<(&'static str, String)> = vec![
+            ("{id}", id.clone()),
+            ("{bundle}", dir.display().to_string()),
+            ("{state}", state.display().to_string()),
+            ("{pid_file}", dir.join("pid").display().to_string()),
+            ("{cgroup}", cgroup.clone()),
+        ];
+        let t = &self.spec.timeouts;
+        let mut b = CommandBox {
+            name: name.to_string(),
+            dir: dir.clone(),
+            rec: BoxRecord {
+                run_id: self.run_id.clone(),
+                profile: self.profile.clone(),
+                id: String::new(),
+                stop: Vec::new(),
+                remove: Vec::new(),
+                cgroup: cgroup.clone(),
+                stop_timeout_s: t.stop.0.as_secs_f64(),
+                remove_timeout_s: t.remove.0.as_secs_f64(),
+            },
+            vars: vars.clone(),
+            live: true,
+        };
+        if self.spec.id == IdMode::Named {
+            b.rec.id = id.clone();
+            b.rec.stop = self.argv(&b, &self.spec.stop);
+            b.rec.remove = self.argv(&b, &self.spec.remove);
+        }
+        write_record(&dir, &b.rec)?;
+        if let Some(rootfs) = &self.rootfs {
+            super::bundle::write(
+                &dir,
+                rootfs,
+                &cgroup,
+                name,
+                u64::from(self.memory_mib) << 20,
+            )?;
+        }
+        let argv = self.argv(&b, &self.spec.create);
+        let out = step("create", &argv, t.create.0, Some(&dir), &[]).await?;
+        ok_or_fail("create", &argv, &out)?;
+        if self.spec.id == IdMode::Printed {
+            let printed = String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_string();
+            if printed.is_empty() {
+                bail!("create printed no box id on its first line ({argv:?})");
+            }
+            vars[0].1 = printed.clone();
+            b.vars = vars;
+            b.rec.id = printed;
+            b.rec.stop = self.argv(&b, &self.spec.stop);
+            b.rec.remove = self.argv(&b, &self.spec.remove);
+            write_record(&dir, &b.rec)?;
+        }
+        Ok(b)
+    }
+
+    async fn start(&self, b: &mut CommandBox) -> Result<Started> {
+        let t = &self.spec.timeouts;
+        if let Some(s) = &self.spec.start {
+            let argv = self.argv(b, s);
+            let out = step("start", &argv, t.start.0, Some(&b.dir), &[]).await?;
+            ok_or_fail("start", &argv, &out).with_context(|| format!("box {}", b.name))?;
+        }
+        // Ready: the profile's probe, or an exec of `true`, until it works.
+        let probe = match &self.spec.ready {
+            Some(r) => self.argv(b, r),
+            None => {
+                let mut v = self.argv(b, &self.spec.exec);
+                v.push("true".into());
+                v
+            }
+        };
+        let deadline = Instant::now() + t.ready.0;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let last = match step(
+                "ready",
+                &probe,
+                left.max(Duration::from_millis(1)),
+                None,
+                &[],
+            )
+            .await
+            {
+                Ok(out) if out.status.success() => return Ok(Started::default()),
+                Ok(out) => String::from_utf8_lossy(&out.stderr).trim().to_string(),
+                Err(e) => format!("{e:#}"),
+            };
+            if Instant::now() >= deadline {
+                bail!(
+                    "box {} not ready within {:.0?}: {last}; the box is removed",
+                    b.name,
+                    t.ready.0
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    async fn exec(&self, b: &mut CommandBox, argv: &[String], stdin: &[u8]) -> Result<ExecOutput> {
+        let mut full = self.argv(b, &self.spec.exec);
+        full.extend(argv.iter().cloned());
+        let out = step("exec", &full, self.spec.timeouts.exec.0, None, stdin)
+            .await
+            .with_context(|| format!("box {}: exec {argv:?}", b.name))?;
+        Ok(ExecOutput {
+            exit_code: out.status.code().unwrap_or(-1),
+            stdout: out.stdout,
+            stderr: out.stderr,
+        })
+    }
+
+    async fn stop(&self, b: &mut CommandBox) -> Result<()> {
+        let argv = b.rec.stop.clone();
+        let out = step("stop", &argv, self.spec.timeouts.stop.0, Some(&b.dir), &[]).await?;
+        ok_or_fail("stop", &argv, &out).with_context(|| format!("stop box {}", b.name))
+    }
+
+    async fn remove(&self, mut b: CommandBox) -> Result<()> {
+        let argv = b.rec.remove.clone();
+        let out = step(
+            "remove",
+            &argv,
+            self.spec.timeouts.remove.0,
+            Some(&b.dir),
+            &[],
+        )
+        .await?;
+        ok_or_fail("remove", &argv, &out).with_context(|| format!("remove box {}", b.name))?;
+        // The runtime has deleted the box; what is left is ours to tidy.
+        b.live = false;
+        kill_cgroup(&b.rec.cgroup);
+        remove_cgroup(&b.rec.cgroup);
+        let _ = std::fs::remove_dir_all(&b.dir);
+        Ok(())
+    }
+
+    fn host_pids(&self, b: &CommandBox) -> Vec<i32> {
+        let vars: Vec<(&str, &str)> = b.vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        match &self.spec.host_pids {
+            HostPidsSpec::PidFile(t) => {
+                let p = fill(std::slice::from_ref(t), &vars).remove(0);
+                std::fs::read_to_string(&p)
+                    .ok()
+                    .and_then(|s| s.trim().parse::<i32>().ok())
+                    .map(super::container::descendants)
+                    .unwrap_or_default()
+            }
+            HostPidsSpec::Cgroup(t) => {
+                let p = fill(std::slice::from_ref(t), &vars).remove(0);
+                parse_pids(&std::fs::read_to_string(p).unwrap_or_default())
+            }
+            HostPidsSpec::Command(t) => {
+                let argv = fill(t, &vars);
+                std::process::Command::new(&argv[0])
+                    .args(&argv[1..])
+                    .stdin(Stdio::null())
+                    .stderr(Stdio::null())
+                    .output()
+                    .map(|o| parse_pids(&String::from_utf8_lossy(&o.stdout)))
+                    .unwrap_or_default()
+            }
+        }
+    }
+}
+
+/// Pids, one per line or whitespace-separated; anything else is skipped.
+pub fn parse_pids(text: &str) -> Vec<i32> {
+    text.split_whitespace()
+        .filter_map(|w| w.parse::<i32>().ok())
+        .filter(|p| *p > 0)
+        .collect()
+}
+
+fn write_record(dir: &Path, rec: &BoxRecord) -> Result<()> {
+    crate::fs::write_atomic(
+        &dir.join("box.json"),
+        serde_json::to_string_pretty(rec)?.as_bytes(),
+    )
+}
+
+/// The cgroup's directories under each hierarchy (v1 controllers, the
+/// unified mount, or a pure v2 host).
+fn cgroup_dirs(cgroup: &str) -> Vec<PathBuf> {
+    let rel = cgroup.trim_start_matches('/');
+    if rel.is_empty() || rel.contains("..") {
+        return Vec::new();
+    }
+    let base = Path::new("/sys/fs/cgroup");
+    let mut out = vec![base.join(rel)];
+    if let Ok(d) = std::fs::read_dir(base) {
+        out.extend(d.flatten().map(|e| e.path().join(rel)));
+    }
+    out.retain(|p| p.is_dir());
+    out
+}
+
+/// SIGKILLs every process still in the box's cgroup: they are the box's by
+/// construction (the cgroup is named for the run and the box).
+fn kill_cgroup(cgroup: &str) -> usize {
+    let mut n = 0;
+    for d in cgroup_dirs(cgroup) {
+        for p in parse_pids(&std::fs::read_to_string(d.join("cgroup.procs")).unwrap_or_default()) {
+            if kill(Pid::from_raw(p), Signal::SIGKILL).is_ok() {
+                n += 1;
+            }
+        }
+    }
+    n
+}
+
+/// Removes the cgroup directories, deepest first (a runtime may leave them).
+fn remove_cgroup(cgroup: &str) {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    for d in cgroup_dirs(cgroup) {
+        let mut sub: Vec<PathBuf> = walk_dirs(&d);
+        sub.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
+        for s in sub {
+            // A killed process leaves its cgroup a moment later.
+            while std::fs::remove_dir(&s).is_err() && s.exists() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+}
+
+fn walk_dirs(d: &Path) -> Vec<PathBuf> {
+    let mut out = vec![d.to_path_buf()];
+    if let Ok(rd) = std::fs::read_dir(d) {
+        for e in rd.flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                out.extend(walk_dirs(&e.path()));
+            }
+        }
+    }
+    out
+}
+
+/// A step run synchronously (guards, `clean`), killed at its timeout.
+fn run_blocking(argv: &[String], timeout_s: f64) -> bool {
+    let Some((prog, args)) = argv.split_first() else {
+        return false;
+    };
+    let Ok(mut child) = std::process::Command::new(prog)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+    else {
+        return false;
+    };
+    let deadline = Instant::now() + Duration::from_secs_f64(timeout_s.max(1.0));
+    loop {
+        match child.try_wait() {
+            Ok(Some(st)) => return st.success(),
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return false;
+            }
+        }
+    }
+}
+
+/// Removes one tracked box whatever state it is in: the runtime's stop and
+/// delete, then its cgroup's processes and directories, then its files.
+/// Returns whether anything was still running.
+pub fn reap_box(dir: &Path, rec: &BoxRecord) -> bool {
+    let mut was_live = false;
+    if !rec.remove.is_empty() {
+        run_blocking(&rec.stop, rec.stop_timeout_s);
+        was_live = run_blocking(&rec.remove, rec.remove_timeout_s);
+    }
+    if kill_cgroup(&rec.cgroup) > 0 {
+        was_live = true;
+    }
+    remove_cgroup(&rec.cgroup);
+    let _ = std::fs::remove_dir_all(dir);
+    was_live
+}
+
+/// What a reap of command boxes found.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct CliReap {
+    /// Boxes whose runtime still knew them or whose cgroup still had processes.
+    pub removed: usize,
+    /// Records of boxes already gone.
+    pub stale: usize,
+}
+
+/// Removes every tracked command box of `run_id` (every run when None),
+/// the runs' state directories and bundles, and a run's unfinished rootfs
+/// export.
+pub fn reap(root: &Path, run_id: Option<&str>) -> CliReap {
+    let mut out = CliReap::default();
+    let base = cli_dir(root);
+    let runs: Vec<(String, PathBuf)> = match run_id {
+        Some(id) => vec![(id.to_string(), base.join(id))],
+        None => std::fs::read_dir(&base)
+            .map(|d| {
+                d.flatten()
+                    .map(|e| (e.file_name().to_string_lossy().into_owned(), e.path()))
+                    .collect()
+            })
+            .unwrap_or_default(),
+    };
+    for (id, run) in runs {
+        for profile in std::fs::read_dir(&run).into_iter().flatten().flatten() {
+            for b in std::fs::read_dir(profile.path())
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
+                let file = b.path().join("box.json");
+                let Some(rec) = std::fs::read_to_string(&file)
+                    .ok()
+                    .and_then(|t| serde_json::from_str::<BoxRecord>(&t).ok())
+                else {
+                    continue;
+                };
+                if reap_box(&b.path(), &rec) {
+                    out.removed += 1;
+                } else {
+                    out.stale += 1;
+                }
+            }
+        }
+        let _ = std::fs::remove_dir_all(&run);
+        let _ = std::fs::remove_dir_all(
+            super::bundle::rootfs_cache(root).join(super::bundle::tmp_name(&id)),
+        );
+    }
+    out
+}
+
+/// Tracked command boxes of a run still on disk (each is removed with its
+/// record, so a record left is a box left).
+pub fn live(root: &Path, run_id: &str) -> usize {
+    let run = cli_dir(root).join(run_id);
+    std::fs::read_dir(&run)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .flat_map(|p| std::fs::read_dir(p.path()).into_iter().flatten().flatten())
+        .filter(|b| b.path().join("box.json").is_file())
+        .count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pids_are_parsed_leniently() {
+        assert_eq!(parse_pids("12\n 13 x\n\n0 -4 14"), vec![12, 13, 14]);
+        assert!(parse_pids("").is_empty());
+    }
+
+    #[test]
+    fn cgroup_paths_never_escape() {
+        assert!(cgroup_dirs("/").is_empty());
+        assert!(cgroup_dirs("/../etc").is_empty());
+    }
+}
