@@ -248,3 +248,75 @@ fn sigterm_and_sigkill_mid_multi_runtime_run_leave_no_box() {
     assert_eq!(out.status.code(), Some(0));
     assert_nothing_left(&id);
 }
+
+/// A runtime of the user's own whose box never becomes ready, and one whose
+/// exec hangs: each fails with its timeout as the cause, the other runtime
+/// in the same run still measures, and neither leaves a box, a process
+/// (the hung `sleep` inside the box included) or a cgroup behind.
+#[test]
+fn never_ready_and_hanging_exec_time_out_and_leave_nothing() {
+    let _g = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let base = std::fs::read_to_string(root().join("profiles/boxes/runc-cli.yaml")).unwrap();
+    // Readiness is a probe that never succeeds.
+    let never = dir.path().join("never-ready.yaml");
+    std::fs::write(
+        &never,
+        base.replace(
+            "    stop: [runc,",
+            "    ready: [\"false\"]\n    stop: [runc,",
+        )
+        .replace("ready: 30s", "ready: 2s"),
+    )
+    .unwrap();
+    // Every exec runs `sleep 600` in the box (the lane's argv lands in
+    // `sh -c`'s positional parameters); readiness asks runc for the state.
+    let hang = dir.path().join("hanging-exec.yaml");
+    std::fs::write(
+        &hang,
+        base.replace(
+            "exec: [runc, --root, \"{state}\", exec, \"{id}\"]",
+            "exec: [runc, --root, \"{state}\", exec, \"{id}\", sh, -c, \"sleep 600\"]\n    ready: [runc, --root, \"{state}\", state, \"{id}\"]",
+        )
+        .replace("exec: 30s", "exec: 2s"),
+    )
+    .unwrap();
+    let results = tempfile::tempdir().unwrap();
+    let out = run(xtask(results.path())
+        .args([
+            "box",
+            "exec",
+            "--samples",
+            "20",
+            "--large-samples",
+            "1",
+            "--profile",
+        ])
+        .arg(format!("{},{},runc-cli", never.display(), hang.display())));
+    let id = only_run(results.path());
+    let r = record(results.path(), &id);
+    let fs = r["lanes"][0]["findings"].as_array().unwrap();
+    let failed = |name: &str| {
+        fs.iter()
+            .find(|f| f["env"]["profile"] == name)
+            .unwrap_or_else(|| panic!("no finding for {name}: {r}"))["env"]["failed"]
+            .as_str()
+            .map(str::to_string)
+    };
+    let why = failed("never-ready").expect("never-ready must fail");
+    assert!(why.contains("not ready within 2s"), "{why}");
+    let why = failed("hanging-exec").expect("hanging-exec must fail");
+    assert!(
+        why.contains("timed out") || why.contains("timeout"),
+        "{why}"
+    );
+    assert_eq!(failed("runc-cli"), None, "runc-cli measures beside them");
+    // A runtime that fails is recorded, not bad input: the run completes.
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(r["status"], "complete");
+    // argv is NUL-separated in /proc: `sleep 600` as its own process or
+    // under `sh -c`.
+    let hung = [processes_with("sleep\u{0}600"), processes_with("sleep 600")].concat();
+    assert!(hung.is_empty(), "the hung exec's sleep is left: {hung:?}");
+    assert_nothing_left(&id);
+}
