@@ -320,3 +320,49 @@ fn never_ready_and_hanging_exec_time_out_and_leave_nothing() {
     assert!(hung.is_empty(), "the hung exec's sleep is left: {hung:?}");
     assert_nothing_left(&id);
 }
+
+/// Density side by side: one level at a time per runtime, host PSS per box
+/// counted from each runtime's own processes, one chart over the runtimes.
+#[test]
+fn density_side_by_side_engine_and_cli() {
+    let _g = serial();
+    let results = tempfile::tempdir().unwrap();
+    let out = run(xtask(results.path()).args([
+        "box",
+        "density",
+        "--profile",
+        "runc,runc-cli,runsc-cli",
+        "--levels",
+        "1,2",
+        "--samples",
+        "10",
+    ]));
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let id = only_run(results.path());
+    let r = record(results.path(), &id);
+    let fs = r["lanes"][0]["findings"].as_array().unwrap();
+    assert_eq!(fs.len(), 3);
+    let mut per_box = Vec::new();
+    for (f, name) in fs.iter().zip(["runc", "runc-cli", "runsc-cli"]) {
+        assert_eq!(f["env"]["profile"], name);
+        assert!(
+            f["env"]["failed"].is_null(),
+            "{name}: {}",
+            f["env"]["failed"]
+        );
+        let levels = f["density"]["levels"].as_array().unwrap();
+        assert_eq!(levels.len(), 2, "{name}");
+        assert!(levels[1]["exec"].as_array().unwrap().len() >= 10, "{name}");
+        per_box.push(levels[0]["pss_per_box_bytes"].as_f64().unwrap());
+    }
+    // Every runtime's box costs the host something; gVisor's sandbox and
+    // gofer cost more than a runc box's shell.
+    assert!(per_box.iter().all(|p| *p > 100e3), "{per_box:?}");
+    assert!(per_box[2] > per_box[1], "{per_box:?}");
+    let report = std::fs::read_to_string(results.path().join(&id).join("report.md")).unwrap();
+    assert!(
+        report.contains("| | runc | runc-cli | runsc-cli |"),
+        "{report}"
+    );
+    assert_nothing_left(&id);
+}
