@@ -8,28 +8,9 @@
 mod common;
 use common::*;
 
-use std::path::Path;
-
 /// Short footprint settings: the profile's steady window is 3 s, the
 /// window 2 s.
 const SHORT: [&str; 4] = ["--duration", "2s", "--max-duration", "2s"];
-
-fn latest(results: &Path) -> String {
-    std::fs::read_link(results.join("latest"))
-        .unwrap()
-        .to_string_lossy()
-        .into_owned()
-}
-
-fn median(r: &serde_json::Value, metric: &str) -> f64 {
-    r["lanes"][0]["aggregates"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["metric"] == metric)
-        .and_then(|a| a["median"].as_f64())
-        .unwrap_or_else(|| panic!("no {metric} aggregate in {r}"))
-}
 
 fn finding<'r>(r: &'r serde_json::Value, kind: &str) -> &'r serde_json::Value {
     let lane = &r["lanes"][0];

@@ -30,23 +30,6 @@ fn footprint(results: &Path, profile: &str, extra: &[&str]) -> serde_json::Value
     record(results, &id)
 }
 
-fn latest(results: &Path) -> String {
-    std::fs::read_link(results.join("latest"))
-        .unwrap()
-        .to_string_lossy()
-        .into_owned()
-}
-
-fn median(r: &serde_json::Value, metric: &str) -> f64 {
-    r["lanes"][0]["aggregates"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["metric"] == metric)
-        .and_then(|a| a["median"].as_f64())
-        .unwrap_or_else(|| panic!("no {metric} aggregate in {r}"))
-}
-
 #[test]
 fn every_bundled_profile_is_valid_and_listed() {
     let out = run(xtask(Path::new("/tmp")).arg("list"));

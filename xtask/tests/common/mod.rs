@@ -74,3 +74,22 @@ pub fn only_run(results: &Path) -> String {
     assert_eq!(runs.len(), 1, "exactly one run dir: {runs:?}");
     runs[0].clone()
 }
+
+/// The run the results directory's `latest` link names.
+pub fn latest(results: &Path) -> String {
+    std::fs::read_link(results.join("latest"))
+        .unwrap()
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// The median of a metric's aggregate in the run's first lane.
+pub fn median(r: &serde_json::Value, metric: &str) -> f64 {
+    r["lanes"][0]["aggregates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["metric"] == metric)
+        .and_then(|a| a["median"].as_f64())
+        .unwrap_or_else(|| panic!("no {metric} aggregate in {r}"))
+}
