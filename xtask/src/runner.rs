@@ -213,24 +213,17 @@ pub async fn run(
         head,
         events,
     )?;
-    let ctx = LaneCtx {
-        engine: &engine,
-        compose: &compose,
-        profile: &profile,
-        run: &frame.scope.run,
-        opts,
-        events: frame.events(),
-        judged: job.judged(&profile),
-        refusal: Default::default(),
-    };
-    let lane = match frame.measure(run_job(&ctx, &job)).await {
-        Ok(lane) => lane,
+    let Measured {
+        lane,
+        refusal,
+        failed,
+        all_failed,
+    } = match measure(&frame, &engine, &compose, &profile, opts, &job).await {
+        Ok(m) => m,
         Err(sig) => return Err(frame.interrupted(sig)),
     };
-    let refusal = ctx.refusal.get().cloned();
 
     // The run's status: failed when every cell failed.
-    let (failed, all_failed) = failed_cells(&lane);
     let status = if all_failed {
         RunStatus::Failed
     } else {
@@ -319,26 +312,19 @@ pub async fn run_suite(
         } = it;
         progress.lane_started(i);
         let started = std::time::Instant::now();
-        let ctx = LaneCtx {
-            engine: &engine,
-            compose: &compose,
-            profile,
-            run: &frame.scope.run,
-            opts,
-            events: frame.events(),
-            judged: job.judged(profile),
-            refusal: Default::default(),
-        };
-        let lane = match frame.measure(run_job(&ctx, &job)).await {
-            Ok(lane) => lane,
+        let Measured {
+            lane,
+            refusal,
+            failed,
+            all_failed,
+        } = match measure(&frame, &engine, &compose, profile, opts, &job).await {
+            Ok(m) => m,
             Err(sig) => {
                 frame.record.lanes.extend(lanes);
                 frame.record.suite = Some(suite);
                 return Err(frame.interrupted(sig));
             }
         };
-        let refusal = ctx.refusal.get().cloned();
-        let (failed, all_failed) = failed_cells(&lane);
         let status = if all_failed || lane.cells.is_empty() && lane.findings.is_empty() {
             LaneStatus::Failed
         } else if failed.is_empty() {
@@ -413,6 +399,46 @@ fn head(
         seed: common.seed,
         images,
     }
+}
+
+/// One lane measured in the run's frame, with what its cells said.
+struct Measured {
+    lane: LaneRecord,
+    /// Why a cell's probe refused the lane (bad input), if one did.
+    refusal: Option<String>,
+    /// The failed cells ("id: cause").
+    failed: Vec<String>,
+    /// Every cell failed.
+    all_failed: bool,
+}
+
+/// Runs one lane inside the frame's signal race; `Err` is the signal.
+async fn measure(
+    frame: &Recorded<'_>,
+    engine: &Engine,
+    compose: &ComposeCli,
+    profile: &Profile,
+    opts: MeasureOpts,
+    job: &Job,
+) -> Result<Measured, &'static str> {
+    let ctx = LaneCtx {
+        engine,
+        compose,
+        profile,
+        run: &frame.scope.run,
+        opts,
+        events: frame.events(),
+        judged: job.judged(profile),
+        refusal: Default::default(),
+    };
+    let lane = frame.measure(run_job(&ctx, job)).await?;
+    let (failed, all_failed) = failed_cells(&lane);
+    Ok(Measured {
+        refusal: ctx.refusal.get().cloned(),
+        lane,
+        failed,
+        all_failed,
+    })
 }
 
 async fn run_job(ctx: &LaneCtx<'_>, job: &Job) -> LaneRecord {
