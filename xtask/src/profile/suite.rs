@@ -49,41 +49,86 @@ pub const SUITE_LANES: [&str; 8] = [
 pub type LaneFlags = Vec<(String, Option<String>)>;
 
 impl SuiteSpec {
+    /// Every lane a suite can hold, in run order, with its entry if listed:
+    /// the one table `lanes` and `env_maps` read, so a new lane is one line.
+    fn entries(&self) -> [(&'static str, Option<&dyn LaneArgs>); 8] {
+        fn dy<T: LaneArgs>(l: &Option<T>) -> Option<&dyn LaneArgs> {
+            l.as_ref().map(|l| l as &dyn LaneArgs)
+        }
+        [
+            ("footprint", dy(&self.footprint)),
+            ("scaling", dy(&self.scaling)),
+            ("sweep", dy(&self.sweep)),
+            ("load", dy(&self.load)),
+            ("fault", dy(&self.fault)),
+            ("churn", dy(&self.churn)),
+            ("heap", dy(&self.heap)),
+            ("memcheck", dy(&self.memcheck)),
+        ]
+    }
+
     /// The lanes listed, in run order, with their flags.
     pub fn lanes(&self) -> Vec<(&'static str, LaneFlags)> {
-        let mut out = Vec::new();
-        let mut add = |name: &'static str, flags: Option<LaneFlags>| {
-            if let Some(f) = flags {
-                out.push((name, f));
-            }
-        };
-        add("footprint", self.footprint.as_ref().map(MeasureLane::flags));
-        add("scaling", self.scaling.as_ref().map(ScalingLane::flags));
-        add("sweep", self.sweep.as_ref().map(SweepLane::flags));
-        add("load", self.load.as_ref().map(LoadLane::flags));
-        add("fault", self.fault.as_ref().map(FaultLane::flags));
-        add("churn", self.churn.as_ref().map(ChurnLane::flags));
-        add("heap", self.heap.as_ref().map(HeapLane::flags));
-        add("memcheck", self.memcheck.as_ref().map(ToolLane::flags));
-        out
+        self.entries()
+            .into_iter()
+            .filter_map(|(n, l)| Some((n, l?.flags())))
+            .collect()
     }
 
     /// Every `env:` map of the suite's lanes, with the lane's name.
     pub fn env_maps(&self) -> Vec<(&'static str, &BTreeMap<String, String>)> {
-        [
-            ("footprint", self.footprint.as_ref().map(|l| &l.env)),
-            ("scaling", self.scaling.as_ref().map(|l| &l.env)),
-            ("sweep", self.sweep.as_ref().map(|l| &l.env)),
-            ("load", self.load.as_ref().map(|l| &l.env)),
-            ("fault", self.fault.as_ref().map(|l| &l.env)),
-            ("churn", self.churn.as_ref().map(|l| &l.env)),
-            ("heap", self.heap.as_ref().map(|l| &l.env)),
-            ("memcheck", self.memcheck.as_ref().map(|l| &l.env)),
-        ]
-        .into_iter()
-        .filter_map(|(n, e)| Some((n, e?)))
-        .collect()
+        self.entries()
+            .into_iter()
+            .filter_map(|(n, l)| Some((n, l?.env())))
+            .collect()
     }
+}
+
+/// What a lane's entry gives the suite: its command's flags and its `env:`.
+trait LaneArgs {
+    fn flags(&self) -> LaneFlags;
+    fn env(&self) -> &BTreeMap<String, String>;
+}
+
+/// The measurement arguments `footprint`, `scaling` and `sweep` share.
+/// (serde cannot `flatten` a struct under `deny_unknown_fields`, so each
+/// lane declares the fields and borrows them into this view.)
+struct Measure<'a> {
+    repeats: Option<u32>,
+    duration: Option<HumanDuration>,
+    max_duration: Option<HumanDuration>,
+    ci_target: Option<f64>,
+    rate: Option<f64>,
+    sampler: &'a Option<String>,
+    env: &'a BTreeMap<String, String>,
+}
+
+impl Measure<'_> {
+    fn push(&self, f: &mut Flags) {
+        f.opt("--repeats", &self.repeats)
+            .opt("--duration", &self.duration)
+            .opt("--max-duration", &self.max_duration)
+            .opt("--ci-target", &self.ci_target)
+            .opt("--rate", &self.rate)
+            .opt("--sampler", self.sampler)
+            .env(self.env);
+    }
+}
+
+/// Borrows a lane's measurement fields (every lane that has them names
+/// them alike).
+macro_rules! measure_of {
+    ($l:expr) => {
+        Measure {
+            repeats: $l.repeats,
+            duration: $l.duration,
+            max_duration: $l.max_duration,
+            ci_target: $l.ci_target,
+            rate: $l.rate,
+            sampler: &$l.sampler,
+            env: &$l.env,
+        }
+    };
 }
 
 /// Flags as they are built: one push per field that is set.
@@ -132,20 +177,14 @@ pub struct MeasureLane {
     pub env: BTreeMap<String, String>,
 }
 
-impl MeasureLane {
+impl LaneArgs for MeasureLane {
     fn flags(&self) -> LaneFlags {
         let mut f = Flags::default();
-        self.push(&mut f);
+        measure_of!(self).push(&mut f);
         f.0
     }
-    fn push(&self, f: &mut Flags) {
-        f.opt("--repeats", &self.repeats)
-            .opt("--duration", &self.duration)
-            .opt("--max-duration", &self.max_duration)
-            .opt("--ci-target", &self.ci_target)
-            .opt("--rate", &self.rate)
-            .opt("--sampler", &self.sampler)
-            .env(&self.env);
+    fn env(&self) -> &BTreeMap<String, String> {
+        &self.env
     }
 }
 
@@ -166,24 +205,16 @@ pub struct ScalingLane {
     pub env: BTreeMap<String, String>,
 }
 
-impl ScalingLane {
+impl LaneArgs for ScalingLane {
     fn flags(&self) -> LaneFlags {
         let mut f = Flags::default();
         f.list("--entities", &self.entities)
             .list("--metric", &self.metric);
-        self.measure().push(&mut f);
+        measure_of!(self).push(&mut f);
         f.0
     }
-    fn measure(&self) -> MeasureLane {
-        MeasureLane {
-            repeats: self.repeats,
-            duration: self.duration,
-            max_duration: self.max_duration,
-            ci_target: self.ci_target,
-            rate: self.rate,
-            sampler: self.sampler.clone(),
-            env: self.env.clone(),
-        }
+    fn env(&self) -> &BTreeMap<String, String> {
+        &self.env
     }
 }
 
@@ -202,21 +233,15 @@ pub struct SweepLane {
     pub env: BTreeMap<String, String>,
 }
 
-impl SweepLane {
+impl LaneArgs for SweepLane {
     fn flags(&self) -> LaneFlags {
         let mut f = Flags::default();
         f.opt("--knob", &Some(&self.knob));
-        MeasureLane {
-            repeats: self.repeats,
-            duration: self.duration,
-            max_duration: self.max_duration,
-            ci_target: self.ci_target,
-            rate: self.rate,
-            sampler: self.sampler.clone(),
-            env: self.env.clone(),
-        }
-        .push(&mut f);
+        measure_of!(self).push(&mut f);
         f.0
+    }
+    fn env(&self) -> &BTreeMap<String, String> {
+        &self.env
     }
 }
 
@@ -237,7 +262,7 @@ pub struct LoadLane {
     pub env: BTreeMap<String, String>,
 }
 
-impl LoadLane {
+impl LaneArgs for LoadLane {
     fn flags(&self) -> LaneFlags {
         let mut f = Flags::default();
         f.list("--rate", &self.rate)
@@ -250,6 +275,9 @@ impl LoadLane {
             .opt("--sampler", &self.sampler)
             .env(&self.env);
         f.0
+    }
+    fn env(&self) -> &BTreeMap<String, String> {
+        &self.env
     }
 }
 
@@ -269,7 +297,7 @@ pub struct FaultLane {
     pub env: BTreeMap<String, String>,
 }
 
-impl FaultLane {
+impl LaneArgs for FaultLane {
     fn flags(&self) -> LaneFlags {
         let mut f = Flags::default();
         f.opt("--burst", &self.burst)
@@ -282,6 +310,9 @@ impl FaultLane {
             .opt("--sampler", &self.sampler)
             .env(&self.env);
         f.0
+    }
+    fn env(&self) -> &BTreeMap<String, String> {
+        &self.env
     }
 }
 
@@ -299,7 +330,7 @@ pub struct ChurnLane {
     pub env: BTreeMap<String, String>,
 }
 
-impl ChurnLane {
+impl LaneArgs for ChurnLane {
     fn flags(&self) -> LaneFlags {
         let mut f = Flags::default();
         f.opt("--cycles", &self.cycles)
@@ -309,6 +340,9 @@ impl ChurnLane {
             .opt("--sampler", &self.sampler)
             .env(&self.env);
         f.0
+    }
+    fn env(&self) -> &BTreeMap<String, String> {
+        &self.env
     }
 }
 
@@ -324,19 +358,38 @@ pub struct ToolLane {
     pub env: BTreeMap<String, String>,
 }
 
-impl ToolLane {
+impl LaneArgs for ToolLane {
     fn flags(&self) -> LaneFlags {
         let mut f = Flags::default();
-        self.push(&mut f);
+        push_tool(
+            &mut f,
+            self.duration,
+            self.cycles,
+            self.rate,
+            &self.sampler,
+            &self.env,
+        );
         f.0
     }
-    fn push(&self, f: &mut Flags) {
-        f.opt("--duration", &self.duration)
-            .opt("--cycles", &self.cycles)
-            .opt("--rate", &self.rate)
-            .opt("--sampler", &self.sampler)
-            .env(&self.env);
+    fn env(&self) -> &BTreeMap<String, String> {
+        &self.env
     }
+}
+
+/// The tool arguments `memcheck` and `heap` share.
+fn push_tool(
+    f: &mut Flags,
+    duration: Option<HumanDuration>,
+    cycles: Option<u32>,
+    rate: Option<f64>,
+    sampler: &Option<String>,
+    env: &BTreeMap<String, String>,
+) {
+    f.opt("--duration", &duration)
+        .opt("--cycles", &cycles)
+        .opt("--rate", &rate)
+        .opt("--sampler", sampler)
+        .env(env);
 }
 
 /// `heap:`: the tool arguments, and whether to skip the overhead run.
@@ -353,19 +406,22 @@ pub struct HeapLane {
     pub env: BTreeMap<String, String>,
 }
 
-impl HeapLane {
+impl LaneArgs for HeapLane {
     fn flags(&self) -> LaneFlags {
         let mut f = Flags::default();
-        ToolLane {
-            duration: self.duration,
-            cycles: self.cycles,
-            rate: self.rate,
-            sampler: self.sampler.clone(),
-            env: self.env.clone(),
-        }
-        .push(&mut f);
+        push_tool(
+            &mut f,
+            self.duration,
+            self.cycles,
+            self.rate,
+            &self.sampler,
+            &self.env,
+        );
         f.switch("--no-overhead", self.no_overhead);
         f.0
+    }
+    fn env(&self) -> &BTreeMap<String, String> {
+        &self.env
     }
 }
 
@@ -445,6 +501,16 @@ mod tests {
         assert_eq!(flag(0, "--env"), Some(Some("A=1".into())));
         assert_eq!(flag(1, "--entities"), Some(Some("10,100".into())));
         assert_eq!(flag(2, "--no-overhead"), Some(None));
+    }
+
+    #[test]
+    fn the_lane_table_names_every_suite_lane_in_order() {
+        let names: Vec<&str> = super::SuiteSpec::default()
+            .entries()
+            .iter()
+            .map(|(n, _)| *n)
+            .collect();
+        assert_eq!(names, super::SUITE_LANES);
     }
 
     #[test]
