@@ -95,8 +95,8 @@ pub fn words(f: &BoxFinding) -> String {
                     .unwrap_or_else(|| "—".into());
                 match &d.breakpoint {
                     Some(b) => format!(
-                        "{who}: density breakpoint {} box(es) (largest level with exec p95 ≤ {}× the level-{} p95 of {}){}; host PSS per idle box {idle}; memory allows ~{} boxes.",
-                        b.level,
+                        "{who}: density breakpoint {} (largest level with exec p95 ≤ {}× the level-{} p95 of {}){}; host PSS per idle box {idle}; memory allows ~{} boxes.",
+                        count_boxes(b.level),
                         b.factor,
                         d.levels.first().map(|l| l.level).unwrap_or(1),
                         ms(b.baseline),
@@ -151,7 +151,7 @@ pub fn short(f: &BoxFinding) -> String {
         (Some(d), _) => d
             .breakpoint
             .as_ref()
-            .map(|b| format!("breakpoint {} boxes", b.level))
+            .map(|b| format!("breakpoint {}", count_boxes(b.level)))
             .unwrap_or_else(|| "no breakpoint".into()),
         (_, Some(c)) => format!("box churn {}", verdict_word(c.verdict)),
         _ => format!("{:?}", f.lane).to_lowercase(),
@@ -413,13 +413,13 @@ pub fn charts(
             );
             if let Some(y) = pt(0.95).iter().find(|(x, _)| *x == f64::from(b.level)) {
                 series.push(
-                    Series::new(format!("breakpoint: {} boxes", b.level), vec![*y])
+                    Series::new(format!("breakpoint: {}", count_boxes(b.level)), vec![*y])
                         .with_color(Rgb(200, 30, 30)),
                 );
             }
             caption = Some(format!(
-                "breakpoint {} boxes{}",
-                b.level,
+                "breakpoint {}{}",
+                count_boxes(b.level),
                 if b.crosses_back || !b.monotonic {
                     " (non-monotonic curve)"
                 } else {
@@ -684,7 +684,7 @@ pub fn comparison(s: &mut String, fs: &[&BoxFinding]) {
                 f.density
                     .as_ref()
                     .map(|d| match &d.breakpoint {
-                        Some(b) => format!("{} boxes", b.level),
+                        Some(b) => count_boxes(b.level),
                         None => d.breakpoint_note.clone().unwrap_or_else(|| "—".into()),
                     })
                     .unwrap_or_else(|| "—".into())
@@ -850,4 +850,13 @@ fn compare_charts(
         )?;
     }
     Ok(out)
+}
+
+/// "1 box", "4 boxes".
+fn count_boxes(n: u32) -> String {
+    if n == 1 {
+        "1 box".into()
+    } else {
+        format!("{n} boxes")
+    }
 }

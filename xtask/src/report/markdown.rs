@@ -51,12 +51,17 @@ fn render(r: &RunRecord, charts: &[ChartRef]) -> String {
         r.started_at,
         r.finished_at.as_deref().unwrap_or("—")
     );
-    let _ = writeln!(
-        s,
-        "| profile | `{}` (sha256 {}) |",
-        r.profile.path,
-        short(&r.profile.sha256)
-    );
+    // Box runs name their box profiles in their own table, not here.
+    if r.profile.sha256.is_empty() {
+        let _ = writeln!(s, "| profile | `{}` |", r.profile.path);
+    } else {
+        let _ = writeln!(
+            s,
+            "| profile | `{}` (sha256 {}) |",
+            r.profile.path,
+            short(&r.profile.sha256)
+        );
+    }
     let _ = writeln!(
         s,
         "| tool | runcost {} (git {}{}) |",
