@@ -115,6 +115,8 @@ pub enum Cmd {
         #[arg(long)]
         run: Option<String>,
     },
+    /// Write results/index.html: every run with its verdicts, linking each report as HTML.
+    Index,
     /// Remove every container, network and volume runcost started.
     Clean {
         /// Only what this run left (default: every run's).

@@ -251,7 +251,11 @@ impl<'e> Recorded<'e> {
         self.scope.events.emit(Event::RunFinished {
             status: RunStatus::Partial,
         });
-        let write = self.scope.run.write_record(&self.record);
+        let write = self
+            .scope
+            .run
+            .write_record(&self.record)
+            .and_then(|()| refresh_index(&self.scope.run));
         self.scope.close();
         match write {
             Ok(()) => Interrupted(sig).into(),
@@ -273,8 +277,9 @@ impl<'e> Recorded<'e> {
         self.record.status_reason = reason;
         self.scope.events.emit(Event::RunFinished { status });
         self.scope.run.write_record(&self.record)?;
-        let report =
-            crate::report::render(&self.scope.run, &self.record).context("render the report");
+        let report = crate::report::render(&self.scope.run, &self.record)
+            .context("render the report")
+            .and_then(|()| refresh_index(&self.scope.run));
         let Recorded { scope, record } = self;
         let run = scope.close();
         report?;
@@ -316,6 +321,13 @@ fn load_csv(samples: &[Timed<HostLoad>]) -> String {
         ));
     }
     s
+}
+
+/// `results/index.html` lists the run as it now stands.
+fn refresh_index(run: &RunDir) -> Result<()> {
+    let results = run.root.parent().context("run dir has no parent")?;
+    crate::report::index::refresh(results).context("write the results index")?;
+    Ok(())
 }
 
 pub fn now_rfc3339() -> String {

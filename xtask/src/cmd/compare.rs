@@ -2,6 +2,7 @@
 
 use crate::compare::budget::budget_rows;
 use crate::compare::judge::{check_judgeable, CompareOpts};
+use crate::compare::summary::CompareSummary;
 use crate::compare::{compare_run, Baseline, Comparison, Verdict};
 use crate::error::{BadInput, ExitCode};
 use crate::fs::write_atomic;
@@ -70,8 +71,14 @@ pub async fn compare(
     };
     cmp.rows.extend(budget_rows(&record, &rules, &profile)?);
     let md = CompareTable.render(&cmp)?;
-    let name = cmp.baseline.as_deref().unwrap_or("budgets");
-    write_atomic(&dir.path(&format!("compare-{name}.md")), md.as_bytes())?;
+    let stem = CompareSummary::stem(cmp.baseline.as_deref());
+    write_atomic(&dir.path(&format!("{stem}.md")), md.as_bytes())?;
+    let summary = CompareSummary::of(&cmp, crate::frame::now_rfc3339());
+    write_atomic(
+        &dir.path(&format!("{stem}.json")),
+        serde_json::to_string_pretty(&summary)?.as_bytes(),
+    )?;
+    crate::report::index::refresh(&common.results)?;
     if common.json {
         println!("{}", serde_json::to_string_pretty(&cmp)?);
     } else {

@@ -63,7 +63,15 @@ pub async fn dispatch(cli: Cli, argv: Vec<String>) -> Result<ExitCode> {
             let dir = crate::rundir::resolve_run(&common.results, run.as_deref())?;
             let record = dir.read_record()?;
             crate::report::render(&dir, &record)?;
+            crate::report::index::refresh(&common.results)?;
             println!("{}", dir.path("report.md").display());
+            Ok(ExitCode::Ok)
+        }
+        Cmd::Index => {
+            println!(
+                "{}",
+                crate::report::index::refresh(&common.results)?.display()
+            );
             Ok(ExitCode::Ok)
         }
         Cmd::Clean { run } => clean::run(&common, run.as_deref()).await,

@@ -8,6 +8,7 @@ pub mod baseline;
 pub mod budget;
 pub mod items;
 pub mod judge;
+pub mod summary;
 
 pub use baseline::{Baseline, BaselineExponent, BaselineFinding, BaselineMetric, Thresholds};
 pub use judge::{compare_run, Comparison, Row, Statistic, Verdict};

@@ -11,6 +11,8 @@ pub mod fault;
 pub mod format;
 pub mod gab;
 pub mod history;
+pub mod html;
+pub mod index;
 pub mod leaks;
 pub mod markdown;
 pub mod words;
