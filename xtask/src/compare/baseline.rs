@@ -161,6 +161,15 @@ pub struct BaselineExponent {
     /// WARN/REGRESSED beyond these absolute changes of k (floor unused).
     #[serde(default = "default_exponent_thresholds")]
     pub thresholds: Thresholds,
+    /// The growth test (smallest against largest size): what is judged
+    /// when one of the pair is NO GROWTH and so has no k. `None` in
+    /// baselines written before it was kept.
+    #[serde(default)]
+    pub growth: Option<runcost_stats::powerlaw::GrowthTest>,
+    /// The metric's thresholds, relative to the cost at the smallest size,
+    /// for that growth.
+    #[serde(default)]
+    pub growth_thresholds: Option<Thresholds>,
 }
 
 fn default_exponent_thresholds() -> Thresholds {
@@ -241,6 +250,12 @@ impl Baseline {
 pub fn lane_of(key: &str) -> LaneKind {
     let name = key.split('/').next().unwrap_or("");
     serde_json::from_value(serde_json::Value::String(name.into())).unwrap_or(LaneKind::Scaling)
+}
+
+/// The metric of a key (`lane/metric/...`), if its second part names one.
+pub fn metric_of(key: &str) -> Option<MetricKind> {
+    let name = key.split('/').nth(1)?;
+    serde_json::from_value(serde_json::Value::String(name.into())).ok()
 }
 
 /// Fields in which two hosts differ (memory within 2 %: firmware reserves vary).

@@ -5,7 +5,7 @@ use super::baseline::{
     host_differences, Baseline, BaselineExponent, BaselineFinding, BaselineMetric, ClassRank,
 };
 use crate::error::BadInput;
-use crate::results::{Direction, LaneKind, RunRecord, RunStatus, Unit};
+use crate::results::{Direction, LaneKind, MetricKind, RunRecord, RunStatus, Unit};
 use anyhow::Result;
 use serde::Serialize;
 use std::collections::BTreeSet;
@@ -262,6 +262,10 @@ fn check_complete(baseline: &Baseline, record: &RunRecord, items: &super::Items)
 /// The exponent gate of the stats crate: the verdict rests on the interval
 /// of the change in k, never on the verdict classes of the two fits.
 fn judge_exponent(b: &BaselineExponent, c: &BaselineExponent) -> Row {
+    let one_flat = (b.verdict == super::NO_GROWTH) != (c.verdict == super::NO_GROWTH);
+    if let (true, Some(gb), Some(gc)) = (one_flat, &b.growth, &c.growth) {
+        return judge_growth(b, c, gb, gc);
+    }
     use runcost_stats::{gate_exponent, ExponentEstimate, ExponentGateOptions};
     let est = |e: &BaselineExponent| ExponentEstimate {
         k: e.k,
@@ -296,6 +300,62 @@ fn judge_exponent(b: &BaselineExponent, c: &BaselineExponent) -> Row {
         ci,
         baseline_n: 1,
         candidate_n: 1,
+        verdict,
+        note: Some(note),
+    }
+}
+
+/// NO GROWTH against a fit: one side has no k, so the pair is judged on
+/// the growth across the sizes (largest minus smallest), relative to the
+/// baseline's cost at its smallest size (`runcost_stats::gate_growth`).
+fn judge_growth(
+    b: &BaselineExponent,
+    c: &BaselineExponent,
+    gb: &runcost_stats::powerlaw::GrowthTest,
+    gc: &runcost_stats::powerlaw::GrowthTest,
+) -> Row {
+    use runcost_stats::{gate_growth, GrowthGateOptions};
+    let metric = super::baseline::metric_of(&b.key);
+    let t = b
+        .growth_thresholds
+        .or(c.growth_thresholds)
+        .unwrap_or_else(|| super::Thresholds::default_for(metric.unwrap_or(MetricKind::Pss)));
+    let opts = GrowthGateOptions {
+        warn: t.warn,
+        regress: t.regress,
+        floor: t.floor,
+    };
+    let words = format!(
+        "{} → {}; judged on the growth from n={} to n={}",
+        exponent_words(b),
+        exponent_words(c),
+        gb.n_smallest,
+        gb.n_largest
+    );
+    let (verdict, ci, note) = match gate_growth(gb, gc, 0.95, &opts) {
+        Ok(g) => (
+            verdict_of(g.verdict),
+            Some((g.difference_ci.lower, g.difference_ci.upper)),
+            words,
+        ),
+        Err(e) => (Verdict::Ok, None, format!("not judged: {e}; {words}")),
+    };
+    let base = gb.mean_smallest;
+    Row {
+        key: b.key.clone(),
+        lane: super::baseline::lane_of(&b.key),
+        label: "scaling growth (largest − smallest size)".into(),
+        unit: metric.map(|m| m.unit()),
+        direction: Some(Direction::LowerIsBetter),
+        statistic: Statistic::Estimate,
+        check: Check::Baseline,
+        baseline: gb.difference,
+        candidate: gc.difference,
+        relative_change: (base != 0.0).then(|| (gc.difference - gb.difference) / base.abs()),
+        relative_ci: None,
+        ci,
+        baseline_n: gb.points_smallest + gb.points_largest,
+        candidate_n: gc.points_smallest + gc.points_largest,
         verdict,
         note: Some(note),
     }

@@ -75,18 +75,22 @@ pub fn extract(record: &RunRecord, rules: &GateRules) -> Items {
             else {
                 continue;
             };
-            // NO GROWTH is recorded as k = 0 [0, 0], what a + b·n^0 (a
-            // constant) means, so the interval rule reads any growing fit
-            // after it as a change (k_min > 0); a fit without an exponent
-            // (b ≤ 0, no verdict) offers nothing to compare.
-            let (k, lower, upper, verdict) = match outcome {
+            // NO GROWTH has no k; it is kept as k = 0 [0, 0] (what
+            // a + b·n^0, a constant, means) for old readers, and with its
+            // growth test, which is what a pair with one NO GROWTH side is
+            // judged on (judge.rs). A fit without an exponent (b ≤ 0, no
+            // verdict) offers nothing to compare.
+            let (k, lower, upper, verdict, growth) = match outcome {
                 ScalingOutcome::Fit(fit) => (
                     fit.k,
                     fit.k_ci.lower,
                     fit.k_ci.upper,
                     format!("{:?}", fit.verdict).to_lowercase(),
+                    fit.growth.clone(),
                 ),
-                ScalingOutcome::NoGrowth(_) => (0.0, 0.0, 0.0, NO_GROWTH.to_string()),
+                ScalingOutcome::NoGrowth(g) => {
+                    (0.0, 0.0, 0.0, NO_GROWTH.to_string(), Some(g.clone()))
+                }
                 ScalingOutcome::NoFit(_) | ScalingOutcome::NoVerdict { .. } => continue,
             };
             let m = serde_json::to_value(metric)
@@ -94,6 +98,13 @@ pub fn extract(record: &RunRecord, rules: &GateRules) -> Items {
                 .and_then(|v| v.as_str().map(str::to_owned))
                 .unwrap_or_default();
             let key = format!("{}/{m}/exponent/{parameter}", lane.lane);
+            // The growth is a cost: the metric's own thresholds (and any
+            // override of `lane/metric`) apply to it.
+            let growth_thresholds = rules.thresholds_for(
+                &format!("{}/{m}", lane.lane),
+                metric.unit(),
+                Thresholds::default_for(*metric),
+            );
             exponents.push(BaselineExponent {
                 thresholds: baseline::exponent_thresholds(rules, &key),
                 key,
@@ -101,6 +112,8 @@ pub fn extract(record: &RunRecord, rules: &GateRules) -> Items {
                 lower,
                 upper,
                 verdict,
+                growth,
+                growth_thresholds: Some(growth_thresholds),
             });
         }
     }

@@ -109,6 +109,7 @@ fn power_law() -> PowerLawFit {
         noise: NoiseModel::Relative,
         verdict: ScalingVerdict::Linear,
         fits_at_ci: Some([(6.1e7, 1500.0), (5.9e7, 900.0)]),
+        growth: Some(growth()),
     }
 }
 

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::StatsError;
 use crate::gate::GateVerdict;
 use crate::interval::Interval;
+use crate::powerlaw::GrowthTest;
 
 /// A fitted exponent and its interval (both runs' at the same level).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -74,7 +75,8 @@ pub struct ExponentGateResult {
 /// that k changed. With 95 % inputs a false WARN or REGRESSED needs L > 0
 /// on identical targets, at most ≈ 2.5 %; the Monte Carlo test
 /// `exponent_gate` measures it and the power (tests/exponent_gate.rs).
-/// A NO GROWTH run enters as k = 0 [0, 0] (a constant).
+/// A NO GROWTH run has no k: the pair NO GROWTH ↔ a fit is judged on
+/// the growth across the sizes instead ([`gate_growth`]).
 ///
 /// Errors for non-finite values, an interval that does not contain its
 /// estimate, and thresholds that are negative, non-finite or `warn >
@@ -104,19 +106,38 @@ pub fn gate_exponent(
             reason: "thresholds must be finite with 0 ≤ warn ≤ regress",
         });
     }
+    Ok(mover_gate(
+        baseline,
+        candidate,
+        level,
+        opts.warn,
+        opts.regress,
+    ))
+}
+
+/// The MOVER interval of candidate − baseline and the verdict on it: a
+/// rise needs L > 0 and a size beyond `warn` / `regress`, a fall U < 0 and
+/// a size beyond `warn`.
+fn mover_gate(
+    baseline: &ExponentEstimate,
+    candidate: &ExponentEstimate,
+    level: f64,
+    warn: f64,
+    regress: f64,
+) -> ExponentGateResult {
     let d = candidate.k - baseline.k;
     let lower = d - (candidate.k - candidate.lower).hypot(baseline.upper - baseline.k);
     let upper = d + (candidate.upper - candidate.k).hypot(baseline.k - baseline.lower);
-    let verdict = if lower > 0.0 && d > opts.regress {
+    let verdict = if lower > 0.0 && d > regress {
         GateVerdict::Regressed
-    } else if lower > 0.0 && d > opts.warn {
+    } else if lower > 0.0 && d > warn {
         GateVerdict::Warn
-    } else if upper < 0.0 && -d > opts.warn {
+    } else if upper < 0.0 && -d > warn {
         GateVerdict::Improved
     } else {
         GateVerdict::Ok
     };
-    Ok(ExponentGateResult {
+    ExponentGateResult {
         verdict,
         difference: d,
         difference_ci: Interval {
@@ -125,7 +146,77 @@ pub fn gate_exponent(
             level,
         },
         significant: lower > 0.0 || upper < 0.0,
-    })
+    }
+}
+
+/// Thresholds of [`gate_growth`]: fractions of the baseline's mean cost at
+/// its smallest size, and an absolute floor in cost units.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct GrowthGateOptions {
+    /// A significant rise of the growth beyond this fraction is WARN.
+    pub warn: f64,
+    /// ... beyond this fraction REGRESSED; ≥ `warn`.
+    pub regress: f64,
+    /// A change of the growth within this absolute amount is never a change.
+    pub floor: f64,
+}
+
+/// Gate the growth across the sizes (mean cost at the largest size minus
+/// at the smallest, [`GrowthTest`]) of two scaling runs, for the pair an
+/// exponent cannot judge: one run NO GROWTH (no k at all), the other a
+/// fit. Entering NO GROWTH as k = 0 [0, 0] made every fit whose k interval
+/// clears 0 a REGRESSED, so a target whose growth is near the noise, and
+/// falls on both sides of the growth test in identical runs, alarmed in
+/// about one pair in five (the Monte Carlo `exponent_gate` measures both
+/// rules). Here the evidence is the MOVER interval of g_c − g_b from the
+/// two Welch intervals, and the size is relative to what the target costs
+/// at its smallest size: REGRESSED ⇔ L > 0 and g_c − g_b > max(`regress` ×
+/// base, `floor`); WARN alike with `warn`; IMPROVED ⇔ U < 0 and the fall
+/// beyond max(`warn` × base, `floor`).
+///
+/// Errors as [`gate_exponent`] for non-finite inputs, intervals that do not
+/// hold their estimate, and thresholds that are negative or inverted.
+pub fn gate_growth(
+    baseline: &GrowthTest,
+    candidate: &GrowthTest,
+    level: f64,
+    opts: &GrowthGateOptions,
+) -> Result<ExponentGateResult, StatsError> {
+    crate::error::check_level(level)?;
+    let est = |g: &GrowthTest| ExponentEstimate {
+        k: g.difference,
+        lower: g.difference_ci.lower,
+        upper: g.difference_ci.upper,
+    };
+    for (name, g) in [("baseline", baseline), ("candidate", candidate)] {
+        let e = est(g);
+        let ok = [e.k, e.lower, e.upper, g.mean_smallest]
+            .iter()
+            .all(|v| v.is_finite())
+            && e.lower <= e.k
+            && e.k <= e.upper;
+        if !ok {
+            return Err(StatsError::InvalidParameter {
+                name,
+                reason: "needs a finite growth inside its interval (lower ≤ difference ≤ upper)",
+            });
+        }
+    }
+    let valid = |v: f64| v.is_finite() && v >= 0.0;
+    if !valid(opts.warn) || !valid(opts.regress) || !valid(opts.floor) || opts.warn > opts.regress {
+        return Err(StatsError::InvalidParameter {
+            name: "warn/regress/floor",
+            reason: "thresholds must be finite with 0 ≤ warn ≤ regress and floor ≥ 0",
+        });
+    }
+    let base = baseline.mean_smallest.abs();
+    Ok(mover_gate(
+        &est(baseline),
+        &est(candidate),
+        level,
+        (opts.warn * base).max(opts.floor),
+        (opts.regress * base).max(opts.floor),
+    ))
 }
 
 #[cfg(test)]
@@ -193,6 +284,70 @@ mod tests {
             GateVerdict::Improved
         );
         assert_eq!(verdict(e(0.0, 0.0, 0.0), e(0.0, 0.0, 0.0)), GateVerdict::Ok);
+    }
+
+    fn growth(d: f64, lower: f64, upper: f64) -> GrowthTest {
+        GrowthTest {
+            n_smallest: 10.0,
+            n_largest: 1000.0,
+            points_smallest: 3,
+            points_largest: 3,
+            mean_smallest: 100.0,
+            mean_largest: 100.0 + d,
+            difference: d,
+            difference_ci: Interval {
+                lower,
+                upper,
+                level: 0.95,
+            },
+            df: 4.0,
+        }
+    }
+
+    #[test]
+    fn growth_gate_needs_evidence_and_a_size_against_the_base() {
+        let opts = GrowthGateOptions {
+            warn: 0.05,
+            regress: 0.10,
+            floor: 1.0,
+        };
+        let v = |b: GrowthTest, c: GrowthTest| gate_growth(&b, &c, 0.95, &opts).unwrap().verdict;
+        // No growth (0 ± 2) → +3 ± 2: the change's interval holds 0.
+        assert_eq!(
+            v(growth(0.0, -2.0, 2.0), growth(3.0, 1.0, 5.0)),
+            GateVerdict::Ok
+        );
+        // No growth → +50 [45, 55] on a base of 100: REGRESSED.
+        assert_eq!(
+            v(growth(0.0, -2.0, 2.0), growth(50.0, 45.0, 55.0)),
+            GateVerdict::Regressed
+        );
+        // +7 [6, 8] against 0 [-0.5, 0.5]: significant, 7 % of the base: WARN.
+        assert_eq!(
+            v(growth(0.0, -0.5, 0.5), growth(7.0, 6.0, 8.0)),
+            GateVerdict::Warn
+        );
+        // And back down: IMPROVED.
+        assert_eq!(
+            v(growth(50.0, 45.0, 55.0), growth(0.0, -2.0, 2.0)),
+            GateVerdict::Improved
+        );
+        // Significant but under the floor of 1 cost unit: OK.
+        let tight = GrowthGateOptions {
+            warn: 0.0,
+            regress: 0.0,
+            floor: 1.0,
+        };
+        let r = gate_growth(
+            &growth(0.0, -0.1, 0.1),
+            &growth(0.5, 0.4, 0.6),
+            0.95,
+            &tight,
+        )
+        .unwrap();
+        assert!(r.significant);
+        assert_eq!(r.verdict, GateVerdict::Ok);
+        assert!(gate_growth(&growth(0.0, 1.0, 2.0), &growth(0.0, -1.0, 1.0), 0.95, &opts).is_err());
     }
 
     #[test]

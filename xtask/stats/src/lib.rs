@@ -69,7 +69,10 @@ pub use changepoint::{
 };
 pub use compare::{compare, Comparison, Shift};
 pub use error::StatsError;
-pub use exponent_gate::{gate_exponent, ExponentEstimate, ExponentGateOptions, ExponentGateResult};
+pub use exponent_gate::{
+    gate_exponent, gate_growth, ExponentEstimate, ExponentGateOptions, ExponentGateResult,
+    GrowthGateOptions,
+};
 pub use gate::{gate_metric, GateOptions, GateResult, GateVerdict, MetricDirection};
 pub use interval::{mean_ci_t, Interval, MeanInterval};
 pub use leak::{churn_leak_test, leak_test, ChurnLeakTest, LeakOptions, LeakTest, LeakVerdict};

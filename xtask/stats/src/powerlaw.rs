@@ -113,6 +113,12 @@ pub struct PowerLawFit {
     /// `None` in records written before this field existed.
     #[serde(default)]
     pub fits_at_ci: Option<[(f64, f64); 2]>,
+    /// The growth test [`judge_scaling`] made before fitting (smallest
+    /// against largest size): what a gate compares against a NO GROWTH
+    /// run, which has no k. `None` from [`fit_power_law`] alone and in
+    /// records written before this field existed.
+    #[serde(default)]
+    pub growth: Option<GrowthTest>,
 }
 
 /// Outcome of [`fit_power_law`].
@@ -406,6 +412,7 @@ pub fn fit_power_law(
         noise: opts.noise,
         verdict,
         fits_at_ci,
+        growth: None,
     }))
 }
 
@@ -545,7 +552,7 @@ pub fn judge_scaling(
         return Ok(ScalingOutcome::NoGrowth(g.clone()));
     }
     if fit.b > 0.0 {
-        return Ok(ScalingOutcome::Fit(fit));
+        return Ok(ScalingOutcome::Fit(PowerLawFit { growth, ..fit }));
     }
     let n_smallest = points.iter().map(|p| p.n).fold(f64::INFINITY, f64::min);
     let n_largest = points.iter().map(|p| p.n).fold(0.0, f64::max);

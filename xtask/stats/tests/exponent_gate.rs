@@ -168,3 +168,124 @@ fn exponent_gate_false_alarms_and_power() {
         }
     }
 }
+
+/// Growth near the noise: 1 MiB across the sizes under 0.8 MiB of noise per
+/// cell, so identical runs fall on both sides of the growth test (NO GROWTH
+/// in one, a fit in the other), the pair the exponent cannot judge.
+const BORDERLINE: Scenario = Scenario {
+    top_mib: 1.0,
+    sd_mib: 0.8,
+};
+
+/// The scaling verdict of one run at exponent k (NO GROWTH or a fit), or
+/// nothing when it gives neither.
+fn judged(r: &mut rand_pcg::Pcg64, s: Scenario, k: f64) -> Option<ScalingOutcome> {
+    let b = s.top_mib * MIB / 1000f64.powf(k);
+    let pts = power_law_points(
+        r,
+        &SIZES,
+        REPEATS,
+        BASE_MIB * MIB,
+        b,
+        k,
+        s.sd_mib * MIB,
+        0.0,
+    );
+    match judge_scaling(&pts, &PowerLawOptions::default()).unwrap() {
+        o @ (ScalingOutcome::Fit(_) | ScalingOutcome::NoGrowth(_)) => Some(o),
+        _ => None,
+    }
+}
+
+/// compare's rule for a pair with one NO GROWTH side: the growth gate with
+/// memory's default thresholds (+5 % / +10 % of the cost at the smallest
+/// size, floor 1 MiB); and the rule it replaced, NO GROWTH as k = 0 [0, 0].
+fn mixed_pair(b: &ScalingOutcome, c: &ScalingOutcome) -> Option<(GateVerdict, GateVerdict)> {
+    let parts = |o: &ScalingOutcome| match o {
+        ScalingOutcome::Fit(f) => Some((
+            ExponentEstimate {
+                k: f.k,
+                lower: f.k_ci.lower,
+                upper: f.k_ci.upper,
+            },
+            f.growth.clone()?,
+            false,
+        )),
+        ScalingOutcome::NoGrowth(g) => Some((
+            ExponentEstimate {
+                k: 0.0,
+                lower: 0.0,
+                upper: 0.0,
+            },
+            g.clone(),
+            true,
+        )),
+        _ => None,
+    };
+    let (eb, gb, flat_b) = parts(b)?;
+    let (ec, gc, flat_c) = parts(c)?;
+    if flat_b == flat_c {
+        return None;
+    }
+    let opts = GrowthGateOptions {
+        warn: 0.05,
+        regress: 0.10,
+        floor: MIB,
+    };
+    let new = gate_growth(&gb, &gc, 0.95, &opts).unwrap().verdict;
+    let old = gate_exponent(&eb, &ec, 0.95, &ExponentGateOptions::default())
+        .unwrap()
+        .verdict;
+    Some((new, old))
+}
+
+/// Pairs of runs at k_base / k_cand with `top_*` MiB of growth: the share
+/// of all pairs, and of the mixed pairs, with a WARN or REGRESSED, under the
+/// growth gate and under k = 0 [0, 0].
+fn mixed_trial(seed: u64, base: Scenario, cand: Scenario, k: f64) -> (usize, usize, usize, usize) {
+    let mut r = rng(seed);
+    let (mut pairs, mut mixed, mut new_alarm, mut old_alarm) = (0, 0, 0, 0);
+    let alarm = |v: GateVerdict| matches!(v, GateVerdict::Warn | GateVerdict::Regressed);
+    while pairs < PAIRS {
+        let (Some(b), Some(c)) = (judged(&mut r, base, k), judged(&mut r, cand, k)) else {
+            continue;
+        };
+        pairs += 1;
+        if let Some((new, old)) = mixed_pair(&b, &c) {
+            mixed += 1;
+            new_alarm += alarm(new) as usize;
+            old_alarm += alarm(old) as usize;
+        }
+    }
+    println!(
+        "growth {} → {} MiB at n=1000 (sd {} MiB, k {k}, {PAIRS} pairs): {mixed} pairs with one \
+         NO GROWTH side; WARN or REGRESSED of all pairs: growth gate {:.3}, k = 0 [0, 0] {:.3}",
+        base.top_mib,
+        cand.top_mib,
+        base.sd_mib,
+        frac(new_alarm, PAIRS),
+        frac(old_alarm, PAIRS),
+    );
+    (pairs, mixed, new_alarm, old_alarm)
+}
+
+#[test]
+#[cfg_attr(debug_assertions, ignore = "Monte Carlo: run with --release")]
+fn no_growth_against_a_fit_is_judged_on_the_growth() {
+    // Identical borderline targets: the old rule alarmed whenever the two
+    // runs fell on both sides of the growth test and the fit's k cleared 0.
+    let (_, mixed, new, old) = mixed_trial(7400, BORDERLINE, BORDERLINE, 1.0);
+    assert!(mixed >= 50, "too few mixed pairs to judge: {mixed}");
+    assert!(frac(new, PAIRS) <= 0.03, "growth gate false alarms {new}");
+    assert!(frac(old, PAIRS) >= 0.05, "old rule false alarms {old}");
+    // Flat → 62.5 MiB of linear growth on a 60 MiB base: caught.
+    let flat = Scenario {
+        top_mib: 0.0,
+        sd_mib: 0.8,
+    };
+    let (_, mixed, new, _) = mixed_trial(7401, flat, GATEWAY, 1.0);
+    assert!(
+        frac(new, PAIRS) >= 0.9,
+        "power flat → linear: {new} of {mixed} mixed"
+    );
+}
