@@ -631,6 +631,7 @@ pub(crate) mod tests {
                 }]
             },
             load: None,
+            hold: Vec::new(),
         };
         RunRecord {
             schema_version: SCHEMA_VERSION.into(),
