@@ -221,7 +221,9 @@ async fn events_stream_is_counted_while_held() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let srv = start(&[("STREAM_BYTES", "100000")]).await;
     let open = || async {
-        let mut s = tokio::net::TcpStream::connect(srv.addr).await.expect("connect");
+        let mut s = tokio::net::TcpStream::connect(srv.addr)
+            .await
+            .expect("connect");
         s.write_all(b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n")
             .await
             .expect("write");
@@ -252,7 +254,10 @@ async fn events_stream_is_counted_while_held() {
         if stats["streams"] == 1 {
             break;
         }
-        assert!(Instant::now() < deadline, "a closed stream still counted: {stats}");
+        assert!(
+            Instant::now() < deadline,
+            "a closed stream still counted: {stats}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let state = srv.shutdown().await;

@@ -278,6 +278,7 @@ fn lane_section(s: &mut String, lane: &LaneRecord, charts: &[ChartRef]) {
     if lane.cells.iter().any(|c| c.load.is_some()) {
         load_table(s, lane);
     }
+    super::hold::section(s, lane);
     let _ = writeln!(s, "### Cells\n");
     let _ = writeln!(s, "| cell | status | ready | warm-up | window | samples | rate | missed | sampler CPU | USS (window mean ± CI) | lag-1 r |");
     let _ = writeln!(s, "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|");
