@@ -153,8 +153,20 @@ fn bad_hold_fields_exit_2_with_file_line_field_and_fix() {
     let ok_l = "    connections: 5\n";
     let too_many = format!("    connections: {}\n", 100_000);
     for (e, l, line, field, says) in [
-        (ok_e, "    connections: 0\n", 15, "load.hold.connections", "between 1 and"),
-        (ok_e, too_many.as_str(), 15, "load.hold.connections", "open-file limit"),
+        (
+            ok_e,
+            "    connections: 0\n",
+            15,
+            "load.hold.connections",
+            "between 1 and",
+        ),
+        (
+            ok_e,
+            too_many.as_str(),
+            15,
+            "load.hold.connections",
+            "open-file limit",
+        ),
         (
             ok_e,
             "    connections: 5\n    request: { path: /a, send: b }\n",
@@ -181,19 +193,17 @@ fn bad_hold_fields_exit_2_with_file_line_field_and_fix() {
         let out = run(xtask(results.path()).args(["load", "--profile", &p, "--rate", "10"]));
         assert_eq!(out.status.code(), Some(2), "{e}{l}");
         let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains(&format!("sse.yaml:{line}:")), "file and line: {err}");
+        assert!(
+            err.contains(&format!("sse.yaml:{line}:")),
+            "file and line: {err}"
+        );
         assert!(err.contains(field), "field {field}: {err}");
         assert!(err.contains(says), "fix ({says}): {err}");
     }
     // More held entities than the open-file limit allows: refused up front.
     let p = sse_profile(dir.path(), ok_e, ok_l);
-    let out = run(xtask(results.path()).args([
-        "scaling",
-        "--profile",
-        &p,
-        "--entities",
-        "10,99000",
-    ]));
+    let out =
+        run(xtask(results.path()).args(["scaling", "--profile", &p, "--entities", "10,99000"]));
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--entities 99000"), "{err}");

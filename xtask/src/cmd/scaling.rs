@@ -24,7 +24,12 @@ pub fn plan_scaling(common: &Common, args: &ScalingArgs) -> Result<Planned> {
     let (mut settings, opts) = super::measure_settings(LaneKind::Scaling, &args.measure)?;
     let profile = crate::profile::Profile::resolve(&common.repo_root, &common.profile)?;
     // Held connections are entities that cost the harness file descriptors.
-    if profile.spec.entities.as_ref().is_some_and(|e| e.hold.is_some()) {
+    if profile
+        .spec
+        .entities
+        .as_ref()
+        .is_some_and(|e| e.hold.is_some())
+    {
         if let Some(&max) = sizes.last() {
             if let Err(m) = crate::profile::hold::check_count(max) {
                 bad_input!(
