@@ -32,6 +32,8 @@ pub struct Config {
     pub fault_retain: bool,
     pub fault_record_bytes: u64,
     pub workers: Option<usize>,
+    /// Bytes each open `/events` stream holds.
+    pub stream_bytes: u64,
 }
 
 impl Default for Config {
@@ -50,6 +52,7 @@ impl Default for Config {
             fault_retain: false,
             fault_record_bytes: 65536,
             workers: None,
+            stream_bytes: 16384,
         }
     }
 }
@@ -141,6 +144,14 @@ impl Config {
             },
         };
 
+        let stream_bytes = uint(&get, "STREAM_BYTES", d.stream_bytes)?;
+        if stream_bytes > 1 << 30 {
+            return Err(err(
+                "STREAM_BYTES",
+                &stream_bytes.to_string(),
+                "at most 1073741824 (1 GiB) per stream",
+            ));
+        }
         let cfg = Config {
             port,
             entities,
@@ -155,6 +166,7 @@ impl Config {
             fault_retain,
             fault_record_bytes,
             workers,
+            stream_bytes,
         };
         cfg.check_sizes(&get)?;
         Ok(cfg)
@@ -337,6 +349,7 @@ mod tests {
                 fault_retain: true,
                 fault_record_bytes: 100,
                 workers: Some(2),
+                stream_bytes: 16384,
             }
         );
         assert!(c.stall_enabled());

@@ -1,23 +1,65 @@
 //! Request routing and handlers.
 
 use std::convert::Infallible;
+use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
-use hyper::body::{Bytes, Incoming};
-use hyper::header::{HeaderValue, CONTENT_TYPE};
+use hyper::body::{Bytes, Frame, Incoming};
+use hyper::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
 use serde::Serialize;
 
 use crate::config::MAX_FAULT_COUNT;
+use crate::events::EventStream;
 use crate::leak::leak_on_delete;
 use crate::state::State;
 
 /// No endpoint takes a body; anything larger than this is refused.
 const MAX_BODY: usize = 64 * 1024;
 
-pub type Body = Full<Bytes>;
+/// A whole response, or the `/events` stream.
+pub enum Body {
+    Full(Full<Bytes>),
+    Events(Box<EventStream>),
+}
+
+impl Default for Body {
+    fn default() -> Self {
+        Body::Full(Full::default())
+    }
+}
+
+impl hyper::body::Body for Body {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        match self.get_mut() {
+            Body::Full(f) => Pin::new(f).poll_frame(cx),
+            Body::Events(e) => Pin::new(e.as_mut()).poll_frame(cx),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            Body::Full(f) => f.is_end_stream(),
+            Body::Events(_) => false,
+        }
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        match self {
+            Body::Full(f) => f.size_hint(),
+            Body::Events(_) => hyper::body::SizeHint::default(),
+        }
+    }
+}
 
 pub async fn handle(
     state: Arc<State>,
@@ -37,6 +79,9 @@ pub async fn handle(
     // waits here. The read guard is released at once so a long handler never
     // delays the next stall.
     drop(state.gate.read().await);
+    if parts.method == Method::GET && parts.uri.path() == "/events" {
+        return Ok(events(state));
+    }
     Ok(route(
         &state,
         &parts.method,
@@ -118,6 +163,15 @@ fn faults(state: &State, query: Option<&str>) -> Response<Body> {
     json(StatusCode::OK, &burst)
 }
 
+/// `GET /events`: an SSE stream held until the client leaves.
+fn events(state: Arc<State>) -> Response<Body> {
+    let mut resp = Response::new(Body::Events(Box::new(EventStream::open(state))));
+    let h = resp.headers_mut();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    resp
+}
+
 fn not_found() -> Response<Body> {
     text(StatusCode::NOT_FOUND, "not found\n")
 }
@@ -138,7 +192,7 @@ fn json(status: StatusCode, value: &impl Serialize) -> Response<Body> {
 }
 
 fn respond(status: StatusCode, content_type: &'static str, body: Bytes) -> Response<Body> {
-    let mut resp = Response::new(Full::new(body));
+    let mut resp = Response::new(Body::Full(Full::new(body)));
     *resp.status_mut() = status;
     resp.headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));

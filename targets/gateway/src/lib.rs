@@ -7,6 +7,7 @@
 pub mod background;
 pub mod config;
 pub mod entities;
+pub mod events;
 pub mod faults;
 pub mod http;
 pub mod leak;

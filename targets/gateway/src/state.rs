@@ -24,6 +24,8 @@ pub struct State {
     pub refreshes: AtomicU64,
     pub refresh_last_us: AtomicU64,
     pub stalls: AtomicU64,
+    /// Open `/events` streams.
+    pub streams: AtomicU64,
     started: Instant,
     /// BASE_MIB of written memory, held only to be resident.
     _base: Box<[u8]>,
@@ -54,6 +56,9 @@ pub struct Stats {
     pub stall_every_s: u64,
     pub stalls: u64,
     pub workers: usize,
+    /// Open `/events` streams, and the bytes each holds.
+    pub streams: u64,
+    pub stream_bytes: u64,
     pub uptime_s: f64,
 }
 
@@ -73,6 +78,7 @@ impl State {
             refreshes: AtomicU64::new(0),
             refresh_last_us: AtomicU64::new(0),
             stalls: AtomicU64::new(0),
+            streams: AtomicU64::new(0),
             started: Instant::now(),
             _base: base,
         }
@@ -107,6 +113,8 @@ impl State {
             stall_every_s: c.stall_every_s,
             stalls: self.stalls.load(Ordering::Relaxed),
             workers,
+            streams: self.streams.load(Ordering::Relaxed),
+            stream_bytes: c.stream_bytes,
             uptime_s: self.started.elapsed().as_secs_f64(),
         }
     }

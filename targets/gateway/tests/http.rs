@@ -212,3 +212,55 @@ async fn shutdown_lets_a_stalled_request_finish() {
     srv.shutdown().await;
     assert_eq!(pending.await.unwrap(), 200);
 }
+
+/// `/events` streams an event at once and then every second; the stream
+/// is counted in `/stats` while open, and the count drops when the client
+/// leaves; shutdown ends open streams within the grace period.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_stream_is_counted_while_held() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let srv = start(&[("STREAM_BYTES", "100000")]).await;
+    let open = || async {
+        let mut s = tokio::net::TcpStream::connect(srv.addr)
+            .await
+            .expect("connect");
+        s.write_all(b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .expect("write");
+        let mut got = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !String::from_utf8_lossy(&got).contains("data: ") {
+            let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf))
+                .await
+                .expect("first event within 5 s")
+                .expect("read");
+            assert!(n > 0, "stream closed early");
+            got.extend_from_slice(&buf[..n]);
+        }
+        let head = String::from_utf8_lossy(&got).to_string();
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        assert!(head.contains("text/event-stream"), "{head}");
+        s
+    };
+    let a = open().await;
+    let b = open().await;
+    let stats = call(srv.addr, "GET", "/stats").await.json();
+    assert_eq!(stats["streams"], 2, "{stats}");
+    assert_eq!(stats["stream_bytes"], 100000);
+    drop(a);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let stats = call(srv.addr, "GET", "/stats").await.json();
+        if stats["streams"] == 1 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "a closed stream still counted: {stats}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let state = srv.shutdown().await;
+    drop(b);
+    assert_eq!(state.streams.load(std::sync::atomic::Ordering::Relaxed), 0);
+}

@@ -42,6 +42,7 @@
 
 mod config;
 mod engine;
+pub mod hold;
 mod mix;
 mod result;
 mod sys;
@@ -52,6 +53,7 @@ pub use config::{
 };
 pub use engine::{run, run_until};
 pub use hdrhistogram::Histogram;
+pub use hold::{HoldConfig, HoldCounts, HoldRecord, HoldRequest, Holder};
 pub use mix::{PlannedRequest, RequestMix};
 pub use result::{LagSummary, LatencySummary, LoadResult, PercentilePoint, ScheduleStats};
 pub use tcp::{Expect, Framing, TcpConfig, TcpRequestSpec};

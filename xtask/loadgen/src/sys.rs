@@ -24,6 +24,24 @@ pub(crate) fn process_cpu_time() -> Duration {
     Duration::ZERO
 }
 
+/// Pins the calling thread (and threads it creates later) to one CPU;
+/// a failure only costs the separation, so it is logged to stderr.
+#[cfg(target_os = "linux")]
+pub(crate) fn pin_current_thread(cpu: usize) {
+    // SAFETY: the set is a plain bitmask we own; sched_setaffinity(0, ..)
+    // acts on the calling thread only.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
+            eprintln!("runcost-loadgen: could not pin to CPU {cpu}");
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn pin_current_thread(_cpu: usize) {}
+
 /// Peak resident set size (VmHWM) in KiB; `None` off Linux.
 pub(crate) fn peak_rss_kib() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;

@@ -25,6 +25,9 @@ pub async fn run(common: &Common, a: LoadArgs) -> Result<ExitCode> {
             if let Some(r) = &c.load {
                 println!("{:<22} {}", c.id, r.summary());
             }
+            for h in &c.hold {
+                println!("{:<22} {}", "", h.summary());
+            }
         }
         for s in &lane.skipped {
             println!("note: {s}");

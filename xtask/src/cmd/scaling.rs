@@ -22,9 +22,25 @@ pub async fn scaling(common: &Common, args: ScalingArgs) -> Result<ExitCode> {
 pub fn plan_scaling(common: &Common, args: &ScalingArgs) -> Result<Planned> {
     let sizes = parse_sizes(&args.entities)?;
     let (mut settings, opts) = super::measure_settings(LaneKind::Scaling, &args.measure)?;
+    let profile = crate::profile::Profile::resolve(&common.repo_root, &common.profile)?;
+    // Held connections are entities that cost the harness file descriptors.
+    if profile
+        .spec
+        .entities
+        .as_ref()
+        .is_some_and(|e| e.hold.is_some())
+    {
+        if let Some(&max) = sizes.last() {
+            if let Err(m) = crate::profile::hold::check_count(max) {
+                bad_input!(
+                    "--entities {max}: the profile {} holds one connection per entity: {m}",
+                    profile.path.display()
+                );
+            }
+        }
+    }
     let mut metrics: Vec<_> = args.metric.iter().map(|m| m.kind()).collect();
     if metrics.is_empty() {
-        let profile = crate::profile::Profile::resolve(&common.repo_root, &common.profile)?;
         metrics.push(
             profile
                 .spec

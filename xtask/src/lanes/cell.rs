@@ -57,6 +57,8 @@ pub fn default_populate(profile: &crate::profile::Profile) -> Option<u64> {
 pub struct LoadPlan {
     pub config: runcost_loadgen::Config,
     pub pin_cpu: Option<usize>,
+    /// Connections held open through the window (`load.hold`).
+    pub hold: Option<super::hold::HoldPlan>,
 }
 
 /// A setting the target must report back, proving it was applied.
@@ -99,6 +101,7 @@ pub fn empty_record(ctx: &LaneCtx<'_>, plan: &CellPlan) -> CellRecord {
         samples_csv: None,
         metrics: Vec::new(),
         load: None,
+        hold: Vec::new(),
     }
 }
 
@@ -149,6 +152,8 @@ pub struct Cell<'c, 'a> {
     pub record: &'c mut CellRecord,
     /// The raw samples, written to the cell's CSV by the frame.
     pub samples: &'c mut Vec<Sample>,
+    /// Connections held open since readiness (closed when dropped).
+    pub held: Vec<super::hold::Held>,
 }
 
 /// A finished cell: the record and samples, and what the body returned
@@ -243,6 +248,7 @@ pub async fn run<B: Body>(
                 facts: started.facts,
                 record: &mut record,
                 samples: &mut samples,
+                held: started.held,
             };
             body.measure(&mut cell).await
         }
@@ -456,6 +462,7 @@ struct Started {
     container: String,
     facts: ContainerFacts,
     ready_s: f64,
+    held: Vec<super::hold::Held>,
 }
 
 /// Brings the cell's project up and waits until the target is ready and
@@ -478,8 +485,32 @@ async fn start(
         .await?;
     let facts = wait_ready(ctx, &id, origin, ready_timeout).await?;
     let ready_s = origin.elapsed().as_secs_f64();
+    let mut held = Vec::new();
     if let Some(n) = plan.populate {
-        populate(ctx, &id, &facts, n).await?;
+        match ctx.profile.spec.entities.as_ref().map(|e| e.setter()) {
+            // Held connections are entities that live in the harness: the
+            // cell keeps them open until its teardown.
+            Some(EntitySetter::Hold(h)) => {
+                let hold = super::hold::HoldPlan {
+                    port: h.port,
+                    request: crate::profile::hold::request_of(&h.request),
+                    connections: n as usize,
+                    timeout: h.timeout.0,
+                    entity: true,
+                };
+                held.push(super::hold::Held::open(&hold, published(&facts, h.port)?, None).await?);
+            }
+            _ => populate(ctx, &id, &facts, n).await?,
+        }
+    }
+    if let Some((hold, load)) = plan
+        .load
+        .as_ref()
+        .and_then(|l| l.hold.as_ref().map(|h| (h, l)))
+    {
+        held.push(
+            super::hold::Held::open(hold, published(&facts, hold.port)?, load.pin_cpu).await?,
+        );
     }
     // Entities created here are checked even when the lane asked for no
     // check of its own (footprint and the others at the default count).
@@ -504,6 +535,7 @@ async fn start(
         container: id,
         facts,
         ready_s,
+        held,
     })
 }
 
@@ -584,7 +616,8 @@ async fn populate(ctx: &LaneCtx<'_>, id: &str, facts: &ContainerFacts, n: u64) -
         return Ok(());
     };
     match e.setter() {
-        EntitySetter::Env(_) => Ok(()),
+        // Opened by `start`, which keeps them.
+        EntitySetter::Env(_) | EntitySetter::Hold(_) => Ok(()),
         EntitySetter::Exec(argv) => {
             let argv: Vec<String> = argv
                 .iter()

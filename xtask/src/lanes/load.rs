@@ -74,6 +74,14 @@ pub async fn run(ctx: &LaneCtx<'_>, opts: &LoadOpts) -> LaneRecord {
         skipped.push("one CPU only: the generator and the target share it".into());
     }
     let mix: Vec<RequestSpec> = spec.http_mix();
+    // Held connections open before the window and stay through it.
+    let hold = spec.hold.as_ref().map(|h| super::hold::HoldPlan {
+        port: spec.port,
+        request: crate::profile::hold::request_of(&h.request),
+        connections: h.connections,
+        timeout: h.timeout.0,
+        entity: false,
+    });
     let tcp = spec.tcp();
     let plans: Vec<CellPlan> = order::blocked(levels.len(), opts.repeats, opts.seed)
         .into_iter()
@@ -109,6 +117,7 @@ pub async fn run(ctx: &LaneCtx<'_>, opts: &LoadOpts) -> LaneRecord {
                 load: Some(LoadPlan {
                     config,
                     pin_cpu: pin,
+                    hold: hold.clone(),
                 }),
                 cpuset: cpuset.clone(),
                 populate: cell::default_populate(ctx.profile),
@@ -184,6 +193,14 @@ pub async fn run(ctx: &LaneCtx<'_>, opts: &LoadOpts) -> LaneRecord {
                     r.achieved_rate_per_s,
                     r.intended_rate_per_s.unwrap_or(0.0)
                 ));
+            }
+        }
+    }
+    for c in &cells {
+        for h in &c.hold {
+            let errors = h.errors_in_window();
+            if errors > 0 || h.at_end.open < h.requested {
+                skipped.push(format!("{}: {}", c.id, h.summary()));
             }
         }
     }

@@ -9,6 +9,7 @@ pub mod churn;
 pub mod fault;
 pub mod footprint;
 pub mod heap;
+pub mod hold;
 pub mod load;
 pub mod memcheck;
 pub mod order;

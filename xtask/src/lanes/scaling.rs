@@ -46,7 +46,9 @@ pub async fn run(ctx: &LaneCtx<'_>, opts: &ScalingOpts) -> LaneRecord {
                     env.insert(name.to_string(), n.to_string());
                     None
                 }
-                EntitySetter::Exec(_) | EntitySetter::Memcached(_) => Some(n),
+                EntitySetter::Exec(_) | EntitySetter::Memcached(_) | EntitySetter::Hold(_) => {
+                    Some(n)
+                }
             };
             CellPlan {
                 id: format!("scaling-n{n}-r{repeat}"),

@@ -40,7 +40,11 @@ impl Body for Sampled {
         };
         let steady = cell.warm_up(&mut source, how).await?.is_some();
 
-        // Measurement: under load when the plan has some, else idle.
+        // Measurement: under load when the plan has some, else idle; held
+        // connections are counted at both ends of the window.
+        for h in &mut cell.held {
+            h.window_starts();
+        }
         let window = match cell.plan.load.clone() {
             Some(load) => {
                 let (w0, w1, result) = load_window(cell, &load, &sampler).await?;
@@ -51,6 +55,8 @@ impl Body for Sampled {
         };
 
         // Analysis: window means with their intervals.
+        let held: Result<Vec<_>> = cell.held.iter().map(|h| h.window_ends()).collect();
+        cell.record.hold = held?;
         let (samples, stats) = sampler.stop();
         cell.conclude(samples, stats, window, steady)
     }

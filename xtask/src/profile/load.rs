@@ -34,6 +34,10 @@ pub struct LoadSpec {
     /// (default 1).
     #[serde(default = "default_pipeline")]
     pub pipeline: usize,
+    /// Connections held open from before the window through it
+    /// (profile/hold.rs).
+    #[serde(default)]
+    pub hold: Option<super::hold::LoadHold>,
 }
 
 #[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
@@ -325,6 +329,27 @@ pub(super) fn validate(shown: &str, text: &str, load: &LoadSpec) -> anyhow::Resu
     let depth = runcost_loadgen::tcp::MAX_PIPELINE;
     if !(1..=depth).contains(&load.pipeline) {
         return Err(err("pipeline", format!("must be between 1 and {depth}")));
+    }
+    if let Some(h) = &load.hold {
+        let err = |key: &str, msg: String| -> anyhow::Error {
+            let line = super::hold::nested_line(
+                text,
+                &["load", "hold", key.split('.').next_back().unwrap_or(key)],
+            )
+            .map(|l| format!(":{l}"))
+            .unwrap_or_default();
+            BadInput(format!("{shown}{line}: field `load.hold.{key}`: {msg}")).into()
+        };
+        super::hold::check_count(h.connections as u64)
+            .map_err(|m| err("connections", format!("{m}; lower `load.hold.connections`")))?;
+        super::hold::validate_request(&h.request, &err)?;
+        if h.timeout.0.is_zero() {
+            return Err(err(
+                "timeout",
+                "must be longer than 0s: how long opening every connection may take (e.g. 60s)"
+                    .into(),
+            ));
+        }
     }
     if load.pipeline > 1 && load.protocol != LoadProtocol::Tcp {
         return Err(err(

@@ -10,6 +10,7 @@ use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub mod hold;
 pub mod load;
 pub mod prewarm;
 mod spec;
@@ -205,12 +206,34 @@ impl Profile {
         if let Some(e) = &spec.entities {
             let ways = usize::from(e.env.is_some())
                 + usize::from(e.exec.is_some())
-                + usize::from(e.memcached.is_some());
+                + usize::from(e.memcached.is_some())
+                + usize::from(e.hold.is_some());
             if ways != 1 {
                 return Err(err(
                     "entities",
-                    "must set the count one way: `env`, `exec` (with {n}) or `memcached`".into(),
+                    "must set the count one way: `env`, `exec` (with {n}), `memcached` or `hold`"
+                        .into(),
                 ));
+            }
+            if let Some(h) = &e.hold {
+                let herr = |key: &str, msg: String| -> anyhow::Error {
+                    let leaf = key.split('.').next_back().unwrap_or(key);
+                    let line = hold::nested_line(text, &["entities", "hold", leaf])
+                        .map(|l| format!(":{l}"))
+                        .unwrap_or_default();
+                    BadInput(format!("{shown}{line}: field `entities.hold.{key}`: {msg}")).into()
+                };
+                hold::validate_request(&h.request, &herr)?;
+                if h.timeout.0.is_zero() {
+                    return Err(herr(
+                        "timeout",
+                        "must be longer than 0s: how long opening every connection may take (e.g. 60s)".into(),
+                    ));
+                }
+                if let Some(n) = e.default {
+                    hold::check_count(n)
+                        .map_err(|m| err("default", format!("{m}; lower `entities.default`")))?;
+                }
             }
             if let Some(name) = &e.env {
                 check_env_name(name).map_err(|m| err("env", m))?;
@@ -601,6 +624,12 @@ impl Profile {
                 .filter_map(|e| e.memcached.as_ref().map(|m| m.port)),
         );
         ports.extend(self.spec.load.iter().map(|l| l.port));
+        ports.extend(
+            self.spec
+                .entities
+                .iter()
+                .filter_map(|e| e.hold.as_ref().map(|h| h.port)),
+        );
         ports.extend(self.spec.fault.iter().filter_map(|f| match &f.action {
             FaultAction::Http(h) => Some(h.port),
             _ => None,

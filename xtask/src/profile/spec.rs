@@ -472,6 +472,9 @@ pub struct EntitiesSpec {
     pub exec: Option<Vec<String>>,
     #[serde(default)]
     pub memcached: Option<MemcachedFill>,
+    /// Held connections are the entities (profile/hold.rs).
+    #[serde(default)]
+    pub hold: Option<super::hold::EntitiesHold>,
     #[serde(default)]
     pub check: Option<CheckSpec>,
     /// For `exec` and `memcached`: the count the other lanes (footprint,
@@ -490,15 +493,17 @@ pub enum EntitySetter<'a> {
     Env(&'a str),
     Exec(&'a [String]),
     Memcached(&'a MemcachedFill),
+    Hold(&'a super::hold::EntitiesHold),
 }
 
 impl EntitiesSpec {
     pub fn setter(&self) -> EntitySetter<'_> {
-        match (&self.env, &self.exec, &self.memcached) {
-            (Some(e), _, _) => EntitySetter::Env(e),
-            (None, Some(argv), _) => EntitySetter::Exec(argv),
-            (None, None, Some(m)) => EntitySetter::Memcached(m),
-            (None, None, None) => EntitySetter::Exec(&[]),
+        match (&self.env, &self.exec, &self.memcached, &self.hold) {
+            (Some(e), _, _, _) => EntitySetter::Env(e),
+            (None, Some(argv), _, _) => EntitySetter::Exec(argv),
+            (None, None, Some(m), _) => EntitySetter::Memcached(m),
+            (None, None, None, Some(h)) => EntitySetter::Hold(h),
+            (None, None, None, None) => EntitySetter::Exec(&[]),
         }
     }
 }

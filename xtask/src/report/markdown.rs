@@ -283,6 +283,7 @@ fn lane_section(s: &mut String, lane: &LaneRecord, charts: &[ChartRef]) {
     if lane.cells.iter().any(|c| c.load.is_some()) {
         load_table(s, lane);
     }
+    super::hold::section(s, lane);
     let _ = writeln!(s, "### Cells\n");
     let _ = writeln!(s, "| cell | status | ready | warm-up | window | samples | rate | missed | sampler CPU | USS (window mean ± CI) | lag-1 r |");
     let _ = writeln!(s, "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|");
@@ -636,6 +637,7 @@ pub(crate) mod tests {
                 }]
             },
             load: None,
+            hold: Vec::new(),
         };
         RunRecord {
             schema_version: SCHEMA_VERSION.into(),

@@ -11,6 +11,7 @@ pub mod fault;
 pub mod format;
 pub mod gab;
 pub mod history;
+pub mod hold;
 pub mod html;
 pub mod index;
 pub mod leaks;

@@ -218,6 +218,33 @@ fn cell(lane: LaneKind, status: CellStatus) -> CellRecord {
             lag1: Some(0.42),
         }],
         load: (lane == LaneKind::Load).then(load),
+        hold: if lane == LaneKind::Scaling {
+            vec![held()]
+        } else {
+            Vec::new()
+        },
+    }
+}
+
+fn held() -> runcost_loadgen::HoldRecord {
+    let counts = runcost_loadgen::HoldCounts {
+        open: 100,
+        opened: 100,
+        drops: 0,
+        connect_errors: 0,
+        rejected: 0,
+        bytes: 4_000,
+    };
+    runcost_loadgen::HoldRecord {
+        requested: 100,
+        request: "GET /events".into(),
+        open_after_s: 0.4,
+        at_start: counts,
+        at_end: runcost_loadgen::HoldCounts {
+            bytes: 9_000,
+            ..counts
+        },
+        last_error: None,
     }
 }
 

@@ -207,6 +207,10 @@ pub struct CellRecord {
     /// What the load generator saw during the window (load lane).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub load: Option<runcost_loadgen::LoadResult>,
+    /// Connections held open through the window (`load.hold`,
+    /// `entities.hold`), counted at its start and end.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hold: Vec<runcost_loadgen::HoldRecord>,
 }
 
 /// One metric over one cell's measurement window.
