@@ -7,6 +7,7 @@
 pub mod cgroup;
 pub mod exec;
 pub mod fingerprint;
+pub mod visibility;
 pub mod host;
 pub mod hostload;
 pub mod pagemap;

@@ -712,6 +712,7 @@ pub(crate) mod tests {
                 overloaded: false,
             },
             suite: None,
+            engine: None,
         }
     }
 
