@@ -43,9 +43,16 @@ impl Client {
     }
 
     async fn connect(&mut self) -> Result<()> {
-        let stream = tokio::net::TcpStream::connect((crate::engine::endpoint::target_ip(), self.port))
-            .await
-            .with_context(|| format!("connect {}:{}", crate::engine::endpoint::target_ip(), self.port))?;
+        let stream =
+            tokio::net::TcpStream::connect((crate::engine::endpoint::target_ip(), self.port))
+                .await
+                .with_context(|| {
+                    format!(
+                        "connect {}:{}",
+                        crate::engine::endpoint::target_ip(),
+                        self.port
+                    )
+                })?;
         stream.set_nodelay(true)?;
         let io = hyper_util::rt::TokioIo::new(stream);
         let (sender, conn) = hyper::client::conn::http1::handshake(io).await?;
@@ -70,13 +77,10 @@ impl Client {
             }
             let sender = self.sender.as_mut().context("no connection")?;
             sender.ready().await?;
-            let mut req = hyper::Request::builder()
-                .method(method)
-                .uri(path)
-                .header(
-                    hyper::header::HOST,
-                    format!("{}:{}", crate::engine::endpoint::target_ip(), self.port),
-                );
+            let mut req = hyper::Request::builder().method(method).uri(path).header(
+                hyper::header::HOST,
+                format!("{}:{}", crate::engine::endpoint::target_ip(), self.port),
+            );
             if !body.is_empty() {
                 req = req.header(hyper::header::CONTENT_TYPE, "application/json");
             }

@@ -8,8 +8,8 @@
 mod common;
 
 use common::{record, root, run, serial, xtask};
-use std::path::{Path, PathBuf};
 use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -45,16 +45,36 @@ impl SecondEngine {
         let mut e = SecondEngine {
             ns: format!("runcost-test-{id}"),
             veth_host: format!("rct{id}h"),
-            dir: tempfile::Builder::new().prefix("rc2-").tempdir_in("/tmp").unwrap(),
+            dir: tempfile::Builder::new()
+                .prefix("rc2-")
+                .tempdir_in("/tmp")
+                .unwrap(),
             dockerd: None,
             url: format!("tcp://{inner}:2375"),
             id,
         };
         let veth_ns = format!("rct{}n", e.id);
         must(&["ip", "netns", "add", &e.ns]);
-        must(&["ip", "link", "add", &e.veth_host, "type", "veth", "peer", "name", &veth_ns]);
+        must(&[
+            "ip",
+            "link",
+            "add",
+            &e.veth_host,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &veth_ns,
+        ]);
         must(&["ip", "link", "set", &veth_ns, "netns", &e.ns]);
-        must(&["ip", "addr", "add", &format!("{outer}/30"), "dev", &e.veth_host]);
+        must(&[
+            "ip",
+            "addr",
+            "add",
+            &format!("{outer}/30"),
+            "dev",
+            &e.veth_host,
+        ]);
         must(&["ip", "link", "set", &e.veth_host, "up"]);
         let in_ns = |args: &[&str]| {
             let mut a = vec!["ip", "-n", e.ns.as_str()];
@@ -124,7 +144,12 @@ impl SecondEngine {
     }
 
     fn labelled(&self, run: &str) -> usize {
-        let out = self.docker(&["ps", "-aq", "--filter", &format!("label=dev.runcost.run={run}")]);
+        let out = self.docker(&[
+            "ps",
+            "-aq",
+            "--filter",
+            &format!("label=dev.runcost.run={run}"),
+        ]);
         String::from_utf8_lossy(&out.stdout).lines().count()
     }
 }
@@ -156,7 +181,12 @@ impl Drop for SecondEngine {
 
 fn local_labelled(run: &str) -> usize {
     let out = Command::new("docker")
-        .args(["ps", "-aq", "--filter", &format!("label=dev.runcost.run={run}")])
+        .args([
+            "ps",
+            "-aq",
+            "--filter",
+            &format!("label=dev.runcost.run={run}"),
+        ])
         .output()
         .unwrap();
     String::from_utf8_lossy(&out.stdout).lines().count()
@@ -164,7 +194,15 @@ fn local_labelled(run: &str) -> usize {
 
 fn footprint(results: &Path, url: &str) -> String {
     let out = run(xtask(results).args([
-        "--engine", url, "footprint", "--repeats", "2", "--duration", "2s", "--max-duration", "2s",
+        "--engine",
+        url,
+        "footprint",
+        "--repeats",
+        "2",
+        "--duration",
+        "2s",
+        "--max-duration",
+        "2s",
     ]));
     assert_eq!(out.status.code(), Some(0));
     common::latest(results)
@@ -191,7 +229,12 @@ fn footprint_compare_and_clean_through_a_tcp_engine_in_a_test_namespace() {
     assert!(report.contains("traffic crossed a network"), "{report}");
 
     let out = run(xtask(results.path()).args([
-        "update-baseline", "--run", &base, "--name", "remote-e2e", "--allow-overloaded",
+        "update-baseline",
+        "--run",
+        &base,
+        "--name",
+        "remote-e2e",
+        "--allow-overloaded",
     ]));
     assert_eq!(out.status.code(), Some(0));
     let baselines = tempfile::tempdir().unwrap();
@@ -199,9 +242,18 @@ fn footprint_compare_and_clean_through_a_tcp_engine_in_a_test_namespace() {
     std::fs::rename(root().join("baselines/remote-e2e.json"), &baseline).unwrap();
     let same = footprint(results.path(), &engine.url);
     let out = run(xtask(results.path()).args([
-        "compare", "--baseline", baseline.to_str().unwrap(), "--run", &same, "--allow-overloaded",
+        "compare",
+        "--baseline",
+        baseline.to_str().unwrap(),
+        "--run",
+        &same,
+        "--allow-overloaded",
     ]));
-    assert_eq!(out.status.code(), Some(0), "an unchanged build passes remotely");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "an unchanged build passes remotely"
+    );
 
     // One run id on both engines: each `clean` removes its engine's only.
     let label = format!("dev.runcost.run=remote-iso-{}", engine.id);
@@ -223,12 +275,20 @@ fn footprint_compare_and_clean_through_a_tcp_engine_in_a_test_namespace() {
     create(Some(&engine.url));
     let out = run(xtask(results.path()).args(["--engine", &engine.url, "clean", "--run", &run_id]));
     assert_eq!(out.status.code(), Some(0));
-    assert_eq!(engine.labelled(&run_id), 0, "remote clean removed the remote one");
+    assert_eq!(
+        engine.labelled(&run_id),
+        0,
+        "remote clean removed the remote one"
+    );
     assert_eq!(local_labelled(&run_id), 1, "and left the local one");
     create(Some(&engine.url));
     let out = run(xtask(results.path()).args(["clean", "--run", &run_id]));
     assert_eq!(out.status.code(), Some(0));
-    assert_eq!(local_labelled(&run_id), 0, "local clean removed the local one");
+    assert_eq!(
+        local_labelled(&run_id),
+        0,
+        "local clean removed the local one"
+    );
     assert_eq!(engine.labelled(&run_id), 1, "and left the remote one");
     for id in [&base, &same] {
         assert_eq!(engine.labelled(id), 0);
@@ -243,7 +303,10 @@ fn an_unreachable_or_malformed_engine_is_refused_with_the_fix() {
     let out = run(xtask(results.path()).args(["--engine", "tcp://127.0.0.1:1", "footprint"]));
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("not reachable") && err.contains("listens there"), "{err}");
+    assert!(
+        err.contains("not reachable") && err.contains("listens there"),
+        "{err}"
+    );
     let out = run(xtask(results.path()).args(["--engine", "tcp://127.0.0.1:x", "footprint"]));
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a number"));
@@ -252,5 +315,8 @@ fn an_unreachable_or_malformed_engine_is_refused_with_the_fix() {
         .args(["footprint"]));
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("TLS engines are not supported"));
-    assert!(std::fs::read_dir(results.path()).unwrap().next().is_none(), "nothing written");
+    assert!(
+        std::fs::read_dir(results.path()).unwrap().next().is_none(),
+        "nothing written"
+    );
 }

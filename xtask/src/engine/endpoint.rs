@@ -41,7 +41,8 @@ const DEFAULT_REMOTE_SOCKET: &str = "/var/run/docker.sock";
 
 /// Parses an engine URL; the error says what is wrong and what to write.
 pub fn parse(s: &str) -> Result<EngineUrl, String> {
-    let forms = "unix:///path/to/docker.sock, tcp://HOST:PORT or ssh://[USER@]HOST[:PORT][/remote/socket]";
+    let forms =
+        "unix:///path/to/docker.sock, tcp://HOST:PORT or ssh://[USER@]HOST[:PORT][/remote/socket]";
     let Some((scheme, rest)) = s.split_once("://") else {
         return Err(format!("`{s}` is not an engine URL; write one of {forms}"));
     };
@@ -93,7 +94,9 @@ pub fn parse(s: &str) -> Result<EngineUrl, String> {
             "`{s}`: TLS engines are not supported by this build (bollard without its `ssl` \
              feature); reach the engine as ssh://USER@HOST (its socket is tunnelled over ssh)"
         )),
-        "npipe" => Err(format!("`{s}`: named pipes exist on Windows only; write {forms}")),
+        "npipe" => Err(format!(
+            "`{s}`: named pipes exist on Windows only; write {forms}"
+        )),
         other => Err(format!(
             "`{s}`: unknown scheme `{other}://`; write one of {forms}"
         )),
@@ -274,7 +277,9 @@ fn resolve(from: &str, given: &str, host: &str, port: u16) -> Result<IpAddr> {
         .find(|a| a.is_ipv4())
         .or(addrs.first())
         .map(|a| a.ip())
-        .ok_or_else(|| BadInput(format!("{from} `{given}`: `{host}` resolves to no address")).into())
+        .ok_or_else(|| {
+            BadInput(format!("{from} `{given}`: `{host}` resolves to no address")).into()
+        })
 }
 
 /// `ssh -L` forwarding a local socket to the engine's remote socket, in its
@@ -514,8 +519,13 @@ mod tests {
         assert!(check_api("tcp://x:1", "1.40").is_ok());
         assert!(check_api("tcp://x:1", "2.0").is_ok());
         let e = check_api("tcp://x:1", "1.39").unwrap_err();
-        assert!(e.contains("older than 1.40") && e.contains("upgrade"), "{e}");
-        assert!(check_api("tcp://x:1", "v4").unwrap_err().contains("MAJOR.MINOR"));
+        assert!(
+            e.contains("older than 1.40") && e.contains("upgrade"),
+            "{e}"
+        );
+        assert!(check_api("tcp://x:1", "v4")
+            .unwrap_err()
+            .contains("MAJOR.MINOR"));
     }
 
     #[test]

@@ -7,13 +7,13 @@
 pub mod cgroup;
 pub mod exec;
 pub mod fingerprint;
-pub mod visibility;
 pub mod host;
 pub mod hostload;
 pub mod pagemap;
 pub mod parse;
 pub mod sampler;
 pub mod system;
+pub mod visibility;
 
 use crate::results::MetricKind;
 pub use crate::results::SamplerMode;

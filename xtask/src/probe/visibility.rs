@@ -92,8 +92,13 @@ mod tests {
             host_pid: i32::MAX,
             ..target
         };
-        assert!(not_visible(&gone).unwrap().contains("not in this host's /proc"));
-        assert_eq!(resolve(SamplerMode::Exec, &gone).unwrap(), SamplerMode::Exec);
+        assert!(not_visible(&gone)
+            .unwrap()
+            .contains("not in this host's /proc"));
+        assert_eq!(
+            resolve(SamplerMode::Exec, &gone).unwrap(),
+            SamplerMode::Exec
+        );
     }
 
     #[test]

@@ -181,7 +181,13 @@ pub fn host_label(h: &crate::results::HostFingerprint) -> String {
         h.engine_version
     );
     raw.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
@@ -237,7 +243,12 @@ mod tests {
             .iter()
             .filter(|s| s.key.starts_with("footprint/uss@"))
             .collect();
-        assert_eq!(uss.len(), 2, "{:?}", h.series.iter().map(|s| &s.key).collect::<Vec<_>>());
+        assert_eq!(
+            uss.len(),
+            2,
+            "{:?}",
+            h.series.iter().map(|s| &s.key).collect::<Vec<_>>()
+        );
         assert!(uss.iter().all(|s| s.points.len() == 6));
         assert!(uss.iter().any(|s| s.key.contains("bench-b")));
         // One host: the keys are the plain metric keys.

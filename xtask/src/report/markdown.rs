@@ -164,7 +164,11 @@ fn engine_row(s: &mut String, r: &RunRecord, e: &crate::results::EngineRef) {
         e.url,
         e.transport,
         e.kind,
-        if used.is_empty() { "—".into() } else { used.join(", ") }
+        if used.is_empty() {
+            "—".into()
+        } else {
+            used.join(", ")
+        }
     );
 }
 
