@@ -37,6 +37,11 @@ pub struct Global {
     /// Seed for every random choice (recorded in run.json); random if unset.
     #[arg(long, global = true)]
     pub seed: Option<u64>,
+    /// The engine: unix:///path.sock, tcp://HOST:PORT or
+    /// ssh://[USER@]HOST[:PORT][/socket] (default: DOCKER_HOST, else the
+    /// local socket). Ports are reached on its address.
+    #[arg(long, global = true, value_name = "URL")]
+    pub engine: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -148,7 +153,7 @@ pub struct MeasureArgs {
     #[arg(long, default_value_t = 10.0)]
     pub rate: f64,
     /// How to read the target's /proc.
-    #[arg(long, value_enum, default_value_t = SamplerMode::Host)]
+    #[arg(long, value_enum, default_value_t = SamplerMode::Auto)]
     pub sampler: SamplerMode,
     /// Extra environment for the service under test (repeatable).
     #[arg(long = "env", value_name = "KEY=VALUE", value_parser = parse_env)]
@@ -206,7 +211,7 @@ pub struct LoadArgs {
     #[arg(long, default_value_t = 10.0)]
     pub sample_rate: f64,
     /// How to read the target's /proc.
-    #[arg(long, value_enum, default_value_t = SamplerMode::Host)]
+    #[arg(long, value_enum, default_value_t = SamplerMode::Auto)]
     pub sampler: SamplerMode,
     /// Extra environment for the service under test (repeatable).
     #[arg(long = "env", value_name = "KEY=VALUE", value_parser = parse_env)]
@@ -247,7 +252,7 @@ pub struct ToolArgs {
     #[arg(long, default_value_t = 10.0)]
     pub rate: f64,
     /// How to read the target's /proc.
-    #[arg(long, value_enum, default_value_t = SamplerMode::Host)]
+    #[arg(long, value_enum, default_value_t = SamplerMode::Auto)]
     pub sampler: SamplerMode,
     /// Extra environment for the service under test (repeatable).
     #[arg(long = "env", value_name = "KEY=VALUE", value_parser = parse_env)]
@@ -285,7 +290,7 @@ pub struct ChurnArgs {
     #[arg(long, default_value = "2s")]
     pub settle: HumanDuration,
     /// How to read the target's /proc.
-    #[arg(long, value_enum, default_value_t = SamplerMode::Host)]
+    #[arg(long, value_enum, default_value_t = SamplerMode::Auto)]
     pub sampler: SamplerMode,
     /// Extra environment for the service under test (repeatable).
     #[arg(long = "env", value_name = "KEY=VALUE", value_parser = parse_env)]
@@ -316,7 +321,7 @@ pub struct FaultArgs {
     #[arg(long, default_value_t = 0.05)]
     pub band: f64,
     /// How to read the target's /proc.
-    #[arg(long, value_enum, default_value_t = SamplerMode::Host)]
+    #[arg(long, value_enum, default_value_t = SamplerMode::Auto)]
     pub sampler: SamplerMode,
     /// Extra environment for the service under test (repeatable).
     #[arg(long = "env", value_name = "KEY=VALUE", value_parser = parse_env)]

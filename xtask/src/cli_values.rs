@@ -27,6 +27,7 @@ macro_rules! value_enum {
 value_enum!(SamplerMode {
     Host => "host": "The host's /proc (needs root or CAP_SYS_PTRACE, and a local engine)",
     Exec => "exec": "One long-lived `docker exec` shell loop inside the container",
+    Auto => "auto": "host when the container's processes are visible in this host's /proc, exec otherwise",
 });
 
 value_enum!(BackendKind {
@@ -67,7 +68,7 @@ mod tests {
         names_match::<BackendKind>();
         names_match::<AccelChoice>();
         names_match::<Transport>();
-        assert_eq!(SamplerMode::value_variants().len(), 2);
+        assert_eq!(SamplerMode::value_variants().len(), 3);
         assert_eq!(AccelChoice::value_variants().len(), 3);
     }
 }

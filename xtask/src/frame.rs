@@ -178,6 +178,8 @@ pub struct Head {
     pub settings: Settings,
     pub seed: u64,
     pub images: BTreeMap<String, String>,
+    /// The engine and how it is reached (`None`: a run without one).
+    pub engine: Option<crate::results::EngineRef>,
 }
 
 /// A run with a versioned record (`run.json`) and a report.
@@ -218,6 +220,7 @@ impl<'e> Recorded<'e> {
             lanes: Vec::new(),
             host_load: LoadSummary::default(),
             suite: None,
+            engine: head.engine,
         };
         scope.run.write_record(&record)?;
         scope.run.mark_latest()?;

@@ -43,9 +43,16 @@ impl Client {
     }
 
     async fn connect(&mut self) -> Result<()> {
-        let stream = tokio::net::TcpStream::connect(("127.0.0.1", self.port))
-            .await
-            .with_context(|| format!("connect 127.0.0.1:{}", self.port))?;
+        let stream =
+            tokio::net::TcpStream::connect((crate::engine::endpoint::target_ip(), self.port))
+                .await
+                .with_context(|| {
+                    format!(
+                        "connect {}:{}",
+                        crate::engine::endpoint::target_ip(),
+                        self.port
+                    )
+                })?;
         stream.set_nodelay(true)?;
         let io = hyper_util::rt::TokioIo::new(stream);
         let (sender, conn) = hyper::client::conn::http1::handshake(io).await?;
@@ -58,7 +65,11 @@ impl Client {
 
     /// Sends one request; the status and body.
     pub async fn send(&mut self, method: &str, path: &str, body: &str) -> Result<(u16, Bytes)> {
-        let shown = format!("{method} 127.0.0.1:{}{path}", self.port);
+        let shown = format!(
+            "{method} {}:{}{path}",
+            crate::engine::endpoint::target_ip(),
+            self.port
+        );
         let timeout = self.timeout;
         let fut = async {
             if self.sender.as_ref().is_none_or(|s| s.is_closed()) {
@@ -66,10 +77,10 @@ impl Client {
             }
             let sender = self.sender.as_mut().context("no connection")?;
             sender.ready().await?;
-            let mut req = hyper::Request::builder()
-                .method(method)
-                .uri(path)
-                .header(hyper::header::HOST, format!("127.0.0.1:{}", self.port));
+            let mut req = hyper::Request::builder().method(method).uri(path).header(
+                hyper::header::HOST,
+                format!("{}:{}", crate::engine::endpoint::target_ip(), self.port),
+            );
             if !body.is_empty() {
                 req = req.header(hyper::header::CONTENT_TYPE, "application/json");
             }

@@ -44,12 +44,15 @@ impl Memcached {
     /// connect and then each operation (one batch of a populate,
     /// one `stats`).
     pub async fn connect_with_timeout(port: u16, timeout: Duration) -> Result<Self> {
-        let stream = tokio::time::timeout(timeout, TcpStream::connect(("127.0.0.1", port)))
-            .await
-            .with_context(|| {
-                format!("connect to memcached at 127.0.0.1:{port}: timed out after {timeout:?}")
-            })?
-            .with_context(|| format!("connect to memcached at 127.0.0.1:{port}"))?;
+        let stream = tokio::time::timeout(
+            timeout,
+            TcpStream::connect((crate::engine::endpoint::target_ip(), port)),
+        )
+        .await
+        .with_context(|| {
+            format!("connect to memcached at 127.0.0.1:{port}: timed out after {timeout:?}")
+        })?
+        .with_context(|| format!("connect to memcached at 127.0.0.1:{port}"))?;
         stream.set_nodelay(true).ok();
         Ok(Self {
             port,
@@ -367,7 +370,7 @@ mod tests {
         let mut server = Server { child, port };
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            if tokio::net::TcpStream::connect((crate::engine::endpoint::target_ip(), port))
                 .await
                 .is_ok()
             {

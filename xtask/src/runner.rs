@@ -223,6 +223,20 @@ pub async fn run(
         Err(sig) => return Err(frame.interrupted(sig)),
     };
 
+    // An engine that stopped answering (a remote one gone mid-run) makes
+    // the run partial with nothing reported measured: its cells failed for
+    // the engine, not for the target.
+    if !failed.is_empty() {
+        if let Err(gone) = engine.ping().await {
+            let why = format!("{gone:#}");
+            let outcome = frame.finish(Vec::new(), RunStatus::Partial, Some(why.clone()))?;
+            return Err(BadInput(format!(
+                "{why} (run kept in {})",
+                outcome.run.root.display()
+            ))
+            .into());
+        }
+    }
     // The run's status: failed when every cell failed.
     let status = if all_failed {
         RunStatus::Failed
@@ -398,6 +412,7 @@ fn head(
         settings,
         seed: common.seed,
         images,
+        engine: Some(crate::engine::endpoint::reach().record(engine.info.kind)),
     }
 }
 

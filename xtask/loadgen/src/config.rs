@@ -60,10 +60,13 @@ impl RequestSpec {
     }
 }
 
-/// Everything a run needs. The target is always `127.0.0.1:port`.
+/// Everything a run needs. The target is `host:port` (127.0.0.1 unless the
+/// engine publishes elsewhere).
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// Port on 127.0.0.1.
+    /// Address the target's port is published on (127.0.0.1 by default; a
+    /// remote engine's address when the engine is not on this host).
+    pub host: std::net::IpAddr,
     pub port: u16,
     /// Keep-alive HTTP/1.1 connections (one hyper client connection each).
     pub connections: usize,
@@ -84,7 +87,7 @@ pub struct Config {
     /// Seed of the mix: request `seq` is a pure function of `(seed, seq)`.
     pub seed: u64,
     /// Extra headers sent with every request (e.g. `content-type`). `host`
-    /// is always set to `127.0.0.1:port`.
+    /// is always set to `host:port`.
     pub headers: Vec<(String, String)>,
     /// Speak this TCP request/response protocol instead of HTTP; `mix` and
     /// `headers` are then unused.
@@ -100,6 +103,7 @@ impl Config {
     /// `rand_max` 1000, seed 0, no extra headers.
     pub fn new(port: u16, mode: Mode) -> Self {
         Config {
+            host: std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
             port,
             connections: 8,
             mode,

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::net::Ipv4Addr;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -75,7 +75,7 @@ where
     let mut headers = HeaderMap::new();
     headers.insert(
         HOST,
-        HeaderValue::try_from(format!("127.0.0.1:{}", config.port))?,
+        HeaderValue::try_from(SocketAddr::new(config.host, config.port).to_string())?,
     );
     for (k, v) in &config.headers {
         headers.append(
@@ -96,7 +96,11 @@ where
     {
         let mut set = JoinSet::new();
         for _ in 0..config.connections {
-            set.spawn(Conn::open(config.port, config.timeout, tcp));
+            set.spawn(Conn::open(
+                SocketAddr::new(config.host, config.port),
+                config.timeout,
+                tcp,
+            ));
         }
         loop {
             tokio::select! {
@@ -205,11 +209,11 @@ enum Conn {
 }
 
 impl Conn {
-    async fn open(port: u16, timeout: Duration, tcp: bool) -> Result<Conn> {
+    async fn open(addr: SocketAddr, timeout: Duration, tcp: bool) -> Result<Conn> {
         Ok(if tcp {
-            Conn::Tcp(TcpConn::open(port, timeout).await?)
+            Conn::Tcp(TcpConn::open(addr, timeout).await?)
         } else {
-            Conn::Http(HttpConn::open(port, timeout).await?)
+            Conn::Http(HttpConn::open(addr, timeout).await?)
         })
     }
 
@@ -238,8 +242,8 @@ impl Drop for HttpConn {
 }
 
 impl HttpConn {
-    async fn open(port: u16, timeout: Duration) -> Result<HttpConn> {
-        let tcp = tokio::time::timeout(timeout, TcpStream::connect((Ipv4Addr::LOCALHOST, port)))
+    async fn open(addr: SocketAddr, timeout: Duration) -> Result<HttpConn> {
+        let tcp = tokio::time::timeout(timeout, TcpStream::connect(addr))
             .await
             .context("connect timed out")??;
         tcp.set_nodelay(true)?;
@@ -608,7 +612,7 @@ struct Sample {
 }
 
 struct Ctx {
-    port: u16,
+    addr: SocketAddr,
     timeout: Duration,
     proto: Proto,
     pipeline: usize,
@@ -634,7 +638,7 @@ impl Ctx {
             Mode::Closed => None,
         };
         Ctx {
-            port: config.port,
+            addr: SocketAddr::new(config.host, config.port),
             timeout: config.timeout,
             proto,
             pipeline: config.pipeline,
@@ -799,7 +803,7 @@ impl Ctx {
             *conn = None;
         }
         let tcp = matches!(self.proto, Proto::Tcp(_));
-        match Conn::open(self.port, self.timeout, tcp).await {
+        match Conn::open(self.addr, self.timeout, tcp).await {
             Ok(mut c) => {
                 let ok = c.ready(self.timeout).await;
                 if ok {

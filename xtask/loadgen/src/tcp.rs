@@ -6,7 +6,7 @@
 //! that would not fit is a protocol error, never a bigger allocation.
 
 use std::fmt::Write as _;
-use std::net::Ipv4Addr;
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
@@ -560,8 +560,8 @@ pub(crate) struct TcpConn {
 const READ_CHUNK: usize = 16 * 1024;
 
 impl TcpConn {
-    pub(crate) async fn open(port: u16, timeout: Duration) -> Result<TcpConn> {
-        let stream = tokio::time::timeout(timeout, TcpStream::connect((Ipv4Addr::LOCALHOST, port)))
+    pub(crate) async fn open(addr: SocketAddr, timeout: Duration) -> Result<TcpConn> {
+        let stream = tokio::time::timeout(timeout, TcpStream::connect(addr))
             .await
             .context("connect timed out")??;
         stream.set_nodelay(true)?;

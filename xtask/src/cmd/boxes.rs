@@ -90,6 +90,8 @@ fn no_engine() -> EngineInfo {
         storage_driver: String::new(),
         ncpu: 0,
         mem_total: 0,
+        kind: crate::results::EngineKind::Docker,
+        hostname: String::new(),
     }
 }
 
@@ -612,6 +614,8 @@ fn head(
         },
         seed: common.seed,
         images: BTreeMap::new(),
+        engine: (info.server_version != "none")
+            .then(|| crate::engine::endpoint::reach().record(info.kind)),
     }
 }
 

@@ -32,8 +32,10 @@ pub async fn run(common: &Common) -> Result<ExitCode> {
                 Level::Ok,
                 "engine",
                 format!(
-                    "Docker {} (API {} negotiated), cgroup v{} ({}), storage {}",
+                    "{} {} at {} (API {} negotiated), cgroup v{} ({}), storage {}",
+                    e.info.kind,
                     e.info.server_version,
+                    crate::engine::endpoint::reach().url,
                     e.info.api_version,
                     e.info.cgroup_version,
                     e.info.cgroup_driver,

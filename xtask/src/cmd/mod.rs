@@ -31,6 +31,9 @@ pub async fn dispatch(cli: Cli, argv: Vec<String>) -> Result<ExitCode> {
         repo_root()?
     };
     let g = &cli.global;
+    // Before any Docker call: validate --engine/DOCKER_HOST, open an ssh
+    // tunnel when asked, point DOCKER_HOST at the engine for every client.
+    let _tunnel = crate::engine::endpoint::install(g.engine.as_deref())?;
     let results = if g.results.is_absolute() {
         g.results.clone()
     } else {

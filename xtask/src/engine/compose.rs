@@ -179,7 +179,7 @@ impl CellOverride {
                     let ports: Vec<Value> = self
                         .ports
                         .iter()
-                        .map(|p| Value::from(format!("127.0.0.1::{p}")))
+                        .map(|p| Value::from(super::endpoint::publish_spec(*p)))
                         .collect();
                     svc.insert("ports".into(), Value::Sequence(ports));
                 }

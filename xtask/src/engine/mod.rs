@@ -5,6 +5,7 @@ mod actions;
 pub mod cleanup;
 pub mod compose;
 mod containers;
+pub mod endpoint;
 mod exec;
 pub mod labels;
 mod upload;
@@ -43,6 +44,11 @@ pub struct EngineInfo {
     pub storage_driver: String,
     pub ncpu: i64,
     pub mem_total: i64,
+    /// Whose API answered (Docker or Podman's compatibility service).
+    pub kind: crate::results::EngineKind,
+    /// The engine host's name (`info.Name`): the fingerprint of a remote
+    /// engine describes that host, not this one.
+    pub hostname: String,
 }
 
 /// Facts about a running container the probes need.
@@ -61,21 +67,48 @@ pub struct ContainerFacts {
 }
 
 impl Engine {
-    /// Connects to the local engine and negotiates the API version (bollard
-    /// defaults to a newer API than the 20.10 engines here speak).
+    /// Connects to the engine [`endpoint::install`] chose (the local socket
+    /// by default) and negotiates the API version (bollard defaults to a
+    /// newer API than the 20.10 engines here speak). An unreachable or too
+    /// old engine is refused (exit 2) with the cause and the fix.
     pub async fn connect() -> Result<Engine> {
+        let reach = endpoint::reach();
         let not_running = |e: &dyn std::fmt::Display| {
-            BadInput(format!(
-                "the Docker engine is not reachable ({e}); start it with `cargo xtask setup` \
-                 (or `bash scripts/setup`), then check with `cargo xtask doctor`"
-            ))
+            if reach.is_remote() {
+                BadInput(format!(
+                    "the engine at {} is not reachable ({e}); check that it runs and listens \
+                     there (dockerd -H, `podman system service`), that nothing blocks the port, \
+                     or drop --engine/DOCKER_HOST to use the local engine",
+                    reach.url
+                ))
+            } else {
+                BadInput(format!(
+                    "the Docker engine is not reachable ({e}); start it with `cargo xtask setup` \
+                     (or `bash scripts/setup`), then check with `cargo xtask doctor`"
+                ))
+            }
         };
-        let docker = Docker::connect_with_local_defaults().map_err(|e| not_running(&e))?;
-        let docker = docker
-            .negotiate_version()
+        // DOCKER_HOST (set by `endpoint::install` for --engine) picks unix
+        // or tcp; without it, the local socket.
+        let docker = if std::env::var_os("DOCKER_HOST").is_some() {
+            Docker::connect_with_defaults()
+        } else {
+            Docker::connect_with_local_defaults()
+        }
+        .map_err(|e| not_running(&e))?;
+        let within = std::time::Duration::from_secs(15);
+        let timed_out = |_| not_running(&format!("no answer within {within:?}"));
+        let docker = tokio::time::timeout(within, docker.negotiate_version())
             .await
+            .map_err(timed_out)?
             .map_err(|e| not_running(&e))?;
-        let version = docker.version().await.map_err(|e| not_running(&e))?;
+        let version = tokio::time::timeout(within, docker.version())
+            .await
+            .map_err(timed_out)?
+            .map_err(|e| not_running(&e))?;
+        let server_api = version.api_version.clone().unwrap_or_default();
+        endpoint::check_api(&reach.url, &server_api).map_err(BadInput)?;
+        let kind = engine_kind(&version);
         let info = docker.info().await.context("engine info")?;
         let info = EngineInfo {
             server_version: version.version.unwrap_or_default(),
@@ -93,8 +126,29 @@ impl Engine {
             storage_driver: info.driver.unwrap_or_default(),
             ncpu: info.ncpu.unwrap_or(0),
             mem_total: info.mem_total.unwrap_or(0),
+            kind,
+            hostname: info.name.unwrap_or_default(),
         };
         Ok(Engine { docker, info })
+    }
+
+    /// Fails with the cause and the fix when the engine no longer answers
+    /// (a remote engine that went away mid-run).
+    pub async fn ping(&self) -> Result<()> {
+        let within = std::time::Duration::from_secs(10);
+        let url = &endpoint::reach().url;
+        let gone = |why: String| {
+            BadInput(format!(
+                "the engine at {url} stopped answering during the run ({why}); the run is kept \
+                 partial and nothing of it is reported as measured; restart the engine, then \
+                 `cargo xtask clean --run ID` through it and run again"
+            ))
+        };
+        match tokio::time::timeout(within, self.docker.ping()).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(gone(e.to_string()).into()),
+            Err(_) => Err(gone(format!("no answer within {within:?}")).into()),
+        }
     }
 
     /// The container of `service` in compose project `project`.
@@ -129,14 +183,16 @@ impl Engine {
             .with_context(|| format!("inspect container {id}"))?;
         let state = c.state.unwrap_or_default();
         let mut published = BTreeMap::new();
+        let publish_ip = endpoint::publish_ip().to_string();
         let ports = c.network_settings.and_then(|n| n.ports).unwrap_or_default();
         for (key, bindings) in ports {
             let Some(cport) = key.split('/').next().and_then(|p| p.parse::<u16>().ok()) else {
                 continue;
             };
             for b in bindings.unwrap_or_default() {
-                let loopback = b.host_ip.as_deref().is_some_and(|ip| ip == "127.0.0.1");
-                if let (true, Some(hp)) = (loopback, b.host_port.and_then(|p| p.parse().ok())) {
+                // Ours are published on the engine's address (the override).
+                let ours = b.host_ip.as_deref().is_some_and(|ip| ip == publish_ip);
+                if let (true, Some(hp)) = (ours, b.host_port.and_then(|p| p.parse().ok())) {
                     published.insert(cport, hp);
                 }
             }
@@ -409,6 +465,20 @@ impl Engine {
             .await
             .ok()
             .and_then(|i| i.id)
+    }
+}
+
+/// Podman's compatibility API names itself in `version`'s components.
+fn engine_kind(v: &bollard::models::SystemVersion) -> crate::results::EngineKind {
+    let podman = v
+        .components
+        .iter()
+        .flatten()
+        .any(|c| c.name.to_ascii_lowercase().contains("podman"));
+    if podman {
+        crate::results::EngineKind::Podman
+    } else {
+        crate::results::EngineKind::Docker
     }
 }
 

@@ -77,10 +77,12 @@ pub struct Measured {
 
 /// A probe of the target's processes in the lane's sampler mode.
 pub async fn open_probe(ctx: &LaneCtx<'_>, target: &Target) -> Result<Box<dyn Probe>> {
-    Ok(match ctx.opts.sampler {
-        SamplerMode::Host => Box::new(HostProbe::new(target.clone())?),
-        SamplerMode::Exec => Box::new(ExecProbe::start(ctx.engine, target).await?),
-    })
+    Ok(
+        match crate::probe::visibility::resolve(ctx.opts.sampler, target)? {
+            SamplerMode::Host | SamplerMode::Auto => Box::new(HostProbe::new(target.clone())?),
+            SamplerMode::Exec => Box::new(ExecProbe::start(ctx.engine, target).await?),
+        },
+    )
 }
 
 /// A cell's record before anything happened: failed until it is not.
@@ -236,6 +238,14 @@ pub async fn run<B: Body>(
             record.container = Some(started.container.clone());
             record.image = Some((started.facts.image.clone(), started.facts.image_id.clone()));
             record.ready_s = Some(started.ready_s);
+            if let Some(pid) = started.facts.host_pid {
+                let target = Target {
+                    container_id: started.container.clone(),
+                    host_pid: pid,
+                    processes: Vec::new(),
+                };
+                record.sampler_mode = crate::probe::visibility::resolve(ctx.opts.sampler, &target)?;
+            }
             ctx.events.emit(Event::CellReady {
                 cell: plan.id.clone(),
                 after_s: started.ready_s,
@@ -574,7 +584,8 @@ async fn wait_ready(
             }
             ReadyProbe::Tcp(p) => {
                 let port = published(p)?;
-                let connect = tokio::net::TcpStream::connect(("127.0.0.1", port));
+                let connect =
+                    tokio::net::TcpStream::connect((crate::engine::endpoint::target_ip(), port));
                 match tokio::time::timeout(Duration::from_secs(2), connect).await {
                     Ok(Ok(_)) => return Ok(facts),
                     Ok(Err(e)) => last = e.to_string(),
@@ -641,11 +652,12 @@ async fn populate(ctx: &LaneCtx<'_>, id: &str, facts: &ContainerFacts, n: u64) -
 
 /// The host port on 127.0.0.1 that a container port is published on.
 fn published(facts: &ContainerFacts, port: u16) -> Result<u16> {
-    facts
-        .published
-        .get(&port)
-        .copied()
-        .with_context(|| format!("container port {port} is not published on 127.0.0.1"))
+    facts.published.get(&port).copied().with_context(|| {
+        format!(
+            "container port {port} is not published on {}",
+            crate::engine::endpoint::publish_ip()
+        )
+    })
 }
 
 /// Reads a setting back and compares it with what the plan set.

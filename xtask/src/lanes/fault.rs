@@ -216,7 +216,10 @@ async fn measure(
                         None => matches!(
                             tokio::time::timeout(
                                 Duration::from_secs(1),
-                                tokio::net::TcpStream::connect(("127.0.0.1", probe_port))
+                                tokio::net::TcpStream::connect((
+                                    crate::engine::endpoint::target_ip(),
+                                    probe_port
+                                ))
                             )
                             .await,
                             Ok(Ok(_))

@@ -90,6 +90,7 @@ pub async fn run(ctx: &LaneCtx<'_>, opts: &LoadOpts) -> LaneRecord {
             let mut env = ctx.profile.spec.env.clone();
             env.extend(opts.env.clone());
             let mut config = Config::new(spec.port, mode.clone());
+            config.host = crate::engine::endpoint::target_ip();
             config.connections = opts.connections.unwrap_or(spec.connections);
             config.duration = opts.duration;
             config.warmup = opts.warmup;

@@ -7,6 +7,9 @@ use std::path::Path;
 use std::process::Command;
 
 pub fn host(engine: &EngineInfo, compose: &ComposeCli) -> HostFingerprint {
+    if crate::engine::endpoint::reach().is_remote() {
+        return remote_host(engine, compose);
+    }
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let cpu_model = cpuinfo
         .lines()
@@ -33,6 +36,23 @@ pub fn host(engine: &EngineInfo, compose: &ComposeCli) -> HostFingerprint {
             .unwrap_or_default(),
         cgroup_version: engine.cgroup_version.clone(),
         engine_version: engine.server_version.clone(),
+        engine_api: engine.api_version.clone(),
+        compose: format!("{:?} {}", compose.variant, compose.version).to_lowercase(),
+    }
+}
+
+/// The fingerprint of the engine's host, from the engine's own `info`: the
+/// target ran there, so that machine is what makes runs comparable. The CPU
+/// model is not in the engine's API.
+fn remote_host(engine: &EngineInfo, compose: &ComposeCli) -> HostFingerprint {
+    HostFingerprint {
+        hostname: engine.hostname.clone(),
+        cpu_model: "unknown (remote engine)".into(),
+        cores: engine.ncpu.max(0) as usize,
+        mem_total_bytes: engine.mem_total.max(0) as u64,
+        kernel: engine.kernel.clone(),
+        cgroup_version: engine.cgroup_version.clone(),
+        engine_version: format!("{} {}", engine.kind, engine.server_version),
         engine_api: engine.api_version.clone(),
         compose: format!("{:?} {}", compose.variant, compose.version).to_lowercase(),
     }

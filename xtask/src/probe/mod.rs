@@ -13,6 +13,7 @@ pub mod pagemap;
 pub mod parse;
 pub mod sampler;
 pub mod system;
+pub mod visibility;
 
 use crate::results::MetricKind;
 pub use crate::results::SamplerMode;

@@ -53,11 +53,22 @@ impl History {
         let mut order: Vec<&RunRecord> = runs.iter().collect();
         order.sort_by(|a, b| a.started_at.cmp(&b.started_at));
         let mut by_key: BTreeMap<String, (Unit, Vec<Point>)> = BTreeMap::new();
+        // Runs of different host fingerprints are never pooled: with more
+        // than one host, each metric is one series per host, side by side.
+        let hosts: std::collections::BTreeSet<String> =
+            order.iter().map(|r| host_label(&r.host)).collect();
+        let split = hosts.len() > 1;
         for (i, r) in order.iter().enumerate() {
             for l in &r.lanes {
                 for a in &l.aggregates {
+                    let key = metric_key(l.lane, a);
+                    let key = if split {
+                        format!("{key}@{}", host_label(&r.host))
+                    } else {
+                        key
+                    };
                     by_key
-                        .entry(metric_key(l.lane, a))
+                        .entry(key)
                         .or_insert_with(|| (a.unit, Vec::new()))
                         .1
                         .push((i, r.run_id.clone(), a.median));
@@ -157,6 +168,29 @@ impl Format for HistoryTable {
     }
 }
 
+/// A host fingerprint as a short name safe in a series key and a chart
+/// file name: hostname, cores, memory, kernel, engine. Two runs share it
+/// exactly when `compare` would see no host difference in those fields.
+pub fn host_label(h: &crate::results::HostFingerprint) -> String {
+    let raw = format!(
+        "{}-{}c-{}g-{}-{}",
+        h.hostname,
+        h.cores,
+        (h.mem_total_bytes as f64 / (1u64 << 30) as f64).round(),
+        h.kernel,
+        h.engine_version
+    );
+    raw.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -195,5 +229,30 @@ mod tests {
         let few = History::from_runs("gateway", &runs()[..3]);
         let md = HistoryTable.render(&h).unwrap() + "\n" + &HistoryTable.render(&few).unwrap();
         insta::assert_snapshot!(md);
+    }
+
+    #[test]
+    fn runs_of_two_hosts_are_two_series_never_pooled() {
+        let mut runs = runs();
+        for r in runs.iter_mut().skip(6) {
+            r.host.hostname = "bench-b".into();
+        }
+        let h = History::from_runs("gateway", &runs);
+        let uss: Vec<&Series> = h
+            .series
+            .iter()
+            .filter(|s| s.key.starts_with("footprint/uss@"))
+            .collect();
+        assert_eq!(
+            uss.len(),
+            2,
+            "{:?}",
+            h.series.iter().map(|s| &s.key).collect::<Vec<_>>()
+        );
+        assert!(uss.iter().all(|s| s.points.len() == 6));
+        assert!(uss.iter().any(|s| s.key.contains("bench-b")));
+        // One host: the keys are the plain metric keys.
+        let one = History::from_runs("gateway", &super::tests::runs());
+        assert!(one.series.iter().any(|s| s.key == "footprint/uss"));
     }
 }

@@ -88,6 +88,9 @@ fn render(r: &RunRecord, charts: &[ChartRef]) -> String {
         "| engine | Docker {} (API {}) · compose {} |",
         h.engine_version, h.engine_api, h.compose
     );
+    if let Some(e) = &r.engine {
+        engine_row(&mut s, r, e);
+    }
     let st = &r.settings;
     let env = if st.env.is_empty() {
         "—".to_string()
@@ -143,6 +146,37 @@ fn render(r: &RunRecord, charts: &[ChartRef]) -> String {
 
 /// A suite run: how each lane ended and with which settings (the header's
 /// settings row is the first lane's).
+/// Where the engine was, whether the harness's traffic crossed a network,
+/// and the sampler the cells used (auto resolves per cell).
+fn engine_row(s: &mut String, r: &RunRecord, e: &crate::results::EngineRef) {
+    let traffic = match &e.traffic {
+        crate::results::Traffic::Loopback => "traffic on loopback (no network crossed)".to_string(),
+        crate::results::Traffic::Network { address } => {
+            format!("traffic crossed a network to {address}")
+        }
+    };
+    let mut used: Vec<String> = r
+        .lanes
+        .iter()
+        .flat_map(|l| &l.cells)
+        .map(|c| format!("{:?}", c.sampler_mode).to_lowercase())
+        .collect();
+    used.sort();
+    used.dedup();
+    let _ = writeln!(
+        s,
+        "| reached | {} ({:?}, {}) · {traffic} · sampler used: {} |",
+        e.url,
+        e.transport,
+        e.kind,
+        if used.is_empty() {
+            "—".into()
+        } else {
+            used.join(", ")
+        }
+    );
+}
+
 fn suite_table(s: &mut String, suite: &crate::results::suite::SuiteRecord) {
     let _ = writeln!(s, "\n## Suite\n");
     let _ = writeln!(s, "| lane | status | settings | time |");
@@ -719,6 +753,7 @@ pub(crate) mod tests {
                 overloaded: false,
             },
             suite: None,
+            engine: None,
         }
     }
 

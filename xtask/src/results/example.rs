@@ -607,5 +607,13 @@ pub fn every_kind() -> RunRecord {
             overloaded: false,
         },
         suite: None,
+        engine: Some(super::EngineRef {
+            url: "tcp://10.77.0.2:2375".into(),
+            transport: super::EngineTransport::Tcp,
+            kind: super::EngineKind::Docker,
+            traffic: super::Traffic::Network {
+                address: "10.77.0.2".into(),
+            },
+        }),
     }
 }

@@ -6,6 +6,7 @@
 //! host fingerprint `crate::probe::fingerprint`.
 
 pub mod boxes;
+pub mod engine;
 #[cfg(test)]
 pub(crate) mod example;
 pub mod fault;
@@ -16,5 +17,6 @@ pub mod schema;
 mod schema_file;
 pub mod suite;
 
+pub use engine::{EngineKind, EngineRef, EngineTransport, Traffic};
 pub use sampling::{SamplerMode, TickerStats};
 pub use schema::*;

@@ -13,6 +13,10 @@ pub enum SamplerMode {
     Host,
     /// One long-lived `docker exec` shell loop inside the container.
     Exec,
+    /// Host when the container's processes are visible in this host's
+    /// /proc (its PID's cgroup names the container), exec otherwise: chosen
+    /// per cell, and the cell records the one used.
+    Auto,
 }
 
 /// What the ticker achieved, recorded with every series.

@@ -33,6 +33,9 @@ pub struct RunRecord {
     /// A `suite` run: its planned lanes, their settings and outcomes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suite: Option<super::suite::SuiteRecord>,
+    /// The engine and how it was reached (absent in runs before engines by URL).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine: Option<super::engine::EngineRef>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
