@@ -108,6 +108,7 @@ pub enum LaneKind {
     BoxExec,
     BoxDensity,
     BoxChurn,
+    BoxSnapshot,
 }
 
 impl std::fmt::Display for LaneKind {
