@@ -323,8 +323,10 @@ impl QemuBackend {
                 .await?
                 .execute("migrate-incoming", Some(serde_json::json!({ "uri": uri })))
                 .await?;
-            // Autostart: the guest runs as soon as the stream is loaded; a
-            // stream qemu cannot load makes it exit.
+            // A stream qemu cannot load makes it exit. Once loaded, the
+            // guest runs by itself if the source was running when it was
+            // written (live); a full snapshot was written stopped, and the
+            // restored VM keeps that state until `cont`.
             loop {
                 if let Some(st) = b.exited() {
                     bail!(
@@ -334,12 +336,29 @@ impl QemuBackend {
                     );
                 }
                 let status = match b.qmp().await {
-                    Ok(q) => q.execute("query-status", None).await,
+                    Ok(q) => match q.execute("query-migrate", None).await {
+                        Ok(m) if m["status"] == "completed" => {
+                            match q.execute("query-status", None).await {
+                                Ok(v) if v["status"] != "running" => {
+                                    q.execute("cont", None).await.map(|_| true)
+                                }
+                                Ok(_) => Ok(true),
+                                Err(e) => Err(e),
+                            }
+                        }
+                        Ok(m) if m["status"] == "failed" => Err(anyhow::anyhow!(
+                            "restore {}: qemu could not load the snapshot: {}",
+                            file.display(),
+                            m["error-desc"].as_str().unwrap_or("no reason given")
+                        )),
+                        Ok(_) => Ok(false),
+                        Err(e) => Err(e),
+                    },
                     Err(e) => Err(e),
                 };
                 match status {
-                    Ok(v) if v["status"] == "running" => break,
-                    Ok(_) => {}
+                    Ok(true) => break,
+                    Ok(false) => {}
                     // The monitor went away with the VMM: reported above.
                     Err(_) if b.exited().is_some() => continue,
                     Err(e) => return Err(e),
