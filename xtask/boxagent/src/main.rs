@@ -293,8 +293,7 @@ fn monotonic_ns() -> u64 {
 
 /// `--tick FILE INTERVAL_US COUNT`: appends CLOCK_MONOTONIC (u64 LE, ns)
 /// to FILE every INTERVAL_US, COUNT times: the box's own view of a pause
-/// is the largest gap between two stamps, read back afterwards. Stamps are
-/// buffered and flushed every 64 so the writer itself costs little.
+/// is the largest gap between two stamps, read back afterwards.
 fn tick(args: &[String]) -> i32 {
     let (Some(file), Some(interval), Some(count)) = (
         args.first(),
@@ -311,16 +310,14 @@ fn tick(args: &[String]) -> i32 {
             return 1;
         }
     };
-    let mut buf = Vec::with_capacity(64 * 8);
-    for i in 0..count {
-        buf.extend_from_slice(&monotonic_ns().to_le_bytes());
-        if i % 64 == 63 {
-            let _ = f.write_all(&buf);
-            buf.clear();
+    for _ in 0..count {
+        // One write per stamp (a tmpfs write: cheap): the ticker is killed
+        // when the host is done, and nothing buffered may be lost.
+        if f.write_all(&monotonic_ns().to_le_bytes()).is_err() {
+            return 1;
         }
         std::thread::sleep(std::time::Duration::from_micros(interval));
     }
-    let _ = f.write_all(&buf);
     0
 }
 
