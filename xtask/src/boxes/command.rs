@@ -79,7 +79,14 @@ impl CommandBackend {
             .as_ref()
             .context("the profile has no `checkpoint` command")?;
         let argv = self.argv_image(b, t, image);
-        let out = step("checkpoint", &argv, self.spec.timeouts.stop.0.max(Duration::from_secs(60)), Some(&b.dir), &[]).await?;
+        let out = step(
+            "checkpoint",
+            &argv,
+            self.spec.timeouts.stop.0.max(Duration::from_secs(60)),
+            Some(&b.dir),
+            &[],
+        )
+        .await?;
         ok_or_fail("checkpoint", &argv, &out).with_context(|| format!("checkpoint box {}", b.name))
     }
 
@@ -93,10 +100,25 @@ impl CommandBackend {
             .as_ref()
             .context("the profile has no `restore` command")?;
         let rm = b.rec.remove.clone();
-        let out = step("remove", &rm, self.spec.timeouts.remove.0, Some(&b.dir), &[]).await?;
-        ok_or_fail("remove", &rm, &out).with_context(|| format!("remove checkpointed box {}", b.name))?;
+        let out = step(
+            "remove",
+            &rm,
+            self.spec.timeouts.remove.0,
+            Some(&b.dir),
+            &[],
+        )
+        .await?;
+        ok_or_fail("remove", &rm, &out)
+            .with_context(|| format!("remove checkpointed box {}", b.name))?;
         let argv = self.argv_image(b, t, image);
-        let out = step("restore", &argv, self.spec.timeouts.start.0.max(Duration::from_secs(60)), Some(&b.dir), &[]).await?;
+        let out = step(
+            "restore",
+            &argv,
+            self.spec.timeouts.start.0.max(Duration::from_secs(60)),
+            Some(&b.dir),
+            &[],
+        )
+        .await?;
         ok_or_fail("restore", &argv, &out).with_context(|| format!("restore box {}", b.name))?;
         let mut probe = self.argv(b, &self.spec.exec);
         probe.push("true".into());

@@ -154,7 +154,9 @@ impl QemuBox {
 
     /// Whether the VMM process has exited (and reaps it).
     pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
-        self.child.as_mut().and_then(|c| c.try_wait().ok().flatten())
+        self.child
+            .as_mut()
+            .and_then(|c| c.try_wait().ok().flatten())
     }
 }
 
@@ -286,11 +288,18 @@ impl QemuBackend {
 
     /// Connects to the agent socket (qemu waits for it before running the
     /// guest), watching for an early VMM exit.
-    async fn connect_agent(&self, b: &mut QemuBox, deadline: Instant) -> Result<tokio::net::UnixStream> {
+    async fn connect_agent(
+        &self,
+        b: &mut QemuBox,
+        deadline: Instant,
+    ) -> Result<tokio::net::UnixStream> {
         let sock = b.dir.join("agent.sock");
         loop {
             if let Some(st) = b.exited() {
-                bail!("qemu exited ({st}) before the guest started\n{}", b.diagnostics());
+                bail!(
+                    "qemu exited ({st}) before the guest started\n{}",
+                    b.diagnostics()
+                );
             }
             if let Ok(s) = tokio::net::UnixStream::connect(&sock).await {
                 return Ok(s);
@@ -375,7 +384,11 @@ impl QemuBackend {
             }
             let o = self.exec(b, &["true".to_string()], &[]).await?;
             if o.exit_code != 0 {
-                bail!("restore {}: `true` exited {} in the restored box", file.display(), o.exit_code);
+                bail!(
+                    "restore {}: `true` exited {} in the restored box",
+                    file.display(),
+                    o.exit_code
+                );
             }
             Ok(())
         }
@@ -645,6 +658,37 @@ mod vm_tests {
         b.remove(h).await.unwrap();
         assert!(!dir.exists());
         let _ = std::fs::remove_dir(track::vms_dir(&b.root).join(&b.run_id));
+    }
+
+    /// A snapshot file that is missing, empty or not a migration stream is
+    /// a clear error naming the file, and no VMM outlives the attempt.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn restore_from_a_missing_or_corrupt_file_is_an_error_and_leaves_no_vm() {
+        let mut b = backend();
+        b.run_id = format!("unit-restore-{}", std::process::id());
+        b.boot_timeout = Duration::from_secs(30);
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing.mig");
+        let mut h = b.create("missing").await.unwrap();
+        let e = format!("{:#}", b.restore(&mut h, &missing).await.unwrap_err());
+        assert!(
+            e.contains("missing.mig") && e.contains("no snapshot file"),
+            "{e}"
+        );
+        assert!(h.rec.is_none(), "no VMM was started for a missing file");
+        drop(h);
+        let corrupt = dir.path().join("corrupt.mig");
+        std::fs::write(&corrupt, vec![0x5au8; 1 << 20]).unwrap();
+        let mut h = b.create("corrupt").await.unwrap();
+        let e = format!("{:#}", b.restore(&mut h, &corrupt).await.unwrap_err());
+        assert!(
+            e.contains("corrupt.mig") && e.contains("could not load"),
+            "{e}"
+        );
+        let rec = h.rec.clone().unwrap();
+        assert!(!track::is_ours(&rec), "the VMM outlived a failed restore");
+        drop(h);
+        let _ = std::fs::remove_dir_all(track::vms_dir(&b.root).join(&b.run_id));
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

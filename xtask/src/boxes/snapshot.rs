@@ -156,7 +156,10 @@ pub fn criu_check() -> std::result::Result<String, String> {
                 String::from_utf8_lossy(&o.stdout),
                 String::from_utf8_lossy(&o.stderr)
             );
-            Err(format!("`criu check` fails on this kernel: {}", criu_reason(&text)))
+            Err(format!(
+                "`criu check` fails on this kernel: {}",
+                criu_reason(&text)
+            ))
         }
     }
 }
@@ -164,7 +167,11 @@ pub fn criu_check() -> std::result::Result<String, String> {
 /// The line of `criu check` output that says why: the first `Error`
 /// line (CRIU prefixes them `Error (file:line): `), else the last line.
 pub fn criu_reason(text: &str) -> String {
-    let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
     let pick = lines
         .iter()
         .find(|l| l.starts_with("Error"))

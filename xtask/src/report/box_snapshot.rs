@@ -94,42 +94,92 @@ pub fn markdown(s: &mut String, fs: &[&BoxFinding]) {
             })
             .collect()
     };
-    let mode_row = |m: SnapshotMode, g: &'static dyn Fn(&crate::results::boxes::SnapshotModeSummary) -> String| {
-        move |r: &SnapshotResult| {
-            r.modes
-                .iter()
-                .find(|x| x.mode == m)
-                .map(g)
-                .unwrap_or_else(|| "—".into())
-        }
-    };
+    let mode_row =
+        |m: SnapshotMode,
+         g: &'static dyn Fn(&crate::results::boxes::SnapshotModeSummary) -> String| {
+            move |r: &SnapshotResult| {
+                r.modes
+                    .iter()
+                    .find(|x| x.mode == m)
+                    .map(g)
+                    .unwrap_or_else(|| "—".into())
+            }
+        };
     let mut rows: Vec<(String, Vec<String>)> = Vec::new();
     for m in [SnapshotMode::Live, SnapshotMode::Full] {
         let n = m.name();
-        rows.push((format!("{n}: pause, reported (p50 / p90)"), col(&mode_row(m, &|x| p50_90(&x.reported_pause)))));
-        rows.push((format!("{n}: largest gap seen from the host (p50 / p90)"), col(&mode_row(m, &|x| p50_90(&x.host_gap)))));
-        rows.push((format!("{n}: largest gap seen in the box (p50 / p90)"), col(&mode_row(m, &|x| p50_90(&x.guest_gap)))));
-        rows.push((format!("{n}: caller round trip (p50 / p90)"), col(&mode_row(m, &|x| p50_90(&x.caller)))));
-        rows.push((format!("{n}: total write time (p50 / p90)"), col(&mode_row(m, &|x| p50_90(&x.total)))));
-        rows.push((format!("{n}: size · write rate"), col(&mode_row(m, &|x| format!(
-            "{} · {}/s",
-            ByteUnit::MiB.show(x.bytes as f64, 1),
-            ByteUnit::MiB.show(x.write_bytes_per_s, 0)
-        )))));
+        rows.push((
+            format!("{n}: pause, reported (p50 / p90)"),
+            col(&mode_row(m, &|x| p50_90(&x.reported_pause))),
+        ));
+        rows.push((
+            format!("{n}: largest gap seen from the host (p50 / p90)"),
+            col(&mode_row(m, &|x| p50_90(&x.host_gap))),
+        ));
+        rows.push((
+            format!("{n}: largest gap seen in the box (p50 / p90)"),
+            col(&mode_row(m, &|x| p50_90(&x.guest_gap))),
+        ));
+        rows.push((
+            format!("{n}: caller round trip (p50 / p90)"),
+            col(&mode_row(m, &|x| p50_90(&x.caller))),
+        ));
+        rows.push((
+            format!("{n}: total write time (p50 / p90)"),
+            col(&mode_row(m, &|x| p50_90(&x.total))),
+        ));
+        rows.push((
+            format!("{n}: size · write rate"),
+            col(&mode_row(m, &|x| {
+                format!(
+                    "{} · {}/s",
+                    ByteUnit::MiB.show(x.bytes as f64, 1),
+                    ByteUnit::MiB.show(x.write_bytes_per_s, 0)
+                )
+            })),
+        ));
     }
-    rows.push(("restore → first exec (p50 / p90)".into(), col(&|r| p50_90(&r.restore))));
-    rows.push(("fork: clone → first exec (p50 / p90)".into(), col(&|r| match &r.fork_skipped {
-        Some(_) => "not measured".into(),
-        None => p50_90(&r.fork),
-    })));
-    rows.push(("fork: host PSS per clone · source".into(), col(&|r| format!(
-        "{} · {}",
-        pss_per_clone(r).map(|b| ByteUnit::MiB.show(b, 1)).unwrap_or_else(|| "—".into()),
-        ByteUnit::MiB.show(r.source_pss_bytes as f64, 1)
-    ))));
-    rows.push(("state read back after restore / in forks".into(), col(&|r| format!("{} of {}", r.state_verified, r.restore_s.len() + r.forks.len()))));
-    rows.push(("memory held in the box".into(), col(&|r| format!("{} MiB", r.held_mib))));
-    rows.push(("snapshot files left".into(), col(&|r| r.files_left.to_string())));
+    rows.push((
+        "restore → first exec (p50 / p90)".into(),
+        col(&|r| p50_90(&r.restore)),
+    ));
+    rows.push((
+        "fork: clone → first exec (p50 / p90)".into(),
+        col(&|r| match &r.fork_skipped {
+            Some(_) => "not measured".into(),
+            None => p50_90(&r.fork),
+        }),
+    ));
+    rows.push((
+        "fork: host PSS per clone · source".into(),
+        col(&|r| {
+            format!(
+                "{} · {}",
+                pss_per_clone(r)
+                    .map(|b| ByteUnit::MiB.show(b, 1))
+                    .unwrap_or_else(|| "—".into()),
+                ByteUnit::MiB.show(r.source_pss_bytes as f64, 1)
+            )
+        }),
+    ));
+    rows.push((
+        "state read back after restore / in forks".into(),
+        col(&|r| {
+            format!(
+                "{} of {}",
+                r.state_verified,
+                r.restore_s.len() + r.forks.len()
+            )
+        }),
+    ));
+    rows.push((
+        "memory held in the box".into(),
+        col(&|r| format!("{} MiB", r.held_mib)),
+    ));
+    rows.push((
+        "snapshot files left".into(),
+        col(&|r| r.files_left.to_string()),
+    ));
     let _ = writeln!(s, "### Snapshot, restore and fork\n");
     let _ = writeln!(
         s,
@@ -155,7 +205,11 @@ pub fn markdown(s: &mut String, fs: &[&BoxFinding]) {
 }
 
 /// Pause per mode and per runtime: every sample, reported and observed.
-pub fn charts(run: &RunDir, lane: crate::results::LaneKind, fs: &[&BoxFinding]) -> Result<Vec<ChartRef>> {
+pub fn charts(
+    run: &RunDir,
+    lane: crate::results::LaneKind,
+    fs: &[&BoxFinding],
+) -> Result<Vec<ChartRef>> {
     let mut series = Vec::new();
     for f in fs {
         let Some(r) = &f.snapshot else { continue };
@@ -168,11 +222,17 @@ pub fn charts(run: &RunDir, lane: crate::results::LaneKind, fs: &[&BoxFinding]) 
             };
             let reported = pts(&|s| s.reported_pause_s);
             if !reported.is_empty() {
-                series.push(Series::new(format!("{} {} reported", name(f), m.name()), reported));
+                series.push(Series::new(
+                    format!("{} {} reported", name(f), m.name()),
+                    reported,
+                ));
             }
             let host = pts(&|s| s.host_gap_s);
             if !host.is_empty() {
-                series.push(Series::new(format!("{} {} host gap", name(f), m.name()), host));
+                series.push(Series::new(
+                    format!("{} {} host gap", name(f), m.name()),
+                    host,
+                ));
             }
         }
     }

@@ -331,7 +331,15 @@ pub async fn snapshot(
         }
         let res = async {
             let dir = crate::boxes::snapshot::SnapDir::create(root, run_id, &r.name)?;
-            super::snapshot::run(&r.backend, &r.name, r.env.runtime.as_deref(), o, &dir, events).await
+            super::snapshot::run(
+                &r.backend,
+                &r.name,
+                r.env.runtime.as_deref(),
+                o,
+                &dir,
+                events,
+            )
+            .await
         }
         .await;
         match res {

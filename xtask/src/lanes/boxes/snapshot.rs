@@ -185,7 +185,13 @@ pub async fn run(
 }
 
 /// `cat` of the state file in the box must be exactly `value`.
-async fn read_state<B: BoxBackend>(b: &B, h: &mut B::Handle, path: &str, value: &str, who: &str) -> Result<()> {
+async fn read_state<B: BoxBackend>(
+    b: &B,
+    h: &mut B::Handle,
+    path: &str,
+    value: &str,
+    who: &str,
+) -> Result<()> {
     let (out, _) = super::timed_exec(b, h, &argv(&["cat", path]))
         .await
         .with_context(|| format!("{who}: read the state written before the snapshot"))?;
@@ -196,10 +202,19 @@ async fn read_state<B: BoxBackend>(b: &B, h: &mut B::Handle, path: &str, value: 
     Ok(())
 }
 
-async fn write_state<B: BoxBackend>(b: &B, h: &mut B::Handle, path: &str, value: &str) -> Result<()> {
-    super::timed_exec(b, h, &argv(&["sh", "-c", &format!("echo {value} > {path}")]))
-        .await
-        .context("write the state before the snapshot")?;
+async fn write_state<B: BoxBackend>(
+    b: &B,
+    h: &mut B::Handle,
+    path: &str,
+    value: &str,
+) -> Result<()> {
+    super::timed_exec(
+        b,
+        h,
+        &argv(&["sh", "-c", &format!("echo {value} > {path}")]),
+    )
+    .await
+    .context("write the state before the snapshot")?;
     Ok(())
 }
 
@@ -226,7 +241,9 @@ async fn qemu_lane(
                     "{name} snapshot {} #{i}: pause {:.1} ms, host gap {}, {:.1} MiB in {:.2} s",
                     mode.name(),
                     s.reported_pause_s.unwrap_or(0.0) * 1e3,
-                    s.host_gap_s.map(|g| format!("{:.1} ms", g * 1e3)).unwrap_or("-".into()),
+                    s.host_gap_s
+                        .map(|g| format!("{:.1} ms", g * 1e3))
+                        .unwrap_or("-".into()),
                     s.bytes as f64 / 1048576.0,
                     s.total_s
                 )));
@@ -239,7 +256,14 @@ async fn qemu_lane(
         let q = src.qmp().await?;
         let snap = snapshot::qemu_snapshot(q, &file, SnapshotMode::Full).await?;
         r.fork_snapshot_bytes = snap.bytes;
-        read_state(b, &mut src, STATE_QEMU, value, "the source box after its snapshot").await?;
+        read_state(
+            b,
+            &mut src,
+            STATE_QEMU,
+            value,
+            "the source box after its snapshot",
+        )
+        .await?;
         r.source_pss_bytes = pss_of(&b.host_pids(&src));
         for i in 0..o.iterations {
             let mut h = b.create(&format!("{name}-restore{i}")).await?;
@@ -356,14 +380,18 @@ async fn qemu_sample(
             if stop_at.is_some_and(|s| Instant::now() >= s) {
                 break;
             }
-            match tokio::time::timeout(Duration::from_secs(120), conn.exec(&argv(&["true"]), &[])).await {
+            match tokio::time::timeout(Duration::from_secs(120), conn.exec(&argv(&["true"]), &[]))
+                .await
+            {
                 Ok(Ok(_)) => answers.push(t0.elapsed().as_secs_f64()),
                 Ok(Err(e)) => {
                     err = Some(e);
                     break;
                 }
                 Err(_) => {
-                    err = Some(anyhow::anyhow!("the agent did not answer a ping within 120 s"));
+                    err = Some(anyhow::anyhow!(
+                        "the agent did not answer a ping within 120 s"
+                    ));
                     break;
                 }
             }
@@ -399,7 +427,11 @@ async fn qemu_sample(
         guest_gap_s: largest_gap(&stamps),
         ticks: stamps.len(),
         bytes: snap.bytes,
-        write_bytes_per_s: if total > 0.0 { snap.bytes as f64 / total } else { 0.0 },
+        write_bytes_per_s: if total > 0.0 {
+            snap.bytes as f64 / total
+        } else {
+            0.0
+        },
     })
 }
 
@@ -465,7 +497,11 @@ async fn oci_lane(
                 guest_gap_s: None,
                 ticks: 0,
                 bytes,
-                write_bytes_per_s: if checkpoint_s > 0.0 { bytes as f64 / checkpoint_s } else { 0.0 },
+                write_bytes_per_s: if checkpoint_s > 0.0 {
+                    bytes as f64 / checkpoint_s
+                } else {
+                    0.0
+                },
             });
         }
         r.modes = summarize(&r.samples);
