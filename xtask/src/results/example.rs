@@ -15,7 +15,7 @@ use runcost_stats::powerlaw::{
 };
 use runcost_stats::regression::{NoiseResiduals, SlopeCiMethod, SlopeInterval};
 
-const LANES: [LaneKind; 12] = [
+const LANES: [LaneKind; 13] = [
     LaneKind::Footprint,
     LaneKind::Scaling,
     LaneKind::Sweep,
