@@ -368,9 +368,21 @@ impl QemuBackend {
                 match status {
                     Ok(true) => break,
                     Ok(false) => {}
-                    // The monitor went away with the VMM: reported above.
-                    Err(_) if b.exited().is_some() => continue,
-                    Err(e) => return Err(e),
+                    Err(e) => {
+                        // The monitor goes away as a VMM that cannot load
+                        // the stream exits: give the exit a moment to be
+                        // seen, then it is reported above with its output.
+                        for _ in 0..200 {
+                            if b.exited().is_some() {
+                                break;
+                            }
+                            tokio::time::sleep(Duration::from_millis(10)).await;
+                        }
+                        if b.exited().is_some() {
+                            continue;
+                        }
+                        return Err(e);
+                    }
                 }
                 if Instant::now() > deadline {
                     bail!(
