@@ -295,23 +295,6 @@ pub fn any_measured(rts: &[Runtime]) -> Result<()> {
     bail!("no runtime could be measured ({})", why.join("; "))
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn each_runtime_goes_first_equally_often() {
-        let n = 3;
-        let mut first = vec![0; n];
-        for i in 0..30 {
-            let o: Vec<usize> = super::order(n, i).collect();
-            let mut s = o.clone();
-            s.sort();
-            assert_eq!(s, vec![0, 1, 2], "every runtime once per iteration");
-            first[o[0]] += 1;
-        }
-        assert_eq!(first, vec![10, 10, 10]);
-    }
-}
-
 /// The snapshot lane on each runtime, one after the other (a snapshot of
 /// one runtime must not share the host with another's boxes). Snapshot
 /// files of each runtime live in a tracked directory of the run, removed
@@ -352,4 +335,21 @@ pub async fn snapshot(
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn each_runtime_goes_first_equally_often() {
+        let n = 3;
+        let mut first = vec![0; n];
+        for i in 0..30 {
+            let o: Vec<usize> = super::order(n, i).collect();
+            let mut s = o.clone();
+            s.sort();
+            assert_eq!(s, vec![0, 1, 2], "every runtime once per iteration");
+            first[o[0]] += 1;
+        }
+        assert_eq!(first, vec![10, 10, 10]);
+    }
 }

@@ -55,7 +55,7 @@ pub fn parse_ticks(raw: &[u8]) -> Vec<f64> {
 
 /// The modes of iteration `i`, alternating which goes first.
 pub fn mode_order(i: u32) -> [SnapshotMode; 2] {
-    if i % 2 == 0 {
+    if i.is_multiple_of(2) {
         [SnapshotMode::Live, SnapshotMode::Full]
     } else {
         [SnapshotMode::Full, SnapshotMode::Live]
