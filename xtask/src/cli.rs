@@ -497,6 +497,25 @@ pub enum BoxCmd {
         #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=1000000))]
         samples: u32,
     },
+    /// Snapshot (live and full), restore and fork of a running box: pause
+    /// reported and observed, restore time, clone latency and PSS; a runtime
+    /// that cannot snapshot here is a SKIP with the reason.
+    Snapshot {
+        #[command(flatten)]
+        common: BoxArgs,
+        /// Iterations; each takes one live and one full snapshot (order alternating) and one restore.
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=10000))]
+        iterations: u32,
+        /// Boxes restored from one snapshot, running at once.
+        #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(0..=64))]
+        forks: u32,
+        /// MiB of non-zero memory made resident in the box before measuring (more pages to copy).
+        #[arg(long, default_value_t = 0)]
+        hold_mib: u32,
+        /// Period of the in-box ticker that observes the pause from inside, microseconds.
+        #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(100..=1000000))]
+        tick_us: u32,
+    },
     /// Create/destroy cycles against a static reference: host growth per cycle; exit 1 on LEAK.
     Churn {
         #[command(flatten)]

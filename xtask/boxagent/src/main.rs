@@ -19,6 +19,13 @@ const MODULES: [&str; 4] = ["virtio_ring", "virtio", "virtio_mmio", "virtio_cons
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    // Helper modes for the snapshot lane, run in the box as background
+    // processes (`/init --tick …`, `/init --hold …`), never as PID 1.
+    match args.first().map(String::as_str) {
+        Some("--tick") => std::process::exit(tick(&args[1..])),
+        Some("--hold") => std::process::exit(hold(&args[1..])),
+        _ => {}
+    }
     let stdio = args.iter().any(|a| a == "--stdio");
     let is_init = std::process::id() == 1;
     if is_init {
@@ -271,4 +278,65 @@ fn power_off() -> ! {
         libc::reboot(libc::RB_AUTOBOOT);
     }
     std::process::exit(1)
+}
+
+/// CLOCK_MONOTONIC in nanoseconds.
+fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: a valid out-pointer to a timespec.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// `--tick FILE INTERVAL_US COUNT`: appends CLOCK_MONOTONIC (u64 LE, ns)
+/// to FILE every INTERVAL_US, COUNT times: the box's own view of a pause
+/// is the largest gap between two stamps, read back afterwards.
+fn tick(args: &[String]) -> i32 {
+    let (Some(file), Some(interval), Some(count)) = (
+        args.first(),
+        args.get(1).and_then(|a| a.parse::<u64>().ok()),
+        args.get(2).and_then(|a| a.parse::<u64>().ok()),
+    ) else {
+        eprintln!("boxagent: usage: --tick FILE INTERVAL_US COUNT");
+        return 2;
+    };
+    let mut f = match File::create(file) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("boxagent: --tick {file}: {e}");
+            return 1;
+        }
+    };
+    for _ in 0..count {
+        // One write per stamp (a tmpfs write: cheap): the ticker is killed
+        // when the host is done, and nothing buffered may be lost.
+        if f.write_all(&monotonic_ns().to_le_bytes()).is_err() {
+            return 1;
+        }
+        std::thread::sleep(std::time::Duration::from_micros(interval));
+    }
+    0
+}
+
+/// `--hold MIB`: allocates MIB MiB, writes a non-zero pattern into every
+/// page (qemu sends zero pages as markers, so only non-zero ones cost a
+/// migration), prints `held` and then sleeps for good, keeping it resident.
+fn hold(args: &[String]) -> i32 {
+    let Some(mib) = args.first().and_then(|a| a.parse::<usize>().ok()) else {
+        eprintln!("boxagent: usage: --hold MIB");
+        return 2;
+    };
+    let mut v = vec![0u8; mib << 20];
+    for (i, page) in v.chunks_mut(4096).enumerate() {
+        page.fill((i % 251) as u8 + 1);
+    }
+    println!("held {mib}");
+    let _ = std::io::stdout().flush();
+    loop {
+        std::thread::sleep(std::time::Duration::from_secs(3600));
+        std::hint::black_box(&v);
+    }
 }

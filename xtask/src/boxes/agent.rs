@@ -23,6 +23,16 @@ impl AgentConn {
         }
     }
 
+    /// A connection to an agent already past its hello (a restored VM:
+    /// its agent said hello before the snapshot, to another host end).
+    pub fn resumed(stream: UnixStream) -> AgentConn {
+        AgentConn {
+            stream,
+            buf: Vec::new(),
+            synced: true,
+        }
+    }
+
     async fn fill(&mut self) -> Result<()> {
         let mut chunk = vec![0u8; 256 * 1024];
         let n = self

@@ -65,6 +65,74 @@ impl Drop for CommandBox {
 }
 
 impl CommandBackend {
+    /// Whether the profile can snapshot (both `checkpoint` and `restore`).
+    pub fn can_checkpoint(&self) -> bool {
+        self.spec.checkpoint.is_some() && self.spec.restore.is_some()
+    }
+
+    /// The profile's `checkpoint` into `image` (a directory). The box is
+    /// stopped by it (runsc's default); the caller restores or removes it.
+    pub async fn checkpoint(&self, b: &mut CommandBox, image: &Path) -> Result<()> {
+        let t = self
+            .spec
+            .checkpoint
+            .as_ref()
+            .context("the profile has no `checkpoint` command")?;
+        let argv = self.argv_image(b, t, image);
+        let out = step(
+            "checkpoint",
+            &argv,
+            self.spec.timeouts.stop.0.max(Duration::from_secs(60)),
+            Some(&b.dir),
+            &[],
+        )
+        .await?;
+        ok_or_fail("checkpoint", &argv, &out).with_context(|| format!("checkpoint box {}", b.name))
+    }
+
+    /// Deletes what is left of the checkpointed box (`remove`, which a
+    /// stopped box tolerates), then the profile's `restore` from `image`;
+    /// returns when an exec of `true` succeeds in it.
+    pub async fn restore(&self, b: &mut CommandBox, image: &Path) -> Result<()> {
+        let t = self
+            .spec
+            .restore
+            .as_ref()
+            .context("the profile has no `restore` command")?;
+        let rm = b.rec.remove.clone();
+        let out = step(
+            "remove",
+            &rm,
+            self.spec.timeouts.remove.0,
+            Some(&b.dir),
+            &[],
+        )
+        .await?;
+        ok_or_fail("remove", &rm, &out)
+            .with_context(|| format!("remove checkpointed box {}", b.name))?;
+        let argv = self.argv_image(b, t, image);
+        let out = step(
+            "restore",
+            &argv,
+            self.spec.timeouts.start.0.max(Duration::from_secs(60)),
+            Some(&b.dir),
+            &[],
+        )
+        .await?;
+        ok_or_fail("restore", &argv, &out).with_context(|| format!("restore box {}", b.name))?;
+        let mut probe = self.argv(b, &self.spec.exec);
+        probe.push("true".into());
+        let out = step("ready", &probe, self.spec.timeouts.ready.0, None, &[]).await?;
+        ok_or_fail("exec true after restore", &probe, &out)
+    }
+
+    fn argv_image(&self, b: &CommandBox, t: &[String], image: &Path) -> Vec<String> {
+        let image = image.display().to_string();
+        let mut vars: Vec<(&str, &str)> = b.vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        vars.push(("{image}", &image));
+        fill(t, &vars)
+    }
+
     fn profile_dir(&self) -> PathBuf {
         cli_dir(&self.root).join(&self.run_id).join(&self.profile)
     }

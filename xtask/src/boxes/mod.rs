@@ -12,7 +12,9 @@ pub mod container;
 pub mod guest;
 pub mod profile;
 pub mod qemu;
+pub mod qmp;
 pub mod runtimes;
+pub mod snapshot;
 pub mod track;
 
 // The box vocabulary lives in results/ because run.json records it; what a

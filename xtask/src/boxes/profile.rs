@@ -86,6 +86,13 @@ pub struct CommandSpec {
     /// that succeeds.
     #[serde(default)]
     pub ready: Option<Vec<String>>,
+    /// Snapshot the running box into the directory `{image}` (the snapshot
+    /// lane; without it the runtime is SKIPPED there with the reason).
+    #[serde(default)]
+    pub checkpoint: Option<Vec<String>>,
+    /// Bring the box back from `{image}` (after `remove`), running.
+    #[serde(default)]
+    pub restore: Option<Vec<String>>,
     #[serde(rename = "host_pids")]
     host_pids_section: HostPidsSection,
     #[serde(skip, default = "no_pids")]
@@ -181,7 +188,14 @@ fn default_transport() -> Transport {
 }
 
 /// The placeholders a template may use.
-pub const PLACEHOLDERS: [&str; 5] = ["{id}", "{bundle}", "{state}", "{pid_file}", "{cgroup}"];
+pub const PLACEHOLDERS: [&str; 6] = [
+    "{id}",
+    "{bundle}",
+    "{state}",
+    "{pid_file}",
+    "{cgroup}",
+    "{image}",
+];
 
 /// A validated box profile.
 #[derive(Clone, Debug)]
@@ -364,6 +378,12 @@ fn check_command(c: &CommandSpec, err: &dyn Fn(&str, String) -> anyhow::Error) -
     }
     if let Some(r) = &c.ready {
         templates.push(("ready", r));
+    }
+    if let Some(t) = &c.checkpoint {
+        templates.push(("checkpoint", t));
+    }
+    if let Some(t) = &c.restore {
+        templates.push(("restore", t));
     }
     if let HostPidsSpec::Command(v) = &c.host_pids {
         templates.push(("host_pids.command", v));

@@ -83,6 +83,7 @@ pub struct QemuBox {
     child: Option<Child>,
     rec: Option<VmRecord>,
     conn: Option<AgentConn>,
+    qmp: Option<super::qmp::Qmp>,
 }
 
 impl QemuBox {
@@ -122,6 +123,40 @@ impl QemuBox {
         }
         self.child = None;
         self.conn = None;
+        self.qmp = None;
+    }
+
+    /// The VM's QMP monitor (connected on first use, then kept).
+    pub async fn qmp(&mut self) -> Result<&mut super::qmp::Qmp> {
+        if self.qmp.is_none() {
+            let q = super::qmp::Qmp::connect(&self.dir.join("qmp.sock"), Duration::from_secs(10))
+                .await
+                .with_context(|| format!("box {}: QMP", self.name))?;
+            self.qmp = Some(q);
+        }
+        self.qmp.as_mut().context("QMP connection")
+    }
+
+    /// The agent connection and the monitor at once, so a ping loop runs
+    /// while a migration is driven over QMP.
+    pub async fn agent_and_qmp(&mut self) -> Result<(&mut AgentConn, &mut super::qmp::Qmp)> {
+        self.qmp().await?;
+        let name = self.name.clone();
+        match (self.conn.as_mut(), self.qmp.as_mut()) {
+            (Some(c), Some(q)) => Ok((c, q)),
+            _ => bail!("box {name} is not running"),
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Whether the VMM process has exited (and reaps it).
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child
+            .as_mut()
+            .and_then(|c| c.try_wait().ok().flatten())
     }
 }
 
@@ -133,7 +168,9 @@ impl Drop for QemuBox {
 }
 
 impl QemuBackend {
-    fn argv(&self, dir: &Path, name: &str) -> Vec<String> {
+    /// `incoming`: the VM waits for a migration stream (`-incoming defer`)
+    /// instead of booting: a restore.
+    fn argv_with(&self, dir: &Path, name: &str, incoming: bool) -> Vec<String> {
         let s = |x: &str| x.to_string();
         let p = |x: &Path| x.display().to_string();
         let machine = match self.transport {
@@ -183,6 +220,10 @@ impl QemuBackend {
             },
             s("-serial"),
             format!("file:{}", p(&dir.join("console.log"))),
+            // The monitor, for snapshot and restore (wait=off: qemu does
+            // not block on it; a box that never uses it pays nothing).
+            s("-qmp"),
+            format!("unix:{},server=on,wait=off", p(&dir.join("qmp.sock"))),
             s("-chardev"),
             // wait=on: the guest starts only once we are connected, so the
             // agent's hello cannot be lost.
@@ -201,8 +242,190 @@ impl QemuBackend {
             Transport::Serial => a.extend([s("-serial"), s("chardev:agent")]),
         }
         a.push(s("-no-reboot"));
+        if incoming {
+            a.extend([s("-incoming"), s("defer")]);
+        }
         a
     }
+
+    /// Spawns the VMM in its own process group with a parent-death signal
+    /// and records it (pid file) before anything else can fail.
+    fn spawn(&self, b: &mut QemuBox, incoming: bool) -> Result<()> {
+        let argv = self.argv_with(&b.dir, &b.name, incoming);
+        let log = std::fs::File::create(b.dir.join("qemu.log"))?;
+        let mut cmd = Command::new(&argv[0]);
+        cmd.args(&argv[1..])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .process_group(0);
+        // SAFETY: prctl is async-signal-safe; it only sets a flag.
+        unsafe {
+            cmd.pre_exec(|| {
+                nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
+                    .map_err(std::io::Error::from)
+            });
+        }
+        let child = cmd
+            .spawn()
+            .with_context(|| format!("start {}", self.qemu.display()))?;
+        let pid = child.id() as i32;
+        b.child = Some(child);
+        let exe = std::fs::read_link(format!("/proc/{pid}/exe"))
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|_| self.qemu.display().to_string());
+        let rec = VmRecord {
+            pid,
+            exe,
+            cmdline: argv,
+            run_id: self.run_id.clone(),
+            box_name: b.name.clone(),
+        };
+        track::write(&b.dir, &rec)?;
+        b.rec = Some(rec);
+        Ok(())
+    }
+
+    /// Connects to the agent socket (qemu waits for it before running the
+    /// guest), watching for an early VMM exit.
+    async fn connect_agent(
+        &self,
+        b: &mut QemuBox,
+        deadline: Instant,
+    ) -> Result<tokio::net::UnixStream> {
+        let sock = b.dir.join("agent.sock");
+        loop {
+            if let Some(st) = b.exited() {
+                bail!(
+                    "qemu exited ({st}) before the guest started\n{}",
+                    b.diagnostics()
+                );
+            }
+            if let Ok(s) = tokio::net::UnixStream::connect(&sock).await {
+                return Ok(s);
+            }
+            if Instant::now() > deadline {
+                bail!("qemu did not open {} in time", sock.display());
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// A box restored from a migration stream in `file` (written by
+    /// `migrate exec:cat > file`): the VMM starts with `-incoming defer`,
+    /// loads the file, and runs on; returns once `true` ran in it. A
+    /// missing or corrupt file is an error naming it, and the VMM is killed
+    /// (the box's guard) before this returns.
+    pub async fn restore(&self, b: &mut QemuBox, file: &Path) -> Result<()> {
+        let meta = std::fs::metadata(file)
+            .with_context(|| format!("restore {}: no snapshot file", file.display()))?;
+        if meta.len() == 0 {
+            bail!("restore {}: the snapshot file is empty", file.display());
+        }
+        let uri = format!("exec:cat {}", shell_safe(file)?);
+        let deadline = Instant::now() + self.boot_timeout;
+        self.spawn(b, true)?;
+        let r = async {
+            let stream = self.connect_agent(b, deadline).await?;
+            b.conn = Some(AgentConn::resumed(stream));
+            b.qmp()
+                .await?
+                .execute("migrate-incoming", Some(serde_json::json!({ "uri": uri })))
+                .await?;
+            // A stream qemu cannot load makes it exit. Once loaded, the
+            // guest runs by itself if the source was running when it was
+            // written (live); a full snapshot was written stopped, and the
+            // restored VM keeps that state until `cont`.
+            loop {
+                if let Some(st) = b.exited() {
+                    bail!(
+                        "restore {}: qemu could not load the snapshot ({st})\nqemu output:\n{}",
+                        file.display(),
+                        b.tail("qemu.log", 5)
+                    );
+                }
+                let status = match b.qmp().await {
+                    Ok(q) => match q.execute("query-migrate", None).await {
+                        Ok(m) if m["status"] == "completed" => {
+                            match q.execute("query-status", None).await {
+                                Ok(v) if v["status"] != "running" => {
+                                    q.execute("cont", None).await.map(|_| true)
+                                }
+                                Ok(_) => Ok(true),
+                                Err(e) => Err(e),
+                            }
+                        }
+                        Ok(m) if m["status"] == "failed" => Err(anyhow::anyhow!(
+                            "restore {}: qemu could not load the snapshot: {}",
+                            file.display(),
+                            m["error-desc"].as_str().unwrap_or("no reason given")
+                        )),
+                        Ok(_) => Ok(false),
+                        Err(e) => Err(e),
+                    },
+                    Err(e) => Err(e),
+                };
+                match status {
+                    Ok(true) => break,
+                    Ok(false) => {}
+                    Err(e) => {
+                        // The monitor goes away as a VMM that cannot load
+                        // the stream exits: give the exit a moment to be
+                        // seen, then it is reported above with its output.
+                        for _ in 0..200 {
+                            if b.exited().is_some() {
+                                break;
+                            }
+                            tokio::time::sleep(Duration::from_millis(10)).await;
+                        }
+                        if b.exited().is_some() {
+                            continue;
+                        }
+                        return Err(e);
+                    }
+                }
+                if Instant::now() > deadline {
+                    bail!(
+                        "restore {}: the guest was not running within {:?}\n{}",
+                        file.display(),
+                        self.boot_timeout,
+                        b.diagnostics()
+                    );
+                }
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+            let o = self.exec(b, &["true".to_string()], &[]).await?;
+            if o.exit_code != 0 {
+                bail!(
+                    "restore {}: `true` exited {} in the restored box",
+                    file.display(),
+                    o.exit_code
+                );
+            }
+            Ok(())
+        }
+        .await;
+        if r.is_err() {
+            b.kill();
+        }
+        r
+    }
+}
+
+/// A path as one word of the `sh -c` qemu runs for an `exec:` URI: only
+/// characters that need no quoting (our own run directories), else refused.
+pub fn shell_safe(p: &Path) -> Result<String> {
+    let s = p.display().to_string();
+    if s.is_empty()
+        || !s
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-+".contains(c))
+    {
+        bail!(BadInput(format!(
+            "{s}: a snapshot path may hold only letters, digits and / . _ - + (qemu hands it to a shell); move the checkout to a plainer path"
+        )));
+    }
+    Ok(s)
 }
 
 impl BoxBackend for QemuBackend {
@@ -229,63 +452,14 @@ impl BoxBackend for QemuBackend {
             child: None,
             rec: None,
             conn: None,
+            qmp: None,
         })
     }
 
     async fn start(&self, b: &mut QemuBox) -> Result<Started> {
-        let argv = self.argv(&b.dir, &b.name);
-        let log = std::fs::File::create(b.dir.join("qemu.log"))?;
-        let mut cmd = Command::new(&argv[0]);
-        cmd.args(&argv[1..])
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            .process_group(0);
-        // SAFETY: prctl is async-signal-safe; it only sets a flag.
-        unsafe {
-            cmd.pre_exec(|| {
-                // If runcost dies by SIGKILL its VMs die with it.
-                nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
-                    .map_err(std::io::Error::from)
-            });
-        }
-        let child = cmd
-            .spawn()
-            .with_context(|| format!("start {}", self.qemu.display()))?;
-        let pid = child.id() as i32;
-        b.child = Some(child);
-        let exe = std::fs::read_link(format!("/proc/{pid}/exe"))
-            .map(|p| p.display().to_string())
-            .unwrap_or_else(|_| self.qemu.display().to_string());
-        let rec = VmRecord {
-            pid,
-            exe,
-            cmdline: argv,
-            run_id: self.run_id.clone(),
-            box_name: b.name.clone(),
-        };
-        track::write(&b.dir, &rec)?;
-        b.rec = Some(rec);
-
+        self.spawn(b, false)?;
         let deadline = Instant::now() + self.boot_timeout;
-        let sock = b.dir.join("agent.sock");
-        let stream = loop {
-            if let Some(c) = &mut b.child {
-                if let Ok(Some(st)) = c.try_wait() {
-                    bail!(
-                        "qemu exited ({st}) before the guest started\n{}",
-                        b.diagnostics()
-                    );
-                }
-            }
-            if let Ok(s) = tokio::net::UnixStream::connect(&sock).await {
-                break s;
-            }
-            if Instant::now() > deadline {
-                bail!("qemu did not open {} in time", sock.display());
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        };
+        let stream = self.connect_agent(b, deadline).await?;
         let mut conn = AgentConn::new(stream);
         let left = deadline.saturating_duration_since(Instant::now());
         let uptime = match tokio::time::timeout(left, conn.hello()).await {
@@ -496,6 +670,37 @@ mod vm_tests {
         b.remove(h).await.unwrap();
         assert!(!dir.exists());
         let _ = std::fs::remove_dir(track::vms_dir(&b.root).join(&b.run_id));
+    }
+
+    /// A snapshot file that is missing, empty or not a migration stream is
+    /// a clear error naming the file, and no VMM outlives the attempt.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn restore_from_a_missing_or_corrupt_file_is_an_error_and_leaves_no_vm() {
+        let mut b = backend();
+        b.run_id = format!("unit-restore-{}", std::process::id());
+        b.boot_timeout = Duration::from_secs(30);
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing.mig");
+        let mut h = b.create("missing").await.unwrap();
+        let e = format!("{:#}", b.restore(&mut h, &missing).await.unwrap_err());
+        assert!(
+            e.contains("missing.mig") && e.contains("no snapshot file"),
+            "{e}"
+        );
+        assert!(h.rec.is_none(), "no VMM was started for a missing file");
+        drop(h);
+        let corrupt = dir.path().join("corrupt.mig");
+        std::fs::write(&corrupt, vec![0x5au8; 1 << 20]).unwrap();
+        let mut h = b.create("corrupt").await.unwrap();
+        let e = format!("{:#}", b.restore(&mut h, &corrupt).await.unwrap_err());
+        assert!(
+            e.contains("corrupt.mig") && e.contains("could not load"),
+            "{e}"
+        );
+        let rec = h.rec.clone().unwrap();
+        assert!(!track::is_ours(&rec), "the VMM outlived a failed restore");
+        drop(h);
+        let _ = std::fs::remove_dir_all(track::vms_dir(&b.root).join(&b.run_id));
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

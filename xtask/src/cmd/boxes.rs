@@ -32,6 +32,7 @@ enum Job {
     Exec(exec::ExecOpts),
     Density(density::DensityOpts),
     Churn { cycles: u32 },
+    Snapshot(crate::lanes::boxes::snapshot::SnapshotOpts),
 }
 
 impl Job {
@@ -41,6 +42,7 @@ impl Job {
             Job::Exec(_) => (LaneKind::BoxExec, BoxLane::Exec),
             Job::Density(_) => (LaneKind::BoxDensity, BoxLane::Density),
             Job::Churn { .. } => (LaneKind::BoxChurn, BoxLane::Churn),
+            Job::Snapshot(_) => (LaneKind::BoxSnapshot, BoxLane::Snapshot),
         }
     }
 }
@@ -198,6 +200,49 @@ pub async fn run(common: &Common, what: BoxCmd) -> Result<ExitCode> {
             }
             lane_args.insert("cycles".into(), cycles.to_string());
             (common, Job::Churn { cycles })
+        }
+        BoxCmd::Snapshot {
+            mut common,
+            iterations,
+            forks,
+            hold_mib,
+            tick_us,
+        } => {
+            // Snapshots need each runtime's own commands: through profiles
+            // only; without --profile, runcost's qemu microVM.
+            if common.profile.is_empty() {
+                common.profile = vec!["qemu".into()];
+            }
+            if u64::from(hold_mib) + 64 > u64::from(common.memory_mib) {
+                bad_input!(
+                    "--hold-mib {hold_mib}: leave at least 64 MiB of the {} MiB box for its kernel and agent; lower --hold-mib or raise --memory-mib",
+                    common.memory_mib
+                );
+            }
+            let boxes = 2 + u64::from(forks);
+            let need = (boxes * u64::from(common.memory_mib)) << 20;
+            let avail = crate::probe::system::mem_available()?;
+            if need as f64 > 0.8 * avail as f64 {
+                bad_input!(
+                    "--forks {forks}: {boxes} boxes of {} MiB need {} MiB, more than 80 % of the {} MiB available; lower --forks or --memory-mib",
+                    common.memory_mib,
+                    need >> 20,
+                    avail >> 20
+                );
+            }
+            lane_args.insert("iterations".into(), iterations.to_string());
+            lane_args.insert("forks".into(), forks.to_string());
+            lane_args.insert("hold_mib".into(), hold_mib.to_string());
+            lane_args.insert("tick_us".into(), tick_us.to_string());
+            (
+                common,
+                Job::Snapshot(crate::lanes::boxes::snapshot::SnapshotOpts {
+                    iterations,
+                    forks,
+                    held_mib: hold_mib,
+                    tick_us,
+                }),
+            )
         }
     };
     if a.boot_timeout.0 < Duration::from_secs(1) || a.probe_timeout.0 < Duration::from_secs(1) {
@@ -483,6 +528,7 @@ async fn run_profiles(
                 exec: None,
                 density: None,
                 churn: None,
+                snapshot: None,
             })
             .collect();
         if !rts.is_empty() {
@@ -535,6 +581,14 @@ async fn run_profiles(
                         f.churn = r;
                     }
                 }
+                Job::Snapshot(o) => {
+                    for (f, r) in findings
+                        .iter_mut()
+                        .zip(compare::snapshot(&mut rts, o, &root, &run_id, events).await)
+                    {
+                        f.snapshot = r;
+                    }
+                }
             }
             for (f, r) in findings.iter_mut().zip(&rts) {
                 f.env.failed = r.env.failed.clone();
@@ -572,6 +626,11 @@ async fn run_profiles(
                 }
             }
             lane.skipped.extend(skipped);
+            lane.skipped.extend(
+                findings
+                    .iter()
+                    .filter_map(|f| f.snapshot.as_ref()?.skipped.clone()),
+            );
             lane.findings
                 .extend(findings.into_iter().map(|f| Finding::Box(Box::new(f))));
             let note = (!lane.skipped.is_empty()).then(|| lane.skipped.join("; "));
@@ -634,6 +693,7 @@ async fn measure<B: BoxBackend>(
         exec: None,
         density: None,
         churn: None,
+        snapshot: None,
     };
     match job {
         Job::Lifecycle { repeats } => {
@@ -653,6 +713,9 @@ async fn measure<B: BoxBackend>(
             down?;
         }
         Job::Churn { cycles } => f.churn = Some(churn::run(b, *cycles, count_left, events).await?),
+        // `run` routes snapshots through profiles (the lane needs QMP or
+        // the profile's checkpoint commands).
+        Job::Snapshot(_) => anyhow::bail!("box snapshot runs through --profile"),
     }
     Ok(f)
 }

@@ -65,6 +65,7 @@ pub fn words(f: &BoxFinding) -> String {
         return format!("{who}: FAILS here: {why}");
     }
     match f.lane {
+        BoxLane::Snapshot => super::box_snapshot::words(f),
         BoxLane::Lifecycle => match &f.lifecycle {
             Some(l) => format!(
                 "{who}: cold start (create → first exec) p50 {}, p90 {} over {} box(es); stop p50 {}, remove p50 {}.",
@@ -510,6 +511,9 @@ pub fn charts(
 /// several runtimes (`--profile a,b,c`) a table per metric with a column
 /// per runtime.
 pub fn lane_markdown(s: &mut String, fs: &[&BoxFinding]) {
+    if fs.iter().any(|f| f.lane == BoxLane::Snapshot) {
+        return super::box_snapshot::markdown(s, fs);
+    }
     match fs {
         [f] if f.env.profile.is_none() => markdown(s, f),
         _ => comparison(s, fs),
@@ -521,6 +525,9 @@ pub fn lane_charts(
     lane: crate::results::LaneKind,
     fs: &[&BoxFinding],
 ) -> Result<Vec<ChartRef>> {
+    if fs.iter().any(|f| f.lane == BoxLane::Snapshot) {
+        return super::box_snapshot::charts(run, lane, fs);
+    }
     match fs {
         [f] if f.env.profile.is_none() => charts(run, lane, f),
         _ => compare_charts(run, lane, fs),

@@ -71,7 +71,8 @@ pub fn draw_all(run: &RunDir, record: &RunRecord) -> Result<Vec<ChartRef>> {
             LaneKind::BoxLifecycle
             | LaneKind::BoxExec
             | LaneKind::BoxDensity
-            | LaneKind::BoxChurn => {
+            | LaneKind::BoxChurn
+            | LaneKind::BoxSnapshot => {
                 let boxes: Vec<&crate::results::boxes::BoxFinding> = lane
                     .findings
                     .iter()

@@ -3,6 +3,7 @@
 //! formats. `render` can run again later (`cargo xtask report`).
 
 pub mod bmf;
+pub mod box_snapshot;
 pub mod boxes;
 pub mod charts;
 pub mod compare;

@@ -84,6 +84,7 @@ pub enum BoxLane {
     Exec,
     Density,
     Churn,
+    Snapshot,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
@@ -302,6 +303,107 @@ pub struct BoxFinding {
     pub density: Option<DensityResult>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub churn: Option<BoxChurnResult>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<SnapshotResult>,
+}
+
+/// How a snapshot is taken.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SnapshotMode {
+    /// Pre-copy migration to a file while the box runs; the pause is the
+    /// final stop-and-copy (qemu's reported downtime) and the resume.
+    Live,
+    /// Stop, write everything, continue (qemu `stop`/`migrate`/`cont`;
+    /// runsc `checkpoint` stops the box and `restore` brings it back).
+    Full,
+}
+
+impl SnapshotMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            SnapshotMode::Live => "live",
+            SnapshotMode::Full => "full",
+        }
+    }
+}
+
+/// One snapshot of one mode in one iteration (seconds, bytes).
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct SnapshotSample {
+    pub iteration: u32,
+    pub mode: SnapshotMode,
+    /// The caller's round trip: the snapshot command(s) until the box runs again.
+    pub caller_s: f64,
+    /// The runtime's own figure of the pause (qemu's `downtime`; for a full
+    /// snapshot the time from `stop` to `cont`).
+    pub reported_pause_s: Option<f64>,
+    /// The runtime's total time of the write (qemu's `total-time`).
+    pub total_s: f64,
+    /// Largest gap between two answers of the agent's ping loop around it.
+    pub host_gap_s: Option<f64>,
+    pub pings: usize,
+    /// Largest gap between two stamps of the in-box ticker.
+    pub guest_gap_s: Option<f64>,
+    pub ticks: usize,
+    pub bytes: u64,
+    /// bytes / total_s.
+    pub write_bytes_per_s: f64,
+}
+
+/// Per-mode percentiles over the iterations.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct SnapshotModeSummary {
+    pub mode: SnapshotMode,
+    pub reported_pause: Option<Quantiles>,
+    pub host_gap: Option<Quantiles>,
+    pub guest_gap: Option<Quantiles>,
+    pub caller: Option<Quantiles>,
+    pub total: Option<Quantiles>,
+    /// Median snapshot size.
+    pub bytes: u64,
+    pub write_bytes_per_s: f64,
+}
+
+/// One box restored from the fork snapshot.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct ForkSample {
+    /// Spawn of the restoring VMM until `true` ran in it.
+    pub clone_s: f64,
+    /// Host PSS of the clone's processes with every clone running.
+    pub pss_bytes: u64,
+}
+
+/// The snapshot lane on one runtime.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct SnapshotResult {
+    /// Why this runtime cannot snapshot here (SKIP), the runtime's own words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
+    pub iterations: u32,
+    /// Memory made resident (non-zero pages) in the box before measuring.
+    pub held_mib: u32,
+    /// In-box ticker period, microseconds.
+    pub tick_us: u32,
+    pub samples: Vec<SnapshotSample>,
+    pub modes: Vec<SnapshotModeSummary>,
+    /// Restore from the snapshot file until the first successful exec.
+    pub restore_s: Vec<f64>,
+    pub restore: Option<Quantiles>,
+    pub forks: Vec<ForkSample>,
+    pub fork: Option<Quantiles>,
+    /// Why forks were not measured on this runtime.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fork_skipped: Option<String>,
+    /// Host PSS of the source box before the forks.
+    pub source_pss_bytes: u64,
+    /// Size of the snapshot the restores and forks started from.
+    pub fork_snapshot_bytes: u64,
+    /// Every restored box and fork read back the value written before the
+    /// snapshot (a wrong one fails the runtime instead).
+    pub state_verified: usize,
+    /// Snapshot files left on disk after the lane (must be 0).
+    pub files_left: usize,
 }
 
 #[cfg(test)]

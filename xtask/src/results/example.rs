@@ -15,7 +15,7 @@ use runcost_stats::powerlaw::{
 };
 use runcost_stats::regression::{NoiseResiduals, SlopeCiMethod, SlopeInterval};
 
-const LANES: [LaneKind; 12] = [
+const LANES: [LaneKind; 13] = [
     LaneKind::Footprint,
     LaneKind::Scaling,
     LaneKind::Sweep,
@@ -28,6 +28,7 @@ const LANES: [LaneKind; 12] = [
     LaneKind::BoxExec,
     LaneKind::BoxDensity,
     LaneKind::BoxChurn,
+    LaneKind::BoxSnapshot,
 ];
 
 fn interval(lower: f64, upper: f64) -> Interval {
@@ -401,6 +402,7 @@ fn boxes(lane: BoxLane) -> Finding {
         exec: None,
         density: None,
         churn: None,
+        snapshot: None,
     };
     match lane {
         BoxLane::Lifecycle => {
@@ -470,6 +472,50 @@ fn boxes(lane: BoxLane) -> Finding {
                 leftover_boxes: 0,
             })
         }
+        BoxLane::Snapshot => {
+            let sample = SnapshotSample {
+                iteration: 0,
+                mode: SnapshotMode::Live,
+                caller_s: 0.6,
+                reported_pause_s: Some(0.005),
+                total_s: 0.5,
+                host_gap_s: Some(0.02),
+                pings: 40,
+                guest_gap_s: Some(0.004),
+                ticks: 600,
+                bytes: 30 << 20,
+                write_bytes_per_s: 6e7,
+            };
+            f.snapshot = Some(SnapshotResult {
+                skipped: None,
+                iterations: 1,
+                held_mib: 0,
+                tick_us: 1000,
+                samples: vec![sample],
+                modes: vec![SnapshotModeSummary {
+                    mode: SnapshotMode::Live,
+                    reported_pause: Some(quantiles()),
+                    host_gap: Some(quantiles()),
+                    guest_gap: Some(quantiles()),
+                    caller: Some(quantiles()),
+                    total: Some(quantiles()),
+                    bytes: 30 << 20,
+                    write_bytes_per_s: 6e7,
+                }],
+                restore_s: vec![0.4],
+                restore: Some(quantiles()),
+                forks: vec![ForkSample {
+                    clone_s: 0.4,
+                    pss_bytes: 40 << 20,
+                }],
+                fork: Some(quantiles()),
+                fork_skipped: Some("not for this runtime".into()),
+                source_pss_bytes: 60 << 20,
+                fork_snapshot_bytes: 30 << 20,
+                state_verified: 2,
+                files_left: 0,
+            })
+        }
     }
     Finding::Box(Box::new(f))
 }
@@ -525,6 +571,7 @@ fn findings(lane: LaneKind) -> Vec<Finding> {
         LaneKind::BoxExec => vec![boxes(BoxLane::Exec)],
         LaneKind::BoxDensity => vec![boxes(BoxLane::Density)],
         LaneKind::BoxChurn => vec![boxes(BoxLane::Churn)],
+        LaneKind::BoxSnapshot => vec![boxes(BoxLane::Snapshot)],
     }
 }
 

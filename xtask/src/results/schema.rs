@@ -111,6 +111,7 @@ pub enum LaneKind {
     BoxExec,
     BoxDensity,
     BoxChurn,
+    BoxSnapshot,
 }
 
 impl std::fmt::Display for LaneKind {

@@ -295,6 +295,48 @@ pub fn any_measured(rts: &[Runtime]) -> Result<()> {
     bail!("no runtime could be measured ({})", why.join("; "))
 }
 
+/// The snapshot lane on each runtime, one after the other (a snapshot of
+/// one runtime must not share the host with another's boxes). Snapshot
+/// files of each runtime live in a tracked directory of the run, removed
+/// afterwards (and by the run's guard or `clean` if the lane dies).
+pub async fn snapshot(
+    rts: &mut [Runtime],
+    o: &super::snapshot::SnapshotOpts,
+    root: &std::path::Path,
+    run_id: &str,
+    events: &dyn Events,
+) -> Vec<Option<crate::results::boxes::SnapshotResult>> {
+    let mut out = Vec::new();
+    for r in rts.iter_mut() {
+        if !r.ok() {
+            out.push(None);
+            continue;
+        }
+        let res = async {
+            let dir = crate::boxes::snapshot::SnapDir::create(root, run_id, &r.name)?;
+            super::snapshot::run(
+                &r.backend,
+                &r.name,
+                r.env.runtime.as_deref(),
+                o,
+                &dir,
+                events,
+            )
+            .await
+        }
+        .await;
+        match res {
+            Ok(x) => out.push(Some(x)),
+            Err(e) => {
+                events.emit(Event::Note(format!("{} snapshot fails: {e:#}", r.name)));
+                r.fail(&e);
+                out.push(None);
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -8,6 +8,7 @@ pub mod compare;
 pub mod density;
 pub mod exec;
 pub mod lifecycle;
+pub mod snapshot;
 
 use crate::boxes::{BoxBackend, ExecOutput};
 use anyhow::{bail, Result};
