@@ -5,6 +5,7 @@ async fn main() -> anyhow::Result<()> {
     let a: Vec<String> = std::env::args().collect();
     let (port, n) = (a[1].parse()?, a[2].parse()?);
     let h = runcost_loadgen::Holder::start(runcost_loadgen::HoldConfig {
+        host: std::net::Ipv4Addr::LOCALHOST.into(),
         port,
         connections: n,
         request: runcost_loadgen::HoldRequest::HttpGet { path: a[3].clone() },

@@ -1,5 +1,5 @@
 //! Held connections: `connections` long-lived connections to
-//! `127.0.0.1:port`, opened before a measurement window and kept open
+//! `host:port` (127.0.0.1 for a local engine), opened before a measurement window and kept open
 //! through it, so a lane can ask what each open client costs the target.
 //!
 //! A connection is *held* once it is established the way its request
@@ -57,6 +57,9 @@ impl HoldRequest {
 
 #[derive(Debug, Clone)]
 pub struct HoldConfig {
+    /// Address the target's port is published on (127.0.0.1 for a local
+    /// engine; a remote engine's address otherwise).
+    pub host: std::net::IpAddr,
     pub port: u16,
     pub connections: usize,
     pub request: HoldRequest,
@@ -340,9 +343,10 @@ enum Established {
 }
 
 async fn establish(cfg: &HoldConfig, buf: &mut [u8]) -> Result<Established> {
-    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", cfg.port))
+    let addr = std::net::SocketAddr::new(cfg.host, cfg.port);
+    let mut s = tokio::net::TcpStream::connect(addr)
         .await
-        .with_context(|| format!("connect to 127.0.0.1:{}", cfg.port))?;
+        .with_context(|| format!("connect to {addr}"))?;
     let _ = s.set_nodelay(true);
     match &cfg.request {
         HoldRequest::Idle => Ok(Established::Held(s)),
@@ -351,10 +355,8 @@ async fn establish(cfg: &HoldConfig, buf: &mut [u8]) -> Result<Established> {
             Ok(Established::Held(s))
         }
         HoldRequest::HttpGet { path } => {
-            let req = format!(
-                "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nAccept: text/event-stream\r\n\r\n",
-                cfg.port
-            );
+            let req =
+                format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\n\r\n");
             s.write_all(req.as_bytes())
                 .await
                 .context("send the held request")?;

@@ -32,6 +32,7 @@ async fn server(reply: &'static [u8], close_after: Option<Duration>) -> u16 {
 
 fn cfg(port: u16, n: usize, request: HoldRequest) -> HoldConfig {
     HoldConfig {
+        host: std::net::Ipv4Addr::LOCALHOST.into(),
         port,
         connections: n,
         request,

@@ -35,6 +35,7 @@ impl Held {
             .map_err(crate::error::BadInput)?;
         crate::profile::hold::raise_nofile();
         let holder = Holder::start(HoldConfig {
+            host: crate::engine::endpoint::target_ip(),
             port: published,
             connections: plan.connections,
             request: plan.request.clone(),
