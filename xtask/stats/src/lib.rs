@@ -47,6 +47,7 @@ pub mod autocorr;
 pub mod changepoint;
 pub mod compare;
 pub mod density;
+pub mod drift;
 mod dist;
 pub mod error;
 pub mod exponent_gate;
@@ -68,6 +69,7 @@ pub use changepoint::{
     detect_change_points, ChangePoint, ChangePointOptions, CHANGEPOINT_DEFAULT_MIN_SIZE,
 };
 pub use compare::{compare, Comparison, Shift};
+pub use drift::{drift_test, DriftTest, DriftVerdict, DRIFT_MIN_POINTS};
 pub use error::StatsError;
 pub use exponent_gate::{gate_exponent, ExponentEstimate, ExponentGateOptions, ExponentGateResult};
 pub use gate::{gate_metric, GateOptions, GateResult, GateVerdict, MetricDirection};
