@@ -10,7 +10,7 @@ use anyhow::Result;
 use runcost_charts::{lines, LinesSpec, Rgb, Scale, Series};
 use std::fmt::Write;
 
-fn ms(s: f64) -> String {
+pub(super) fn ms(s: f64) -> String {
     if s >= 1.0 {
         format!("{s:.2} s")
     } else {
@@ -143,6 +143,7 @@ pub fn words(f: &BoxFinding) -> String {
             }
             None => format!("{who}: no churn result."),
         },
+        BoxLane::Stability | BoxLane::Burst => super::boxaxes::words(&who, f),
     }
 }
 
@@ -510,6 +511,12 @@ pub fn charts(
 /// several runtimes (`--profile a,b,c`) a table per metric with a column
 /// per runtime.
 pub fn lane_markdown(s: &mut String, fs: &[&BoxFinding]) {
+    if fs
+        .iter()
+        .any(|f| matches!(f.lane, BoxLane::Stability | BoxLane::Burst))
+    {
+        return super::boxaxes::markdown(s, fs);
+    }
     match fs {
         [f] if f.env.profile.is_none() => markdown(s, f),
         _ => comparison(s, fs),
@@ -521,10 +528,20 @@ pub fn lane_charts(
     lane: crate::results::LaneKind,
     fs: &[&BoxFinding],
 ) -> Result<Vec<ChartRef>> {
+    if fs
+        .iter()
+        .any(|f| matches!(f.lane, BoxLane::Stability | BoxLane::Burst))
+    {
+        return super::boxaxes::charts(run, lane, fs);
+    }
     match fs {
         [f] if f.env.profile.is_none() => charts(run, lane, f),
         _ => compare_charts(run, lane, fs),
     }
+}
+
+pub(super) fn box_name(f: &BoxFinding) -> String {
+    name(f)
 }
 
 fn name(f: &BoxFinding) -> String {

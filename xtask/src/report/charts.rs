@@ -71,7 +71,9 @@ pub fn draw_all(run: &RunDir, record: &RunRecord) -> Result<Vec<ChartRef>> {
             LaneKind::BoxLifecycle
             | LaneKind::BoxExec
             | LaneKind::BoxDensity
-            | LaneKind::BoxChurn => {
+            | LaneKind::BoxChurn
+            | LaneKind::BoxStability
+            | LaneKind::BoxBurst => {
                 let boxes: Vec<&crate::results::boxes::BoxFinding> = lane
                     .findings
                     .iter()

@@ -168,7 +168,12 @@ fn suite_table(s: &mut String, suite: &crate::results::suite::SuiteRecord) {
 fn is_box_lane(lane: LaneKind) -> bool {
     matches!(
         lane,
-        LaneKind::BoxLifecycle | LaneKind::BoxExec | LaneKind::BoxDensity | LaneKind::BoxChurn
+        LaneKind::BoxLifecycle
+            | LaneKind::BoxExec
+            | LaneKind::BoxDensity
+            | LaneKind::BoxChurn
+            | LaneKind::BoxStability
+            | LaneKind::BoxBurst
     )
 }
 

@@ -3,6 +3,7 @@
 //! formats. `render` can run again later (`cargo xtask report`).
 
 pub mod bmf;
+pub mod boxaxes;
 pub mod boxes;
 pub mod charts;
 pub mod compare;

@@ -84,6 +84,8 @@ pub enum BoxLane {
     Exec,
     Density,
     Churn,
+    Stability,
+    Burst,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
@@ -302,6 +304,10 @@ pub struct BoxFinding {
     pub density: Option<DensityResult>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub churn: Option<BoxChurnResult>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stability: Option<super::boxaxes::StabilityResult>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub burst: Option<super::boxaxes::BurstResult>,
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ use runcost_stats::powerlaw::{
 };
 use runcost_stats::regression::{NoiseResiduals, SlopeCiMethod, SlopeInterval};
 
-const LANES: [LaneKind; 12] = [
+const LANES: [LaneKind; 14] = [
     LaneKind::Footprint,
     LaneKind::Scaling,
     LaneKind::Sweep,
@@ -28,6 +28,8 @@ const LANES: [LaneKind; 12] = [
     LaneKind::BoxExec,
     LaneKind::BoxDensity,
     LaneKind::BoxChurn,
+    LaneKind::BoxStability,
+    LaneKind::BoxBurst,
 ];
 
 fn interval(lower: f64, upper: f64) -> Interval {
@@ -373,6 +375,8 @@ fn boxes(lane: BoxLane) -> Finding {
         exec: None,
         density: None,
         churn: None,
+        stability: None,
+        burst: None,
     };
     match lane {
         BoxLane::Lifecycle => {
@@ -442,6 +446,62 @@ fn boxes(lane: BoxLane) -> Finding {
                 leftover_boxes: 0,
             })
         }
+        BoxLane::Stability => {
+            use super::boxaxes::*;
+            let loop_s = vec![0.004, 0.005, 0.004];
+            f.stability = Some(StabilityResult {
+                exec_q: Quantiles::of(&loop_s),
+                exec_loop: loop_s,
+                drift: Some(runcost_stats::DriftTest {
+                    n: 500,
+                    median: 0.004,
+                    slope: 1e-8,
+                    slope_lower: -2e-8,
+                    slope_upper: 4e-8,
+                    level: 0.95,
+                    n_eff: 410.0,
+                    mk_p_value: 0.6,
+                    slope_floor: 8e-7,
+                    relative_rise: 0.001,
+                    verdict: runcost_stats::DriftVerdict::Stable,
+                }),
+                drift_note: None,
+                drift_rel_floor: 0.1,
+                parallel: 20,
+                parallel_rounds: 1,
+                parallel_mode: ParallelMode::Queued,
+                parallel_s: vec![0.01, 0.09],
+                parallel_q: Quantiles::of(&[0.01, 0.09]),
+                restarts: 2,
+                restart_s: vec![2.1],
+                restart_q: Quantiles::of(&[2.1]),
+                restart_skipped: Some("runc-cli: cannot start a stopped box".into()),
+                deaths: vec![BoxDeath {
+                    section: AxisSection::RestartLoop,
+                    index: 1,
+                    cause: "box st1 not ready within 60 s".into(),
+                }],
+            })
+        }
+        BoxLane::Burst => {
+            use super::boxaxes::*;
+            f.burst = Some(BurstResult {
+                boxes: 4,
+                single_s: vec![0.3],
+                single_q: Quantiles::of(&[0.3]),
+                burst_s: vec![0.5, 0.6, 0.7],
+                burst_q: Quantiles::of(&[0.5, 0.6, 0.7]),
+                burst_max_s: Some(0.7),
+                burst_mean_s: Some(0.6),
+                ratio_max: Some(2.33),
+                ratio_mean: Some(2.0),
+                deaths: vec![BoxDeath {
+                    section: AxisSection::Burst,
+                    index: 3,
+                    cause: "start: out of memory".into(),
+                }],
+            })
+        }
     }
     Finding::Box(Box::new(f))
 }
@@ -497,6 +557,8 @@ fn findings(lane: LaneKind) -> Vec<Finding> {
         LaneKind::BoxExec => vec![boxes(BoxLane::Exec)],
         LaneKind::BoxDensity => vec![boxes(BoxLane::Density)],
         LaneKind::BoxChurn => vec![boxes(BoxLane::Churn)],
+        LaneKind::BoxStability => vec![boxes(BoxLane::Stability)],
+        LaneKind::BoxBurst => vec![boxes(BoxLane::Burst)],
     }
 }
 

@@ -108,6 +108,8 @@ pub enum LaneKind {
     BoxExec,
     BoxDensity,
     BoxChurn,
+    BoxStability,
+    BoxBurst,
 }
 
 impl std::fmt::Display for LaneKind {

@@ -3,11 +3,14 @@
 //! analysis. The frame around them (checks, run directory, cleanup, signal
 //! race) is `cmd::boxes`.
 
+pub mod axes;
+pub mod burst;
 pub mod churn;
 pub mod compare;
 pub mod density;
 pub mod exec;
 pub mod lifecycle;
+pub mod stability;
 
 use crate::boxes::{BoxBackend, ExecOutput};
 use anyhow::{bail, Result};
