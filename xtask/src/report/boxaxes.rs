@@ -34,13 +34,24 @@ fn qmax(q: &Option<Quantiles>) -> String {
         .unwrap_or_else(|| "—".into())
 }
 
+fn section_word(s: crate::results::boxaxes::AxisSection) -> &'static str {
+    use crate::results::boxaxes::AxisSection as S;
+    match s {
+        S::ExecLoop => "exec loop",
+        S::ParallelExec => "parallel exec",
+        S::RestartLoop => "restart loop",
+        S::BurstSingle => "single box",
+        S::Burst => "burst box",
+    }
+}
+
 fn deaths_words(d: &[BoxDeath]) -> String {
     if d.is_empty() {
         return String::new();
     }
     let parts: Vec<String> = d
         .iter()
-        .map(|d| format!("{:?} #{}: {}", d.section, d.index + 1, d.cause).to_lowercase())
+        .map(|d| format!("{} #{}: {}", section_word(d.section), d.index + 1, d.cause))
         .collect();
     format!(" {} box(es) died: {}.", d.len(), parts.join("; "))
 }
@@ -179,9 +190,9 @@ pub fn markdown(s: &mut String, fs: &[&BoxFinding]) {
         {
             let _ = writeln!(
                 s,
-                "- {}: box died in {:?} at #{}: {}",
+                "- {}: box died in the {} at #{}: {}",
                 box_name(f),
-                d.section,
+                section_word(d.section),
                 d.index + 1,
                 d.cause
             );
