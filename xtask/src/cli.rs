@@ -526,6 +526,17 @@ pub enum BoxCmd {
         #[arg(long, default_value_t = 3)]
         singles: u32,
     },
+    /// One box's host PSS/RSS and CPU idle, and host CPU per busy box vCPU second.
+    Resource {
+        #[command(flatten)]
+        common: BoxArgs,
+        /// Idle time after the box is up, before reading.
+        #[arg(long, default_value = "5s")]
+        settle: HumanDuration,
+        /// Each CPU reading's window (idle, then busy).
+        #[arg(long, default_value = "5s")]
+        window: HumanDuration,
+    },
 }
 
 fn parse_env(s: &str) -> Result<(String, String), String> {

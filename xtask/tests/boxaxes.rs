@@ -36,7 +36,10 @@ fn assert_nothing_left(id: &str) {
     assert_eq!(leftovers(Some(id)), 0, "containers of {id} left");
     let box_dir = root().join("target/runcost-box");
     assert!(!box_dir.join("vms").join(id).exists(), "VMs of {id} left");
-    assert!(!box_dir.join("cli").join(id).exists(), "CLI boxes of {id} left");
+    assert!(
+        !box_dir.join("cli").join(id).exists(),
+        "CLI boxes of {id} left"
+    );
 }
 
 fn items_of(results: &std::path::Path, id: &str) -> String {
@@ -103,7 +106,10 @@ fn stability_on_runc_engine_and_cli_restart_skipped_where_impossible() {
     // The engine restarts a stopped container; the OCI CLI cannot.
     assert_eq!(fs[0]["stability"]["restart_s"].as_array().unwrap().len(), 3);
     assert!(fs[0]["stability"]["restart_skipped"].is_null());
-    assert!(fs[1]["stability"]["restart_s"].as_array().unwrap().is_empty());
+    assert!(fs[1]["stability"]["restart_s"]
+        .as_array()
+        .unwrap()
+        .is_empty());
     assert!(fs[1]["stability"]["restart_skipped"]
         .as_str()
         .unwrap()
@@ -230,7 +236,10 @@ fn burst_of_runc_boxes_against_one_alone() {
         s[0] // nearest-rank median of two
     };
     let ratio = b["ratio_max"].as_f64().unwrap();
-    assert!((ratio - max / single).abs() < 1e-9, "{ratio} vs {max}/{single}");
+    assert!(
+        (ratio - max / single).abs() < 1e-9,
+        "{ratio} vs {max}/{single}"
+    );
     assert!(items_of(results.path(), &id).contains("box_burst/box_burst_start/runtime=runc"));
     assert_nothing_left(&id);
 }
@@ -269,7 +278,16 @@ fn stability_and_burst_on_qemu_tcg() {
 
     let results = tempfile::tempdir().unwrap();
     let out = run(xtask(results.path()).args([
-        "box", "burst", "--backend", "qemu", "--accel", "tcg", "--boxes", "2", "--singles", "1",
+        "box",
+        "burst",
+        "--backend",
+        "qemu",
+        "--accel",
+        "tcg",
+        "--boxes",
+        "2",
+        "--singles",
+        "1",
     ]));
     assert_eq!(out.status.code(), Some(0));
     let id = only_run(results.path());
@@ -288,7 +306,10 @@ fn bad_counts_are_refused_with_the_flag_and_a_fix() {
         (&["stability", "--parallel", "0"], "--parallel 0"),
         (&["stability", "--restarts", "0"], "--restarts 0"),
         (&["burst", "--boxes", "1"], "--boxes 1"),
-        (&["burst", "--boxes", "200", "--memory-mib", "4096"], "--boxes 200"),
+        (
+            &["burst", "--boxes", "200", "--memory-mib", "4096"],
+            "--boxes 200",
+        ),
     ] {
         let out = run(xtask(results.path())
             .arg("box")
@@ -296,8 +317,38 @@ fn bad_counts_are_refused_with_the_flag_and_a_fix() {
             .args(["--profile", "runc"]));
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains(flag) && err.contains("e.g.") || err.contains("lower"), "{args:?}: {err}");
+        assert!(
+            err.contains(flag) && err.contains("e.g.") || err.contains("lower"),
+            "{args:?}: {err}"
+        );
     }
     let runs = std::fs::read_dir(results.path()).unwrap().count();
     assert_eq!(runs, 0, "bad input left a run directory");
+}
+
+#[test]
+fn resource_of_one_runc_box_idle_and_busy() {
+    let _g = serial();
+    let results = tempfile::tempdir().unwrap();
+    let out = run(xtask(results.path()).args([
+        "box",
+        "resource",
+        "--profile",
+        "runc",
+        "--settle",
+        "1s",
+        "--window",
+        "2s",
+    ]));
+    assert_eq!(out.status.code(), Some(0));
+    let id = only_run(results.path());
+    let r = record(results.path(), &id);
+    let x = &r["lanes"][0]["findings"][0]["resource"];
+    assert!(x["idle_pss_bytes"].as_u64().unwrap() > 0, "{x}");
+    assert!(x["idle_rss_bytes"].as_u64().unwrap() >= x["idle_pss_bytes"].as_u64().unwrap());
+    // A container's loop runs on the host kernel: its host CPU is its box CPU.
+    let ratio = x["host_cpu_per_box_cpu"].as_f64().unwrap();
+    assert!((0.8..1.5).contains(&ratio), "{x}");
+    assert!(items_of(results.path(), &id).contains("box_resource/box_idle_pss/runtime=runc"));
+    assert_nothing_left(&id);
 }

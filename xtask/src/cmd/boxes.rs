@@ -16,7 +16,7 @@ use crate::engine::{ComposeCli, Engine, EngineInfo};
 use crate::error::{bad_input, BadInput, ExitCode};
 use crate::events::{Event, Events, Reporter};
 use crate::frame::{Head, Recorded, Uses};
-use crate::lanes::boxes::{burst, churn, density, exec, lifecycle, stability, teardown};
+use crate::lanes::boxes::{burst, churn, density, exec, lifecycle, resource, stability, teardown};
 use crate::probe::fingerprint;
 use crate::results::boxes::{BoxEnv, BoxFinding, BoxLane};
 use crate::results::{Finding, LaneKind, LaneRecord, ProfileRef, RunStatus, Settings};
@@ -34,6 +34,7 @@ enum Job {
     Churn { cycles: u32 },
     Stability(stability::StabilityOpts),
     Burst(burst::BurstOpts),
+    Resource(resource::ResourceOpts),
 }
 
 impl Job {
@@ -45,6 +46,7 @@ impl Job {
             Job::Churn { .. } => (LaneKind::BoxChurn, BoxLane::Churn),
             Job::Stability(_) => (LaneKind::BoxStability, BoxLane::Stability),
             Job::Burst(_) => (LaneKind::BoxBurst, BoxLane::Burst),
+            Job::Resource(_) => (LaneKind::BoxResource, BoxLane::Resource),
         }
     }
 }
@@ -97,7 +99,9 @@ pub fn stability_opts(
         bad_input!("--parallel {parallel}: give 1 to 256 execs at once, e.g. --parallel 20");
     }
     if !(1..=10_000).contains(&parallel_rounds) {
-        bad_input!("--parallel-rounds {parallel_rounds}: give 1 to 10000, e.g. --parallel-rounds 5");
+        bad_input!(
+            "--parallel-rounds {parallel_rounds}: give 1 to 10000, e.g. --parallel-rounds 5"
+        );
     }
     if !(1..=10_000).contains(&restarts) {
         bad_input!("--restarts {restarts}: give 1 to 10000, e.g. --restarts 20");
@@ -272,6 +276,29 @@ pub async fn run(common: &Common, what: BoxCmd) -> Result<ExitCode> {
             lane_args.insert("boxes".into(), boxes.to_string());
             lane_args.insert("singles".into(), singles.to_string());
             (common, Job::Burst(o))
+        }
+        BoxCmd::Resource {
+            common,
+            settle,
+            window,
+        } => {
+            if settle.0 > Duration::from_secs(3600) {
+                bad_input!("--settle: give at most 1h, e.g. --settle 5s");
+            }
+            if window.0 < Duration::from_millis(500) || window.0 > Duration::from_secs(600) {
+                bad_input!(
+                    "--window: give 500ms to 10m (each CPU reading's length), e.g. --window 5s"
+                );
+            }
+            lane_args.insert("settle".into(), format!("{:?}", settle.0));
+            lane_args.insert("window".into(), format!("{:?}", window.0));
+            (
+                common,
+                Job::Resource(resource::ResourceOpts {
+                    settle: settle.0,
+                    window: window.0,
+                }),
+            )
         }
     };
     if a.boot_timeout.0 < Duration::from_secs(1) || a.probe_timeout.0 < Duration::from_secs(1) {
@@ -559,6 +586,7 @@ async fn run_profiles(
                 churn: None,
                 stability: None,
                 burst: None,
+                resource: None,
             })
             .collect();
         if !rts.is_empty() {
@@ -618,6 +646,15 @@ async fn run_profiles(
                         .zip(axes::stability(&mut rts, o, events).await)
                     {
                         f.stability = r;
+                    }
+                }
+                Job::Resource(o) => {
+                    use crate::lanes::boxes::axes;
+                    for (f, r) in findings
+                        .iter_mut()
+                        .zip(axes::resource(&mut rts, o, events).await)
+                    {
+                        f.resource = r;
                     }
                 }
                 Job::Burst(o) => {
@@ -728,6 +765,7 @@ async fn measure<B: BoxBackend>(
         churn: None,
         stability: None,
         burst: None,
+        resource: None,
     };
     match job {
         Job::Lifecycle { repeats } => {
@@ -749,6 +787,7 @@ async fn measure<B: BoxBackend>(
         Job::Churn { cycles } => f.churn = Some(churn::run(b, *cycles, count_left, events).await?),
         Job::Stability(o) => f.stability = Some(stability::run(b, o, events).await?),
         Job::Burst(o) => f.burst = Some(burst::run(b, o, events).await?),
+        Job::Resource(o) => f.resource = Some(resource::run(b, o, events).await?),
     }
     Ok(f)
 }

@@ -47,10 +47,12 @@ pub enum FindingItem {
     BoxDrift,
     /// Box burst: create → first exec of each box of the burst.
     BoxBurstStart,
+    /// Box resource: host PSS of one idle box.
+    BoxIdlePss,
 }
 
 impl FindingItem {
-    pub const ALL: [FindingItem; 16] = [
+    pub const ALL: [FindingItem; 17] = [
         FindingItem::FaultPeak,
         FindingItem::FaultRecovery,
         FindingItem::FaultRetained,
@@ -67,6 +69,7 @@ impl FindingItem {
         FindingItem::BoxRestart,
         FindingItem::BoxDrift,
         FindingItem::BoxBurstStart,
+        FindingItem::BoxIdlePss,
     ];
 
     /// The name in keys and profiles (serde's snake_case).
@@ -88,6 +91,7 @@ impl FindingItem {
             FindingItem::BoxRestart => "box_restart",
             FindingItem::BoxDrift => "box_drift",
             FindingItem::BoxBurstStart => "box_burst_start",
+            FindingItem::BoxIdlePss => "box_idle_pss",
         }
     }
 
@@ -109,6 +113,7 @@ impl FindingItem {
             FindingItem::BoxRestart => "restart",
             FindingItem::BoxDrift => "exec drift verdict",
             FindingItem::BoxBurstStart => "burst start",
+            FindingItem::BoxIdlePss => "idle host PSS",
         }
     }
 
@@ -135,6 +140,7 @@ impl FindingItem {
             | FindingItem::BoxRestart
             | FindingItem::BoxDrift => &[LaneKind::BoxStability],
             FindingItem::BoxBurstStart => &[LaneKind::BoxBurst],
+            FindingItem::BoxIdlePss => &[LaneKind::BoxResource],
         }
     }
 
@@ -181,6 +187,7 @@ impl FindingItem {
             | FindingItem::BoxParallelExec
             | FindingItem::BoxRestart
             | FindingItem::BoxBurstStart => t(0.10, 0.25, 0.001),
+            FindingItem::BoxIdlePss => t(0.05, 0.10, 1048576.0),
         }
     }
 }
@@ -295,6 +302,9 @@ fn box_axes_items(
     }
     if let Some(u) = &b.burst {
         push(out, FindingItem::BoxBurstStart, &u.burst_s);
+    }
+    if let Some(r) = &b.resource {
+        push(out, FindingItem::BoxIdlePss, &[r.idle_pss_bytes as f64]);
     }
 }
 

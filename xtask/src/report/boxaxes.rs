@@ -8,6 +8,7 @@ use super::charts::ChartRef;
 use crate::results::boxaxes::{BoxDeath, ParallelMode};
 use crate::results::boxes::{BoxFinding, Quantiles};
 use crate::rundir::RunDir;
+use crate::units::ByteUnit;
 use anyhow::Result;
 use runcost_charts::{lines, LinesSpec, Scale, Series};
 use runcost_stats::DriftVerdict;
@@ -29,9 +30,7 @@ fn q(q: &Option<Quantiles>, at: f64) -> String {
 }
 
 fn qmax(q: &Option<Quantiles>) -> String {
-    q.as_ref()
-        .map(|q| ms(q.max))
-        .unwrap_or_else(|| "—".into())
+    q.as_ref().map(|q| ms(q.max)).unwrap_or_else(|| "—".into())
 }
 
 fn section_word(s: crate::results::boxaxes::AxisSection) -> &'static str {
@@ -106,12 +105,27 @@ pub fn words(who: &str, f: &BoxFinding) -> String {
             deaths_words(&b.deaths)
         );
     }
+    if let Some(r) = &f.resource {
+        return format!(
+            "{who}: idle host PSS {} (RSS {}), {:.3} cores over {:.0} s; one busy vCPU costs the host {} CPU s per box CPU s.",
+            ByteUnit::MiB.show(r.idle_pss_bytes as f64, 1),
+            ByteUnit::MiB.show(r.idle_rss_bytes as f64, 1),
+            r.idle_cores,
+            r.window_s,
+            match (r.host_cpu_per_box_cpu, &r.busy_note) {
+                (Some(c), _) => format!("{c:.2}"),
+                (None, Some(n)) => format!("— ({n})"),
+                _ => "—".into(),
+            }
+        );
+    }
     format!("{who}: no result.")
 }
 
 /// One table, a column per runtime.
 pub fn markdown(s: &mut String, fs: &[&BoxFinding]) {
-    let col = |g: &dyn Fn(&BoxFinding) -> String| -> Vec<String> { fs.iter().map(|f| g(f)).collect() };
+    let col =
+        |g: &dyn Fn(&BoxFinding) -> String| -> Vec<String> { fs.iter().map(|f| g(f)).collect() };
     let mut rows: Vec<(&str, Vec<String>)> = vec![(
         "status",
         col(&|f| match &f.env.failed {
@@ -130,13 +144,23 @@ pub fn markdown(s: &mut String, fs: &[&BoxFinding]) {
             (
                 "drift",
                 st(&|s| match &s.drift {
-                    Some(t) => format!("{} ({:+.1} %)", drift_word(t.verdict), t.relative_rise * 100.0),
+                    Some(t) => format!(
+                        "{} ({:+.1} %)",
+                        drift_word(t.verdict),
+                        t.relative_rise * 100.0
+                    ),
                     None => s.drift_note.clone().unwrap_or_default(),
                 }),
             ),
             (
                 "parallel execs",
-                st(&|s| format!("{} × {} ({:?})", s.parallel_rounds, s.parallel, s.parallel_mode).to_lowercase()),
+                st(&|s| {
+                    format!(
+                        "{} × {} ({:?})",
+                        s.parallel_rounds, s.parallel, s.parallel_mode
+                    )
+                    .to_lowercase()
+                }),
             ),
             ("parallel p50", st(&|s| q(&s.parallel_q, 0.5))),
             ("parallel max", st(&|s| qmax(&s.parallel_q))),
@@ -161,20 +185,62 @@ pub fn markdown(s: &mut String, fs: &[&BoxFinding]) {
         let bu = |g: &dyn Fn(&crate::results::boxaxes::BurstResult) -> String| {
             col(&|f| f.burst.as_ref().map(g).unwrap_or_else(|| "—".into()))
         };
-        let opt = |v: Option<f64>, k: &dyn Fn(f64) -> String| v.map(k).unwrap_or_else(|| "—".into());
+        let opt =
+            |v: Option<f64>, k: &dyn Fn(f64) -> String| v.map(k).unwrap_or_else(|| "—".into());
         rows.extend([
             ("single cold start p50", bu(&|b| q(&b.single_q, 0.5))),
-            ("burst boxes up", bu(&|b| format!("{} of {}", b.burst_s.len(), b.boxes))),
+            (
+                "burst boxes up",
+                bu(&|b| format!("{} of {}", b.burst_s.len(), b.boxes)),
+            ),
             ("burst start max", bu(&|b| opt(b.burst_max_s, &ms))),
             ("burst start mean", bu(&|b| opt(b.burst_mean_s, &ms))),
-            ("max / single", bu(&|b| opt(b.ratio_max, &|r| format!("{r:.2}×")))),
-            ("mean / single", bu(&|b| opt(b.ratio_mean, &|r| format!("{r:.2}×")))),
+            (
+                "max / single",
+                bu(&|b| opt(b.ratio_max, &|r| format!("{r:.2}×"))),
+            ),
+            (
+                "mean / single",
+                bu(&|b| opt(b.ratio_mean, &|r| format!("{r:.2}×"))),
+            ),
+        ]);
+    }
+    if fs.iter().any(|f| f.resource.is_some()) {
+        let re = |g: &dyn Fn(&crate::results::boxaxes::ResourceResult) -> String| {
+            col(&|f| f.resource.as_ref().map(g).unwrap_or_else(|| "—".into()))
+        };
+        rows.extend([
+            ("host processes", re(&|r| r.host_processes.to_string())),
+            (
+                "idle host PSS",
+                re(&|r| ByteUnit::MiB.show(r.idle_pss_bytes as f64, 1)),
+            ),
+            (
+                "idle host RSS",
+                re(&|r| ByteUnit::MiB.show(r.idle_rss_bytes as f64, 1)),
+            ),
+            ("idle host cores", re(&|r| format!("{:.3}", r.idle_cores))),
+            (
+                "host CPU s per busy box CPU s",
+                re(&|r| match (r.host_cpu_per_box_cpu, &r.busy_note) {
+                    (Some(c), _) => format!("{c:.2}"),
+                    (None, Some(n)) => format!("— ({n})"),
+                    _ => "—".into(),
+                }),
+            ),
+            (
+                "host PSS while busy",
+                re(&|r| ByteUnit::MiB.show(r.busy_pss_bytes as f64, 1)),
+            ),
         ]);
     }
     let _ = writeln!(
         s,
         "| | {} |\n|---|{}",
-        fs.iter().map(|f| box_name(f)).collect::<Vec<_>>().join(" | "),
+        fs.iter()
+            .map(|f| box_name(f))
+            .collect::<Vec<_>>()
+            .join(" | "),
         "---|".repeat(fs.len())
     );
     for (k, v) in rows {
@@ -197,7 +263,11 @@ pub fn markdown(s: &mut String, fs: &[&BoxFinding]) {
                 d.cause
             );
         }
-        if let Some(why) = f.stability.as_ref().and_then(|s| s.restart_skipped.as_ref()) {
+        if let Some(why) = f
+            .stability
+            .as_ref()
+            .and_then(|s| s.restart_skipped.as_ref())
+        {
             let _ = writeln!(s, "- {}: restart loop SKIPPED: {why}", box_name(f));
         }
     }

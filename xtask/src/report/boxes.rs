@@ -143,7 +143,7 @@ pub fn words(f: &BoxFinding) -> String {
             }
             None => format!("{who}: no churn result."),
         },
-        BoxLane::Stability | BoxLane::Burst => super::boxaxes::words(&who, f),
+        BoxLane::Stability | BoxLane::Burst | BoxLane::Resource => super::boxaxes::words(&who, f),
     }
 }
 
@@ -511,10 +511,12 @@ pub fn charts(
 /// several runtimes (`--profile a,b,c`) a table per metric with a column
 /// per runtime.
 pub fn lane_markdown(s: &mut String, fs: &[&BoxFinding]) {
-    if fs
-        .iter()
-        .any(|f| matches!(f.lane, BoxLane::Stability | BoxLane::Burst))
-    {
+    if fs.iter().any(|f| {
+        matches!(
+            f.lane,
+            BoxLane::Stability | BoxLane::Burst | BoxLane::Resource
+        )
+    }) {
         return super::boxaxes::markdown(s, fs);
     }
     match fs {
@@ -528,10 +530,12 @@ pub fn lane_charts(
     lane: crate::results::LaneKind,
     fs: &[&BoxFinding],
 ) -> Result<Vec<ChartRef>> {
-    if fs
-        .iter()
-        .any(|f| matches!(f.lane, BoxLane::Stability | BoxLane::Burst))
-    {
+    if fs.iter().any(|f| {
+        matches!(
+            f.lane,
+            BoxLane::Stability | BoxLane::Burst | BoxLane::Resource
+        )
+    }) {
         return super::boxaxes::charts(run, lane, fs);
     }
     match fs {

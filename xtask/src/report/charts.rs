@@ -73,7 +73,8 @@ pub fn draw_all(run: &RunDir, record: &RunRecord) -> Result<Vec<ChartRef>> {
             | LaneKind::BoxDensity
             | LaneKind::BoxChurn
             | LaneKind::BoxStability
-            | LaneKind::BoxBurst => {
+            | LaneKind::BoxBurst
+            | LaneKind::BoxResource => {
                 let boxes: Vec<&crate::results::boxes::BoxFinding> = lane
                     .findings
                     .iter()

@@ -174,6 +174,7 @@ fn is_box_lane(lane: LaneKind) -> bool {
             | LaneKind::BoxChurn
             | LaneKind::BoxStability
             | LaneKind::BoxBurst
+            | LaneKind::BoxResource
     )
 }
 

@@ -85,3 +85,23 @@ pub struct BurstResult {
     pub ratio_mean: Option<f64>,
     pub deaths: Vec<BoxDeath>,
 }
+
+/// One box's host cost idle and with one vCPU busy.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct ResourceResult {
+    pub settle_s: f64,
+    /// Length of each CPU window, seconds.
+    pub window_s: f64,
+    /// Host processes counted for the box when idle.
+    pub host_processes: u32,
+    pub idle_pss_bytes: u64,
+    pub idle_rss_bytes: u64,
+    /// Host cores the idle box's processes used.
+    pub idle_cores: f64,
+    /// Host CPU seconds per second of one busy box vCPU (None: why in
+    /// `busy_note`).
+    pub host_cpu_per_box_cpu: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub busy_note: Option<String>,
+    pub busy_pss_bytes: u64,
+}

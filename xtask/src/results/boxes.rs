@@ -86,6 +86,7 @@ pub enum BoxLane {
     Churn,
     Stability,
     Burst,
+    Resource,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
@@ -308,6 +309,8 @@ pub struct BoxFinding {
     pub stability: Option<super::boxaxes::StabilityResult>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub burst: Option<super::boxaxes::BurstResult>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource: Option<super::boxaxes::ResourceResult>,
 }
 
 #[cfg(test)]

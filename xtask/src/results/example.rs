@@ -15,7 +15,7 @@ use runcost_stats::powerlaw::{
 };
 use runcost_stats::regression::{NoiseResiduals, SlopeCiMethod, SlopeInterval};
 
-const LANES: [LaneKind; 14] = [
+const LANES: [LaneKind; 15] = [
     LaneKind::Footprint,
     LaneKind::Scaling,
     LaneKind::Sweep,
@@ -30,6 +30,7 @@ const LANES: [LaneKind; 14] = [
     LaneKind::BoxChurn,
     LaneKind::BoxStability,
     LaneKind::BoxBurst,
+    LaneKind::BoxResource,
 ];
 
 fn interval(lower: f64, upper: f64) -> Interval {
@@ -377,6 +378,7 @@ fn boxes(lane: BoxLane) -> Finding {
         churn: None,
         stability: None,
         burst: None,
+        resource: None,
     };
     match lane {
         BoxLane::Lifecycle => {
@@ -502,6 +504,19 @@ fn boxes(lane: BoxLane) -> Finding {
                 }],
             })
         }
+        BoxLane::Resource => {
+            f.resource = Some(super::boxaxes::ResourceResult {
+                settle_s: 5.0,
+                window_s: 5.0,
+                host_processes: 3,
+                idle_pss_bytes: 40 << 20,
+                idle_rss_bytes: 48 << 20,
+                idle_cores: 0.004,
+                host_cpu_per_box_cpu: None,
+                busy_note: Some("the CPU loop did not start: exit 127".into()),
+                busy_pss_bytes: 41 << 20,
+            })
+        }
     }
     Finding::Box(Box::new(f))
 }
@@ -559,6 +574,7 @@ fn findings(lane: LaneKind) -> Vec<Finding> {
         LaneKind::BoxChurn => vec![boxes(BoxLane::Churn)],
         LaneKind::BoxStability => vec![boxes(BoxLane::Stability)],
         LaneKind::BoxBurst => vec![boxes(BoxLane::Burst)],
+        LaneKind::BoxResource => vec![boxes(BoxLane::Resource)],
     }
 }
 

@@ -110,6 +110,7 @@ pub enum LaneKind {
     BoxChurn,
     BoxStability,
     BoxBurst,
+    BoxResource,
 }
 
 impl std::fmt::Display for LaneKind {

@@ -4,9 +4,9 @@
 //! runtime that fails is recorded failing with its reason; the others go on.
 
 use super::compare::{Named, Runtime};
-use super::{burst, stability};
+use super::{burst, resource, stability};
 use crate::events::{Event, Events};
-use crate::results::boxaxes::{BurstResult, StabilityResult};
+use crate::results::boxaxes::{BurstResult, ResourceResult, StabilityResult};
 
 pub async fn stability(
     rts: &mut [Runtime],
@@ -44,6 +44,29 @@ pub async fn burst(
         }
         events.emit(Event::Note(format!("{} burst", rt.name)));
         match burst::run(&Named(&rt.backend, &rt.name), o, events).await {
+            Ok(r) => out.push(Some(r)),
+            Err(e) => {
+                rt.fail(&e);
+                out.push(None)
+            }
+        }
+    }
+    out
+}
+
+pub async fn resource(
+    rts: &mut [Runtime],
+    o: &resource::ResourceOpts,
+    events: &dyn Events,
+) -> Vec<Option<ResourceResult>> {
+    let mut out = Vec::new();
+    for rt in rts.iter_mut() {
+        if !rt.ok() {
+            out.push(None);
+            continue;
+        }
+        events.emit(Event::Note(format!("{} resource", rt.name)));
+        match resource::run(&Named(&rt.backend, &rt.name), o, events).await {
             Ok(r) => out.push(Some(r)),
             Err(e) => {
                 rt.fail(&e);

@@ -10,6 +10,7 @@ pub mod compare;
 pub mod density;
 pub mod exec;
 pub mod lifecycle;
+pub mod resource;
 pub mod stability;
 
 use crate::boxes::{BoxBackend, ExecOutput};
