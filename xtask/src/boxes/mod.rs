@@ -98,7 +98,10 @@ pub trait BoxBackend {
         h: &mut Self::Handle,
         argv: &[String],
         n: usize,
-    ) -> (crate::results::boxaxes::ParallelMode, Vec<Result<(ExecOutput, Duration)>>) {
+    ) -> (
+        crate::results::boxaxes::ParallelMode,
+        Vec<Result<(ExecOutput, Duration)>>,
+    ) {
         let t = std::time::Instant::now();
         let mut out = Vec::with_capacity(n);
         for _ in 0..n {
