@@ -276,6 +276,9 @@ pub fn markdown(s: &mut String, fs: &[&BoxFinding]) {
     );
 }
 
+/// What a chart draws of one finding: its points, if it has the figure.
+type Points<'a> = dyn Fn(&BoxFinding) -> Option<Vec<(f64, f64)>> + 'a;
+
 pub fn charts(
     run: &RunDir,
     lane: crate::results::LaneKind,
@@ -305,7 +308,7 @@ pub fn charts(
             .collect()
     };
     let ok: Vec<&&BoxFinding> = fs.iter().filter(|f| f.env.failed.is_none()).collect();
-    let series = |g: &dyn Fn(&BoxFinding) -> Option<Vec<(f64, f64)>>| -> Vec<Series> {
+    let series = |g: &Points<'_>| -> Vec<Series> {
         ok.iter()
             .filter_map(|f| Some(Series::new(box_name(f), g(f)?)))
             .collect()

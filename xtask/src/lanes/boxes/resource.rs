@@ -27,7 +27,7 @@ pub struct ResourceOpts {
 
 /// CPU seconds (utime + stime) of `pids` now; vanished processes count 0.
 fn cpu_s(pids: &[i32]) -> f64 {
-    let tck = crate::probe::clock_ticks() as f64;
+    let tck = crate::probe::clock_ticks();
     pids.iter()
         .filter_map(|p| std::fs::read_to_string(format!("/proc/{p}/stat")).ok())
         .filter_map(|t| crate::probe::parse::parse_stat(&t).ok())
