@@ -524,6 +524,45 @@ pub enum BoxCmd {
         #[arg(long, default_value_t = 30)]
         cycles: u32,
     },
+    /// Exec loop (p50/p99, drift verdict), execs at once, restart loop of one box.
+    Stability {
+        #[command(flatten)]
+        common: BoxArgs,
+        /// Sequential execs of `true` (at least 10 for the drift test).
+        #[arg(long, default_value_t = 500)]
+        execs: u32,
+        /// Execs issued at the same moment per round.
+        #[arg(long, default_value_t = 20)]
+        parallel: u32,
+        /// Rounds of parallel execs.
+        #[arg(long, default_value_t = 5)]
+        parallel_rounds: u32,
+        /// Stop → start → first exec of the same box.
+        #[arg(long, default_value_t = 20)]
+        restarts: u32,
+    },
+    /// N boxes created at the same moment: per-box start max/mean against one box alone.
+    Burst {
+        #[command(flatten)]
+        common: BoxArgs,
+        /// Boxes created at once (at least 2).
+        #[arg(long, default_value_t = 10)]
+        boxes: u32,
+        /// Single-box cold starts to compare against.
+        #[arg(long, default_value_t = 3)]
+        singles: u32,
+    },
+    /// One box's host PSS/RSS and CPU idle, and host CPU per busy box vCPU second.
+    Resource {
+        #[command(flatten)]
+        common: BoxArgs,
+        /// Idle time after the box is up, before reading.
+        #[arg(long, default_value = "5s")]
+        settle: HumanDuration,
+        /// Each CPU reading's window (idle, then busy).
+        #[arg(long, default_value = "5s")]
+        window: HumanDuration,
+    },
 }
 
 fn parse_env(s: &str) -> Result<(String, String), String> {

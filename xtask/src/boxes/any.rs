@@ -79,6 +79,34 @@ impl BoxBackend for AnyBackend {
         }
     }
 
+    async fn exec_at_once(
+        &self,
+        h: &mut AnyBox,
+        argv: &[String],
+        n: usize,
+    ) -> (
+        crate::results::boxaxes::ParallelMode,
+        Vec<Result<(ExecOutput, std::time::Duration)>>,
+    ) {
+        match (self, h) {
+            (AnyBackend::Qemu(b), AnyBox::Qemu(h)) => b.exec_at_once(h, argv, n).await,
+            (AnyBackend::Engine(b), AnyBox::Engine(h)) => b.exec_at_once(h, argv, n).await,
+            (AnyBackend::Command(b), AnyBox::Command(h)) => b.exec_at_once(h, argv, n).await,
+            _ => (
+                crate::results::boxaxes::ParallelMode::Queued,
+                (0..n).map(|_| Err(mismatch())).collect(),
+            ),
+        }
+    }
+
+    fn cannot_restart(&self) -> Option<String> {
+        match self {
+            AnyBackend::Qemu(b) => b.cannot_restart(),
+            AnyBackend::Engine(b) => b.cannot_restart(),
+            AnyBackend::Command(b) => b.cannot_restart(),
+        }
+    }
+
     fn host_pids(&self, h: &AnyBox) -> Vec<i32> {
         match (self, h) {
             (AnyBackend::Qemu(b), AnyBox::Qemu(h)) => b.host_pids(h),

@@ -352,6 +352,47 @@ impl BoxBackend for CommandBackend {
         })
     }
 
+    /// Each exec is its own `runtime exec` process: the `n` run at once.
+    async fn exec_at_once(
+        &self,
+        b: &mut CommandBox,
+        argv: &[String],
+        n: usize,
+    ) -> (
+        crate::results::boxaxes::ParallelMode,
+        Vec<Result<(ExecOutput, Duration)>>,
+    ) {
+        let t = Instant::now();
+        let b = &*b;
+        let one = || async move {
+            let mut full = self.argv(b, &self.spec.exec);
+            full.extend(argv.iter().cloned());
+            let out = step("exec", &full, self.spec.timeouts.exec.0, None, &[])
+                .await
+                .with_context(|| format!("box {}: exec {argv:?}", b.name))?;
+            Ok((
+                ExecOutput {
+                    exit_code: out.status.code().unwrap_or(-1),
+                    stdout: out.stdout,
+                    stderr: out.stderr,
+                },
+                t.elapsed(),
+            ))
+        };
+        let all = futures_util::future::join_all((0..n).map(|_| one())).await;
+        (crate::results::boxaxes::ParallelMode::Concurrent, all)
+    }
+
+    /// An OCI runtime's `start` runs a *created* container once; after
+    /// `stop` (a kill) the container is stopped for good and can only be
+    /// deleted and created anew, which is the lifecycle lane, not a restart.
+    fn cannot_restart(&self) -> Option<String> {
+        Some(format!(
+            "{}: an OCI runtime CLI starts a created container once; a stopped one can only be deleted and created again (that is the lifecycle lane)",
+            self.profile
+        ))
+    }
+
     async fn stop(&self, b: &mut CommandBox) -> Result<()> {
         let argv = b.rec.stop.clone();
         let out = step("stop", &argv, self.spec.timeouts.stop.0, Some(&b.dir), &[]).await?;

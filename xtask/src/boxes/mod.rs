@@ -90,6 +90,33 @@ pub trait BoxBackend {
     async fn stop(&self, h: &mut Self::Handle) -> Result<()>;
     async fn remove(&self, h: Self::Handle) -> Result<()>;
     fn host_pids(&self, h: &Self::Handle) -> Vec<i32>;
+
+    /// `n` copies of `argv` issued at the same moment in one box, each with
+    /// its issue → completion time. The default queues them on the box's
+    /// one command channel (the VM agent's stream); backends whose execs
+    /// are independent run them concurrently.
+    async fn exec_at_once(
+        &self,
+        h: &mut Self::Handle,
+        argv: &[String],
+        n: usize,
+    ) -> (
+        crate::results::boxaxes::ParallelMode,
+        Vec<Result<(ExecOutput, Duration)>>,
+    ) {
+        let t = std::time::Instant::now();
+        let mut out = Vec::with_capacity(n);
+        for _ in 0..n {
+            out.push(self.exec(h, argv, &[]).await.map(|o| (o, t.elapsed())));
+        }
+        (crate::results::boxaxes::ParallelMode::Queued, out)
+    }
+
+    /// Why a stopped box of this backend cannot be started again (None: it
+    /// can, `stop` then `start` on the same handle).
+    fn cannot_restart(&self) -> Option<String> {
+        None
+    }
 }
 
 /// Sum of PSS over `pids` (bytes); processes that vanished count zero.

@@ -16,7 +16,7 @@ use crate::engine::{ComposeCli, Engine, EngineInfo};
 use crate::error::{bad_input, BadInput, ExitCode};
 use crate::events::{Event, Events, Reporter};
 use crate::frame::{Head, Recorded, Uses};
-use crate::lanes::boxes::{churn, density, exec, lifecycle, teardown};
+use crate::lanes::boxes::{burst, churn, density, exec, lifecycle, resource, stability, teardown};
 use crate::probe::fingerprint;
 use crate::results::boxes::{BoxEnv, BoxFinding, BoxLane};
 use crate::results::{Finding, LaneKind, LaneRecord, ProfileRef, RunStatus, Settings};
@@ -33,6 +33,9 @@ enum Job {
     Density(density::DensityOpts),
     Churn { cycles: u32 },
     Snapshot(crate::lanes::boxes::snapshot::SnapshotOpts),
+    Stability(stability::StabilityOpts),
+    Burst(burst::BurstOpts),
+    Resource(resource::ResourceOpts),
 }
 
 impl Job {
@@ -43,6 +46,9 @@ impl Job {
             Job::Density(_) => (LaneKind::BoxDensity, BoxLane::Density),
             Job::Churn { .. } => (LaneKind::BoxChurn, BoxLane::Churn),
             Job::Snapshot(_) => (LaneKind::BoxSnapshot, BoxLane::Snapshot),
+            Job::Stability(_) => (LaneKind::BoxStability, BoxLane::Stability),
+            Job::Burst(_) => (LaneKind::BoxBurst, BoxLane::Burst),
+            Job::Resource(_) => (LaneKind::BoxResource, BoxLane::Resource),
         }
     }
 }
@@ -78,6 +84,56 @@ pub fn parse_levels(raw: &[String]) -> Result<Vec<u32>> {
         );
     }
     Ok(levels)
+}
+
+/// `box stability`'s counts: each names its flag and a fix.
+pub fn stability_opts(
+    execs: u32,
+    parallel: u32,
+    parallel_rounds: u32,
+    restarts: u32,
+) -> Result<stability::StabilityOpts> {
+    let min = runcost_stats::DRIFT_MIN_POINTS as u32;
+    if !(min..=1_000_000).contains(&execs) {
+        bad_input!("--execs {execs}: give {min} to 1000000 (the drift test needs at least {min} execs), e.g. --execs 500");
+    }
+    if !(1..=256).contains(&parallel) {
+        bad_input!("--parallel {parallel}: give 1 to 256 execs at once, e.g. --parallel 20");
+    }
+    if !(1..=10_000).contains(&parallel_rounds) {
+        bad_input!(
+            "--parallel-rounds {parallel_rounds}: give 1 to 10000, e.g. --parallel-rounds 5"
+        );
+    }
+    if !(1..=10_000).contains(&restarts) {
+        bad_input!("--restarts {restarts}: give 1 to 10000, e.g. --restarts 20");
+    }
+    Ok(stability::StabilityOpts {
+        execs,
+        parallel,
+        parallel_rounds,
+        restarts,
+    })
+}
+
+/// `box burst`'s counts; the burst must fit in memory like a density level.
+pub fn burst_opts(boxes: u32, singles: u32, memory_mib: u32) -> Result<burst::BurstOpts> {
+    if !(2..=256).contains(&boxes) {
+        bad_input!("--boxes {boxes}: a burst is 2 to 256 boxes at once, e.g. --boxes 10");
+    }
+    if !(1..=1000).contains(&singles) {
+        bad_input!("--singles {singles}: give 1 to 1000 single-box cold starts, e.g. --singles 3");
+    }
+    let need = (u64::from(boxes) * u64::from(memory_mib)) << 20;
+    let avail = crate::probe::system::mem_available()?;
+    if need as f64 > 0.8 * avail as f64 {
+        bad_input!(
+            "--boxes {boxes}: {boxes} boxes of {memory_mib} MiB need {} MiB, more than 80 % of the {} MiB available; lower --boxes or --memory-mib",
+            need >> 20,
+            avail >> 20
+        );
+    }
+    Ok(burst::BurstOpts { boxes, singles })
 }
 
 /// The host fingerprint's engine part for a run without an engine (qemu).
@@ -241,6 +297,53 @@ pub async fn run(common: &Common, what: BoxCmd) -> Result<ExitCode> {
                     forks,
                     held_mib: hold_mib,
                     tick_us,
+                }),
+            )
+        }
+        BoxCmd::Stability {
+            common,
+            execs,
+            parallel,
+            parallel_rounds,
+            restarts,
+        } => {
+            let o = stability_opts(execs, parallel, parallel_rounds, restarts)?;
+            lane_args.insert("execs".into(), execs.to_string());
+            lane_args.insert("parallel".into(), parallel.to_string());
+            lane_args.insert("parallel_rounds".into(), parallel_rounds.to_string());
+            lane_args.insert("restarts".into(), restarts.to_string());
+            (common, Job::Stability(o))
+        }
+        BoxCmd::Burst {
+            common,
+            boxes,
+            singles,
+        } => {
+            let o = burst_opts(boxes, singles, common.memory_mib)?;
+            lane_args.insert("boxes".into(), boxes.to_string());
+            lane_args.insert("singles".into(), singles.to_string());
+            (common, Job::Burst(o))
+        }
+        BoxCmd::Resource {
+            common,
+            settle,
+            window,
+        } => {
+            if settle.0 > Duration::from_secs(3600) {
+                bad_input!("--settle: give at most 1h, e.g. --settle 5s");
+            }
+            if window.0 < Duration::from_millis(500) || window.0 > Duration::from_secs(600) {
+                bad_input!(
+                    "--window: give 500ms to 10m (each CPU reading's length), e.g. --window 5s"
+                );
+            }
+            lane_args.insert("settle".into(), format!("{:?}", settle.0));
+            lane_args.insert("window".into(), format!("{:?}", window.0));
+            (
+                common,
+                Job::Resource(resource::ResourceOpts {
+                    settle: settle.0,
+                    window: window.0,
                 }),
             )
         }
@@ -529,6 +632,9 @@ async fn run_profiles(
                 density: None,
                 churn: None,
                 snapshot: None,
+                stability: None,
+                burst: None,
+                resource: None,
             })
             .collect();
         if !rts.is_empty() {
@@ -587,6 +693,33 @@ async fn run_profiles(
                         .zip(compare::snapshot(&mut rts, o, &root, &run_id, events).await)
                     {
                         f.snapshot = r;
+                    }
+                }
+                Job::Stability(o) => {
+                    use crate::lanes::boxes::axes;
+                    for (f, r) in findings
+                        .iter_mut()
+                        .zip(axes::stability(&mut rts, o, events).await)
+                    {
+                        f.stability = r;
+                    }
+                }
+                Job::Resource(o) => {
+                    use crate::lanes::boxes::axes;
+                    for (f, r) in findings
+                        .iter_mut()
+                        .zip(axes::resource(&mut rts, o, events).await)
+                    {
+                        f.resource = r;
+                    }
+                }
+                Job::Burst(o) => {
+                    use crate::lanes::boxes::axes;
+                    for (f, r) in findings
+                        .iter_mut()
+                        .zip(axes::burst(&mut rts, o, events).await)
+                    {
+                        f.burst = r;
                     }
                 }
             }
@@ -694,6 +827,9 @@ async fn measure<B: BoxBackend>(
         density: None,
         churn: None,
         snapshot: None,
+        stability: None,
+        burst: None,
+        resource: None,
     };
     match job {
         Job::Lifecycle { repeats } => {
@@ -716,6 +852,9 @@ async fn measure<B: BoxBackend>(
         // `run` routes snapshots through profiles (the lane needs QMP or
         // the profile's checkpoint commands).
         Job::Snapshot(_) => anyhow::bail!("box snapshot runs through --profile"),
+        Job::Stability(o) => f.stability = Some(stability::run(b, o, events).await?),
+        Job::Burst(o) => f.burst = Some(burst::run(b, o, events).await?),
+        Job::Resource(o) => f.resource = Some(resource::run(b, o, events).await?),
     }
     Ok(f)
 }

@@ -37,10 +37,22 @@ pub enum FindingItem {
     ChurnSlope,
     /// Any leak lane: LEAK / INCONCLUSIVE / NO LEAK.
     LeakVerdict,
+    /// Box stability: round trips of the exec loop, seconds.
+    BoxExecLoop,
+    /// Box stability: issue → completion of execs issued at once.
+    BoxParallelExec,
+    /// Box stability: stop → start → first exec of one box.
+    BoxRestart,
+    /// Box stability: STABLE / INCONCLUSIVE / DRIFTS of the exec loop.
+    BoxDrift,
+    /// Box burst: create → first exec of each box of the burst.
+    BoxBurstStart,
+    /// Box resource: host PSS of one idle box.
+    BoxIdlePss,
 }
 
 impl FindingItem {
-    pub const ALL: [FindingItem; 11] = [
+    pub const ALL: [FindingItem; 17] = [
         FindingItem::FaultPeak,
         FindingItem::FaultRecovery,
         FindingItem::FaultRetained,
@@ -52,6 +64,12 @@ impl FindingItem {
         FindingItem::MemoryErrors,
         FindingItem::ChurnSlope,
         FindingItem::LeakVerdict,
+        FindingItem::BoxExecLoop,
+        FindingItem::BoxParallelExec,
+        FindingItem::BoxRestart,
+        FindingItem::BoxDrift,
+        FindingItem::BoxBurstStart,
+        FindingItem::BoxIdlePss,
     ];
 
     /// The name in keys and profiles (serde's snake_case).
@@ -68,6 +86,12 @@ impl FindingItem {
             FindingItem::MemoryErrors => "memory_errors",
             FindingItem::ChurnSlope => "churn_slope",
             FindingItem::LeakVerdict => "leak_verdict",
+            FindingItem::BoxExecLoop => "box_exec_loop",
+            FindingItem::BoxParallelExec => "box_parallel_exec",
+            FindingItem::BoxRestart => "box_restart",
+            FindingItem::BoxDrift => "box_drift",
+            FindingItem::BoxBurstStart => "box_burst_start",
+            FindingItem::BoxIdlePss => "box_idle_pss",
         }
     }
 
@@ -84,6 +108,12 @@ impl FindingItem {
             FindingItem::MemoryErrors => "memory errors",
             FindingItem::ChurnSlope => "growth slope",
             FindingItem::LeakVerdict => "leak verdict",
+            FindingItem::BoxExecLoop => "exec loop round trip",
+            FindingItem::BoxParallelExec => "parallel exec",
+            FindingItem::BoxRestart => "restart",
+            FindingItem::BoxDrift => "exec drift verdict",
+            FindingItem::BoxBurstStart => "burst start",
+            FindingItem::BoxIdlePss => "idle host PSS",
         }
     }
 
@@ -105,6 +135,12 @@ impl FindingItem {
                 LaneKind::Churn,
                 LaneKind::BoxChurn,
             ],
+            FindingItem::BoxExecLoop
+            | FindingItem::BoxParallelExec
+            | FindingItem::BoxRestart
+            | FindingItem::BoxDrift => &[LaneKind::BoxStability],
+            FindingItem::BoxBurstStart => &[LaneKind::BoxBurst],
+            FindingItem::BoxIdlePss => &[LaneKind::BoxResource],
         }
     }
 
@@ -112,10 +148,15 @@ impl FindingItem {
     /// is shown in the metric's unit; a verdict has none and shows a count).
     pub fn unit(self) -> Unit {
         match self {
-            FindingItem::FaultRecovery => Unit::Seconds,
-            FindingItem::MemoryErrors | FindingItem::FaultVerdict | FindingItem::LeakVerdict => {
-                Unit::Count
-            }
+            FindingItem::FaultRecovery
+            | FindingItem::BoxExecLoop
+            | FindingItem::BoxParallelExec
+            | FindingItem::BoxRestart
+            | FindingItem::BoxBurstStart => Unit::Seconds,
+            FindingItem::MemoryErrors
+            | FindingItem::FaultVerdict
+            | FindingItem::LeakVerdict
+            | FindingItem::BoxDrift => Unit::Count,
             _ => Unit::Bytes,
         }
     }
@@ -138,7 +179,15 @@ impl FindingItem {
             FindingItem::DefinitelyLost | FindingItem::MemoryErrors => t(0.0, 0.0, 0.0),
             // A slope's own floor comes with the finding (the lane's).
             FindingItem::ChurnSlope => t(0.0, 0.0, 0.0),
-            FindingItem::FaultVerdict | FindingItem::LeakVerdict => t(0.0, 0.0, 0.0),
+            FindingItem::FaultVerdict | FindingItem::LeakVerdict | FindingItem::BoxDrift => {
+                t(0.0, 0.0, 0.0)
+            }
+            // Box latencies: +10 %/+25 % over 1 ms.
+            FindingItem::BoxExecLoop
+            | FindingItem::BoxParallelExec
+            | FindingItem::BoxRestart
+            | FindingItem::BoxBurstStart => t(0.10, 0.25, 0.001),
+            FindingItem::BoxIdlePss => t(0.05, 0.10, 1048576.0),
         }
     }
 }
@@ -213,6 +262,52 @@ fn fault_items(f: &FaultFinding, out: &mut Vec<BaselineFinding>) {
     ));
 }
 
+/// Stability and burst figures of one runtime, keyed by the runtime (its
+/// box profile, or the backend), raw samples as the values the gate tests.
+fn box_axes_items(
+    lane: LaneKind,
+    b: &crate::results::boxes::BoxFinding,
+    out: &mut Vec<BaselineFinding>,
+) {
+    let rt = b
+        .env
+        .profile
+        .clone()
+        .unwrap_or_else(|| b.env.backend.to_string());
+    let params = [("runtime", rt.as_str())];
+    let push = |out: &mut Vec<BaselineFinding>, it: FindingItem, v: &[f64]| {
+        if !v.is_empty() {
+            let mut f = item(lane, it, &params);
+            f.values = v.to_vec();
+            out.push(f);
+        }
+    };
+    if let Some(s) = &b.stability {
+        push(out, FindingItem::BoxExecLoop, &s.exec_loop);
+        push(out, FindingItem::BoxParallelExec, &s.parallel_s);
+        push(out, FindingItem::BoxRestart, &s.restart_s);
+        if let Some(t) = &s.drift {
+            use runcost_stats::DriftVerdict;
+            let rank = match t.verdict {
+                DriftVerdict::Stable => ClassRank::Clear,
+                DriftVerdict::Inconclusive => ClassRank::Unsure,
+                DriftVerdict::Drifts => ClassRank::Bad,
+            };
+            out.push(classed(
+                item(lane, FindingItem::BoxDrift, &params),
+                rank,
+                crate::report::boxaxes::drift_word(t.verdict),
+            ));
+        }
+    }
+    if let Some(u) = &b.burst {
+        push(out, FindingItem::BoxBurstStart, &u.burst_s);
+    }
+    if let Some(r) = &b.resource {
+        push(out, FindingItem::BoxIdlePss, &[r.idle_pss_bytes as f64]);
+    }
+}
+
 /// The items of one lane's findings (not scaling: exponents are their own).
 pub fn finding_items(lane: LaneKind, findings: &[Finding]) -> Vec<BaselineFinding> {
     let mut out = Vec::new();
@@ -262,7 +357,7 @@ pub fn finding_items(lane: LaneKind, findings: &[Finding]) -> Vec<BaselineFindin
                     out.push(b);
                 }
             }
-            Finding::Box(_) => {}
+            Finding::Box(b) => box_axes_items(lane, b, &mut out),
         }
         if let Some(v) = f.leak_verdict() {
             out.push(classed(

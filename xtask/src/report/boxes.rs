@@ -10,7 +10,7 @@ use anyhow::Result;
 use runcost_charts::{lines, LinesSpec, Rgb, Scale, Series};
 use std::fmt::Write;
 
-fn ms(s: f64) -> String {
+pub(super) fn ms(s: f64) -> String {
     if s >= 1.0 {
         format!("{s:.2} s")
     } else {
@@ -144,6 +144,7 @@ pub fn words(f: &BoxFinding) -> String {
             }
             None => format!("{who}: no churn result."),
         },
+        BoxLane::Stability | BoxLane::Burst | BoxLane::Resource => super::boxaxes::words(&who, f),
     }
 }
 
@@ -514,6 +515,14 @@ pub fn lane_markdown(s: &mut String, fs: &[&BoxFinding]) {
     if fs.iter().any(|f| f.lane == BoxLane::Snapshot) {
         return super::box_snapshot::markdown(s, fs);
     }
+    if fs.iter().any(|f| {
+        matches!(
+            f.lane,
+            BoxLane::Stability | BoxLane::Burst | BoxLane::Resource
+        )
+    }) {
+        return super::boxaxes::markdown(s, fs);
+    }
     match fs {
         [f] if f.env.profile.is_none() => markdown(s, f),
         _ => comparison(s, fs),
@@ -528,10 +537,22 @@ pub fn lane_charts(
     if fs.iter().any(|f| f.lane == BoxLane::Snapshot) {
         return super::box_snapshot::charts(run, lane, fs);
     }
+    if fs.iter().any(|f| {
+        matches!(
+            f.lane,
+            BoxLane::Stability | BoxLane::Burst | BoxLane::Resource
+        )
+    }) {
+        return super::boxaxes::charts(run, lane, fs);
+    }
     match fs {
         [f] if f.env.profile.is_none() => charts(run, lane, f),
         _ => compare_charts(run, lane, fs),
     }
+}
+
+pub(super) fn box_name(f: &BoxFinding) -> String {
+    name(f)
 }
 
 fn name(f: &BoxFinding) -> String {

@@ -72,7 +72,10 @@ pub fn draw_all(run: &RunDir, record: &RunRecord) -> Result<Vec<ChartRef>> {
             | LaneKind::BoxExec
             | LaneKind::BoxDensity
             | LaneKind::BoxChurn
-            | LaneKind::BoxSnapshot => {
+            | LaneKind::BoxSnapshot
+            | LaneKind::BoxStability
+            | LaneKind::BoxBurst
+            | LaneKind::BoxResource => {
                 let boxes: Vec<&crate::results::boxes::BoxFinding> = lane
                     .findings
                     .iter()

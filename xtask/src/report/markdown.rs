@@ -212,6 +212,9 @@ fn is_box_lane(lane: LaneKind) -> bool {
             | LaneKind::BoxDensity
             | LaneKind::BoxChurn
             | LaneKind::BoxSnapshot
+            | LaneKind::BoxStability
+            | LaneKind::BoxBurst
+            | LaneKind::BoxResource
     )
 }
 

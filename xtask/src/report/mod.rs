@@ -4,6 +4,7 @@
 
 pub mod bmf;
 pub mod box_snapshot;
+pub mod boxaxes;
 pub mod boxes;
 pub mod charts;
 pub mod compare;

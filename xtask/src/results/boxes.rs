@@ -85,6 +85,9 @@ pub enum BoxLane {
     Density,
     Churn,
     Snapshot,
+    Stability,
+    Burst,
+    Resource,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
@@ -305,6 +308,12 @@ pub struct BoxFinding {
     pub churn: Option<BoxChurnResult>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snapshot: Option<SnapshotResult>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stability: Option<super::boxaxes::StabilityResult>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub burst: Option<super::boxaxes::BurstResult>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource: Option<super::boxaxes::ResourceResult>,
 }
 
 /// How a snapshot is taken.

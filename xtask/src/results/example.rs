@@ -15,7 +15,7 @@ use runcost_stats::powerlaw::{
 };
 use runcost_stats::regression::{NoiseResiduals, SlopeCiMethod, SlopeInterval};
 
-const LANES: [LaneKind; 13] = [
+const LANES: [LaneKind; 16] = [
     LaneKind::Footprint,
     LaneKind::Scaling,
     LaneKind::Sweep,
@@ -29,6 +29,9 @@ const LANES: [LaneKind; 13] = [
     LaneKind::BoxDensity,
     LaneKind::BoxChurn,
     LaneKind::BoxSnapshot,
+    LaneKind::BoxStability,
+    LaneKind::BoxBurst,
+    LaneKind::BoxResource,
 ];
 
 fn interval(lower: f64, upper: f64) -> Interval {
@@ -403,6 +406,9 @@ fn boxes(lane: BoxLane) -> Finding {
         density: None,
         churn: None,
         snapshot: None,
+        stability: None,
+        burst: None,
+        resource: None,
     };
     match lane {
         BoxLane::Lifecycle => {
@@ -516,6 +522,75 @@ fn boxes(lane: BoxLane) -> Finding {
                 files_left: 0,
             })
         }
+        BoxLane::Stability => {
+            use super::boxaxes::*;
+            let loop_s = vec![0.004, 0.005, 0.004];
+            f.stability = Some(StabilityResult {
+                exec_q: Quantiles::of(&loop_s),
+                exec_loop: loop_s,
+                drift: Some(runcost_stats::DriftTest {
+                    n: 500,
+                    median: 0.004,
+                    slope: 1e-8,
+                    slope_lower: -2e-8,
+                    slope_upper: 4e-8,
+                    level: 0.95,
+                    n_eff: 410.0,
+                    mk_p_value: 0.6,
+                    slope_floor: 8e-7,
+                    relative_rise: 0.001,
+                    verdict: runcost_stats::DriftVerdict::Stable,
+                }),
+                drift_note: None,
+                drift_rel_floor: 0.1,
+                parallel: 20,
+                parallel_rounds: 1,
+                parallel_mode: ParallelMode::Queued,
+                parallel_s: vec![0.01, 0.09],
+                parallel_q: Quantiles::of(&[0.01, 0.09]),
+                restarts: 2,
+                restart_s: vec![2.1],
+                restart_q: Quantiles::of(&[2.1]),
+                restart_skipped: Some("runc-cli: cannot start a stopped box".into()),
+                deaths: vec![BoxDeath {
+                    section: AxisSection::RestartLoop,
+                    index: 1,
+                    cause: "box st1 not ready within 60 s".into(),
+                }],
+            })
+        }
+        BoxLane::Burst => {
+            use super::boxaxes::*;
+            f.burst = Some(BurstResult {
+                boxes: 4,
+                single_s: vec![0.3],
+                single_q: Quantiles::of(&[0.3]),
+                burst_s: vec![0.5, 0.6, 0.7],
+                burst_q: Quantiles::of(&[0.5, 0.6, 0.7]),
+                burst_max_s: Some(0.7),
+                burst_mean_s: Some(0.6),
+                ratio_max: Some(2.33),
+                ratio_mean: Some(2.0),
+                deaths: vec![BoxDeath {
+                    section: AxisSection::Burst,
+                    index: 3,
+                    cause: "start: out of memory".into(),
+                }],
+            })
+        }
+        BoxLane::Resource => {
+            f.resource = Some(super::boxaxes::ResourceResult {
+                settle_s: 5.0,
+                window_s: 5.0,
+                host_processes: 3,
+                idle_pss_bytes: 40 << 20,
+                idle_rss_bytes: 48 << 20,
+                idle_cores: 0.004,
+                host_cpu_per_box_cpu: None,
+                busy_note: Some("the CPU loop did not start: exit 127".into()),
+                busy_pss_bytes: 41 << 20,
+            })
+        }
     }
     Finding::Box(Box::new(f))
 }
@@ -572,6 +647,9 @@ fn findings(lane: LaneKind) -> Vec<Finding> {
         LaneKind::BoxDensity => vec![boxes(BoxLane::Density)],
         LaneKind::BoxChurn => vec![boxes(BoxLane::Churn)],
         LaneKind::BoxSnapshot => vec![boxes(BoxLane::Snapshot)],
+        LaneKind::BoxStability => vec![boxes(BoxLane::Stability)],
+        LaneKind::BoxBurst => vec![boxes(BoxLane::Burst)],
+        LaneKind::BoxResource => vec![boxes(BoxLane::Resource)],
     }
 }
 

@@ -5,6 +5,7 @@
 //! I/O. The run directory is `crate::rundir`, atomic writes `crate::fs`, the
 //! host fingerprint `crate::probe::fingerprint`.
 
+pub mod boxaxes;
 pub mod boxes;
 pub mod engine;
 #[cfg(test)]

@@ -112,6 +112,9 @@ pub enum LaneKind {
     BoxDensity,
     BoxChurn,
     BoxSnapshot,
+    BoxStability,
+    BoxBurst,
+    BoxResource,
 }
 
 impl std::fmt::Display for LaneKind {

@@ -48,6 +48,7 @@ pub mod changepoint;
 pub mod compare;
 pub mod density;
 mod dist;
+pub mod drift;
 pub mod error;
 pub mod exponent_gate;
 pub mod gate;
@@ -68,6 +69,7 @@ pub use changepoint::{
     detect_change_points, ChangePoint, ChangePointOptions, CHANGEPOINT_DEFAULT_MIN_SIZE,
 };
 pub use compare::{compare, Comparison, Shift};
+pub use drift::{drift_test, DriftTest, DriftVerdict, DRIFT_MIN_POINTS};
 pub use error::StatsError;
 pub use exponent_gate::{
     gate_exponent, gate_growth, ExponentEstimate, ExponentGateOptions, ExponentGateResult,

@@ -26,12 +26,12 @@ pub struct Runtime {
 }
 
 impl Runtime {
-    fn fail(&mut self, e: &anyhow::Error) {
+    pub(super) fn fail(&mut self, e: &anyhow::Error) {
         if self.env.failed.is_none() {
             self.env.failed = Some(first_cause(e));
         }
     }
-    fn ok(&self) -> bool {
+    pub(super) fn ok(&self) -> bool {
         self.env.failed.is_none()
     }
 }
@@ -251,7 +251,7 @@ pub async fn churn<F: std::future::Future<Output = usize>>(
 
 /// A backend whose box names carry the profile name (density and churn
 /// name their boxes themselves).
-struct Named<'a>(&'a AnyBackend, &'a str);
+pub(super) struct Named<'a>(pub(super) &'a AnyBackend, pub(super) &'a str);
 
 impl BoxBackend for Named<'_> {
     type Handle = AnyBox;
@@ -280,6 +280,20 @@ impl BoxBackend for Named<'_> {
     }
     fn host_pids(&self, h: &AnyBox) -> Vec<i32> {
         self.0.host_pids(h)
+    }
+    async fn exec_at_once(
+        &self,
+        h: &mut AnyBox,
+        argv: &[String],
+        n: usize,
+    ) -> (
+        crate::results::boxaxes::ParallelMode,
+        Vec<Result<(crate::boxes::ExecOutput, std::time::Duration)>>,
+    ) {
+        self.0.exec_at_once(h, argv, n).await
+    }
+    fn cannot_restart(&self) -> Option<String> {
+        self.0.cannot_restart()
     }
 }
 

@@ -3,12 +3,16 @@
 //! analysis. The frame around them (checks, run directory, cleanup, signal
 //! race) is `cmd::boxes`.
 
+pub mod axes;
+pub mod burst;
 pub mod churn;
 pub mod compare;
 pub mod density;
 pub mod exec;
 pub mod lifecycle;
 pub mod snapshot;
+pub mod resource;
+pub mod stability;
 
 use crate::boxes::{BoxBackend, ExecOutput};
 use anyhow::{bail, Result};

@@ -1,0 +1,385 @@
+//! The axes lanes (stability, burst) in words, one table with a column per
+//! runtime, and charts: the exec loop in order (drift is visible as a
+//! slope), parallel and restart distributions, burst starts against the
+//! single-box cold start.
+
+use super::boxes::{box_name, ms};
+use super::charts::ChartRef;
+use crate::results::boxaxes::{BoxDeath, ParallelMode};
+use crate::results::boxes::{BoxFinding, Quantiles};
+use crate::rundir::RunDir;
+use crate::units::ByteUnit;
+use anyhow::Result;
+use runcost_charts::{lines, LinesSpec, Scale, Series};
+use runcost_stats::DriftVerdict;
+use std::fmt::Write;
+
+pub fn drift_word(v: DriftVerdict) -> &'static str {
+    match v {
+        DriftVerdict::Drifts => "DRIFTS",
+        DriftVerdict::Stable => "STABLE",
+        DriftVerdict::Inconclusive => "INCONCLUSIVE",
+    }
+}
+
+fn q(q: &Option<Quantiles>, at: f64) -> String {
+    q.as_ref()
+        .and_then(|q| q.get(at))
+        .map(|x| format!("{}{}", ms(x.value), if x.quotable { "" } else { "*" }))
+        .unwrap_or_else(|| "—".into())
+}
+
+fn qmax(q: &Option<Quantiles>) -> String {
+    q.as_ref().map(|q| ms(q.max)).unwrap_or_else(|| "—".into())
+}
+
+fn section_word(s: crate::results::boxaxes::AxisSection) -> &'static str {
+    use crate::results::boxaxes::AxisSection as S;
+    match s {
+        S::ExecLoop => "exec loop",
+        S::ParallelExec => "parallel exec",
+        S::RestartLoop => "restart loop",
+        S::BurstSingle => "single box",
+        S::Burst => "burst box",
+    }
+}
+
+fn deaths_words(d: &[BoxDeath]) -> String {
+    if d.is_empty() {
+        return String::new();
+    }
+    let parts: Vec<String> = d
+        .iter()
+        .map(|d| format!("{} #{}: {}", section_word(d.section), d.index + 1, d.cause))
+        .collect();
+    format!(" {} box(es) died: {}.", d.len(), parts.join("; "))
+}
+
+/// The verdict line of a stability or burst finding.
+pub fn words(who: &str, f: &BoxFinding) -> String {
+    if let Some(s) = &f.stability {
+        let drift = match (&s.drift, &s.drift_note) {
+            (Some(t), _) => format!(
+                "{} (rise {:+.1} % of the median over {} execs, floor {:.0} %)",
+                drift_word(t.verdict),
+                t.relative_rise * 100.0,
+                t.n,
+                s.drift_rel_floor * 100.0
+            ),
+            (None, Some(n)) => format!("no drift verdict ({n})"),
+            _ => "no drift verdict".into(),
+        };
+        let restart = match &s.restart_skipped {
+            Some(why) => format!("restart SKIPPED: {why}"),
+            None => format!(
+                "restart (stop → start → exec) p50 {} over {}",
+                q(&s.restart_q, 0.5),
+                s.restart_s.len()
+            ),
+        };
+        return format!(
+            "{who}: exec loop p50 {}, p99 {}, {drift}; {} at once{} p50 {}, max {}; {restart}.{}",
+            q(&s.exec_q, 0.5),
+            q(&s.exec_q, 0.99),
+            s.parallel,
+            if s.parallel_mode == ParallelMode::Queued {
+                " (queued on the agent)"
+            } else {
+                ""
+            },
+            q(&s.parallel_q, 0.5),
+            qmax(&s.parallel_q),
+            deaths_words(&s.deaths)
+        );
+    }
+    if let Some(b) = &f.burst {
+        let ratio = |r: Option<f64>| r.map(|r| format!("{r:.2}×")).unwrap_or_else(|| "—".into());
+        return format!(
+            "{who}: {} boxes at once: start max {}, mean {} ({} and {} the single-box cold start p50 {}).{}",
+            b.boxes,
+            b.burst_max_s.map(ms).unwrap_or_else(|| "—".into()),
+            b.burst_mean_s.map(ms).unwrap_or_else(|| "—".into()),
+            ratio(b.ratio_max),
+            ratio(b.ratio_mean),
+            q(&b.single_q, 0.5),
+            deaths_words(&b.deaths)
+        );
+    }
+    if let Some(r) = &f.resource {
+        return format!(
+            "{who}: idle host PSS {} (RSS {}), {:.3} cores over {:.0} s; one busy vCPU costs the host {} CPU s per box CPU s.",
+            ByteUnit::MiB.show(r.idle_pss_bytes as f64, 1),
+            ByteUnit::MiB.show(r.idle_rss_bytes as f64, 1),
+            r.idle_cores,
+            r.window_s,
+            match (r.host_cpu_per_box_cpu, &r.busy_note) {
+                (Some(c), _) => format!("{c:.2}"),
+                (None, Some(n)) => format!("— ({n})"),
+                _ => "—".into(),
+            }
+        );
+    }
+    format!("{who}: no result.")
+}
+
+/// One table, a column per runtime.
+pub fn markdown(s: &mut String, fs: &[&BoxFinding]) {
+    let col =
+        |g: &dyn Fn(&BoxFinding) -> String| -> Vec<String> { fs.iter().map(|f| g(f)).collect() };
+    let mut rows: Vec<(&str, Vec<String>)> = vec![(
+        "status",
+        col(&|f| match &f.env.failed {
+            Some(w) => format!("**fails**: {w}"),
+            None => "works".into(),
+        }),
+    )];
+    if fs.iter().any(|f| f.stability.is_some()) {
+        let st = |g: &dyn Fn(&crate::results::boxaxes::StabilityResult) -> String| {
+            col(&|f| f.stability.as_ref().map(g).unwrap_or_else(|| "—".into()))
+        };
+        rows.extend([
+            ("exec loop n", st(&|s| s.exec_loop.len().to_string())),
+            ("exec loop p50", st(&|s| q(&s.exec_q, 0.5))),
+            ("exec loop p99", st(&|s| q(&s.exec_q, 0.99))),
+            (
+                "drift",
+                st(&|s| match &s.drift {
+                    Some(t) => format!(
+                        "{} ({:+.1} %)",
+                        drift_word(t.verdict),
+                        t.relative_rise * 100.0
+                    ),
+                    None => s.drift_note.clone().unwrap_or_default(),
+                }),
+            ),
+            (
+                "parallel execs",
+                st(&|s| {
+                    format!(
+                        "{} × {} ({:?})",
+                        s.parallel_rounds, s.parallel, s.parallel_mode
+                    )
+                    .to_lowercase()
+                }),
+            ),
+            ("parallel p50", st(&|s| q(&s.parallel_q, 0.5))),
+            ("parallel max", st(&|s| qmax(&s.parallel_q))),
+            (
+                "restart p50",
+                st(&|s| match &s.restart_skipped {
+                    Some(_) => "SKIPPED".into(),
+                    None => q(&s.restart_q, 0.5),
+                }),
+            ),
+            (
+                "restart max",
+                st(&|s| match &s.restart_skipped {
+                    Some(_) => "SKIPPED".into(),
+                    None => qmax(&s.restart_q),
+                }),
+            ),
+            ("boxes died", st(&|s| s.deaths.len().to_string())),
+        ]);
+    }
+    if fs.iter().any(|f| f.burst.is_some()) {
+        let bu = |g: &dyn Fn(&crate::results::boxaxes::BurstResult) -> String| {
+            col(&|f| f.burst.as_ref().map(g).unwrap_or_else(|| "—".into()))
+        };
+        let opt =
+            |v: Option<f64>, k: &dyn Fn(f64) -> String| v.map(k).unwrap_or_else(|| "—".into());
+        rows.extend([
+            ("single cold start p50", bu(&|b| q(&b.single_q, 0.5))),
+            (
+                "burst boxes up",
+                bu(&|b| format!("{} of {}", b.burst_s.len(), b.boxes)),
+            ),
+            ("burst start max", bu(&|b| opt(b.burst_max_s, &ms))),
+            ("burst start mean", bu(&|b| opt(b.burst_mean_s, &ms))),
+            (
+                "max / single",
+                bu(&|b| opt(b.ratio_max, &|r| format!("{r:.2}×"))),
+            ),
+            (
+                "mean / single",
+                bu(&|b| opt(b.ratio_mean, &|r| format!("{r:.2}×"))),
+            ),
+        ]);
+    }
+    if fs.iter().any(|f| f.resource.is_some()) {
+        let re = |g: &dyn Fn(&crate::results::boxaxes::ResourceResult) -> String| {
+            col(&|f| f.resource.as_ref().map(g).unwrap_or_else(|| "—".into()))
+        };
+        rows.extend([
+            ("host processes", re(&|r| r.host_processes.to_string())),
+            (
+                "idle host PSS",
+                re(&|r| ByteUnit::MiB.show(r.idle_pss_bytes as f64, 1)),
+            ),
+            (
+                "idle host RSS",
+                re(&|r| ByteUnit::MiB.show(r.idle_rss_bytes as f64, 1)),
+            ),
+            ("idle host cores", re(&|r| format!("{:.3}", r.idle_cores))),
+            (
+                "host CPU s per busy box CPU s",
+                re(&|r| match (r.host_cpu_per_box_cpu, &r.busy_note) {
+                    (Some(c), _) => format!("{c:.2}"),
+                    (None, Some(n)) => format!("— ({n})"),
+                    _ => "—".into(),
+                }),
+            ),
+            (
+                "host PSS while busy",
+                re(&|r| ByteUnit::MiB.show(r.busy_pss_bytes as f64, 1)),
+            ),
+        ]);
+    }
+    let _ = writeln!(
+        s,
+        "| | {} |\n|---|{}",
+        fs.iter()
+            .map(|f| box_name(f))
+            .collect::<Vec<_>>()
+            .join(" | "),
+        "---|".repeat(fs.len())
+    );
+    for (k, v) in rows {
+        let _ = writeln!(s, "| {k} | {} |", v.join(" | "));
+    }
+    s.push('\n');
+    for f in fs {
+        for d in f
+            .stability
+            .iter()
+            .flat_map(|s| &s.deaths)
+            .chain(f.burst.iter().flat_map(|b| &b.deaths))
+        {
+            let _ = writeln!(
+                s,
+                "- {}: box died in the {} at #{}: {}",
+                box_name(f),
+                section_word(d.section),
+                d.index + 1,
+                d.cause
+            );
+        }
+        if let Some(why) = f
+            .stability
+            .as_ref()
+            .and_then(|s| s.restart_skipped.as_ref())
+        {
+            let _ = writeln!(s, "- {}: restart loop SKIPPED: {why}", box_name(f));
+        }
+    }
+    s.push_str(
+        "\nDrift: OLS slope of the exec loop with an autocorrelation-corrected interval and a Mann–Kendall check (runcost_stats::drift_test); DRIFTS or STABLE only where the interval clears the floor. Values marked * are below the sample count their percentile needs and are indicative only.\n",
+    );
+}
+
+/// What a chart draws of one finding: its points, if it has the figure.
+type Points<'a> = dyn Fn(&BoxFinding) -> Option<Vec<(f64, f64)>> + 'a;
+
+pub fn charts(
+    run: &RunDir,
+    lane: crate::results::LaneKind,
+    fs: &[&BoxFinding],
+) -> Result<Vec<ChartRef>> {
+    let mut out = Vec::new();
+    let mut draw = |name: &str, spec: LinesSpec| -> Result<()> {
+        if spec.series.iter().all(|s| s.points.is_empty()) {
+            return Ok(());
+        }
+        let stem = format!("charts/{lane}-{name}");
+        lines(&run.path(&stem), &spec).map_err(|e| anyhow::anyhow!("{e}"))?;
+        out.push(ChartRef {
+            title: spec.title.clone(),
+            svg: format!("{stem}.svg"),
+            png: format!("{stem}.png"),
+        });
+        Ok(())
+    };
+    let distribution = |xs: &[f64]| -> Vec<(f64, f64)> {
+        let mut v = xs.to_vec();
+        v.sort_by(f64::total_cmp);
+        let n = v.len() as f64;
+        v.iter()
+            .enumerate()
+            .map(|(i, y)| ((i as f64 + 0.5) / n * 100.0, *y * 1e3))
+            .collect()
+    };
+    let ok: Vec<&&BoxFinding> = fs.iter().filter(|f| f.env.failed.is_none()).collect();
+    let series = |g: &Points<'_>| -> Vec<Series> {
+        ok.iter()
+            .filter_map(|f| Some(Series::new(box_name(f), g(f)?)))
+            .collect()
+    };
+    if ok.iter().any(|f| f.stability.is_some()) {
+        draw(
+            "loop",
+            LinesSpec {
+                title: "Exec loop in order (a drift is a slope)".into(),
+                x_label: "exec #".into(),
+                y_label: "milliseconds".into(),
+                y_scale: Scale::Log10,
+                series: series(&|f| {
+                    let s = f.stability.as_ref()?;
+                    Some(
+                        s.exec_loop
+                            .iter()
+                            .enumerate()
+                            .map(|(i, y)| (i as f64, y * 1e3))
+                            .collect(),
+                    )
+                }),
+                ..Default::default()
+            },
+        )?;
+        draw(
+            "parallel",
+            LinesSpec {
+                title: "Execs issued at once: issue → completion".into(),
+                x_label: "share of execs (%)".into(),
+                y_label: "milliseconds".into(),
+                y_scale: Scale::Log10,
+                series: series(&|f| Some(distribution(&f.stability.as_ref()?.parallel_s))),
+                ..Default::default()
+            },
+        )?;
+        draw(
+            "restart",
+            LinesSpec {
+                title: "Restart of one box (stop → start → first exec)".into(),
+                x_label: "share of restarts (%)".into(),
+                y_label: "milliseconds".into(),
+                y_scale: Scale::Log10,
+                point_markers: true,
+                series: series(&|f| Some(distribution(&f.stability.as_ref()?.restart_s))),
+                ..Default::default()
+            },
+        )?;
+    }
+    if ok.iter().any(|f| f.burst.is_some()) {
+        let mut ss = series(&|f| Some(distribution(&f.burst.as_ref()?.burst_s)));
+        for s in &mut ss {
+            s.name = format!("{} burst", s.name);
+        }
+        let mut single = series(&|f| Some(distribution(&f.burst.as_ref()?.single_s)));
+        for s in &mut single {
+            s.name = format!("{} alone", s.name);
+        }
+        ss.extend(single);
+        draw(
+            "burst",
+            LinesSpec {
+                title: "Start (create → first exec): burst against one box alone".into(),
+                x_label: "share of boxes (%)".into(),
+                y_label: "milliseconds".into(),
+                y_scale: Scale::Log10,
+                point_markers: true,
+                series: ss,
+                ..Default::default()
+            },
+        )?;
+    }
+    Ok(out)
+}

@@ -1,0 +1,107 @@
+//! What the box axes lanes record (stability, burst): raw samples, their
+//! percentiles with tiers, the drift test, and every box that died on the
+//! way with its cause. A section that could not run on a backend carries
+//! the reason instead of numbers, never a zero.
+
+use super::boxes::Quantiles;
+use runcost_stats::DriftTest;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// A box that failed mid-lane: where, which operation, and why. The lane
+/// goes on with a fresh box (or the remaining boxes).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct BoxDeath {
+    pub section: AxisSection,
+    /// 0-based index of the operation (exec, restart, box) that failed.
+    pub index: u32,
+    pub cause: String,
+}
+
+/// The sections of the axes lanes, for deaths and skips.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AxisSection {
+    ExecLoop,
+    ParallelExec,
+    RestartLoop,
+    BurstSingle,
+    Burst,
+}
+
+/// How a backend ran "N execs at once" in one box.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ParallelMode {
+    /// The N execs ran concurrently (engine exec API, one CLI process each).
+    Concurrent,
+    /// Issued together but the box has one command channel (the VM agent's
+    /// stream): they queue, and each latency includes the wait.
+    Queued,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct StabilityResult {
+    /// Sequential round trips of `true`, seconds, in order.
+    pub exec_loop: Vec<f64>,
+    pub exec_q: Option<Quantiles>,
+    /// Slope test over `exec_loop` (x = exec index).
+    pub drift: Option<DriftTest>,
+    /// Why there is no drift test (too few execs, the box died).
+    pub drift_note: Option<String>,
+    /// The relative rise over the loop below which drift is not named.
+    pub drift_rel_floor: f64,
+    /// Execs issued at the same moment per round.
+    pub parallel: u32,
+    pub parallel_rounds: u32,
+    pub parallel_mode: ParallelMode,
+    /// Issue → completion of each parallel exec, seconds.
+    pub parallel_s: Vec<f64>,
+    pub parallel_q: Option<Quantiles>,
+    /// Stop → start → first exec of the same box, seconds.
+    pub restarts: u32,
+    pub restart_s: Vec<f64>,
+    pub restart_q: Option<Quantiles>,
+    /// Why the restart loop did not run on this backend.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restart_skipped: Option<String>,
+    pub deaths: Vec<BoxDeath>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct BurstResult {
+    /// Boxes created at the same moment.
+    pub boxes: u32,
+    /// Cold starts (create → first exec) of one box alone, seconds.
+    pub single_s: Vec<f64>,
+    pub single_q: Option<Quantiles>,
+    /// Create → first exec of each box of the burst that came up, seconds.
+    pub burst_s: Vec<f64>,
+    pub burst_q: Option<Quantiles>,
+    pub burst_max_s: Option<f64>,
+    pub burst_mean_s: Option<f64>,
+    /// Burst max / single-box median and burst mean / single-box median.
+    pub ratio_max: Option<f64>,
+    pub ratio_mean: Option<f64>,
+    pub deaths: Vec<BoxDeath>,
+}
+
+/// One box's host cost idle and with one vCPU busy.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct ResourceResult {
+    pub settle_s: f64,
+    /// Length of each CPU window, seconds.
+    pub window_s: f64,
+    /// Host processes counted for the box when idle.
+    pub host_processes: u32,
+    pub idle_pss_bytes: u64,
+    pub idle_rss_bytes: u64,
+    /// Host cores the idle box's processes used.
+    pub idle_cores: f64,
+    /// Host CPU seconds per second of one busy box vCPU (None: why in
+    /// `busy_note`).
+    pub host_cpu_per_box_cpu: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub busy_note: Option<String>,
+    pub busy_pss_bytes: u64,
+}

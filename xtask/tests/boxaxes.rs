@@ -1,0 +1,354 @@
+//! The box axes lanes (stability, burst) end to end with the real binary on
+//! real boxes: runc through the engine and through its CLI, and qemu under
+//! TCG, with short settings. Each test checks that nothing of its run is
+//! left (no labelled container, no process naming the run, no pid file,
+//! no CLI box directory). Needs `cargo xtask setup`.
+
+mod common;
+
+use common::{leftovers, only_run, record, root, run, serial, xtask};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+fn processes_with(needle: &str) -> usize {
+    let me = std::process::id().to_string();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            let n = e.file_name().to_string_lossy().into_owned();
+            n.chars().all(|c| c.is_ascii_digit()) && n != me
+        })
+        .filter(|e| {
+            std::fs::read(e.path().join("cmdline"))
+                .map(|c| String::from_utf8_lossy(&c).contains(needle))
+                .unwrap_or(false)
+        })
+        .count()
+}
+
+fn assert_nothing_left(id: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while processes_with(id) > 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(processes_with(id), 0, "processes of {id} left");
+    assert_eq!(leftovers(Some(id)), 0, "containers of {id} left");
+    let box_dir = root().join("target/runcost-box");
+    assert!(!box_dir.join("vms").join(id).exists(), "VMs of {id} left");
+    assert!(
+        !box_dir.join("cli").join(id).exists(),
+        "CLI boxes of {id} left"
+    );
+}
+
+fn items_of(results: &std::path::Path, id: &str) -> String {
+    // The compare items the run offers, as `update-baseline` writes them.
+    let name = format!("axes-test-{id}");
+    let out = run(xtask(results).args([
+        "update-baseline",
+        "--run",
+        id,
+        "--name",
+        &name,
+        "--allow-overloaded",
+    ]));
+    assert_eq!(out.status.code(), Some(0));
+    let path = root().join("baselines").join(format!("{name}.json"));
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    text
+}
+
+#[test]
+fn stability_on_runc_engine_and_cli_restart_skipped_where_impossible() {
+    let _g = serial();
+    let results = tempfile::tempdir().unwrap();
+    let out = run(xtask(results.path()).args([
+        "box",
+        "stability",
+        "--profile",
+        "runc,runc-cli",
+        "--execs",
+        "40",
+        "--parallel",
+        "4",
+        "--parallel-rounds",
+        "2",
+        "--restarts",
+        "3",
+    ]));
+    assert_eq!(out.status.code(), Some(0));
+    let id = only_run(results.path());
+    let r = record(results.path(), &id);
+    assert_eq!(r["status"], "complete");
+    assert_eq!(r["lanes"][0]["lane"], "box_stability");
+    let fs = r["lanes"][0]["findings"].as_array().unwrap();
+    assert_eq!(fs.len(), 2);
+    for (f, name) in fs.iter().zip(["runc", "runc-cli"]) {
+        assert_eq!(f["env"]["profile"], name);
+        let s = &f["stability"];
+        let lp = s["exec_loop"].as_array().unwrap();
+        assert_eq!(lp.len(), 40, "{name}");
+        assert!(lp.iter().all(|x| x.as_f64().unwrap() > 0.0));
+        assert_eq!(s["exec_q"]["n"], 40);
+        let drift = &s["drift"];
+        assert_eq!(drift["n"], 40);
+        assert!(
+            ["drifts", "stable", "inconclusive"].contains(&drift["verdict"].as_str().unwrap()),
+            "{drift}"
+        );
+        assert!(drift["slope_lower"].as_f64().unwrap() <= drift["slope_upper"].as_f64().unwrap());
+        assert_eq!(s["parallel_mode"], "concurrent");
+        assert_eq!(s["parallel_s"].as_array().unwrap().len(), 8, "{name}");
+        assert!(s["deaths"].as_array().unwrap().is_empty(), "{s}");
+    }
+    // The engine restarts a stopped container; the OCI CLI cannot.
+    assert_eq!(fs[0]["stability"]["restart_s"].as_array().unwrap().len(), 3);
+    assert!(fs[0]["stability"]["restart_skipped"].is_null());
+    assert!(fs[1]["stability"]["restart_s"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+    assert!(fs[1]["stability"]["restart_skipped"]
+        .as_str()
+        .unwrap()
+        .contains("created container once"));
+    let report = std::fs::read_to_string(results.path().join(&id).join("report.md")).unwrap();
+    assert!(report.contains("| | runc | runc-cli |"), "{report}");
+    assert!(report.contains("| restart p50 |"), "{report}");
+    assert!(report.contains("restart loop SKIPPED"), "{report}");
+    assert!(results
+        .path()
+        .join(&id)
+        .join("charts/box_stability-loop.png")
+        .is_file());
+    let items = items_of(results.path(), &id);
+    for key in [
+        "box_stability/box_exec_loop/runtime=runc",
+        "box_stability/box_exec_loop/runtime=runc-cli",
+        "box_stability/box_parallel_exec/runtime=runc",
+        "box_stability/box_restart/runtime=runc",
+        "box_stability/box_drift/runtime=runc",
+    ] {
+        assert!(items.contains(&format!("\"{key}\"")), "{key}: {items}");
+    }
+    assert!(!items.contains("box_restart/runtime=runc-cli"));
+    assert_nothing_left(&id);
+}
+
+#[test]
+fn a_box_killed_mid_exec_loop_is_recorded_and_the_lane_goes_on() {
+    let _g = serial();
+    let results = tempfile::tempdir().unwrap();
+    let mut child = xtask(results.path())
+        .args([
+            "box",
+            "stability",
+            "--profile",
+            "runc",
+            "--execs",
+            "100000",
+            "--parallel",
+            "2",
+            "--parallel-rounds",
+            "1",
+            "--restarts",
+            "1",
+        ])
+        .spawn()
+        .unwrap();
+    // The first box of the lane, once it has answered a few execs.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let name = loop {
+        assert!(Instant::now() < deadline, "the stability box never came up");
+        let out = Command::new("docker")
+            .args(["ps", "--format", "{{.Names}}", "--filter", "name=-runc-st0"])
+            .output()
+            .unwrap();
+        let names = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        if !names.is_empty() {
+            break names;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    std::thread::sleep(Duration::from_secs(3));
+    let killed = Command::new("docker")
+        .args(["kill", &name])
+        .output()
+        .unwrap();
+    assert!(killed.status.success());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+    let id = only_run(results.path());
+    let r = record(results.path(), &id);
+    let s = &r["lanes"][0]["findings"][0]["stability"];
+    let deaths = s["deaths"].as_array().unwrap();
+    assert_eq!(deaths.len(), 1, "{s}");
+    assert_eq!(deaths[0]["section"], "exec_loop");
+    assert!(!deaths[0]["cause"].as_str().unwrap().is_empty());
+    // The loop ends at the death, with what came before; the next sections
+    // ran on a fresh box.
+    let n = s["exec_loop"].as_array().unwrap().len();
+    assert!(n > 0 && n < 100000, "{n}");
+    assert_eq!(s["parallel_s"].as_array().unwrap().len(), 2);
+    assert_eq!(s["restart_s"].as_array().unwrap().len(), 1);
+    assert_nothing_left(&id);
+}
+
+#[test]
+fn burst_of_runc_boxes_against_one_alone() {
+    let _g = serial();
+    let results = tempfile::tempdir().unwrap();
+    let out = run(xtask(results.path()).args([
+        "box",
+        "burst",
+        "--profile",
+        "runc",
+        "--boxes",
+        "4",
+        "--singles",
+        "2",
+    ]));
+    assert_eq!(out.status.code(), Some(0));
+    let id = only_run(results.path());
+    let r = record(results.path(), &id);
+    let b = &r["lanes"][0]["findings"][0]["burst"];
+    assert_eq!(b["boxes"], 4);
+    assert_eq!(b["single_s"].as_array().unwrap().len(), 2);
+    let burst: Vec<f64> = b["burst_s"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect();
+    assert_eq!(burst.len(), 4, "{b}");
+    let max = burst.iter().cloned().fold(0.0, f64::max);
+    assert_eq!(b["burst_max_s"].as_f64().unwrap(), max);
+    let single = {
+        let mut s: Vec<f64> = b["single_s"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap())
+            .collect();
+        s.sort_by(f64::total_cmp);
+        s[0] // nearest-rank median of two
+    };
+    let ratio = b["ratio_max"].as_f64().unwrap();
+    assert!(
+        (ratio - max / single).abs() < 1e-9,
+        "{ratio} vs {max}/{single}"
+    );
+    assert!(items_of(results.path(), &id).contains("box_burst/box_burst_start/runtime=runc"));
+    assert_nothing_left(&id);
+}
+
+#[test]
+fn stability_and_burst_on_qemu_tcg() {
+    let _g = serial();
+    let results = tempfile::tempdir().unwrap();
+    let out = run(xtask(results.path()).args([
+        "box",
+        "stability",
+        "--backend",
+        "qemu",
+        "--accel",
+        "tcg",
+        "--execs",
+        "12",
+        "--parallel",
+        "3",
+        "--parallel-rounds",
+        "1",
+        "--restarts",
+        "1",
+    ]));
+    assert_eq!(out.status.code(), Some(0));
+    let id = only_run(results.path());
+    let r = record(results.path(), &id);
+    let s = &r["lanes"][0]["findings"][0]["stability"];
+    assert_eq!(s["exec_loop"].as_array().unwrap().len(), 12);
+    // One agent stream per VM: the execs queue, and the record says so.
+    assert_eq!(s["parallel_mode"], "queued");
+    assert_eq!(s["parallel_s"].as_array().unwrap().len(), 3);
+    // A VM restarts: stop powers it off, start boots the same box again.
+    assert_eq!(s["restart_s"].as_array().unwrap().len(), 1, "{s}");
+    assert_nothing_left(&id);
+
+    let results = tempfile::tempdir().unwrap();
+    let out = run(xtask(results.path()).args([
+        "box",
+        "burst",
+        "--backend",
+        "qemu",
+        "--accel",
+        "tcg",
+        "--boxes",
+        "2",
+        "--singles",
+        "1",
+    ]));
+    assert_eq!(out.status.code(), Some(0));
+    let id = only_run(results.path());
+    let r = record(results.path(), &id);
+    let b = &r["lanes"][0]["findings"][0]["burst"];
+    assert_eq!(b["burst_s"].as_array().unwrap().len(), 2, "{b}");
+    assert!(b["ratio_mean"].as_f64().unwrap() > 0.0);
+    assert_nothing_left(&id);
+}
+
+#[test]
+fn bad_counts_are_refused_with_the_flag_and_a_fix() {
+    let results = tempfile::tempdir().unwrap();
+    for (args, flag) in [
+        (&["stability", "--execs", "5"][..], "--execs 5"),
+        (&["stability", "--parallel", "0"], "--parallel 0"),
+        (&["stability", "--restarts", "0"], "--restarts 0"),
+        (&["burst", "--boxes", "1"], "--boxes 1"),
+        (
+            &["burst", "--boxes", "200", "--memory-mib", "4096"],
+            "--boxes 200",
+        ),
+    ] {
+        let out = run(xtask(results.path())
+            .arg("box")
+            .args(args)
+            .args(["--profile", "runc"]));
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(flag) && err.contains("e.g.") || err.contains("lower"),
+            "{args:?}: {err}"
+        );
+    }
+    let runs = std::fs::read_dir(results.path()).unwrap().count();
+    assert_eq!(runs, 0, "bad input left a run directory");
+}
+
+#[test]
+fn resource_of_one_runc_box_idle_and_busy() {
+    let _g = serial();
+    let results = tempfile::tempdir().unwrap();
+    let out = run(xtask(results.path()).args([
+        "box",
+        "resource",
+        "--profile",
+        "runc",
+        "--settle",
+        "1s",
+        "--window",
+        "2s",
+    ]));
+    assert_eq!(out.status.code(), Some(0));
+    let id = only_run(results.path());
+    let r = record(results.path(), &id);
+    let x = &r["lanes"][0]["findings"][0]["resource"];
+    assert!(x["idle_pss_bytes"].as_u64().unwrap() > 0, "{x}");
+    assert!(x["idle_rss_bytes"].as_u64().unwrap() >= x["idle_pss_bytes"].as_u64().unwrap());
+    // A container's loop runs on the host kernel: its host CPU is its box CPU.
+    let ratio = x["host_cpu_per_box_cpu"].as_f64().unwrap();
+    assert!((0.8..1.5).contains(&ratio), "{x}");
+    assert!(items_of(results.path(), &id).contains("box_resource/box_idle_pss/runtime=runc"));
+    assert_nothing_left(&id);
+}
