@@ -138,6 +138,9 @@ pub struct LaneRecord {
 }
 
 /// What a lane concluded from its cells.
+// A run holds a handful of findings, read once: their size is no cost,
+// and boxing the scaling fit would only add noise to every reader.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Finding {
