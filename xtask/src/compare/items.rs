@@ -263,6 +263,7 @@ pub fn finding_items(lane: LaneKind, findings: &[Finding]) -> Vec<BaselineFindin
                 }
             }
             Finding::Box(_) => {}
+            Finding::Attribution(_) => {}
         }
         if let Some(v) = f.leak_verdict() {
             out.push(classed(

@@ -5,6 +5,7 @@
 //! I/O. The run directory is `crate::rundir`, atomic writes `crate::fs`, the
 //! host fingerprint `crate::probe::fingerprint`.
 
+pub mod attrib;
 pub mod boxes;
 #[cfg(test)]
 pub(crate) mod example;

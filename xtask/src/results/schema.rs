@@ -154,6 +154,9 @@ pub enum Finding {
     Fault(Box<super::fault::FaultFinding>),
     /// A box lane: lifecycle, exec, density or churn of VM or container boxes.
     Box(Box<super::boxes::BoxFinding>),
+    /// Where the cost goes: categories and thread groups across cells,
+    /// and in scaling the exponent of each category.
+    Attribution(Box<super::attrib::AttributionFinding>),
 }
 
 impl Finding {
@@ -166,6 +169,7 @@ impl Finding {
             Finding::Churn(f) => Some(f.verdict),
             Finding::Fault(_) => None,
             Finding::Box(f) => f.churn.as_ref().map(|c| c.verdict),
+            Finding::Attribution(_) => None,
         }
     }
 }
@@ -207,6 +211,10 @@ pub struct CellRecord {
     /// What the load generator saw during the window (load lane).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub load: Option<runcost_loadgen::LoadResult>,
+    /// Where the cost went over the window: memory by mapping category,
+    /// CPU by thread group (host sampler; `None` where not read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attribution: Option<super::attrib::CellAttribution>,
 }
 
 /// One metric over one cell's measurement window.
