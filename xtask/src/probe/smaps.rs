@@ -135,7 +135,7 @@ impl Smaps {
 
 /// A mapping header: `start-end perms offset major:minor inode [path]`.
 fn parse_header(line: &str) -> Option<Mapping> {
-    let mut it = line.splitn(6, |c: char| c == ' ');
+    let mut it = line.splitn(6, ' ');
     let range = it.next()?;
     let perms = it.next()?;
     let _offset = it.next()?;
@@ -340,13 +340,13 @@ pub struct Breakdown {
 pub fn breakdown(smaps: &Smaps, ctx: &Context<'_>) -> Breakdown {
     let mut b = Breakdown {
         skipped: smaps.skipped,
+        total: smaps.total(),
         ..Default::default()
     };
     for (i, m) in smaps.mappings.iter().enumerate() {
         b.by.entry(classify(&smaps.mappings, i, ctx))
             .or_default()
             .add(&m.mem);
-        b.total.add(&m.mem);
     }
     b
 }
