@@ -32,20 +32,40 @@ pub fn spawn(state: &Arc<State>) -> JoinSet<()> {
     tasks
 }
 
-/// Every `period`, checksums every entity byte. The pass runs on the blocking
-/// pool so its CPU time never delays request handling on the workers (only
-/// the stall knob is meant to do that). A pass longer than the period delays
-/// the next one rather than piling up.
+/// Every `period`, checksums every entity byte. The pass runs on a thread
+/// of its own named `refresh`, so its CPU time never delays request
+/// handling on the workers (only the stall knob is meant to do that) and
+/// a per-thread CPU breakdown finds it by name. A pass longer than the
+/// period delays the next one rather than piling up.
 async fn refresh(state: Arc<State>, period: Duration) {
+    type Pass = (
+        Vec<std::sync::Arc<crate::entities::Entity>>,
+        tokio::sync::oneshot::Sender<Option<u64>>,
+    );
+    let (tx, rx) = std::sync::mpsc::channel::<Pass>();
+    let st = state.clone();
+    // Ends when this task is aborted (the sender drops).
+    let spawned = std::thread::Builder::new()
+        .name("refresh".into())
+        .spawn(move || {
+            for (entities, done) in rx {
+                let _ = done.send(refresh_pass(&entities, &st.stopping));
+            }
+        });
+    if spawned.is_err() {
+        return;
+    }
     let mut ticks = interval_at(Instant::now() + period, period);
     ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
         ticks.tick().await;
         let entities = state.entities.snapshot();
-        let st = state.clone();
         let started = std::time::Instant::now();
-        let pass = tokio::task::spawn_blocking(move || refresh_pass(&entities, &st.stopping)).await;
-        if let Ok(Some(sum)) = pass {
+        let (done, pass) = tokio::sync::oneshot::channel();
+        if tx.send((entities, done)).is_err() {
+            return;
+        }
+        if let Ok(Some(sum)) = pass.await {
             black_box(sum);
             let us = started.elapsed().as_micros().min(u128::from(u64::MAX)) as u64;
             state.refresh_last_us.store(us, Ordering::Relaxed);

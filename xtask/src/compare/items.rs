@@ -358,6 +358,7 @@ pub fn finding_items(lane: LaneKind, findings: &[Finding]) -> Vec<BaselineFindin
                 }
             }
             Finding::Box(b) => box_axes_items(lane, b, &mut out),
+            Finding::Attribution(_) => {}
         }
         if let Some(v) = f.leak_verdict() {
             out.push(classed(

@@ -104,6 +104,7 @@ pub fn empty_record(ctx: &LaneCtx<'_>, plan: &CellPlan) -> CellRecord {
         metrics: Vec::new(),
         load: None,
         hold: Vec::new(),
+        attribution: None,
     }
 }
 
@@ -347,12 +348,37 @@ impl<'a> Cell<'_, 'a> {
     }
 
     /// The fixed-rate sampler of the profile's processes, started now.
+    #[allow(dead_code)] // bodies that sample without attribution
     pub async fn sampler(&self) -> Result<Ticker<Reading>> {
         Ok(spawn_probe(
             self.probe().await?,
             self.ctx.opts.rate_hz,
             self.origin,
         ))
+    }
+
+    /// The main sampler and, where the probe reads host PIDs, the
+    /// attribution sampler beside it ([`crate::probe::attrib`]), both
+    /// started now.
+    pub async fn samplers(
+        &self,
+    ) -> Result<(Ticker<Reading>, Option<crate::probe::attrib::AttribSampler>)> {
+        let mut probe = self.probe().await?;
+        let attrib = probe
+            .pid_sink()
+            .map(|pids| crate::probe::attrib::AttribSampler::spawn(pids, self.origin));
+        Ok((
+            spawn_probe(probe, self.ctx.opts.rate_hz, self.origin),
+            attrib,
+        ))
+    }
+
+    /// Where the cost went over the recorded window (after [`Cell::conclude`]).
+    pub fn conclude_attribution(&mut self, attrib: crate::probe::attrib::AttribSampler) {
+        let (reads, stats, end_read) = attrib.finish();
+        if let Some(window) = self.record.window {
+            self.record.attribution = super::attrib::summarise(&reads, window, end_read, stats);
+        }
     }
 
     /// The host port on 127.0.0.1 that a container port is published on.

@@ -55,11 +55,15 @@ pub async fn run(ctx: &LaneCtx<'_>, opts: &FootprintOpts) -> LaneRecord {
             "{not_steady} repeat(s) never reached a steady state and are left out of the summary"
         ));
     }
+    // Where the cost goes, across the cells.
+    let findings = super::attrib::lane_finding(&cells, None)
+        .into_iter()
+        .collect();
     LaneRecord {
         lane: LaneKind::Footprint,
         cells,
         aggregates,
         skipped,
-        findings: Vec::new(),
+        findings,
     }
 }

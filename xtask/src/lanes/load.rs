@@ -205,12 +205,16 @@ pub async fn run(ctx: &LaneCtx<'_>, opts: &LoadOpts) -> LaneRecord {
             }
         }
     }
+    // Where the cost goes, across the cells.
+    let findings = super::attrib::lane_finding(&cells, None)
+        .into_iter()
+        .collect();
     LaneRecord {
         lane: LaneKind::Load,
         cells,
         aggregates,
         skipped,
-        findings: vec![],
+        findings,
     }
 }
 

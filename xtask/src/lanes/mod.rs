@@ -3,6 +3,7 @@
 //! `cell`, numerical analysis in `analysis` (over the pure stats crate).
 
 pub mod analysis;
+pub mod attrib;
 pub mod boxes;
 pub mod cell;
 pub mod churn;

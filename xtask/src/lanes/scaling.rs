@@ -90,11 +90,13 @@ pub async fn run(ctx: &LaneCtx<'_>, opts: &ScalingOpts) -> LaneRecord {
         let params = BTreeMap::from([(PARAM.to_string(), n.to_string())]);
         aggregates.extend(analysis::aggregate(&cells, &MetricKind::FOOTPRINT, &params));
     }
-    let findings = opts
+    let mut findings: Vec<Finding> = opts
         .metrics
         .iter()
         .map(|&metric| fit(&cells, metric))
         .collect();
+    // Which part grows: each category's exponent, by the same rules.
+    findings.extend(super::attrib::lane_finding(&cells, Some(PARAM)));
     let mut skipped = Vec::new();
     for c in &cells {
         match c.status {

@@ -85,12 +85,16 @@ pub async fn run(ctx: &LaneCtx<'_>, opts: &SweepOpts) -> LaneRecord {
             ));
         }
     }
+    // Where the cost goes, across the cells.
+    let findings = super::attrib::lane_finding(&cells, None)
+        .into_iter()
+        .collect();
     LaneRecord {
         lane: LaneKind::Sweep,
         cells,
         aggregates,
         skipped,
-        findings: vec![],
+        findings,
     }
 }
 

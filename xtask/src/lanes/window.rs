@@ -24,7 +24,7 @@ impl Body for Sampled {
 
     async fn measure(&mut self, cell: &mut Cell<'_, '_>) -> Result<()> {
         // Setup: sampling starts at readiness.
-        let sampler = cell.sampler().await?;
+        let (sampler, attrib) = cell.samplers().await?;
 
         // Warm-up: until USS is flat by the profile's `steady` rule.
         let mut source = warmup::FromTicker {
@@ -58,7 +58,12 @@ impl Body for Sampled {
         let held: Result<Vec<_>> = cell.held.iter().map(|h| h.window_ends()).collect();
         cell.record.hold = held?;
         let (samples, stats) = sampler.stop();
-        cell.conclude(samples, stats, window, steady)
+        cell.conclude(samples, stats, window, steady)?;
+        // Attribution: the end read, then the window's breakdown.
+        if let Some(a) = attrib {
+            cell.conclude_attribution(a);
+        }
+        Ok(())
     }
 }
 

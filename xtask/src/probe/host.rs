@@ -38,6 +38,8 @@ pub struct HostProbe {
     group_on: bool,
     /// Why group-unique memory is unavailable, once a read failed.
     group_error: Option<String>,
+    /// The PIDs of the last read, for the attribution reader.
+    sink: Option<super::attrib::PidSink>,
 }
 
 impl HostProbe {
@@ -66,6 +68,7 @@ impl HostProbe {
             group: None,
             group_on: true,
             group_error: None,
+            sink: None,
         })
     }
 
@@ -193,6 +196,11 @@ impl Probe for HostProbe {
             self.pids.clear();
             bail!("no target process left to read (restarting?)");
         }
+        if let Some(sink) = &self.sink {
+            sink.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone_from(&read);
+        }
         self.read_group(&read, &mut acc);
         if let Some(cg) = self.cgroup.as_mut() {
             acc.set_cgroup(&cg.read());
@@ -210,6 +218,10 @@ impl Probe for HostProbe {
             out.push(("group_unique", e.clone()));
         }
         out
+    }
+
+    fn pid_sink(&mut self) -> Option<super::attrib::PidSink> {
+        Some(self.sink.get_or_insert_with(Default::default).clone())
     }
 }
 

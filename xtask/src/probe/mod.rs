@@ -4,6 +4,7 @@
 //! loop open for engines whose /proc we cannot see, plus one exec of the
 //! uploaded `runcost-groupmem` for group-unique memory ([`pagemap`]).
 
+pub mod attrib;
 pub mod cgroup;
 pub mod exec;
 pub mod fingerprint;
@@ -12,8 +13,10 @@ pub mod hostload;
 pub mod pagemap;
 pub mod parse;
 pub mod sampler;
+pub mod smaps;
 pub mod system;
 pub mod visibility;
+pub mod threads;
 
 use crate::results::MetricKind;
 pub use crate::results::SamplerMode;
@@ -86,6 +89,13 @@ pub trait Probe: Send {
     /// when the sampler stops ([`sampler`]).
     fn unavailable(&self) -> Vec<(&'static str, String)> {
         Vec::new()
+    }
+
+    /// Where the probe publishes the host PIDs it read last, for the
+    /// attribution reader ([`attrib`]); `None` when its PIDs are not the
+    /// host's (exec stream).
+    fn pid_sink(&mut self) -> Option<attrib::PidSink> {
+        None
     }
 }
 

@@ -42,7 +42,12 @@ pub fn draw_all(run: &RunDir, record: &RunRecord) -> Result<Vec<ChartRef>> {
         }
         match lane.lane {
             LaneKind::Scaling => {
-                for f in &lane.findings {
+                // One chart per fitted metric (the attribution finding has its tables).
+                for f in lane
+                    .findings
+                    .iter()
+                    .filter(|f| matches!(f, Finding::Scaling { .. }))
+                {
                     out.push(scaling_chart(run, record, lane, f)?);
                 }
             }

@@ -283,6 +283,8 @@ fn findings(rec: &RunRecord) -> Vec<String> {
                     Some(_) => format!("{}: FAILS", lane.lane),
                     None => continue,
                 },
+                // A breakdown, not a verdict: the report has its tables.
+                Finding::Attribution(_) => continue,
             };
             out.push(words);
         }

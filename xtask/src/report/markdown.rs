@@ -258,6 +258,11 @@ fn lane_section(s: &mut String, lane: &LaneRecord, charts: &[ChartRef]) {
     if !boxes.is_empty() {
         super::boxes::lane_markdown(s, &boxes);
     }
+    let attribution = lane.findings.iter().find_map(|f| match f {
+        crate::results::Finding::Attribution(a) => Some(&**a),
+        _ => None,
+    });
+    super::attrib::lane_markdown(s, &lane.cells, attribution);
     if is_box_lane(lane.lane) {
         // Box lanes have no repeats or sampled cells: their tables are above.
         for note in &lane.skipped {
@@ -679,6 +684,7 @@ pub(crate) mod tests {
             },
             load: None,
             hold: Vec::new(),
+            attribution: None,
         };
         RunRecord {
             schema_version: SCHEMA_VERSION.into(),

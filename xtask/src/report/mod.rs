@@ -2,6 +2,7 @@
 //! charts, from a run's record and raw samples. Only this module draws or
 //! formats. `render` can run again later (`cargo xtask report`).
 
+pub mod attrib;
 pub mod bmf;
 pub mod box_snapshot;
 pub mod boxaxes;

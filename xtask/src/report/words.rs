@@ -8,6 +8,7 @@ pub fn finding(f: &Finding) -> String {
     match f {
         Finding::Fault(f) => super::fault::words(f),
         Finding::Box(f) => super::boxes::words(f),
+        Finding::Attribution(f) => super::attrib::words(f),
         Finding::Scaling {
             metric,
             parameter,
@@ -211,6 +212,7 @@ pub fn finding_short(f: &Finding) -> String {
     match f {
         Finding::Fault(f) => super::fault::short(f),
         Finding::Box(f) => super::boxes::short(f),
+        Finding::Attribution(f) => super::attrib::short(f),
         Finding::Scaling {
             points, outcome, ..
         } => match outcome {

@@ -227,6 +227,7 @@ fn cell(lane: LaneKind, status: CellStatus) -> CellRecord {
         } else {
             Vec::new()
         },
+        attribution: (status == CellStatus::Ok).then(attribution),
     }
 }
 
@@ -637,6 +638,7 @@ fn findings(lane: LaneKind) -> Vec<Finding> {
             scaling(ScalingOutcome::NoVerdict {
                 reason: "fewer than 3 sizes".into(),
             }),
+            attribution_finding(),
         ],
         LaneKind::Heap => vec![heap()],
         LaneKind::Memcheck => vec![memcheck()],
@@ -741,4 +743,72 @@ pub fn every_kind() -> RunRecord {
             },
         }),
     }
+}
+
+fn attribution() -> super::attrib::CellAttribution {
+    use super::attrib::*;
+    CellAttribution {
+        reads: 11,
+        memory: vec![
+            CategoryMem {
+                category: "memfd:entities".into(),
+                uss: 6.4e7,
+                pss: 6.4e7,
+                rss: 6.4e7,
+                uss_ci: Some((6.39e7, 6.41e7)),
+            },
+            CategoryMem {
+                category: "lib:libc.so.6".into(),
+                uss: 2.0e4,
+                pss: 3.1e5,
+                rss: 1.6e6,
+                uss_ci: None,
+            },
+        ],
+        page_tables: 2.5e5,
+        threads: vec![ThreadGroupCpu {
+            process: "gateway".into(),
+            group: "refresh".into(),
+            cores: 0.21,
+            threads: 1,
+        }],
+        series: vec![(4.5, [("memfd:entities".to_string(), 64_000_000u64)].into())],
+        vanished_processes: 0,
+        skipped_mappings: 1,
+        vanished_threads: 2,
+        sampler: TickerStats {
+            target_hz: 1.0,
+            achieved_hz: 1.0,
+            samples: 11,
+            thread_cpu_s: 0.02,
+            wall_s: 11.0,
+            ..Default::default()
+        },
+    }
+}
+
+fn attribution_finding() -> Finding {
+    use super::attrib::*;
+    Finding::Attribution(Box::new(AttributionFinding {
+        categories: vec![CategoryAggregate {
+            category: "memfd:entities".into(),
+            params: [("entities".to_string(), "100".to_string())].into(),
+            per_repeat: vec![6.4e7, 6.41e7],
+            median: 6.405e7,
+            ci95: Some((6.3e7, 6.5e7)),
+        }],
+        threads: vec![ThreadAggregate {
+            process: "gateway".into(),
+            group: "refresh".into(),
+            params: [("entities".to_string(), "100".to_string())].into(),
+            per_repeat: vec![0.2, 0.22],
+            median: 0.21,
+            ci95: Some((0.1, 0.3)),
+        }],
+        exponents: vec![CategoryExponent {
+            category: "memfd:entities".into(),
+            points: 15,
+            outcome: ScalingOutcome::Fit(power_law()),
+        }],
+    }))
 }

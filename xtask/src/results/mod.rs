@@ -6,6 +6,7 @@
 //! host fingerprint `crate::probe::fingerprint`.
 
 pub mod boxaxes;
+pub mod attrib;
 pub mod boxes;
 pub mod engine;
 #[cfg(test)]

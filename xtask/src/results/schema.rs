@@ -164,6 +164,9 @@ pub enum Finding {
     Fault(Box<super::fault::FaultFinding>),
     /// A box lane: lifecycle, exec, density or churn of VM or container boxes.
     Box(Box<super::boxes::BoxFinding>),
+    /// Where the cost goes: categories and thread groups across cells,
+    /// and in scaling the exponent of each category.
+    Attribution(Box<super::attrib::AttributionFinding>),
 }
 
 impl Finding {
@@ -176,6 +179,7 @@ impl Finding {
             Finding::Churn(f) => Some(f.verdict),
             Finding::Fault(_) => None,
             Finding::Box(f) => f.churn.as_ref().map(|c| c.verdict),
+            Finding::Attribution(_) => None,
         }
     }
 }
@@ -221,6 +225,10 @@ pub struct CellRecord {
     /// `entities.hold`), counted at its start and end.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hold: Vec<runcost_loadgen::HoldRecord>,
+    /// Where the cost went over the window: memory by mapping category,
+    /// CPU by thread group (host sampler; `None` where not read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attribution: Option<super::attrib::CellAttribution>,
 }
 
 /// One metric over one cell's measurement window.
