@@ -415,16 +415,7 @@ impl Probe for ExecProbe {
             Ok(block) => {
                 let (mut acc, pids) = parse_block(&block, self.ticks)?;
                 if let Ok(group) = &self.group {
-                    match group.exchange(&pids) {
-                        Some(Ok(g)) => {
-                            acc.vanished += g.vanished;
-                            acc.group_unique = Some(g.unique.total());
-                            acc.group_unique_anon = Some(g.unique.anon);
-                            self.group_error = None;
-                        }
-                        Some(Err(e)) => self.group_error = Some(e),
-                        None => {}
-                    }
+                    group.exchange_into(&pids, &mut acc, &mut self.group_error);
                 }
                 Ok(acc)
             }

@@ -161,18 +161,9 @@ impl HostProbe {
         if !self.group_on {
             return;
         }
-        let group = self.group.get_or_insert_with(GroupReader::in_process);
-        match group.exchange(pids) {
-            Some(Ok(g)) => {
-                // Exits the main read did not see (between the two reads).
-                acc.vanished += g.vanished;
-                acc.group_unique = Some(g.unique.total());
-                acc.group_unique_anon = Some(g.unique.anon);
-                self.group_error = None;
-            }
-            Some(Err(e)) => self.group_error = Some(e),
-            None => {}
-        }
+        self.group
+            .get_or_insert_with(GroupReader::in_process)
+            .exchange_into(pids, acc, &mut self.group_error);
     }
 }
 

@@ -86,6 +86,28 @@ impl GroupReader {
         *self.pids.lock().unwrap_or_else(|e| e.into_inner()) = pids.to_vec();
         self.latest.lock().unwrap_or_else(|e| e.into_inner()).take()
     }
+
+    /// [`exchange`](Self::exchange) into a sample: the newest value, if one
+    /// came, goes into `acc` (with the exits the main read did not see,
+    /// between the two reads); `error` keeps the newest failure until a
+    /// good read clears it. The one place both samplers attach it.
+    pub fn exchange_into(
+        &self,
+        pids: &[i32],
+        acc: &mut super::Reading,
+        error: &mut Option<String>,
+    ) {
+        match self.exchange(pids) {
+            Some(Ok(g)) => {
+                acc.vanished += g.vanished;
+                acc.group_unique = Some(g.unique.total());
+                acc.group_unique_anon = Some(g.unique.anon);
+                *error = None;
+            }
+            Some(Err(e)) => *error = Some(e),
+            None => {}
+        }
+    }
 }
 
 impl Drop for GroupReader {
