@@ -15,8 +15,8 @@ pub mod parse;
 pub mod sampler;
 pub mod smaps;
 pub mod system;
-pub mod visibility;
 pub mod threads;
+pub mod visibility;
 
 use crate::results::MetricKind;
 pub use crate::results::SamplerMode;

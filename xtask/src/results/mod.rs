@@ -5,8 +5,8 @@
 //! I/O. The run directory is `crate::rundir`, atomic writes `crate::fs`, the
 //! host fingerprint `crate::probe::fingerprint`.
 
-pub mod boxaxes;
 pub mod attrib;
+pub mod boxaxes;
 pub mod boxes;
 pub mod engine;
 #[cfg(test)]

@@ -10,8 +10,8 @@ pub mod compare;
 pub mod density;
 pub mod exec;
 pub mod lifecycle;
-pub mod snapshot;
 pub mod resource;
+pub mod snapshot;
 pub mod stability;
 
 use crate::boxes::{BoxBackend, ExecOutput};
