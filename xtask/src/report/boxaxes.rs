@@ -10,7 +10,7 @@ use crate::results::boxes::{BoxFinding, Quantiles};
 use crate::rundir::RunDir;
 use crate::units::ByteUnit;
 use anyhow::Result;
-use runcost_charts::{lines, LinesSpec, Scale, Series};
+use runcost_charts::{LinesSpec, Scale, Series};
 use runcost_stats::DriftVerdict;
 use std::fmt::Write;
 
@@ -289,14 +289,7 @@ pub fn charts(
         if spec.series.iter().all(|s| s.points.is_empty()) {
             return Ok(());
         }
-        let stem = format!("charts/{lane}-{name}");
-        lines(&run.path(&stem), &spec).map_err(|e| anyhow::anyhow!("{e}"))?;
-        out.push(ChartRef {
-            title: spec.title.clone(),
-            svg: format!("{stem}.svg"),
-            png: format!("{stem}.png"),
-        });
-        Ok(())
+        super::boxes::draw_lines(run, lane, name, &spec, &mut out)
     };
     let distribution = |xs: &[f64]| -> Vec<(f64, f64)> {
         let mut v = xs.to_vec();

@@ -307,22 +307,32 @@ pub fn markdown(s: &mut String, f: &BoxFinding) {
     );
 }
 
+/// Draws one line chart of a box lane as `charts/<lane>-<name>.{svg,png}`
+/// and lists it in `out`: the one place box reports write a chart.
+pub(super) fn draw_lines(
+    run: &RunDir,
+    lane: crate::results::LaneKind,
+    name: &str,
+    spec: &LinesSpec,
+    out: &mut Vec<ChartRef>,
+) -> Result<()> {
+    let stem = format!("charts/{lane}-{name}");
+    lines(&run.path(&stem), spec).map_err(|e| anyhow::anyhow!("{e}"))?;
+    out.push(ChartRef {
+        title: spec.title.clone(),
+        svg: format!("{stem}.svg"),
+        png: format!("{stem}.png"),
+    });
+    Ok(())
+}
+
 pub fn charts(
     run: &RunDir,
     lane: crate::results::LaneKind,
     f: &BoxFinding,
 ) -> Result<Vec<ChartRef>> {
     let mut out = Vec::new();
-    let mut draw = |name: &str, spec: LinesSpec| -> Result<()> {
-        let stem = format!("charts/{lane}-{name}");
-        lines(&run.path(&stem), &spec).map_err(|e| anyhow::anyhow!("{e}"))?;
-        out.push(ChartRef {
-            title: spec.title.clone(),
-            svg: format!("{stem}.svg"),
-            png: format!("{stem}.png"),
-        });
-        Ok(())
-    };
+    let mut draw = |name: &str, spec: LinesSpec| draw_lines(run, lane, name, &spec, &mut out);
     let who = env_words(f);
     let distribution = |xs: &[f64]| -> Vec<(f64, f64)> {
         let mut v = xs.to_vec();
@@ -762,14 +772,7 @@ fn compare_charts(
         if spec.series.iter().all(|s| s.points.is_empty()) {
             return Ok(());
         }
-        let stem = format!("charts/{lane}-{name}");
-        lines(&run.path(&stem), &spec).map_err(|e| anyhow::anyhow!("{e}"))?;
-        out.push(ChartRef {
-            title: spec.title.clone(),
-            svg: format!("{stem}.svg"),
-            png: format!("{stem}.png"),
-        });
-        Ok(())
+        draw_lines(run, lane, name, &spec, &mut out)
     };
     let distribution = |xs: &[f64], k: f64| -> Vec<(f64, f64)> {
         let mut v = xs.to_vec();
