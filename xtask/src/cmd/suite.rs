@@ -46,12 +46,34 @@ pub async fn run(common: &Common, a: SuiteArgs) -> Result<ExitCode> {
     if !a.only.is_empty() {
         lanes.retain(|(n, _)| a.only.iter().any(|o| o == n));
     }
+    // The profile's own flags, to tell a bad `--set` from a bad profile.
+    let profiled = lanes.clone();
     for (key, value) in &a.set {
         apply_set(&mut lanes, key, value)?;
     }
     let mut planned = Vec::new();
     for (name, flags) in &lanes {
+        let sets: Vec<String> = a
+            .set
+            .iter()
+            .filter(|(k, _)| k.split_once('.').is_some_and(|(l, _)| l == *name))
+            .map(|(k, v)| format!("--set {k}={v}"))
+            .collect();
+        let profile_parses = || {
+            profiled
+                .iter()
+                .find(|(n, _)| n == name)
+                .is_some_and(|(_, f)| Cli::try_parse_from(lane_argv(name, f, &a.env)).is_ok())
+        };
         let at = |msg: String| -> anyhow::Error {
+            if !sets.is_empty() && profile_parses() {
+                return BadInput(format!(
+                    "{}: {msg}; fix the value (a lane's fields are the flags of `cargo xtask \
+                     {name}`, with `_` for `-`; a switch takes no value: `--set {name}.FIELD=`)",
+                    sets.join(" ")
+                ))
+                .into();
+            }
             let line = lane_line(&text, name)
                 .map(|l| format!(":{l}"))
                 .unwrap_or_default();

@@ -2,12 +2,13 @@
 //! cells: the sampler starts at readiness and runs through warm-up and
 //! window; warm-up until USS is flat (the one rule in [`warmup`]); then
 //! either an idle window (at least `--window`, longer up to `--max-window`
-//! while the USS mean is not yet known to `--ci-target`) or, when the plan
+//! while the USS mean is not yet known to `--ci-target` or group-unique
+//! memory has no reading in it) or, when the plan
 //! carries load, the generator's measured span.
 
 use super::cell::{Body, Cell, LoadPlan};
 use super::{analysis, warmup};
-use crate::probe::sampler::Ticker;
+use crate::probe::sampler::{Ticker, Timed};
 use crate::probe::Reading;
 use crate::results::{CellRecord, MetricKind};
 use anyhow::{Context, Result};
@@ -92,10 +93,20 @@ async fn idle_window(cell: &Cell<'_, '_>, sampler: &Ticker<Reading>) -> Result<(
             .filter(|x| x.t >= start)
             .map(|x| x.value.uss as f64)
             .collect();
-        if analysis::precise_enough(&uss, opts.ci_target) {
+        if analysis::precise_enough(&uss, opts.ci_target) && !group_unique_pending(&s, start) {
             return Ok((start, now));
         }
     }
+}
+
+/// Group-unique memory comes at its own rate, slower the more pages there
+/// are to walk (probe/pagemap.rs): a short window over a large target can
+/// pass without one reading of it, and the cell would lack the metric. The
+/// window waits for one (up to its maximum) when the reader gives values
+/// at all.
+fn group_unique_pending(samples: &[Timed<Reading>], start: f64) -> bool {
+    let read = |x: &Timed<Reading>| x.value.group_unique.is_some();
+    samples.iter().any(read) && !samples.iter().filter(|x| x.t >= start).any(read)
 }
 
 /// The load window: the generator runs on its own thread and runtime,
@@ -180,4 +191,30 @@ pub async fn measure_all(
         cells.push(run.measured.record);
     }
     cells
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(t: f64, group: Option<u64>) -> Timed<Reading> {
+        Timed {
+            t,
+            read_s: 0.0,
+            value: Reading {
+                group_unique: group,
+                ..Reading::default()
+            },
+        }
+    }
+
+    #[test]
+    fn a_window_waits_for_group_unique_only_when_the_reader_gives_it() {
+        let before = [at(0.5, Some(1)), at(1.0, None), at(2.0, None)];
+        assert!(group_unique_pending(&before, 1.5), "none in the window yet");
+        let got = [at(0.5, Some(1)), at(2.0, None), at(2.5, Some(2))];
+        assert!(!group_unique_pending(&got, 1.5));
+        let never = [at(0.5, None), at(2.0, None)];
+        assert!(!group_unique_pending(&never, 1.5), "unavailable: no wait");
+    }
 }
