@@ -229,10 +229,17 @@ impl Drop for PodmanService {
         let _ = Command::new("rm").arg("-rf").arg(self.dir.path()).status();
         if !self.had_libpod_parent {
             if let Ok(ctls) = std::fs::read_dir("/sys/fs/cgroup") {
+                // conmon leaves its cgroup a moment after its container.
+                let deadline = Instant::now() + Duration::from_secs(5);
                 for c in ctls.flatten() {
                     let parent = c.path().join("libpod_parent");
-                    let _ = std::fs::remove_dir(parent.join("conmon"));
-                    let _ = std::fs::remove_dir(&parent);
+                    while parent.exists() && Instant::now() < deadline {
+                        let _ = std::fs::remove_dir(parent.join("conmon"));
+                        let _ = std::fs::remove_dir(&parent);
+                        if parent.exists() {
+                            std::thread::sleep(Duration::from_millis(100));
+                        }
+                    }
                 }
             }
         }
