@@ -202,6 +202,24 @@ impl PodmanService {
     }
 }
 
+/// Processes whose argv names `dir` (the service's conmons), not this one.
+fn processes_naming(dir: &Path) -> Vec<i32> {
+    let needle = dir.to_string_lossy().into_owned();
+    let me = std::process::id() as i32;
+    std::fs::read_dir("/proc")
+        .map(|d| {
+            d.flatten()
+                .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+                .filter(|pid| *pid != me)
+                .filter(|pid| {
+                    std::fs::read(format!("/proc/{pid}/cmdline"))
+                        .is_ok_and(|c| String::from_utf8_lossy(&c).contains(&needle))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Mount points under `dir` (overlay layers of running or dead containers),
 /// deepest first.
 fn mounts_under(dir: &Path) -> Vec<PathBuf> {
@@ -223,6 +241,14 @@ impl Drop for PodmanService {
         let _ = self.podman(&["network", "prune", "--force"]);
         let _ = self.podman(&["pod", "rm", "--all", "--force"]);
         self.stop();
+        // conmon of each container and exec session outlives the service;
+        // ours are the ones whose argv names this test's directory.
+        for pid in processes_naming(self.dir.path()) {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
         for m in mounts_under(self.dir.path()) {
             let _ = Command::new("umount").arg("-l").arg(&m).status();
         }
