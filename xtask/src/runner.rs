@@ -222,6 +222,7 @@ pub async fn run(
         Ok(m) => m,
         Err(sig) => return Err(frame.interrupted(sig)),
     };
+    note_cgroup(&mut frame);
 
     // An engine that stopped answering (a remote one gone mid-run) makes
     // the run partial with nothing reported measured: its cells failed for
@@ -389,6 +390,7 @@ pub async fn run_suite(
     };
     let reason = (!failed.is_empty()).then(|| failed.join(", "));
     frame.record.suite = Some(suite);
+    note_cgroup(&mut frame);
     frame.finish(lanes, status, reason)
 }
 
@@ -412,7 +414,35 @@ fn head(
         settings,
         seed: common.seed,
         images,
-        engine: Some(crate::engine::endpoint::reach().record(engine.info.kind)),
+        engine: Some(crate::results::EngineRef {
+            traits: Some(engine_traits(engine, compose)),
+            ..crate::engine::endpoint::reach().record(engine.info.kind)
+        }),
+    }
+}
+
+/// What the run knows before its first cell of what differs on this
+/// engine; the cgroup placement comes with the first target
+/// ([`note_cgroup`]).
+fn engine_traits(engine: &Engine, compose: &ComposeCli) -> crate::results::EngineTraits {
+    crate::results::EngineTraits {
+        runtime: engine.runtime.clone(),
+        ulimits: engine
+            .target_ulimits()
+            .iter()
+            .map(|u| u.to_string())
+            .collect(),
+        cgroup: None,
+        compose: format!("{:?} {}", compose.variant, compose.version).to_lowercase(),
+    }
+}
+
+/// Records where the run's first target's cgroup was, as the sampler's
+/// visibility check found it.
+fn note_cgroup(frame: &mut Recorded<'_>) {
+    let seen = crate::probe::visibility::first_placement();
+    if let Some(t) = frame.record.engine.as_mut().and_then(|e| e.traits.as_mut()) {
+        t.cgroup = t.cgroup.take().or(seen);
     }
 }
 

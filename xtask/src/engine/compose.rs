@@ -141,6 +141,9 @@ pub struct CellOverride {
     /// Bind mounts for the service under test: (host path, container path,
     /// read-only). Host paths must be absolute and free of `:`.
     pub binds: Vec<(PathBuf, String, bool)>,
+    /// Limits for the service under test (Podman's defaults exceed the
+    /// hard limits of some hosts; see `Engine::target_ulimits`).
+    pub ulimits: Vec<super::Ulimit>,
 }
 
 impl CellOverride {
@@ -193,6 +196,19 @@ impl CellOverride {
                     let argv: Vec<Value> = argv.iter().map(|a| Value::from(a.as_str())).collect();
                     svc.insert("entrypoint".into(), Value::Sequence(argv));
                     svc.insert("command".into(), Value::Sequence(Vec::new()));
+                }
+                if !self.ulimits.is_empty() {
+                    let limits: Mapping = self
+                        .ulimits
+                        .iter()
+                        .map(|u| {
+                            let mut m = Mapping::new();
+                            m.insert("soft".into(), u.value.into());
+                            m.insert("hard".into(), u.value.into());
+                            (Value::from(u.name), Value::Mapping(m))
+                        })
+                        .collect();
+                    svc.insert("ulimits".into(), Value::Mapping(limits));
                 }
                 if !self.binds.is_empty() {
                     let mut mounts = Vec::new();
@@ -308,6 +324,33 @@ mod tests {
             Value::from("r1")
         );
         assert!(v["services"]["web"].get("entrypoint").is_none());
+        assert!(v["services"]["web"].get("ulimits").is_none());
+    }
+
+    #[test]
+    fn override_sets_ulimits_on_the_target_only() {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("c.yml");
+        std::fs::write(&f, "services:\n  web: {image: a}\n  db: {image: b}\n").unwrap();
+        let o = CellOverride {
+            service: "web".into(),
+            services: vec!["web".into(), "db".into()],
+            ulimits: vec![super::super::Ulimit {
+                name: "nofile",
+                value: 20000,
+            }],
+            ..Default::default()
+        };
+        let v: Value = serde_yaml::from_str(&o.render(&f).unwrap()).unwrap();
+        assert_eq!(
+            v["services"]["web"]["ulimits"]["nofile"]["hard"],
+            Value::from(20000)
+        );
+        assert_eq!(
+            v["services"]["web"]["ulimits"]["nofile"]["soft"],
+            Value::from(20000)
+        );
+        assert!(v["services"]["db"].get("ulimits").is_none());
     }
 
     #[test]

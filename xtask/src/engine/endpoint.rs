@@ -168,6 +168,7 @@ impl Reach {
                     address: self.ip.to_string(),
                 }
             },
+            traits: None,
         }
     }
 }

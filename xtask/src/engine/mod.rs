@@ -30,6 +30,8 @@ pub struct Engine {
     /// Private: every Docker call is an `Engine` method in this module.
     docker: Docker,
     pub info: EngineInfo,
+    /// The OCI runtime `version`'s components name, when they name one.
+    pub runtime: Option<String>,
 }
 
 /// What we record about the engine in every result.
@@ -109,6 +111,7 @@ impl Engine {
         let server_api = version.api_version.clone().unwrap_or_default();
         endpoint::check_api(&reach.url, &server_api).map_err(BadInput)?;
         let kind = engine_kind(&version);
+        let runtime = oci_runtime(&version);
         let info = docker.info().await.context("engine info")?;
         let info = EngineInfo {
             server_version: version.version.unwrap_or_default(),
@@ -129,7 +132,11 @@ impl Engine {
             kind,
             hostname: info.name.unwrap_or_default(),
         };
-        Ok(Engine { docker, info })
+        Ok(Engine {
+            docker,
+            info,
+            runtime,
+        })
     }
 
     /// Fails with the cause and the fix when the engine no longer answers
@@ -482,6 +489,81 @@ fn engine_kind(v: &bollard::models::SystemVersion) -> crate::results::EngineKind
     }
 }
 
+/// The OCI runtime among `version`'s components: Podman names it
+/// `OCI Runtime (runc)`, Docker lists a `runc` component.
+fn oci_runtime(v: &bollard::models::SystemVersion) -> Option<String> {
+    v.components.iter().flatten().find_map(|c| {
+        let name = c.name.trim();
+        if let Some(rest) = name.strip_prefix("OCI Runtime (") {
+            return Some(rest.trim_end_matches(')').to_string());
+        }
+        ["runc", "crun", "runsc"]
+            .contains(&name)
+            .then(|| name.to_string())
+    })
+}
+
+/// A resource limit set on the target's container.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ulimit {
+    /// Compose's name (`nofile`, `nproc`).
+    pub name: &'static str,
+    pub value: u64,
+}
+
+impl std::fmt::Display for Ulimit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}={}:{}", self.name, self.value, self.value)
+    }
+}
+
+/// Podman's ceilings: rootful Podman asks the runtime for nofile 1048576
+/// whatever the host allows, and keeps nproc 32768 for itself, so a
+/// container may not have more.
+const PODMAN_NOFILE: u64 = 1_048_576;
+const PODMAN_NPROC: u64 = 32_768;
+
+/// The limits to set on a target so that the engine can start it. Docker's
+/// containers inherit dockerd's limits: none. Podman asks runc for more
+/// than a sandbox's hard limits (runc then fails with "error setting
+/// rlimit type 7: operation not permitted"), so it gets this process's hard
+/// limits, capped at Podman's own: the same limits a Docker container gets
+/// from a dockerd started here. `hard(resource)` reads a hard limit.
+pub fn target_ulimits(
+    kind: crate::results::EngineKind,
+    hard: impl Fn(nix::sys::resource::Resource) -> Option<u64>,
+) -> Vec<Ulimit> {
+    use nix::sys::resource::Resource;
+    if kind != crate::results::EngineKind::Podman {
+        return Vec::new();
+    }
+    [
+        ("nofile", Resource::RLIMIT_NOFILE, PODMAN_NOFILE),
+        ("nproc", Resource::RLIMIT_NPROC, PODMAN_NPROC),
+    ]
+    .into_iter()
+    .map(|(name, res, cap)| Ulimit {
+        name,
+        value: hard(res).map_or(cap, |h| h.min(cap)),
+    })
+    .collect()
+}
+
+/// This process's hard limit of `res` (None: unlimited or unreadable).
+pub fn hard_limit(res: nix::sys::resource::Resource) -> Option<u64> {
+    nix::sys::resource::getrlimit(res)
+        .ok()
+        .map(|(_, hard)| hard)
+        .filter(|h| *h != nix::sys::resource::RLIM_INFINITY)
+}
+
+impl Engine {
+    /// [`target_ulimits`] for this engine, from this process's limits.
+    pub fn target_ulimits(&self) -> Vec<Ulimit> {
+        target_ulimits(self.info.kind, hard_limit)
+    }
+}
+
 /// A helper container to run to completion.
 pub struct Helper<'a> {
     pub run_id: &'a str,
@@ -498,6 +580,55 @@ pub struct HelperOutput {
     pub exit_code: i64,
     pub stdout: Vec<u8>,
     pub stderr: Vec<u8>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::results::EngineKind;
+    use nix::sys::resource::Resource;
+
+    #[test]
+    fn podman_gets_the_hard_limits_here_capped_at_its_own_and_docker_none() {
+        let sandbox = |r: Resource| match r {
+            Resource::RLIMIT_NOFILE => Some(20_000),
+            _ => Some(96_363),
+        };
+        assert!(target_ulimits(EngineKind::Docker, sandbox).is_empty());
+        let set: Vec<String> = target_ulimits(EngineKind::Podman, sandbox)
+            .iter()
+            .map(|u| u.to_string())
+            .collect();
+        assert_eq!(set, ["nofile=20000:20000", "nproc=32768:32768"]);
+        let unlimited = target_ulimits(EngineKind::Podman, |_| None);
+        assert_eq!(unlimited[0].value, PODMAN_NOFILE);
+        assert_eq!(unlimited[1].value, PODMAN_NPROC);
+    }
+
+    #[test]
+    fn the_oci_runtime_is_read_from_either_engines_components() {
+        let comp = |name: &str| bollard::models::SystemVersionComponents {
+            name: name.into(),
+            version: "1".into(),
+            details: None,
+        };
+        let podman = bollard::models::SystemVersion {
+            components: Some(vec![
+                comp("Podman Engine"),
+                comp("Conmon"),
+                comp("OCI Runtime (runc)"),
+            ]),
+            ..Default::default()
+        };
+        assert_eq!(oci_runtime(&podman).as_deref(), Some("runc"));
+        assert_eq!(engine_kind(&podman), EngineKind::Podman);
+        let docker = bollard::models::SystemVersion {
+            components: Some(vec![comp("Engine"), comp("containerd"), comp("runc")]),
+            ..Default::default()
+        };
+        assert_eq!(oci_runtime(&docker).as_deref(), Some("runc"));
+        assert_eq!(engine_kind(&docker), EngineKind::Docker);
+    }
 }
 
 #[derive(Debug, Default, Serialize)]

@@ -476,6 +476,7 @@ fn setup(
         env: plan.env.clone(),
         ports: profile.ports(),
         cpuset: plan.cpuset.clone(),
+        ulimits: ctx.engine.target_ulimits(),
         ..Default::default()
     };
     change(&mut ov);

@@ -6,6 +6,8 @@
 
 use super::{SamplerMode, Target};
 use crate::error::BadInput;
+use crate::results::CgroupPlacement;
+use std::sync::OnceLock;
 
 /// Whether a process's `/proc/PID/cgroup` places it in the container: every
 /// engine puts the full container id in the cgroup path (cgroupfs
@@ -14,9 +16,56 @@ pub fn cgroup_names_container(cgroup: &str, container_id: &str) -> bool {
     !container_id.is_empty() && cgroup.lines().any(|l| l.contains(container_id))
 }
 
+/// Where a visible container's memory cgroup is: the `memory` controller's
+/// line under cgroup v1, the `0::` line under v2. `mounted` says whether a
+/// controller directory exists here (`/sys/fs/cgroup/memory/PATH` or
+/// `/sys/fs/cgroup/PATH`).
+pub fn placement(cgroup: &str, mounted: impl Fn(&str) -> bool) -> Option<CgroupPlacement> {
+    let v1 = cgroup.lines().find_map(|l| {
+        let mut parts = l.splitn(3, ':');
+        let (_, ctl, path) = (parts.next()?, parts.next()?, parts.next()?);
+        ctl.split(',').any(|c| c == "memory").then_some(path)
+    });
+    let (version, path, dir) = match v1 {
+        Some(p) => ("1", p, format!("/sys/fs/cgroup/memory{p}")),
+        None => {
+            let p = cgroup.lines().find_map(|l| l.strip_prefix("0::"))?;
+            ("2", p, format!("/sys/fs/cgroup{p}"))
+        }
+    };
+    Some(CgroupPlacement::Visible {
+        version: version.into(),
+        memory: path.into(),
+        mounted_here: mounted(&dir),
+    })
+}
+
+/// The first target's cgroup placement this process saw (one per run:
+/// every cell of a run is on the same engine).
+static FIRST: OnceLock<CgroupPlacement> = OnceLock::new();
+
+/// What [`not_visible`] found for the run's first target.
+pub fn first_placement() -> Option<CgroupPlacement> {
+    FIRST.get().cloned()
+}
+
 /// Why the container's processes cannot be read from this host's /proc,
 /// or `None` when they can.
 pub fn not_visible(target: &Target) -> Option<String> {
+    let why = not_visible_here(target);
+    let seen = match &why {
+        Some(why) => Some(CgroupPlacement::NotVisible { why: why.clone() }),
+        None => std::fs::read_to_string(format!("/proc/{}/cgroup", target.host_pid))
+            .ok()
+            .and_then(|t| placement(&t, |d| std::path::Path::new(d).is_dir())),
+    };
+    if let Some(p) = seen {
+        let _ = FIRST.set(p);
+    }
+    why
+}
+
+fn not_visible_here(target: &Target) -> Option<String> {
     let path = format!("/proc/{}/cgroup", target.host_pid);
     match std::fs::read_to_string(&path) {
         Err(e) => Some(format!(
@@ -71,6 +120,36 @@ mod tests {
         }
         assert!(!cgroup_names_container("0::/init.scope\n", ID));
         assert!(!cgroup_names_container(&v1, ""));
+    }
+
+    #[test]
+    fn the_memory_cgroup_is_read_from_either_layout() {
+        let docker = format!("12:memory:/docker/{ID}\n11:cpu,cpuacct:/docker/{ID}\n0::/\n");
+        assert_eq!(
+            placement(&docker, |d| d
+                == format!("/sys/fs/cgroup/memory/docker/{ID}")),
+            Some(CgroupPlacement::Visible {
+                version: "1".into(),
+                memory: format!("/docker/{ID}"),
+                mounted_here: true
+            })
+        );
+        let podman =
+            format!("4:memory:/libpod_parent/libpod-{ID}\n0::/libpod_parent/libpod-{ID}\n");
+        let Some(CgroupPlacement::Visible { memory, .. }) = placement(&podman, |_| false) else {
+            panic!("v1 podman layout");
+        };
+        assert_eq!(memory, format!("/libpod_parent/libpod-{ID}"));
+        let v2 = format!("0::/machine.slice/libpod-{ID}.scope/container\n");
+        assert_eq!(
+            placement(&v2, |_| false),
+            Some(CgroupPlacement::Visible {
+                version: "2".into(),
+                memory: format!("/machine.slice/libpod-{ID}.scope/container"),
+                mounted_here: false
+            })
+        );
+        assert_eq!(placement("", |_| true), None);
     }
 
     #[test]

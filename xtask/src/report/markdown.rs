@@ -175,6 +175,29 @@ fn engine_row(s: &mut String, r: &RunRecord, e: &crate::results::EngineRef) {
             used.join(", ")
         }
     );
+    if let Some(t) = &e.traits {
+        engine_traits_row(s, t);
+    }
+}
+
+/// What differs on this engine: runtime, the limits runcost set, where the
+/// target's cgroup was, the compose CLI that drove it.
+fn engine_traits_row(s: &mut String, t: &crate::results::EngineTraits) {
+    let mut parts = Vec::new();
+    if let Some(r) = &t.runtime {
+        parts.push(format!("runtime {r}"));
+    }
+    if let Some(c) = &t.cgroup {
+        parts.push(c.to_string());
+    }
+    if !t.ulimits.is_empty() {
+        parts.push(format!(
+            "ulimits set by runcost: {} (the engine's defaults exceed the hard limits)",
+            t.ulimits.join(", ")
+        ));
+    }
+    parts.push(format!("compose {}", t.compose));
+    let _ = writeln!(s, "| engine traits | {} |", parts.join(" · "));
 }
 
 fn suite_table(s: &mut String, suite: &crate::results::suite::SuiteRecord) {

@@ -741,6 +741,7 @@ pub fn every_kind() -> RunRecord {
             traffic: super::Traffic::Network {
                 address: "10.77.0.2".into(),
             },
+            traits: None,
         }),
     }
 }

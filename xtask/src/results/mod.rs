@@ -19,6 +19,6 @@ pub mod schema;
 mod schema_file;
 pub mod suite;
 
-pub use engine::{EngineKind, EngineRef, EngineTransport, Traffic};
+pub use engine::{CgroupPlacement, EngineKind, EngineRef, EngineTraits, EngineTransport, Traffic};
 pub use sampling::{SamplerMode, TickerStats};
 pub use schema::*;
