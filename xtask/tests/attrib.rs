@@ -11,41 +11,32 @@ use common::*;
 
 const MIB: f64 = 1048576.0;
 
-fn category<'a>(cell: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
-    cell["attribution"]["memory"]
-        .as_array()
-        .expect("attribution.memory")
-        .iter()
-        .find(|m| m["category"] == name)
-        .unwrap_or_else(|| panic!("no {name} in {}", cell["attribution"]["memory"]))
-}
-
 #[test]
 fn scaling_attributes_growth_to_entities_and_none_to_the_base() {
     let _g = serial();
     let results = tempfile::tempdir().unwrap();
-    let out = run(xtask(results.path()).args([
-        "scaling",
-        "--entities",
-        "10,100,1000",
-        "--repeats",
-        "2",
-        "--duration",
-        "2s",
-        "--max-duration",
-        "2s",
-        "--env",
-        "ENTITY_BYTES=65536",
-        "--env",
-        "BASE_MIB=32",
-        "--env",
-        "REFRESH_MS=0",
-        "--seed",
-        "19",
-    ]));
-    assert_eq!(out.status.code(), Some(0));
-    let id = only_run(results.path());
-    let r = record(results.path(), &id);
+    let (id, r) = lane_run(
+        results.path(),
+        &[
+            "scaling",
+            "--entities",
+            "10,100,1000",
+            "--repeats",
+            "2",
+            "--duration",
+            "2s",
+            "--max-duration",
+            "2s",
+            "--env",
+            "ENTITY_BYTES=65536",
+            "--env",
+            "BASE_MIB=32",
+            "--env",
+            "REFRESH_MS=0",
+            "--seed",
+            "19",
+        ],
+    );
     let lane = &r["lanes"][0];
     let cells = lane["cells"].as_array().unwrap();
     assert!(cells.iter().all(|c| c["status"] == "ok"), "{cells:?}");
@@ -75,14 +66,7 @@ fn scaling_attributes_growth_to_entities_and_none_to_the_base() {
             .iter()
             .map(|m| m["uss"].as_f64().unwrap())
             .sum();
-        let uss = c["metrics"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|m| m["metric"] == "uss")
-            .unwrap()["value"]
-            .as_f64()
-            .unwrap();
+        let uss = cell_metric(c, "uss");
         assert!(
             (sum - uss).abs() <= 0.02 * uss,
             "categories {sum} vs USS {uss}"
@@ -140,22 +124,22 @@ fn scaling_attributes_growth_to_entities_and_none_to_the_base() {
 fn footprint_puts_refresh_cpu_in_its_thread_group() {
     let _g = serial();
     let results = tempfile::tempdir().unwrap();
-    let out = run(xtask(results.path()).args([
-        "footprint",
-        "--repeats",
-        "1",
-        "--duration",
-        "4s",
-        "--max-duration",
-        "4s",
-        "--env",
-        "REFRESH_MS=10",
-        "--env",
-        "ENTITIES=2000",
-    ]));
-    assert_eq!(out.status.code(), Some(0));
-    let id = only_run(results.path());
-    let r = record(results.path(), &id);
+    let (id, r) = lane_run(
+        results.path(),
+        &[
+            "footprint",
+            "--repeats",
+            "1",
+            "--duration",
+            "4s",
+            "--max-duration",
+            "4s",
+            "--env",
+            "REFRESH_MS=10",
+            "--env",
+            "ENTITIES=2000",
+        ],
+    );
     let cell = &r["lanes"][0]["cells"][0];
     let threads = cell["attribution"]["threads"].as_array().expect("threads");
     let busiest = &threads[0];
@@ -170,4 +154,74 @@ fn footprint_puts_refresh_cpu_in_its_thread_group() {
         .collect();
     assert!(workers.len() <= 1, "{workers:?}");
     assert_eq!(leftovers(Some(&id)), 0);
+}
+
+/// Issue 19's compare case: a `BASE_MIB` regression on the gateway is
+/// named as the `anon` category (BASE_MIB is one block above the mmap
+/// threshold), with its own change and interval, and the report shows the
+/// stacked category charts.
+#[test]
+fn a_base_mib_regression_is_attributed_to_the_base_category() {
+    let _g = serial();
+    let results = tempfile::tempdir().unwrap();
+    let baselines = tempfile::tempdir().unwrap();
+    let footprint = |base_mib: &str| {
+        lane_run(
+            results.path(),
+            &[
+                "footprint",
+                "--repeats",
+                "3",
+                "--duration",
+                "2s",
+                "--max-duration",
+                "2s",
+                "--env",
+                &format!("BASE_MIB={base_mib}"),
+                "--env",
+                "REFRESH_MS=0",
+            ],
+        )
+    };
+    let (base_id, base) = footprint("16");
+    let baseline = make_baseline(results.path(), &base_id, "attrib-e2e", baselines.path());
+    let (fat_id, fat) = footprint("80");
+    let (code, cmp) = compare_json(results.path(), &baseline, &fat_id);
+    assert_eq!(code, Some(1), "64 MiB more must fail the gate: {cmp}");
+    let uss = cmp["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["key"] == "footprint/uss")
+        .unwrap_or_else(|| panic!("no USS row: {cmp}"));
+    assert_eq!(uss["verdict"], "REGRESSED", "{uss}");
+    let g = &uss["grew_most"];
+    eprintln!("grew most: {g}");
+    assert_eq!(g["kind"], "memory", "{g}");
+    assert_eq!(g["name"], "anon", "{g}");
+    // Planted: 64 MiB (within 4 MiB: arenas and allocator slack).
+    let change = g["change"].as_f64().unwrap();
+    assert!((change - 64.0 * MIB).abs() <= 4.0 * MIB, "{g}");
+    let (lo, hi) = (g["ci"][0].as_f64().unwrap(), g["ci"][1].as_f64().unwrap());
+    assert!(lo > 0.0 && lo <= change && change <= hi, "{g}");
+    // The table names it too.
+    let md = std::fs::read_to_string(results.path().join(&fat_id).join("compare-attrib-e2e.md"))
+        .unwrap();
+    assert!(md.contains("grew most: `anon` +"), "{md}");
+    // Stacked charts: each shown cell's window, and the cells side by side.
+    let report = std::fs::read_to_string(results.path().join(&fat_id).join("report.md")).unwrap();
+    for r in [&base, &fat] {
+        assert_eq!(r["lanes"][0]["cells"].as_array().unwrap().len(), 3);
+    }
+    assert!(
+        report.contains("](charts/attrib-footprint-cells.png)"),
+        "{report}"
+    );
+    assert!(report.contains("-window.png)"), "{report}");
+    assert!(results
+        .path()
+        .join(&fat_id)
+        .join("charts/attrib-footprint-cells.svg")
+        .is_file());
+    assert_eq!(leftovers(Some(&base_id)) + leftovers(Some(&fat_id)), 0);
 }

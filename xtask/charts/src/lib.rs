@@ -29,6 +29,8 @@
 //! * [`scatter_fit`]: point groups (e.g. one per repeat), optionally on
 //!   log-log axes, with an optional fitted curve, a shaded band around it and
 //!   a caption line (e.g. `k = 1.02 [0.97, 1.07] LINEAR`).
+//! * [`stacked`]: layers summed bottom-up, as areas over x (memory by
+//!   category over a window) or as bars (one per cell).
 //! * [`lines`]: generic x–y chart with several named series, optional error
 //!   bars, log axes, or a percentile x axis for latency-by-percentile curves.
 //!
@@ -77,6 +79,7 @@ mod draw;
 mod lines;
 mod output;
 mod scatter;
+mod stacked;
 mod timeline;
 
 use std::fmt;
@@ -378,6 +381,48 @@ pub struct LinesSpec {
     pub size: Option<(u32, u32)>,
 }
 
+/// One layer of a [`StackedSpec`]: a value at each of the spec's x positions.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Layer {
+    /// Legend name.
+    pub name: String,
+    /// One value per x position (missing, negative or NaN stacks as 0).
+    pub values: Vec<f64>,
+    /// Fill colour; `None` takes the next [`PALETTE`] colour.
+    pub color: Option<Rgb>,
+}
+
+impl Layer {
+    pub fn new(name: impl Into<String>, values: Vec<f64>) -> Layer {
+        Layer {
+            name: name.into(),
+            values,
+            color: None,
+        }
+    }
+}
+
+/// A stacked chart: the first layer at the bottom, each next one on top.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct StackedSpec {
+    /// Chart title.
+    pub title: String,
+    /// X axis label with unit.
+    pub x_label: String,
+    /// Y axis label with unit.
+    pub y_label: String,
+    /// The x positions every layer has a value at (linear axis).
+    pub x: Vec<f64>,
+    /// Layers, bottom first.
+    pub layers: Vec<Layer>,
+    /// Bars at each x instead of filled areas between them.
+    pub bars: bool,
+    /// Optional caption line under the plot.
+    pub caption: Option<String>,
+    /// Canvas size; `None` is [`DEFAULT_SIZE`].
+    pub size: Option<(u32, u32)>,
+}
+
 /// The two files written for a chart.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChartFiles {
@@ -438,6 +483,11 @@ pub fn timeline(stem: &Path, spec: &TimelineSpec) -> Result<ChartFiles, ChartErr
 /// Draw a [`ScatterFitSpec`] to `<stem>.svg` and `<stem>.png`.
 pub fn scatter_fit(stem: &Path, spec: &ScatterFitSpec) -> Result<ChartFiles, ChartError> {
     output::write_figure(stem, &scatter::ScatterFit(spec))
+}
+
+/// Draw a [`StackedSpec`] to `<stem>.svg` and `<stem>.png`.
+pub fn stacked(stem: &Path, spec: &StackedSpec) -> Result<ChartFiles, ChartError> {
+    output::write_figure(stem, &stacked::Stacked(spec))
 }
 
 /// Draw a [`LinesSpec`] to `<stem>.svg` and `<stem>.png`.

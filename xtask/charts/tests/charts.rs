@@ -477,6 +477,56 @@ fn lines_edge_cases() {
 }
 
 #[test]
+fn stacked_areas_and_bars() {
+    let dir = OutDir::new("stacked_areas_and_bars");
+    let t: Vec<f64> = (0..8).map(f64::from).collect();
+    let spec = StackedSpec {
+        title: "USS by category".into(),
+        x_label: "time (s)".into(),
+        y_label: "USS (MiB), stacked".into(),
+        x: t.clone(),
+        layers: vec![
+            Layer::new("anon", vec![32.0; 8]),
+            Layer::new("heap", t.iter().map(|x| 2.0 * x).collect()),
+            Layer {
+                color: Some(Rgb::PURPLE),
+                ..Layer::new("3 more", vec![1.0, f64::NAN, -1.0])
+            },
+        ],
+        caption: Some("9 reads".into()),
+        ..Default::default()
+    };
+    let svg = check(
+        &stacked(&dir.path().join("areas"), &spec).unwrap(),
+        DEFAULT_SIZE,
+    );
+    for text in ["USS by category", "anon", "heap", "3 more", "9 reads"] {
+        assert!(svg.contains(text), "SVG lacks {text:?}");
+    }
+    // Stacked: the axis reaches the sum of the layers (32 + 14 + 1 at most).
+    assert!(svg.contains(">\n40\n<"), "no tick at 40");
+    assert!(svg.contains("#9467BD"), "explicit colour not used");
+    let bars = StackedSpec {
+        bars: true,
+        x: vec![0.0, 1.0, 2.0],
+        ..spec.clone()
+    };
+    check(
+        &stacked(&dir.path().join("bars"), &bars).unwrap(),
+        DEFAULT_SIZE,
+    );
+    // Nothing, one position, and no finite x: never a panic or a NaN.
+    for (name, x) in [
+        ("empty", vec![]),
+        ("one", vec![3.0]),
+        ("nan", vec![f64::NAN]),
+    ] {
+        let s = StackedSpec { x, ..spec.clone() };
+        check(&stacked(&dir.path().join(name), &s).unwrap(), DEFAULT_SIZE);
+    }
+}
+
+#[test]
 fn text_is_escaped_in_svg() {
     let dir = OutDir::new("text_is_escaped_in_svg");
     let spec = LinesSpec {

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
 
-pub const BASELINE_SCHEMA_VERSION: &str = "1.1";
+pub const BASELINE_SCHEMA_VERSION: &str = "1.2";
 
 #[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -37,6 +37,10 @@ pub struct Baseline {
     /// the thresholds in each item are these over the defaults.
     #[serde(default)]
     pub rules: GateRules,
+    /// Memory categories and thread groups per repeat: what names the part
+    /// that grew under a memory or CPU item that warns or regresses.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parts: Vec<super::attrib::BaselinePart>,
 }
 
 /// How bad a verdict class is: a change is judged between ranks.
@@ -182,6 +186,7 @@ impl Baseline {
             metrics,
             exponents,
             findings,
+            parts,
         } = super::extract(record, rules);
         Baseline {
             schema_version: BASELINE_SCHEMA_VERSION.into(),
@@ -196,6 +201,7 @@ impl Baseline {
             exponents,
             findings,
             rules: rules.clone(),
+            parts,
         }
     }
 

@@ -155,5 +155,6 @@ fn judge(
             verdict
         },
         note,
+        grew_most: None,
     }
 }

@@ -69,6 +69,10 @@ pub struct Row {
     pub candidate_n: usize,
     pub verdict: Verdict,
     pub note: Option<String>,
+    /// A memory or CPU item that warns or regresses: the category (thread
+    /// group) that grew most, with its own change and interval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grew_most: Option<super::attrib::GrewMost>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -185,7 +189,17 @@ pub fn compare_run(
     let mut rows = Vec::new();
     for b in &baseline.metrics {
         if let Some(c) = items.metrics.iter().find(|m| m.key == b.key) {
-            rows.push(judge_metric(b, c)?);
+            let mut row = judge_metric(b, c)?;
+            if matches!(row.verdict, Verdict::Warn | Verdict::Regressed) {
+                row.grew_most = super::attrib::attribute(
+                    b.metric,
+                    b.lane,
+                    &b.params,
+                    &baseline.parts,
+                    &items.parts,
+                );
+            }
+            rows.push(row);
         }
     }
     for b in &baseline.exponents {
@@ -302,6 +316,7 @@ fn judge_exponent(b: &BaselineExponent, c: &BaselineExponent) -> Row {
         candidate_n: 1,
         verdict,
         note: Some(note),
+        grew_most: None,
     }
 }
 
@@ -358,6 +373,7 @@ fn judge_growth(
         candidate_n: gc.points_smallest + gc.points_largest,
         verdict,
         note: Some(note),
+        grew_most: None,
     }
 }
 
@@ -405,6 +421,7 @@ fn judge_finding(b: &BaselineFinding, c: &BaselineFinding) -> Result<Row> {
         candidate_n: c.values.len(),
         verdict: Verdict::Ok,
         note: None,
+        grew_most: None,
     };
     let t = b.thresholds;
     if let (Some(rb), Some(rc)) = (b.class, c.class) {
@@ -518,6 +535,7 @@ fn judge_metric(b: &BaselineMetric, c: &BaselineMetric) -> Result<Row> {
         candidate_n: c.per_repeat.len(),
         verdict,
         note,
+        grew_most: None,
     })
 }
 

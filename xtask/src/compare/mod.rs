@@ -4,6 +4,7 @@
 //! recovery, heap and memcheck bytes, churn slopes, leak verdicts:
 //! `items`). New lanes plug in by writing aggregates and findings.
 
+pub mod attrib;
 pub mod baseline;
 pub mod budget;
 pub mod items;
@@ -38,6 +39,8 @@ pub struct Items {
     pub metrics: Vec<BaselineMetric>,
     pub exponents: Vec<BaselineExponent>,
     pub findings: Vec<BaselineFinding>,
+    /// Memory categories and thread groups per repeat (attribution).
+    pub parts: Vec<attrib::BaselinePart>,
 }
 
 /// The baseline items a run offers, every lane: aggregates, fitted
@@ -47,7 +50,9 @@ pub fn extract(record: &RunRecord, rules: &GateRules) -> Items {
     let mut metrics = Vec::new();
     let mut exponents = Vec::new();
     let mut findings = Vec::new();
+    let mut parts = Vec::new();
     for lane in &record.lanes {
+        parts.extend(attrib::parts(lane.lane, &lane.findings));
         for mut f in items::finding_items(lane.lane, &lane.findings) {
             f.thresholds = rules.thresholds_for(&f.key, f.unit, f.thresholds);
             findings.push(f);
@@ -134,6 +139,7 @@ pub fn extract(record: &RunRecord, rules: &GateRules) -> Items {
         metrics,
         exponents,
         findings,
+        parts,
     }
 }
 #[cfg(test)]

@@ -141,7 +141,7 @@ impl HostAttrib {
     }
 
     /// The process's threads and the stack pointers of those in a call.
-    fn read_threads(
+    pub(crate) fn read_threads(
         &mut self,
         pid: i32,
         process: &str,

@@ -40,6 +40,7 @@ pub fn draw_all(run: &RunDir, record: &RunRecord) -> Result<Vec<ChartRef>> {
                 png: format!("{stem}.png"),
             });
         }
+        out.extend(super::attrib::charts(run, record, lane)?);
         match lane.lane {
             LaneKind::Scaling => {
                 // One chart per fitted metric (the attribution finding has its tables).

@@ -6,6 +6,7 @@
 //! the change judged; a budget row shows its limit in the baseline column.
 
 use super::format::Format;
+use crate::compare::attrib::{GrewMost, PartKind};
 use crate::compare::judge::Check;
 use crate::compare::{Comparison, Row, Statistic, Verdict};
 use crate::results::Unit;
@@ -143,6 +144,30 @@ fn small_bytes(v: f64) -> String {
     }
 }
 
+/// `grew most: anon +64.0 MiB (+200.0 %) [+63.1 MiB … +64.9 MiB]`.
+fn grew_words(g: &GrewMost) -> String {
+    let show = |v: f64| match g.kind {
+        PartKind::Memory if v.abs() < 1048576.0 => small_bytes(v),
+        PartKind::Memory => Unit::Bytes.show(v),
+        PartKind::Cpu => format!("{v:.3} cores"),
+    };
+    let signed = |v: f64| {
+        if v < 0.0 {
+            format!("−{}", show(-v))
+        } else {
+            format!("+{}", show(v))
+        }
+    };
+    let mut w = format!("grew most: `{}` {}", g.name, signed(g.change));
+    if let Some(r) = g.relative_change {
+        w.push_str(&format!(" ({:+.1} %)", r * 100.0));
+    }
+    if let Some((lo, hi)) = g.ci {
+        w.push_str(&format!(" [{} … {}]", signed(lo), signed(hi)));
+    }
+    w
+}
+
 fn row(s: &mut String, r: &Row) -> Result<()> {
     let show = |v: f64| match (r.statistic, r.unit) {
         (Statistic::Class, _) => "—".to_string(),
@@ -183,6 +208,10 @@ fn row(s: &mut String, r: &Row) -> Result<()> {
         (None, Some(n)) => n.clone(),
         (None, None) => "—".into(),
     };
+    let detail = match &r.grew_most {
+        Some(g) => format!("{detail}; {}", grew_words(g)),
+        None => detail,
+    };
     writeln!(
         s,
         "| {verdict} | {label} | {} | {statistic} | {baseline} | {} | {} | {detail} | {}/{} |",
@@ -221,6 +250,7 @@ mod tests {
             candidate_n: 5,
             verdict,
             note: None,
+            grew_most: None,
         }
     }
 
@@ -246,6 +276,15 @@ mod tests {
                 candidate: 84.0 * mib,
                 relative_change: Some(0.2),
                 relative_ci: Some((0.15, 0.25)),
+                grew_most: Some(GrewMost {
+                    kind: PartKind::Memory,
+                    name: "anon".into(),
+                    baseline: 32.0 * mib,
+                    candidate: 45.5 * mib,
+                    change: 13.5 * mib,
+                    relative_change: Some(13.5 / 32.0),
+                    ci: Some((12.9 * mib, 14.1 * mib)),
+                }),
                 ..metric("footprint/uss", "USS", Unit::Bytes, Verdict::Regressed)
             },
             Row {

@@ -285,7 +285,7 @@ fn lane_section(s: &mut String, lane: &LaneRecord, charts: &[ChartRef]) {
         crate::results::Finding::Attribution(a) => Some(&**a),
         _ => None,
     });
-    super::attrib::lane_markdown(s, &lane.cells, attribution);
+    super::attrib::lane_markdown(s, lane, attribution, charts);
     if is_box_lane(lane.lane) {
         // Box lanes have no repeats or sampled cells: their tables are above.
         for note in &lane.skipped {

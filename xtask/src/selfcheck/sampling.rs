@@ -51,6 +51,10 @@ struct Report {
     ticker_100hz_achieved_hz: f64,
     ticker_100hz_missed: u64,
     ticker_100hz_cpu_fraction: f64,
+    /// The attribution read's CPU over the host sample's, and the share of
+    /// one core it takes at its own rate (`ATTRIB_HZ`).
+    attribution_vs_host_cpu: f64,
+    attribution_core_fraction: f64,
 }
 
 pub async fn run(common: &Common, samples: u32) -> Result<ExitCode> {
@@ -117,6 +121,32 @@ async fn measure(cell: &Cell<'_, '_>, samples: u32) -> Result<Report> {
         &cg,
         &target_pids,
         || host.read().map(|_| ()),
+    )?);
+    // The attribution breakdown (1 Hz beside the main sampler): the whole
+    // read, and its thread part alone (the smaps part is the difference).
+    let sink: crate::probe::attrib::PidSink =
+        std::sync::Arc::new(std::sync::Mutex::new(target_pids.clone()));
+    let mut attrib = crate::probe::attrib::HostAttrib::new(sink, Instant::now());
+    let n_attrib = (samples / 5).clamp(10, 100);
+    modes.push(cost(
+        "attribution read (smaps + threads + status)",
+        n_attrib,
+        &cg,
+        &target_pids,
+        || attrib.read().map(|_| ()),
+    )?);
+    modes.push(cost(
+        "attribution threads only (task/*/stat + syscall)",
+        n_attrib,
+        &cg,
+        &target_pids,
+        || {
+            let mut out = crate::probe::attrib::AttribRead::default();
+            for &pid in &target_pids {
+                attrib.read_threads(pid, "", &mut out);
+            }
+            Ok(())
+        },
     )?);
     let pids = target_pids.clone();
     modes.push(cost(
@@ -188,7 +218,7 @@ async fn measure(cell: &Cell<'_, '_>, samples: u32) -> Result<Report> {
     for m in &mut modes {
         m.cpu_vs_bare = ratio(bare, m.cpu_ms_per_sample);
     }
-    let (host_i, exec_i, cat_i) = (2, 4, 5);
+    let (host_i, attrib_i, exec_i, cat_i) = (2, 3, 6, 7);
     let per_tick = stats.thread_cpu_s * 1e3 / (stats.samples.max(1) as f64);
     Ok(Report {
         ticker_per_tick_vs_bare: ratio(bare, per_tick),
@@ -210,6 +240,13 @@ async fn measure(cell: &Cell<'_, '_>, samples: u32) -> Result<Report> {
         ticker_100hz_achieved_hz: stats.achieved_hz,
         ticker_100hz_missed: stats.missed_ticks,
         ticker_100hz_cpu_fraction: stats.cpu_fraction(),
+        attribution_vs_host_cpu: ratio(
+            modes[host_i].cpu_ms_per_sample,
+            modes[attrib_i].cpu_ms_per_sample,
+        ),
+        attribution_core_fraction: modes[attrib_i].cpu_ms_per_sample
+            * crate::probe::attrib::ATTRIB_HZ
+            / 1e3,
         modes,
     })
 }
@@ -426,5 +463,11 @@ fn print_table(r: &Report) {
     println!(
         "the bare read on the same 100 Hz ticker: {:.3} ms per tick; runcost's ticked read is {:.2}× that",
         r.bare_ticked_cpu_ms_per_tick, r.ticker_vs_bare_ticked
+    );
+    println!(
+        "the attribution read costs {:.0}× a host sample in CPU; at {} Hz that is {:.2} % of one core",
+        r.attribution_vs_host_cpu,
+        crate::probe::attrib::ATTRIB_HZ,
+        r.attribution_core_fraction * 100.0
     );
 }

@@ -93,3 +93,73 @@ pub fn median(r: &serde_json::Value, metric: &str) -> f64 {
         .and_then(|a| a["median"].as_f64())
         .unwrap_or_else(|| panic!("no {metric} aggregate in {r}"))
 }
+
+/// Runs a lane command (`footprint`, `scaling`, ...) into `results`,
+/// asserts it exits 0, and returns the new run's id and record.
+pub fn lane_run(results: &Path, args: &[&str]) -> (String, serde_json::Value) {
+    let out = run(xtask(results).args(args));
+    assert_eq!(out.status.code(), Some(0), "{args:?}");
+    let id = latest(results);
+    let r = record(results, &id);
+    (id, r)
+}
+
+/// Makes baseline `name` from `run_id` (`update-baseline`, overloaded
+/// hosts allowed: CI machines that just compiled are busy) and moves it out
+/// of the repository into `dir`; returns its path there.
+pub fn make_baseline(results: &Path, run_id: &str, name: &str, dir: &Path) -> PathBuf {
+    let out = run(xtask(results).args([
+        "update-baseline",
+        "--run",
+        run_id,
+        "--name",
+        name,
+        "--allow-overloaded",
+    ]));
+    assert_eq!(out.status.code(), Some(0));
+    let written = root().join(format!("baselines/{name}.json"));
+    let kept = dir.join(format!("{name}.json"));
+    std::fs::rename(&written, &kept).unwrap();
+    kept
+}
+
+/// `compare --baseline B --run R --json --allow-overloaded`: the exit code
+/// and the comparison as JSON.
+pub fn compare_json(
+    results: &Path,
+    baseline: &Path,
+    run_id: &str,
+) -> (Option<i32>, serde_json::Value) {
+    let out = run(xtask(results).args([
+        "--json",
+        "compare",
+        "--baseline",
+        baseline.to_str().unwrap(),
+        "--run",
+        run_id,
+        "--allow-overloaded",
+    ]));
+    let json = serde_json::from_slice(&out.stdout).expect("compare --json prints JSON");
+    (out.status.code(), json)
+}
+
+/// A memory category of a cell's attribution (`heap`, `anon`, ...).
+pub fn category<'a>(cell: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    cell["attribution"]["memory"]
+        .as_array()
+        .expect("attribution.memory")
+        .iter()
+        .find(|m| m["category"] == name)
+        .unwrap_or_else(|| panic!("no {name} in {}", cell["attribution"]["memory"]))
+}
+
+/// A cell's value of one sampled metric.
+pub fn cell_metric(cell: &serde_json::Value, metric: &str) -> f64 {
+    cell["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["metric"] == metric)
+        .and_then(|m| m["value"].as_f64())
+        .unwrap_or_else(|| panic!("no {metric} in {}", cell["metrics"]))
+}

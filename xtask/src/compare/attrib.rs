@@ -1,0 +1,268 @@
+//! Which part grew: when a memory or CPU item warns or regresses, the
+//! memory category (for CPU, the thread group) whose per-repeat values grew
+//! most between the baseline and the run, with its own change and the
+//! Welch interval of that change (`runcost_stats::compare`, the same
+//! machinery as the gate's). The parts come from the lanes'
+//! `Finding::Attribution`, kept in the baseline beside the aggregates.
+
+use crate::results::{Finding, LaneKind, MetricKind};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// What a part is a part of.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum PartKind {
+    /// A memory category's USS (`heap`, `anon`, `lib:NAME`), bytes.
+    Memory,
+    /// A thread group's CPU (`process: group`), cores.
+    Cpu,
+}
+
+impl PartKind {
+    /// The parts that explain a metric: memory categories for memory,
+    /// thread groups for CPU; none for the others.
+    pub fn of(metric: MetricKind) -> Option<PartKind> {
+        if MetricKind::MEMORY.contains(&metric) {
+            Some(PartKind::Memory)
+        } else if matches!(metric, MetricKind::CpuCores | MetricKind::CgroupCpuCores) {
+            Some(PartKind::Cpu)
+        } else {
+            None
+        }
+    }
+}
+
+/// One part's per-repeat values at one parameter set of a lane.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BaselinePart {
+    pub lane: LaneKind,
+    pub params: BTreeMap<String, String>,
+    pub kind: PartKind,
+    /// The category key, or `process: group` for a thread group.
+    pub name: String,
+    pub per_repeat: Vec<f64>,
+}
+
+/// The part that grew most under a row.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct GrewMost {
+    pub kind: PartKind,
+    pub name: String,
+    /// Means of the repeats (a part a side lacks counts as 0).
+    pub baseline: f64,
+    pub candidate: f64,
+    /// candidate − baseline.
+    pub change: f64,
+    pub relative_change: Option<f64>,
+    /// Welch 95 % interval of the change; `None` with fewer than 2
+    /// repeats a side.
+    pub ci: Option<(f64, f64)>,
+}
+
+/// The parts a lane's findings offer.
+pub fn parts(lane: LaneKind, findings: &[Finding]) -> Vec<BaselinePart> {
+    let mut out = Vec::new();
+    for f in findings {
+        let Finding::Attribution(a) = f else { continue };
+        out.extend(a.categories.iter().map(|c| BaselinePart {
+            lane,
+            params: c.params.clone(),
+            kind: PartKind::Memory,
+            name: c.category.clone(),
+            per_repeat: c.per_repeat.clone(),
+        }));
+        out.extend(a.threads.iter().map(|t| BaselinePart {
+            lane,
+            params: t.params.clone(),
+            kind: PartKind::Cpu,
+            name: format!("{}: {}", t.process, t.group),
+            per_repeat: t.per_repeat.clone(),
+        }));
+    }
+    out
+}
+
+/// The parts of `lane` at `params` of one kind, by name.
+pub fn select<'a>(
+    parts: &'a [BaselinePart],
+    lane: LaneKind,
+    params: &BTreeMap<String, String>,
+    kind: PartKind,
+) -> Vec<(&'a str, &'a [f64])> {
+    parts
+        .iter()
+        .filter(|p| p.lane == lane && &p.params == params && p.kind == kind)
+        .map(|p| (p.name.as_str(), p.per_repeat.as_slice()))
+        .collect()
+}
+
+/// The part whose mean grew most from `base` to `cand` (largest
+/// candidate − baseline; ties by name), or `None` when no part grew. A part
+/// one side lacks is 0 in each of that side's repeats (a new mapping, a
+/// thread that was not there), so its growth is all of it.
+pub fn grew_most(
+    kind: PartKind,
+    base: &[(&str, &[f64])],
+    cand: &[(&str, &[f64])],
+) -> Option<GrewMost> {
+    let repeats = |side: &[(&str, &[f64])]| side.iter().map(|(_, v)| v.len()).max().unwrap_or(0);
+    let (nb, nc) = (repeats(base), repeats(cand));
+    let values = |side: &[(&str, &[f64])], name: &str, n: usize| -> Vec<f64> {
+        side.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.to_vec())
+            .unwrap_or_else(|| vec![0.0; n])
+    };
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+    let names: BTreeSet<&str> = base.iter().chain(cand).map(|(k, _)| *k).collect();
+    let (name, b, c) = names
+        .into_iter()
+        .map(|n| (n, values(base, n, nb), values(cand, n, nc)))
+        .filter(|(_, b, c)| !b.is_empty() && !c.is_empty())
+        .map(|(n, b, c)| (mean(&c) - mean(&b), n, b, c))
+        .filter(|(d, ..)| *d > 0.0)
+        // Largest change; the first name among equals (names come sorted).
+        .fold(
+            None,
+            |best: Option<(f64, &str, Vec<f64>, Vec<f64>)>, x| match &best {
+                Some(b) if b.0 >= x.0 => best,
+                _ => Some(x),
+            },
+        )
+        .map(|(_, n, b, c)| (n, b, c))?;
+    let (mb, mc) = (mean(&b), mean(&c));
+    let cmp = runcost_stats::compare(&b, &c, 0.95).ok();
+    Some(GrewMost {
+        kind,
+        name: name.to_string(),
+        baseline: mb,
+        candidate: mc,
+        change: mc - mb,
+        relative_change: (mb != 0.0).then(|| mc / mb - 1.0),
+        ci: cmp.map(|c| (c.difference_ci.lower, c.difference_ci.upper)),
+    })
+}
+
+/// [`grew_most`] for a metric row: its kind of parts at its lane and
+/// parameters, baseline against run.
+pub fn attribute(
+    metric: MetricKind,
+    lane: LaneKind,
+    params: &BTreeMap<String, String>,
+    base: &[BaselinePart],
+    cand: &[BaselinePart],
+) -> Option<GrewMost> {
+    let kind = PartKind::of(metric)?;
+    grew_most(
+        kind,
+        &select(base, lane, params, kind),
+        &select(cand, lane, params, kind),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIB: f64 = 1048576.0;
+
+    #[test]
+    fn the_part_that_grew_most_is_named_with_its_interval() {
+        let heap_b = [10.0 * MIB, 10.1 * MIB, 9.9 * MIB];
+        let anon_b = [32.0 * MIB, 32.2 * MIB, 31.8 * MIB];
+        let heap_c = [10.5 * MIB, 10.4 * MIB, 10.6 * MIB];
+        let anon_c = [96.0 * MIB, 96.3 * MIB, 95.7 * MIB];
+        let base = [("heap", &heap_b[..]), ("anon", &anon_b[..])];
+        let cand = [("heap", &heap_c[..]), ("anon", &anon_c[..])];
+        let g = grew_most(PartKind::Memory, &base, &cand).unwrap();
+        assert_eq!(g.name, "anon");
+        assert!((g.change - 64.0 * MIB).abs() < 1.0, "{g:?}");
+        assert!((g.relative_change.unwrap() - 2.0).abs() < 1e-9);
+        let (lo, hi) = g.ci.unwrap();
+        assert!(lo > 60.0 * MIB && hi < 68.0 * MIB && lo < g.change && g.change < hi);
+        // The interval widens with the spread (Welch): same means, noisier repeats.
+        let noisy_c = [80.0 * MIB, 112.0 * MIB, 96.0 * MIB];
+        let n = grew_most(PartKind::Memory, &base, &[("anon", &noisy_c[..])]).unwrap();
+        let (nlo, nhi) = n.ci.unwrap();
+        assert!(nhi - nlo > 4.0 * (hi - lo), "{n:?}");
+    }
+
+    #[test]
+    fn a_part_only_one_side_has_counts_as_zero_on_the_other() {
+        let b = [1.0, 1.0];
+        let c = [5.0, 6.0];
+        let g = grew_most(
+            PartKind::Memory,
+            &[("old", &b[..])],
+            &[("old", &b[..]), ("new", &c[..])],
+        )
+        .unwrap();
+        assert_eq!(g.name, "new");
+        assert_eq!((g.baseline, g.candidate), (0.0, 5.5));
+        assert_eq!(g.relative_change, None, "nothing to be relative to");
+        // A part that vanished shrank: never the one that grew.
+        let gone = grew_most(
+            PartKind::Memory,
+            &[("gone", &c[..])],
+            &[("other", &[0.0; 2][..])],
+        );
+        assert!(gone.is_none());
+    }
+
+    #[test]
+    fn nothing_grew_and_single_repeats_have_no_interval() {
+        let b = [3.0, 3.1];
+        let m = PartKind::Memory;
+        assert!(grew_most(m, &[("x", &b[..])], &[("x", &[2.0, 2.0][..])]).is_none());
+        assert!(grew_most(m, &[], &[]).is_none());
+        let g = grew_most(m, &[("x", &[1.0][..])], &[("x", &[2.0][..])]).unwrap();
+        assert_eq!((g.change, g.ci), (1.0, None));
+        // Equal growth: the first name.
+        let g = grew_most(
+            m,
+            &[("b", &[0.0, 0.0][..]), ("a", &[0.0, 0.0][..])],
+            &[("b", &[1.0, 1.0][..]), ("a", &[1.0, 1.0][..])],
+        )
+        .unwrap();
+        assert_eq!(g.name, "a");
+    }
+
+    #[test]
+    fn metrics_pick_their_kind_of_part() {
+        assert_eq!(PartKind::of(MetricKind::Uss), Some(PartKind::Memory));
+        assert_eq!(PartKind::of(MetricKind::CgroupMem), Some(PartKind::Memory));
+        assert_eq!(PartKind::of(MetricKind::CpuCores), Some(PartKind::Cpu));
+        assert_eq!(PartKind::of(MetricKind::LatencyP99), None);
+        let part = |kind, name: &str, v: &[f64], n: &str| BaselinePart {
+            lane: LaneKind::Scaling,
+            params: [("entities".to_string(), n.to_string())].into(),
+            kind,
+            name: name.into(),
+            per_repeat: v.to_vec(),
+        };
+        let base = vec![
+            part(PartKind::Memory, "heap", &[1.0, 1.0], "10"),
+            part(PartKind::Cpu, "gw: refresh", &[0.1, 0.1], "10"),
+            part(PartKind::Memory, "heap", &[1.0, 1.0], "100"),
+        ];
+        let cand = vec![
+            part(PartKind::Memory, "heap", &[2.0, 2.0], "10"),
+            part(PartKind::Cpu, "gw: refresh", &[0.5, 0.5], "10"),
+            part(PartKind::Memory, "heap", &[9.0, 9.0], "100"),
+        ];
+        let at10: BTreeMap<String, String> = [("entities".into(), "10".into())].into();
+        let cpu = attribute(MetricKind::CpuCores, LaneKind::Scaling, &at10, &base, &cand).unwrap();
+        assert_eq!(
+            (cpu.kind, cpu.name.as_str()),
+            (PartKind::Cpu, "gw: refresh")
+        );
+        let mem = attribute(MetricKind::Uss, LaneKind::Scaling, &at10, &base, &cand).unwrap();
+        assert_eq!((mem.kind, mem.change), (PartKind::Memory, 1.0), "n=10 only");
+        assert!(attribute(MetricKind::Uss, LaneKind::Footprint, &at10, &base, &cand).is_none());
+        assert!(attribute(MetricKind::Fds, LaneKind::Scaling, &at10, &base, &cand).is_none());
+    }
+}
