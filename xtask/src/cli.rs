@@ -563,6 +563,20 @@ pub enum BoxCmd {
         #[arg(long, default_value = "5s")]
         window: HumanDuration,
     },
+    /// Disk write/read in the box (O_DIRECT), copy in/out through the runtime's file path, host→box TCP: bytes/s.
+    Throughput {
+        #[command(flatten)]
+        common: BoxArgs,
+        /// MiB each write, read and copy moves.
+        #[arg(long, default_value_t = 64)]
+        size_mib: u32,
+        /// Repeats of each measurement (on one box).
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=1000))]
+        repeats: u32,
+        /// qemu: size of each VM's scratch disk, MiB (a sparse file, removed with the VM).
+        #[arg(long, default_value_t = 256)]
+        disk_mib: u32,
+    },
 }
 
 fn parse_env(s: &str) -> Result<(String, String), String> {

@@ -12,11 +12,15 @@ use std::fmt;
 
 /// Written by the agent once, before [`Frame::Hello`].
 pub const SYNC: &[u8] = b"\0\0RUNCOST-BOX-SYNC\0\0";
-/// Protocol version carried in [`Frame::Hello`].
-pub const VERSION: u32 = 1;
+/// Protocol version carried in [`Frame::Hello`] (2: file transfer).
+pub const VERSION: u32 = 2;
 /// Largest payload either side accepts: a bound on memory, not a real limit
 /// for the commands a benchmark runs.
 pub const MAX_PAYLOAD: usize = 256 << 20;
+/// Largest chunk of one [`Frame::Write`] or [`Frame::Read`]: a file moves
+/// in bounded pieces, so neither side ever holds a whole file in one frame
+/// (a 64 MiB copy into a 128 MiB guest must not need 64 MiB of buffer).
+pub const MAX_CHUNK: usize = 1 << 20;
 /// Exit code for a command that does not exist (as shells report it).
 pub const EXIT_NOT_FOUND: i32 = 127;
 /// Exit code for a command that exists but cannot be executed.
@@ -24,9 +28,13 @@ pub const EXIT_CANNOT_EXEC: i32 = 126;
 
 const K_EXEC: u8 = 0x01;
 const K_SHUTDOWN: u8 = 0x02;
+const K_WRITE: u8 = 0x03;
+const K_READ: u8 = 0x04;
 const K_HELLO: u8 = 0x81;
 const K_DONE: u8 = 0x82;
 const K_ERROR: u8 = 0x83;
+const K_WROTE: u8 = 0x84;
+const K_DATA: u8 = 0x85;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Frame {
@@ -34,6 +42,26 @@ pub enum Frame {
     Exec { argv: Vec<Vec<u8>>, stdin: Vec<u8> },
     /// host → guest: sync disks and power off (the VM exits).
     Shutdown,
+    /// host → guest: write `data` (at most [`MAX_CHUNK`]) into the file at
+    /// `path` at `offset`; offset 0 creates or truncates it first. Answered
+    /// by `Wrote` or `Error`.
+    Write {
+        path: Vec<u8>,
+        offset: u64,
+        data: Vec<u8>,
+    },
+    /// host → guest: read up to `len` (at most [`MAX_CHUNK`]) bytes of the
+    /// file at `path` from `offset`. Answered by `Data` (short only at the
+    /// end of the file) or `Error`.
+    Read {
+        path: Vec<u8>,
+        offset: u64,
+        len: u32,
+    },
+    /// guest → host: a `Write` landed; `len` bytes were written.
+    Wrote { len: u32 },
+    /// guest → host: the bytes a `Read` asked for.
+    Data { data: Vec<u8> },
     /// guest → host: the agent is up. `uptime_ms` is the guest's
     /// /proc/uptime at that moment (kernel boot + init).
     Hello { version: u32, uptime_ms: u64 },
@@ -55,6 +83,8 @@ pub enum ProtoError {
     /// The payload's declared contents do not fit its length.
     Malformed(&'static str),
     EmptyArgv,
+    /// A write or read chunk over [`MAX_CHUNK`].
+    ChunkTooLarge(usize),
 }
 
 impl fmt::Display for ProtoError {
@@ -66,6 +96,12 @@ impl fmt::Display for ProtoError {
             }
             ProtoError::Malformed(what) => write!(f, "malformed frame: {what}"),
             ProtoError::EmptyArgv => f.write_str("exec request with an empty argv"),
+            ProtoError::ChunkTooLarge(n) => {
+                write!(
+                    f,
+                    "file chunk of {n} bytes exceeds the {MAX_CHUNK}-byte limit"
+                )
+            }
         }
     }
 }
@@ -90,6 +126,26 @@ pub fn encode(frame: &Frame) -> Vec<u8> {
             K_EXEC
         }
         Frame::Shutdown => K_SHUTDOWN,
+        Frame::Write { path, offset, data } => {
+            put_bytes(&mut p, path);
+            p.extend_from_slice(&offset.to_le_bytes());
+            put_bytes(&mut p, data);
+            K_WRITE
+        }
+        Frame::Read { path, offset, len } => {
+            put_bytes(&mut p, path);
+            p.extend_from_slice(&offset.to_le_bytes());
+            p.extend_from_slice(&len.to_le_bytes());
+            K_READ
+        }
+        Frame::Wrote { len } => {
+            p.extend_from_slice(&len.to_le_bytes());
+            K_WROTE
+        }
+        Frame::Data { data } => {
+            put_bytes(&mut p, data);
+            K_DATA
+        }
         Frame::Hello { version, uptime_ms } => {
             p.extend_from_slice(&version.to_le_bytes());
             p.extend_from_slice(&uptime_ms.to_le_bytes());
@@ -161,7 +217,11 @@ pub fn decode(buf: &[u8]) -> Result<Option<(Frame, usize)>, ProtoError> {
         return Ok(None);
     }
     let kind = buf[0];
-    if ![K_EXEC, K_SHUTDOWN, K_HELLO, K_DONE, K_ERROR].contains(&kind) {
+    if ![
+        K_EXEC, K_SHUTDOWN, K_WRITE, K_READ, K_HELLO, K_DONE, K_ERROR, K_WROTE, K_DATA,
+    ]
+    .contains(&kind)
+    {
         return Err(ProtoError::UnknownKind(kind));
     }
     let len = u32::from_le_bytes([buf[1], buf[2], buf[3], buf[4]]) as usize;
@@ -192,6 +252,34 @@ pub fn decode(buf: &[u8]) -> Result<Option<(Frame, usize)>, ProtoError> {
             Frame::Exec { argv, stdin }
         }
         K_SHUTDOWN => Frame::Shutdown,
+        K_WRITE => {
+            let path = r.bytes("path")?;
+            let offset = r.u64("offset")?;
+            let data = r.bytes("data")?;
+            if data.len() > MAX_CHUNK {
+                return Err(ProtoError::ChunkTooLarge(data.len()));
+            }
+            Frame::Write { path, offset, data }
+        }
+        K_READ => {
+            let path = r.bytes("path")?;
+            let offset = r.u64("offset")?;
+            let len = r.u32("length")?;
+            if len as usize > MAX_CHUNK {
+                return Err(ProtoError::ChunkTooLarge(len as usize));
+            }
+            Frame::Read { path, offset, len }
+        }
+        K_WROTE => Frame::Wrote {
+            len: r.u32("length")?,
+        },
+        K_DATA => {
+            let data = r.bytes("data")?;
+            if data.len() > MAX_CHUNK {
+                return Err(ProtoError::ChunkTooLarge(data.len()));
+            }
+            Frame::Data { data }
+        }
         K_HELLO => Frame::Hello {
             version: r.u32("version")?,
             uptime_ms: r.u64("uptime")?,
@@ -261,6 +349,52 @@ mod tests {
         roundtrip(Frame::Error {
             message: "bad".into(),
         });
+        roundtrip(Frame::Write {
+            path: b"/dev/vda".to_vec(),
+            offset: 3 << 20,
+            data: vec![7; 1000],
+        });
+        roundtrip(Frame::Read {
+            path: b"/dev/vda".to_vec(),
+            offset: 1 << 40,
+            len: MAX_CHUNK as u32,
+        });
+        roundtrip(Frame::Wrote { len: 1000 });
+        roundtrip(Frame::Data { data: vec![1, 2] });
+    }
+
+    #[test]
+    fn file_chunks_are_bounded() {
+        let big = Frame::Write {
+            path: b"/f".to_vec(),
+            offset: 0,
+            data: vec![0; MAX_CHUNK + 1],
+        };
+        assert_eq!(
+            decode(&encode(&big)),
+            Err(ProtoError::ChunkTooLarge(MAX_CHUNK + 1))
+        );
+        let ask = Frame::Read {
+            path: b"/f".to_vec(),
+            offset: 0,
+            len: MAX_CHUNK as u32 + 1,
+        };
+        assert_eq!(
+            decode(&encode(&ask)),
+            Err(ProtoError::ChunkTooLarge(MAX_CHUNK + 1))
+        );
+        let data = Frame::Data {
+            data: vec![0; MAX_CHUNK + 1],
+        };
+        assert_eq!(
+            decode(&encode(&data)),
+            Err(ProtoError::ChunkTooLarge(MAX_CHUNK + 1))
+        );
+        // A read whose length field is cut off is malformed, not a frame.
+        assert_eq!(
+            decode(&[K_READ, 6, 0, 0, 0, 1, 0, 0, 0, b'/', 0]),
+            Err(ProtoError::Malformed("offset"))
+        );
     }
 
     #[test]

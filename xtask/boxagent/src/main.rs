@@ -14,8 +14,15 @@ use std::process::{Command, Stdio};
 
 const DEFAULT_PORT: &str = "/dev/ttyS1";
 /// Modules the initramfs may carry, in load order (dependencies first):
-/// virtio-console over virtio-mmio, the fast transport on `-machine microvm`.
-const MODULES: [&str; 4] = ["virtio_ring", "virtio", "virtio_mmio", "virtio_console"];
+/// virtio-console over virtio-mmio, the fast transport on `-machine microvm`,
+/// then virtio-blk for the scratch disk of the throughput lane.
+const MODULES: [&str; 5] = [
+    "virtio_ring",
+    "virtio",
+    "virtio_mmio",
+    "virtio_console",
+    "virtio_blk",
+];
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -24,6 +31,12 @@ fn main() {
     match args.first().map(String::as_str) {
         Some("--tick") => std::process::exit(tick(&args[1..])),
         Some("--hold") => std::process::exit(hold(&args[1..])),
+        Some("--now") => {
+            // busybox `date` has no %N: the throughput lane times dd with this.
+            let ns = monotonic_ns();
+            println!("{}.{:09}", ns / 1_000_000_000, ns % 1_000_000_000);
+            std::process::exit(0)
+        }
         _ => {}
     }
     let stdio = args.iter().any(|a| a == "--stdio");
@@ -45,6 +58,8 @@ fn main() {
         if is_init {
             load_modules();
         }
+        let port = find_named_port(port, std::time::Duration::from_secs(10));
+        let port = port.as_str();
         wait_for(port, std::time::Duration::from_secs(10));
         open_port_retrying(port, std::time::Duration::from_secs(10)).and_then(|f| {
             let w = f.try_clone()?;
@@ -105,6 +120,32 @@ fn load_modules() {
             }
         }
     }
+}
+
+/// The agent's virtio port by its name (`runcost.agent`): a port node is
+/// numbered by the virtio device's global index (`vport<dev>p<port>`), so
+/// another virtio device probed first (the throughput lane's virtio-blk
+/// disk) renumbers it. A serial port (`/dev/ttyS*`) is taken as given.
+fn find_named_port(given: &str, limit: std::time::Duration) -> String {
+    if !given.starts_with("/dev/vport") {
+        return given.to_string();
+    }
+    let t = std::time::Instant::now();
+    while t.elapsed() < limit {
+        if std::path::Path::new(given).exists() {
+            break;
+        }
+        if let Ok(d) = std::fs::read_dir("/sys/class/virtio-ports") {
+            for e in d.flatten() {
+                let name = std::fs::read_to_string(e.path().join("name")).unwrap_or_default();
+                if name.trim() == "runcost.agent" {
+                    return format!("/dev/{}", e.file_name().to_string_lossy());
+                }
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    given.to_string()
 }
 
 /// A device node appears when its driver has probed; wait for it.
@@ -200,6 +241,10 @@ fn serve(mut r: impl Read, mut w: impl Write, is_init: bool) -> std::io::Result<
         };
         match frame {
             Frame::Exec { argv, stdin } => send(&mut w, &run(&argv, stdin))?,
+            Frame::Write { path, offset, data } => {
+                send(&mut w, &write_chunk(&path, offset, &data))?
+            }
+            Frame::Read { path, offset, len } => send(&mut w, &read_chunk(&path, offset, len))?,
             Frame::Shutdown => {
                 if is_init {
                     power_off();
@@ -213,6 +258,56 @@ fn serve(mut r: impl Read, mut w: impl Write, is_init: bool) -> std::io::Result<
                 },
             )?,
         }
+    }
+}
+
+/// One chunk of a file transfer into the box; offset 0 starts the file
+/// afresh (a block device ignores the truncation). No sync: a copy lands in
+/// the box's page cache, as the engine's archive API leaves it.
+fn write_chunk(path: &[u8], offset: u64, data: &[u8]) -> Frame {
+    use std::os::unix::fs::FileExt;
+    let p = std::path::Path::new(std::ffi::OsStr::from_bytes(path));
+    let r = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(offset == 0)
+        .open(p)
+        .and_then(|f| f.write_all_at(data, offset));
+    match r {
+        Ok(()) => Frame::Wrote {
+            len: data.len() as u32,
+        },
+        Err(e) => Frame::Error {
+            message: format!("write {} at {offset}: {e}", p.display()),
+        },
+    }
+}
+
+/// One chunk of a file transfer out of the box: short only at the end.
+fn read_chunk(path: &[u8], offset: u64, len: u32) -> Frame {
+    use std::os::unix::fs::FileExt;
+    let p = std::path::Path::new(std::ffi::OsStr::from_bytes(path));
+    let mut buf = vec![0u8; len as usize];
+    let r = File::open(p).and_then(|f| {
+        let mut got = 0;
+        while got < buf.len() {
+            match f.read_at(&mut buf[got..], offset + got as u64) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(got)
+    });
+    match r {
+        Ok(n) => {
+            buf.truncate(n);
+            Frame::Data { data: buf }
+        }
+        Err(e) => Frame::Error {
+            message: format!("read {} at {offset}: {e}", p.display()),
+        },
     }
 }
 

@@ -59,6 +59,7 @@ async fn kvm_boots(base: &QemuBackend, timeout: Duration) -> Result<()> {
         boot_timeout: timeout,
         run_id: format!("accel-probe-{}", std::process::id()),
         spec: BoxSpec::default(),
+        disk_mib: None,
         ..base.clone()
     };
     let mut b = probe.create("probe").await?;

@@ -110,6 +110,67 @@ impl AgentConn {
         }
     }
 
+    /// Sends one request and waits for its answer.
+    async fn ask(&mut self, req: &Frame) -> Result<Frame> {
+        self.stream
+            .write_all(&encode(req))
+            .await
+            .context("send to the box agent")?;
+        self.frame().await
+    }
+
+    /// Writes `data` into the file `path` in the box, in chunks of at most
+    /// [`runcost_boxagent::MAX_CHUNK`], each acknowledged with its length.
+    pub async fn write_file(&mut self, path: &str, data: &[u8]) -> Result<()> {
+        let mut offset = 0usize;
+        // An empty file is still created (one empty chunk at offset 0).
+        loop {
+            let end = (offset + runcost_boxagent::MAX_CHUNK).min(data.len());
+            let req = Frame::Write {
+                path: path.as_bytes().to_vec(),
+                offset: offset as u64,
+                data: data[offset..end].to_vec(),
+            };
+            match self.ask(&req).await? {
+                Frame::Wrote { len } if len as usize == end - offset => {}
+                Frame::Wrote { len } => bail!(
+                    "the box agent wrote {len} of {} bytes at {offset} of {path}",
+                    end - offset
+                ),
+                Frame::Error { message } => bail!("the box agent: {message}"),
+                other => bail!("expected a write acknowledgement, got {other:?}"),
+            }
+            offset = end;
+            if offset >= data.len() {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Reads `len` bytes of the file `path` in the box, in bounded chunks;
+    /// a file shorter than `len` is an error naming both lengths.
+    pub async fn read_file(&mut self, path: &str, len: usize) -> Result<Vec<u8>> {
+        let mut out = Vec::with_capacity(len);
+        while out.len() < len {
+            let want = (len - out.len()).min(runcost_boxagent::MAX_CHUNK);
+            let req = Frame::Read {
+                path: path.as_bytes().to_vec(),
+                offset: out.len() as u64,
+                len: want as u32,
+            };
+            match self.ask(&req).await? {
+                Frame::Data { data } if data.len() == want => out.extend_from_slice(&data),
+                Frame::Data { data } => bail!(
+                    "{path} in the box ended at {} bytes; {len} were asked for",
+                    out.len() + data.len()
+                ),
+                Frame::Error { message } => bail!("the box agent: {message}"),
+                other => bail!("expected file data, got {other:?}"),
+            }
+        }
+        Ok(out)
+    }
+
     pub async fn shutdown(&mut self) -> Result<()> {
         self.stream
             .write_all(&encode(&Frame::Shutdown))

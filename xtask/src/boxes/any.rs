@@ -19,6 +19,25 @@ pub enum AnyBox {
     Command(CommandBox),
 }
 
+impl AnyBackend {
+    /// The disk limit the backend's boxes run under (a profile's `disk_bps`).
+    pub fn disk_limit(&self) -> Option<u64> {
+        match self {
+            AnyBackend::Qemu(b) => b.disk_bps,
+            AnyBackend::Engine(b) => b.disk_bps,
+            AnyBackend::Command(_) => None,
+        }
+    }
+
+    /// Gives a qemu backend a scratch disk of `mib` MiB per box (the
+    /// throughput lane); the other backends have their own disk.
+    pub fn with_scratch_disk(&mut self, mib: u32) {
+        if let AnyBackend::Qemu(b) = self {
+            b.disk_mib = Some(mib);
+        }
+    }
+}
+
 fn mismatch() -> anyhow::Error {
     anyhow::anyhow!("a box handle was given to another backend")
 }
@@ -104,6 +123,48 @@ impl BoxBackend for AnyBackend {
             AnyBackend::Qemu(b) => b.cannot_restart(),
             AnyBackend::Engine(b) => b.cannot_restart(),
             AnyBackend::Command(b) => b.cannot_restart(),
+        }
+    }
+
+    fn scratch(&self) -> std::result::Result<super::Scratch, String> {
+        match self {
+            AnyBackend::Qemu(b) => b.scratch(),
+            AnyBackend::Engine(b) => b.scratch(),
+            AnyBackend::Command(b) => b.scratch(),
+        }
+    }
+
+    fn cannot_copy(&self) -> Option<String> {
+        match self {
+            AnyBackend::Qemu(b) => b.cannot_copy(),
+            AnyBackend::Engine(b) => b.cannot_copy(),
+            AnyBackend::Command(b) => b.cannot_copy(),
+        }
+    }
+
+    async fn copy_in(&self, h: &mut AnyBox, path: &str, data: &[u8]) -> Result<()> {
+        match (self, h) {
+            (AnyBackend::Qemu(b), AnyBox::Qemu(h)) => b.copy_in(h, path, data).await,
+            (AnyBackend::Engine(b), AnyBox::Engine(h)) => b.copy_in(h, path, data).await,
+            (AnyBackend::Command(b), AnyBox::Command(h)) => b.copy_in(h, path, data).await,
+            _ => Err(mismatch()),
+        }
+    }
+
+    async fn copy_out(&self, h: &mut AnyBox, path: &str, len: usize) -> Result<Vec<u8>> {
+        match (self, h) {
+            (AnyBackend::Qemu(b), AnyBox::Qemu(h)) => b.copy_out(h, path, len).await,
+            (AnyBackend::Engine(b), AnyBox::Engine(h)) => b.copy_out(h, path, len).await,
+            (AnyBackend::Command(b), AnyBox::Command(h)) => b.copy_out(h, path, len).await,
+            _ => Err(mismatch()),
+        }
+    }
+
+    fn no_network(&self) -> Option<String> {
+        match self {
+            AnyBackend::Qemu(b) => b.no_network(),
+            AnyBackend::Engine(b) => b.no_network(),
+            AnyBackend::Command(b) => b.no_network(),
         }
     }
 

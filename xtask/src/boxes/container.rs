@@ -18,7 +18,14 @@ pub struct ContainerBackend {
     pub memory_mib: u32,
     /// The engine's runtime (`--runtime`); None = the engine's default.
     pub runtime: Option<String>,
+    /// Read and write limit on the engine's data disk, bytes/s (a box
+    /// profile's `disk_bps`, e.g. to plant a slow-disk regression).
+    pub disk_bps: Option<u64>,
 }
+
+/// Where the throughput lane's files go in a container box: its own
+/// writable layer (on the engine's data disk, not a tmpfs).
+pub const SCRATCH_DIR: &str = "/var/tmp";
 
 pub struct ContainerBox {
     name: String,
@@ -45,6 +52,10 @@ impl BoxBackend for ContainerBackend {
 
     async fn create(&self, name: &str) -> Result<ContainerBox> {
         let cname = format!("runcost-{}-{name}", self.run_id);
+        let device = match self.disk_bps {
+            Some(_) => Some(data_disk(&self.engine).await?),
+            None => None,
+        };
         let id = self
             .engine
             .create_isolated(&IsolatedContainer {
@@ -55,6 +66,7 @@ impl BoxBackend for ContainerBackend {
                 cell: name,
                 memory_bytes: u64::from(self.memory_mib) << 20,
                 runtime: self.runtime.as_deref(),
+                disk_bps: device.as_deref().zip(self.disk_bps),
             })
             .await
             .with_context(|| format!("create container box {cname}"))?;
@@ -146,6 +158,82 @@ impl BoxBackend for ContainerBackend {
         }
         descendants(root)
     }
+
+    fn cannot_copy(&self) -> Option<String> {
+        None
+    }
+
+    /// Through the engine's archive API: a one-file tar PUT into the
+    /// path's directory.
+    async fn copy_in(&self, b: &mut ContainerBox, path: &str, data: &[u8]) -> Result<()> {
+        let (dir, name) = path
+            .rsplit_once('/')
+            .with_context(|| format!("copy into {path}: not an absolute path"))?;
+        self.engine
+            .upload_file(
+                &b.id,
+                if dir.is_empty() { "/" } else { dir },
+                name,
+                0o644,
+                data,
+            )
+            .await
+            .with_context(|| format!("box {}: copy into {path}", b.name))
+    }
+
+    async fn copy_out(&self, b: &mut ContainerBox, path: &str, len: usize) -> Result<Vec<u8>> {
+        let data = self
+            .engine
+            .download_file(&b.id, path)
+            .await
+            .with_context(|| format!("box {}: copy out of {path}", b.name))?;
+        if data.len() != len {
+            anyhow::bail!(
+                "box {}: {path} came out with {} bytes; {len} were copied in",
+                b.name,
+                data.len()
+            );
+        }
+        Ok(data)
+    }
+
+    fn no_network(&self) -> Option<String> {
+        Some("container boxes run with network mode none (isolated by design): no interface to connect to".into())
+    }
+}
+
+/// The block device under the engine's data root (a partition's whole
+/// disk: the engine's throttle takes only whole devices). Local engines
+/// only: the device is found through this host's /sys.
+async fn data_disk(engine: &Engine) -> Result<String> {
+    use std::os::unix::fs::MetadataExt;
+    let root = engine.root_dir().await?;
+    let dev = std::fs::metadata(&root)
+        .with_context(|| {
+            format!(
+                "disk_bps: stat the engine's data root {root} (a disk limit needs a local engine)"
+            )
+        })?
+        .dev();
+    let (major, minor) = (nix::sys::stat::major(dev), nix::sys::stat::minor(dev));
+    let sys = std::path::PathBuf::from(format!("/sys/dev/block/{major}:{minor}"));
+    let sys = std::fs::canonicalize(&sys).map_err(|_| {
+        crate::error::BadInput(format!(
+            "disk_bps: the engine's data root {root} is on no block device (device {major}:{minor}); a disk limit cannot be set on this host"
+        ))
+    })?;
+    let whole = if sys.join("partition").exists() {
+        sys.parent().map(|p| p.to_path_buf()).unwrap_or(sys)
+    } else {
+        sys
+    };
+    let uevent = std::fs::read_to_string(whole.join("uevent"))
+        .with_context(|| format!("read {}/uevent", whole.display()))?;
+    let name = uevent
+        .lines()
+        .find_map(|l| l.strip_prefix("DEVNAME="))
+        .with_context(|| format!("no DEVNAME in {}/uevent", whole.display()))?;
+    Ok(format!("/dev/{name}"))
 }
 
 impl ContainerBackend {

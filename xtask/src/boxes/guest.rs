@@ -28,6 +28,9 @@ pub struct GuestImage {
     /// The initramfs carries the virtio-console modules (transport `virtio`).
     #[serde(default)]
     pub virtio: bool,
+    /// The initramfs carries virtio_blk (the throughput lane's disk).
+    #[serde(default)]
+    pub blk: bool,
 }
 
 pub fn assets_dir(root: &Path) -> PathBuf {
@@ -294,6 +297,12 @@ pub fn build(root: &Path) -> Result<GuestImage> {
         })
         .collect();
     let virtio = modules.len() == MODULES.len();
+    // Optional: the scratch disk of the throughput lane (virtio-blk over
+    // virtio-mmio); loaded by the agent after the console modules.
+    let blk_module = std::fs::read(mdir.join("virtio_blk.ko"))
+        .ok()
+        .map(|d| ("lib/modules/virtio_blk.ko".to_string(), d));
+    let blk = virtio && blk_module.is_some();
     let mut entries = vec![
         CpioEntry::Dir("bin"),
         CpioEntry::Dir("dev"),
@@ -320,11 +329,16 @@ pub fn build(root: &Path) -> Result<GuestImage> {
     if virtio {
         entries.push(CpioEntry::Dir("lib"));
         entries.push(CpioEntry::Dir("lib/modules"));
-        entries.extend(modules.iter().map(|(path, data)| CpioEntry::File {
-            path,
-            mode: 0o644,
-            data,
+        entries.extend(modules.iter().chain(blk_module.iter()).map(|(path, data)| {
+            CpioEntry::File {
+                path,
+                mode: 0o644,
+                data,
+            }
         }));
+        if !blk {
+            say("no virtio_blk module in kernel/modules: qemu boxes get no disk (box throughput measures none)");
+        }
     } else {
         say("no virtio modules in kernel/modules: the guest offers the serial transport only");
     }
@@ -358,6 +372,7 @@ pub fn build(root: &Path) -> Result<GuestImage> {
         kernel_format: kernel_format.into(),
         initramfs_bytes: cpio.len() as u64,
         virtio,
+        blk,
     };
     crate::fs::write_atomic(
         &dir.join("guest.json"),

@@ -117,6 +117,56 @@ pub trait BoxBackend {
     fn cannot_restart(&self) -> Option<String> {
         None
     }
+
+    /// Where the box's disk is for the throughput lane's `dd`, and a
+    /// command printing a monotonic clock in seconds with a fraction (the
+    /// box times its own dd). Err: why this box has no disk to measure.
+    fn scratch(&self) -> std::result::Result<Scratch, String> {
+        Ok(Scratch {
+            path: "/var/tmp/runcost-io".into(),
+            capacity: None,
+            clock: vec!["date".into(), "+%s.%N".into()],
+        })
+    }
+
+    /// Why files cannot be copied into and out of this box through the
+    /// runtime's own file path (None: `copy_in`/`copy_out` work).
+    fn cannot_copy(&self) -> Option<String> {
+        Some("this runtime offers no file copy path to runcost".into())
+    }
+
+    /// Copies `data` into the file `path` in the box through the runtime's
+    /// own file path (the engine's archive API, the VM agent's protocol).
+    async fn copy_in(&self, _h: &mut Self::Handle, path: &str, _data: &[u8]) -> Result<()> {
+        anyhow::bail!(
+            "copy into {path}: {}",
+            self.cannot_copy().unwrap_or_default()
+        )
+    }
+
+    /// Copies `len` bytes of the file `path` out of the box.
+    async fn copy_out(&self, _h: &mut Self::Handle, path: &str, _len: usize) -> Result<Vec<u8>> {
+        anyhow::bail!(
+            "copy out of {path}: {}",
+            self.cannot_copy().unwrap_or_default()
+        )
+    }
+
+    /// Why the host cannot open a TCP connection into this box (None: it
+    /// can; no backend offers one yet).
+    fn no_network(&self) -> Option<String> {
+        Some("the box has no network interface".into())
+    }
+}
+
+/// Where a box's disk I/O goes (see [`BoxBackend::scratch`]).
+#[derive(Clone, Debug)]
+pub struct Scratch {
+    /// A file or block device in the box.
+    pub path: String,
+    /// Its size when known (a VM's scratch disk); else the lane asks `df`.
+    pub capacity: Option<u64>,
+    pub clock: Vec<String>,
 }
 
 /// Sum of PSS over `pids` (bytes); processes that vanished count zero.
@@ -177,6 +227,8 @@ pub async fn doctor(root: &std::path::Path) -> Vec<(bool, String, String)> {
         spec: BoxSpec::default(),
         boot_timeout: Duration::from_secs(60),
         exec_timeout: Duration::from_secs(30),
+        disk_mib: None,
+        disk_bps: None,
     };
     match accel::resolve(&base, AccelChoice::Auto, Duration::from_secs(20)).await {
         Ok(p) => out.push((

@@ -47,6 +47,10 @@ pub struct EngineSpec {
     pub runtime: String,
     #[serde(default = "default_image")]
     pub image: String,
+    /// Read and write limit on the engine's data disk, bytes/s (the
+    /// engine's `--device-read-bps`/`--device-write-bps`): a slow disk.
+    #[serde(default)]
+    pub disk_bps: Option<u64>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -56,6 +60,10 @@ pub struct QemuSpec {
     pub accel: AccelChoice,
     #[serde(default = "default_transport")]
     pub transport: Transport,
+    /// qemu's throttle on the scratch disk (`throttling.bps-total`),
+    /// bytes/s: a slow disk.
+    #[serde(default)]
+    pub disk_bps: Option<u64>,
 }
 
 /// Any runtime through its command line. Templates are argv vectors; the
@@ -348,8 +356,9 @@ pub fn parse(path: &Path, text: &str) -> Result<BoxProfile> {
                     "must name one of the engine's runtimes (e.g. runc, runsc)".into(),
                 ));
             }
+            check_disk_bps(e.disk_bps, "backend.engine.disk_bps", &err)?;
         }
-        BackendSpec::Qemu(_) => {}
+        BackendSpec::Qemu(q) => check_disk_bps(q.disk_bps, "backend.qemu.disk_bps", &err)?,
         BackendSpec::Command(c) => check_command(c, &err)?,
     }
     Ok(BoxProfile {
@@ -358,6 +367,22 @@ pub fn parse(path: &Path, text: &str) -> Result<BoxProfile> {
         spec,
         backend,
     })
+}
+
+/// A disk limit below 4 KiB/s is a typo (0 means "no limit" to the engine
+/// and to qemu, so it would silently measure the unthrottled disk).
+fn check_disk_bps(
+    v: Option<u64>,
+    key: &str,
+    err: &dyn Fn(&str, String) -> anyhow::Error,
+) -> Result<()> {
+    match v {
+        Some(b) if b < 4096 => Err(err(
+            key,
+            format!("{b} bytes/s: give at least 4096 (e.g. 8388608 for 8 MiB/s), or leave it out for no limit"),
+        )),
+        _ => Ok(()),
+    }
 }
 
 fn check_command(c: &CommandSpec, err: &dyn Fn(&str, String) -> anyhow::Error) -> Result<()> {

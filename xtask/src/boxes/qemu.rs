@@ -75,7 +75,17 @@ pub struct QemuBackend {
     pub spec: BoxSpec,
     pub boot_timeout: Duration,
     pub exec_timeout: Duration,
+    /// A scratch disk per box (virtio-blk over virtio-mmio, a sparse raw
+    /// file in the box's directory, removed with it) of this many MiB;
+    /// None: no disk (every lane but throughput).
+    pub disk_mib: Option<u32>,
+    /// qemu's I/O throttle on that disk (`throttling.bps-total`), bytes/s:
+    /// a box profile's `disk_bps`, e.g. to plant a slow-disk regression.
+    pub disk_bps: Option<u64>,
 }
+
+/// The scratch disk as the guest sees it (the first virtio-blk device).
+pub const GUEST_DISK: &str = "/dev/vda";
 
 pub struct QemuBox {
     name: String,
@@ -232,6 +242,23 @@ impl QemuBackend {
                 p(&dir.join("agent.sock"))
             ),
         ]);
+        if self.disk_mib.is_some() {
+            // cache=none: the host's page cache is bypassed too, so the
+            // guest's O_DIRECT reads are real reads of the file.
+            let mut drive = format!(
+                "file={},if=none,id=scratch,format=raw,cache=none,aio=threads",
+                p(&dir.join("disk.img"))
+            );
+            if let Some(bps) = self.disk_bps {
+                drive.push_str(&format!(",throttling.bps-total={bps}"));
+            }
+            a.extend([
+                s("-drive"),
+                drive,
+                s("-device"),
+                s("virtio-blk-device,drive=scratch"),
+            ]);
+        }
         match self.transport {
             Transport::Virtio => a.extend([
                 s("-device"),
@@ -446,6 +473,20 @@ impl BoxBackend for QemuBackend {
             )));
         }
         std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
+        if let Some(mib) = self.disk_mib {
+            let img = dir.join("disk.img");
+            // qemu's option syntax takes `,` as a separator.
+            if img.display().to_string().contains(',') {
+                bail!(BadInput(format!(
+                    "{}: a disk path may not contain `,` (qemu's -drive syntax); move the checkout to a plainer path",
+                    img.display()
+                )));
+            }
+            // Sparse: the disk costs the host only what the guest writes.
+            std::fs::File::create(&img)
+                .and_then(|f| f.set_len(u64::from(mib) << 20))
+                .with_context(|| format!("create the scratch disk {}", img.display()))?;
+        }
         Ok(QemuBox {
             name: name.to_string(),
             dir,
@@ -543,6 +584,63 @@ impl BoxBackend for QemuBackend {
     fn host_pids(&self, b: &QemuBox) -> Vec<i32> {
         b.pid().into_iter().collect()
     }
+
+    fn scratch(&self) -> std::result::Result<super::Scratch, String> {
+        match self.disk_mib {
+            Some(mib) => Ok(super::Scratch {
+                path: GUEST_DISK.into(),
+                capacity: Some(u64::from(mib) << 20),
+                clock: vec!["/init".into(), "--now".into()],
+            }),
+            None => Err("the VM was started without a scratch disk".into()),
+        }
+    }
+
+    fn cannot_copy(&self) -> Option<String> {
+        None
+    }
+
+    async fn copy_in(&self, b: &mut QemuBox, path: &str, data: &[u8]) -> Result<()> {
+        let name = b.name.clone();
+        let conn = b
+            .conn
+            .as_mut()
+            .with_context(|| format!("box {name} is not running"))?;
+        match tokio::time::timeout(self.exec_timeout, conn.write_file(path, data)).await {
+            Ok(r) => {
+                r.with_context(|| format!("box {name}: copy {} bytes into {path}", data.len()))
+            }
+            Err(_) => {
+                b.conn = None;
+                bail!(
+                    "box {name}: copy into {path} did not finish within {:?}",
+                    self.exec_timeout
+                )
+            }
+        }
+    }
+
+    async fn copy_out(&self, b: &mut QemuBox, path: &str, len: usize) -> Result<Vec<u8>> {
+        let name = b.name.clone();
+        let conn = b
+            .conn
+            .as_mut()
+            .with_context(|| format!("box {name} is not running"))?;
+        match tokio::time::timeout(self.exec_timeout, conn.read_file(path, len)).await {
+            Ok(r) => r.with_context(|| format!("box {name}: copy {len} bytes out of {path}")),
+            Err(_) => {
+                b.conn = None;
+                bail!(
+                    "box {name}: copy out of {path} did not finish within {:?}",
+                    self.exec_timeout
+                )
+            }
+        }
+    }
+
+    fn no_network(&self) -> Option<String> {
+        Some("the qemu microVM has no NIC (-nodefaults, no -netdev): nothing to connect to".into())
+    }
 }
 
 /// The agent protocol against a real VM: one guest booted under TCG, every
@@ -576,6 +674,8 @@ mod vm_tests {
             },
             boot_timeout: Duration::from_secs(90),
             exec_timeout: Duration::from_secs(60),
+            disk_mib: None,
+            disk_bps: None,
         }
     }
 

@@ -182,6 +182,7 @@ pub async fn prepare(p: &BoxProfile, cx: &Ctx<'_>) -> Result<Prepared> {
                     image: e.image.clone(),
                     memory_mib: cx.spec.memory_mib,
                     runtime: Some(e.runtime.clone()),
+                    disk_bps: e.disk_bps,
                 }),
                 env,
             ))
@@ -213,6 +214,8 @@ pub async fn prepare(p: &BoxProfile, cx: &Ctx<'_>) -> Result<Prepared> {
                 spec: cx.spec,
                 boot_timeout: cx.boot_timeout,
                 exec_timeout: Duration::from_secs(120),
+                disk_mib: None,
+                disk_bps: q.disk_bps,
             };
             let probe = accel::resolve(&b, q.accel, cx.probe_timeout).await?;
             b.accel = probe.accel;

@@ -16,7 +16,9 @@ use crate::engine::{ComposeCli, Engine, EngineInfo};
 use crate::error::{bad_input, BadInput, ExitCode};
 use crate::events::{Event, Events, Reporter};
 use crate::frame::{Head, Recorded, Uses};
-use crate::lanes::boxes::{burst, churn, density, exec, lifecycle, resource, stability, teardown};
+use crate::lanes::boxes::{
+    burst, churn, density, exec, lifecycle, resource, stability, teardown, throughput,
+};
 use crate::probe::fingerprint;
 use crate::results::boxes::{BoxEnv, BoxFinding, BoxLane};
 use crate::results::{Finding, LaneKind, LaneRecord, ProfileRef, RunStatus, Settings};
@@ -28,14 +30,22 @@ use std::path::Path;
 use std::time::Duration;
 
 enum Job {
-    Lifecycle { repeats: u32 },
+    Lifecycle {
+        repeats: u32,
+    },
     Exec(exec::ExecOpts),
     Density(density::DensityOpts),
-    Churn { cycles: u32 },
+    Churn {
+        cycles: u32,
+    },
     Snapshot(crate::lanes::boxes::snapshot::SnapshotOpts),
     Stability(stability::StabilityOpts),
     Burst(burst::BurstOpts),
     Resource(resource::ResourceOpts),
+    Throughput {
+        opts: throughput::ThroughputOpts,
+        disk_mib: u32,
+    },
 }
 
 impl Job {
@@ -49,6 +59,7 @@ impl Job {
             Job::Stability(_) => (LaneKind::BoxStability, BoxLane::Stability),
             Job::Burst(_) => (LaneKind::BoxBurst, BoxLane::Burst),
             Job::Resource(_) => (LaneKind::BoxResource, BoxLane::Resource),
+            Job::Throughput { .. } => (LaneKind::BoxThroughput, BoxLane::Throughput),
         }
     }
 }
@@ -116,6 +127,33 @@ pub fn stability_opts(
     })
 }
 
+/// `box throughput`'s sizes: each names its flag and a fix. A qemu box's
+/// copy and dd share its scratch disk, so the size must fit in it (a
+/// container's free space is checked in the box, before measuring).
+pub fn throughput_opts(
+    size_mib: u32,
+    repeats: u32,
+    disk_mib: u32,
+    on_qemu: bool,
+) -> Result<throughput::ThroughputOpts> {
+    if !(1..=4096).contains(&size_mib) {
+        bad_input!("--size-mib {size_mib}: give 1 to 4096 MiB, e.g. --size-mib 64");
+    }
+    if !(1..=65536).contains(&disk_mib) {
+        bad_input!("--disk-mib {disk_mib}: give 1 to 65536 MiB, e.g. --disk-mib 256");
+    }
+    if on_qemu && size_mib > disk_mib {
+        bad_input!(
+            "--size-mib {size_mib}: larger than the VM's scratch disk (--disk-mib {disk_mib}); give --size-mib at most {disk_mib} or a larger --disk-mib"
+        );
+    }
+    Ok(throughput::ThroughputOpts {
+        size_mib,
+        repeats,
+        disk_limit_bps: None,
+    })
+}
+
 /// `box burst`'s counts; the burst must fit in memory like a density level.
 pub fn burst_opts(boxes: u32, singles: u32, memory_mib: u32) -> Result<burst::BurstOpts> {
     if !(2..=256).contains(&boxes) {
@@ -153,6 +191,21 @@ fn no_engine() -> EngineInfo {
     }
 }
 
+/// The throughput lane's scratch disk is virtio-blk over virtio-mmio: the
+/// microvm machine, and a guest carrying the virtio_blk module.
+fn scratch_disk_possible(t: crate::boxes::Transport, g: &GuestImage) -> Result<()> {
+    if t != crate::boxes::Transport::Virtio {
+        bad_input!("box throughput on qemu needs --transport virtio (the scratch disk is virtio-blk on the microvm machine)");
+    }
+    if !g.blk {
+        bad_input!(
+            "box throughput: the guest initramfs {} has no virtio_blk module for the scratch disk; rerun `cargo xtask setup`",
+            g.initramfs.display()
+        );
+    }
+    Ok(())
+}
+
 /// The guest: flags override what setup built.
 fn guest(root: &Path, a: &BoxArgs) -> Result<GuestImage> {
     let mut g = match (&a.kernel, &a.initramfs) {
@@ -163,6 +216,7 @@ fn guest(root: &Path, a: &BoxArgs) -> Result<GuestImage> {
             kernel_format: "custom".into(),
             initramfs_bytes: 0,
             virtio: true,
+            blk: true,
         },
         _ => GuestImage::locate(root)?,
     };
@@ -347,6 +401,21 @@ pub async fn run(common: &Common, what: BoxCmd) -> Result<ExitCode> {
                 }),
             )
         }
+        BoxCmd::Throughput {
+            common,
+            size_mib,
+            repeats,
+            disk_mib,
+        } => {
+            // With --profile, the qemu profiles' disks are checked where
+            // the profiles are read.
+            let on_qemu = common.profile.is_empty() && common.backend == BackendKind::Qemu;
+            let opts = throughput_opts(size_mib, repeats, disk_mib, on_qemu)?;
+            lane_args.insert("size_mib".into(), size_mib.to_string());
+            lane_args.insert("repeats".into(), repeats.to_string());
+            lane_args.insert("disk_mib".into(), disk_mib.to_string());
+            (common, Job::Throughput { opts, disk_mib })
+        }
     };
     if a.boot_timeout.0 < Duration::from_secs(1) || a.probe_timeout.0 < Duration::from_secs(1) {
         bad_input!("--boot-timeout/--probe-timeout: give at least 1s");
@@ -382,6 +451,9 @@ pub async fn run(common: &Common, what: BoxCmd) -> Result<ExitCode> {
             Some(qemu) => {
                 let version = qemu_version(&qemu)?;
                 let guest = guest(&root, &a)?;
+                if matches!(job, Job::Throughput { .. }) {
+                    scratch_disk_possible(a.transport, &guest)?;
+                }
                 if a.transport == crate::boxes::Transport::Virtio && !guest.virtio {
                     bad_input!(
                         "--transport virtio: the guest initramfs {} has no virtio modules; rerun `cargo xtask setup` or use --transport serial",
@@ -446,6 +518,8 @@ pub async fn run(common: &Common, what: BoxCmd) -> Result<ExitCode> {
                     spec,
                     boot_timeout: a.boot_timeout.0,
                     exec_timeout: Duration::from_secs(120),
+                    disk_mib: None,
+                    disk_bps: None,
                 };
                 events.emit(Event::Note("qemu: choosing the accelerator".into()));
                 let probe: AccelProbe = accel::resolve(&b, a.accel, a.probe_timeout.0).await?;
@@ -455,6 +529,9 @@ pub async fn run(common: &Common, what: BoxCmd) -> Result<ExitCode> {
                     probe.reason
                 )));
                 b.accel = probe.accel;
+                if let Job::Throughput { disk_mib, .. } = &job {
+                    b.disk_mib = Some(*disk_mib);
+                }
                 let env = BoxEnv {
                     backend: BackendKind::Qemu,
                     spec,
@@ -485,6 +562,7 @@ pub async fn run(common: &Common, what: BoxCmd) -> Result<ExitCode> {
                     image: IMAGE.into(),
                     memory_mib: spec.memory_mib,
                     runtime: None,
+                    disk_bps: None,
                 };
                 let env = BoxEnv {
                     backend: BackendKind::Container,
@@ -572,6 +650,12 @@ async fn run_profiles(
     // Checks before side effects: bad input here leaves nothing behind.
     for p in &profiles {
         runtimes::check(p, engine.as_ref()).await?;
+        if let (Job::Throughput { opts, disk_mib }, profile::BackendSpec::Qemu(q)) =
+            (&job, &p.backend)
+        {
+            throughput_opts(opts.size_mib, opts.repeats, *disk_mib, true)?;
+            scratch_disk_possible(q.transport, &GuestImage::locate(&root)?)?;
+        }
     }
 
     let reporter = Reporter::new(common.quiet || common.json);
@@ -606,7 +690,10 @@ async fn run_profiles(
                     events.emit(Event::Note(why.clone()));
                     skipped.push(why)
                 }
-                Prepared::Ready(backend, mut env) => {
+                Prepared::Ready(mut backend, mut env) => {
+                    if let Job::Throughput { disk_mib, .. } = &job {
+                        backend.with_scratch_disk(*disk_mib);
+                    }
                     events.emit(Event::Note(format!("{}: {}", p.name, p.spec.description)));
                     // The one-box probe: works, or fails with the reason.
                     if let Err(e) = runtimes::probe(&backend, &format!("{}-probe", p.name)).await {
@@ -635,6 +722,7 @@ async fn run_profiles(
                 stability: None,
                 burst: None,
                 resource: None,
+                throughput: None,
             })
             .collect();
         if !rts.is_empty() {
@@ -711,6 +799,15 @@ async fn run_profiles(
                         .zip(axes::resource(&mut rts, o, events).await)
                     {
                         f.resource = r;
+                    }
+                }
+                Job::Throughput { opts, .. } => {
+                    use crate::lanes::boxes::axes;
+                    for (f, r) in findings
+                        .iter_mut()
+                        .zip(axes::throughput(&mut rts, opts, events).await?)
+                    {
+                        f.throughput = r;
                     }
                 }
                 Job::Burst(o) => {
@@ -830,6 +927,7 @@ async fn measure<B: BoxBackend>(
         stability: None,
         burst: None,
         resource: None,
+        throughput: None,
     };
     match job {
         Job::Lifecycle { repeats } => {
@@ -855,6 +953,9 @@ async fn measure<B: BoxBackend>(
         Job::Stability(o) => f.stability = Some(stability::run(b, o, events).await?),
         Job::Burst(o) => f.burst = Some(burst::run(b, o, events).await?),
         Job::Resource(o) => f.resource = Some(resource::run(b, o, events).await?),
+        Job::Throughput { opts, .. } => {
+            f.throughput = Some(throughput::run(b, opts, events).await?)
+        }
     }
     Ok(f)
 }

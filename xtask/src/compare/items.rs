@@ -49,10 +49,20 @@ pub enum FindingItem {
     BoxBurstStart,
     /// Box resource: host PSS of one idle box.
     BoxIdlePss,
+    /// Box throughput: sequential O_DIRECT write inside the box, bytes/s.
+    BoxDiskWrite,
+    /// Box throughput: sequential O_DIRECT read inside the box, bytes/s.
+    BoxDiskRead,
+    /// Box throughput: host → box copy through the runtime's file path.
+    BoxCopyIn,
+    /// Box throughput: box → host copy through the runtime's file path.
+    BoxCopyOut,
+    /// Box throughput: host → box TCP, bytes/s.
+    BoxTcp,
 }
 
 impl FindingItem {
-    pub const ALL: [FindingItem; 17] = [
+    pub const ALL: [FindingItem; 22] = [
         FindingItem::FaultPeak,
         FindingItem::FaultRecovery,
         FindingItem::FaultRetained,
@@ -70,6 +80,11 @@ impl FindingItem {
         FindingItem::BoxDrift,
         FindingItem::BoxBurstStart,
         FindingItem::BoxIdlePss,
+        FindingItem::BoxDiskWrite,
+        FindingItem::BoxDiskRead,
+        FindingItem::BoxCopyIn,
+        FindingItem::BoxCopyOut,
+        FindingItem::BoxTcp,
     ];
 
     /// The name in keys and profiles (serde's snake_case).
@@ -92,6 +107,11 @@ impl FindingItem {
             FindingItem::BoxDrift => "box_drift",
             FindingItem::BoxBurstStart => "box_burst_start",
             FindingItem::BoxIdlePss => "box_idle_pss",
+            FindingItem::BoxDiskWrite => "box_disk_write",
+            FindingItem::BoxDiskRead => "box_disk_read",
+            FindingItem::BoxCopyIn => "box_copy_in",
+            FindingItem::BoxCopyOut => "box_copy_out",
+            FindingItem::BoxTcp => "box_tcp",
         }
     }
 
@@ -114,6 +134,11 @@ impl FindingItem {
             FindingItem::BoxDrift => "exec drift verdict",
             FindingItem::BoxBurstStart => "burst start",
             FindingItem::BoxIdlePss => "idle host PSS",
+            FindingItem::BoxDiskWrite => "disk write",
+            FindingItem::BoxDiskRead => "disk read",
+            FindingItem::BoxCopyIn => "copy into the box",
+            FindingItem::BoxCopyOut => "copy out of the box",
+            FindingItem::BoxTcp => "host → box TCP",
         }
     }
 
@@ -141,6 +166,11 @@ impl FindingItem {
             | FindingItem::BoxDrift => &[LaneKind::BoxStability],
             FindingItem::BoxBurstStart => &[LaneKind::BoxBurst],
             FindingItem::BoxIdlePss => &[LaneKind::BoxResource],
+            FindingItem::BoxDiskWrite
+            | FindingItem::BoxDiskRead
+            | FindingItem::BoxCopyIn
+            | FindingItem::BoxCopyOut
+            | FindingItem::BoxTcp => &[LaneKind::BoxThroughput],
         }
     }
 
@@ -157,6 +187,11 @@ impl FindingItem {
             | FindingItem::FaultVerdict
             | FindingItem::LeakVerdict
             | FindingItem::BoxDrift => Unit::Count,
+            FindingItem::BoxDiskWrite
+            | FindingItem::BoxDiskRead
+            | FindingItem::BoxCopyIn
+            | FindingItem::BoxCopyOut
+            | FindingItem::BoxTcp => Unit::BytesPerSecond,
             _ => Unit::Bytes,
         }
     }
@@ -188,6 +223,21 @@ impl FindingItem {
             | FindingItem::BoxRestart
             | FindingItem::BoxBurstStart => t(0.10, 0.25, 0.001),
             FindingItem::BoxIdlePss => t(0.05, 0.10, 1048576.0),
+            // Data rates: -10 %/-25 % (higher is better), differences under
+            // 1 MiB/s not judged.
+            FindingItem::BoxDiskWrite
+            | FindingItem::BoxDiskRead
+            | FindingItem::BoxCopyIn
+            | FindingItem::BoxCopyOut
+            | FindingItem::BoxTcp => t(0.10, 0.25, 1048576.0),
+        }
+    }
+
+    /// Which way is better: data rates up, everything else down.
+    pub fn direction(self) -> Direction {
+        match self.unit() {
+            Unit::BytesPerSecond => Direction::HigherIsBetter,
+            _ => Direction::LowerIsBetter,
         }
     }
 }
@@ -202,7 +252,7 @@ fn item(lane: LaneKind, it: FindingItem, params: &[(&str, &str)]) -> BaselineFin
         lane,
         item: it,
         unit: it.unit(),
-        direction: Direction::LowerIsBetter,
+        direction: it.direction(),
         values: Vec::new(),
         interval: None,
         class: None,
@@ -305,6 +355,13 @@ fn box_axes_items(
     }
     if let Some(r) = &b.resource {
         push(out, FindingItem::BoxIdlePss, &[r.idle_pss_bytes as f64]);
+    }
+    if let Some(t) = &b.throughput {
+        push(out, FindingItem::BoxDiskWrite, &t.write_bps);
+        push(out, FindingItem::BoxDiskRead, &t.read_bps);
+        push(out, FindingItem::BoxCopyIn, &t.copy_in_bps);
+        push(out, FindingItem::BoxCopyOut, &t.copy_out_bps);
+        push(out, FindingItem::BoxTcp, &t.tcp_bps);
     }
 }
 

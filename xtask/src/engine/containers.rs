@@ -22,9 +22,30 @@ pub struct IsolatedContainer<'a> {
     pub memory_bytes: u64,
     /// The engine's OCI runtime (`--runtime`); None = the engine's default.
     pub runtime: Option<&'a str>,
+    /// Read and write limit on one block device, bytes/s (the engine's
+    /// `--device-read-bps`/`--device-write-bps`): (device path, rate).
+    pub disk_bps: Option<(&'a str, u64)>,
+}
+
+fn throttle(d: Option<(&str, u64)>) -> Result<Option<Vec<bollard::models::ThrottleDevice>>> {
+    d.map(|(path, bps)| {
+        Ok(vec![bollard::models::ThrottleDevice {
+            path: Some(path.to_string()),
+            rate: Some(i64::try_from(bps).context("disk rate")?),
+        }])
+    })
+    .transpose()
 }
 
 impl Engine {
+    /// The engine's data root (`info.DockerRootDir`): where container
+    /// filesystems live, so the block device a disk limit applies to.
+    pub async fn root_dir(&self) -> Result<String> {
+        let info = self.docker.info().await.context("engine info")?;
+        info.docker_root_dir
+            .context("the engine reports no DockerRootDir")
+    }
+
     /// Creates (does not start) the container; its id.
     pub async fn create_isolated(&self, c: &IsolatedContainer<'_>) -> Result<String> {
         let labels = HashMap::from([
@@ -43,6 +64,8 @@ impl Engine {
                 init: Some(true),
                 memory: Some(i64::try_from(c.memory_bytes).context("memory limit")?),
                 runtime: c.runtime.map(str::to_owned),
+                blkio_device_read_bps: throttle(c.disk_bps)?,
+                blkio_device_write_bps: throttle(c.disk_bps)?,
                 ..Default::default()
             }),
             ..Default::default()

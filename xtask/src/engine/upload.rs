@@ -42,7 +42,52 @@ pub fn one_file_tar(name: &str, mode: u32, data: &[u8]) -> Result<Vec<u8>> {
     Ok(out)
 }
 
+/// The contents of the first regular file of a tar stream (ustar or GNU;
+/// pax and GNU long-name records before it are skipped): what the archive
+/// API answers for one file. A truncated or fileless archive is an error.
+pub fn first_file_of_tar(tar: &[u8]) -> Result<Vec<u8>> {
+    let mut at = 0;
+    while at + BLOCK <= tar.len() {
+        let h = &tar[at..at + BLOCK];
+        if h.iter().all(|&b| b == 0) {
+            break;
+        }
+        let size_field = std::str::from_utf8(&h[124..136])
+            .context("tar size field")?
+            .trim_matches(|c: char| c == '\0' || c == ' ');
+        let size = usize::from_str_radix(size_field, 8)
+            .with_context(|| format!("tar size field {size_field:?}"))?;
+        let body = at + BLOCK;
+        ensure!(
+            body + size <= tar.len(),
+            "the archive ends inside a member ({} of {size} bytes)",
+            tar.len().saturating_sub(body)
+        );
+        match h[156] {
+            b'0' | 0 => return Ok(tar[body..body + size].to_vec()),
+            // pax headers, GNU long names, directories: not the file.
+            _ => at = body + size.div_ceil(BLOCK) * BLOCK,
+        }
+    }
+    anyhow::bail!("the archive holds no regular file")
+}
+
 impl Engine {
+    /// The file `path` out of container `id` through the archive API (GET
+    /// /containers/ID/archive): its bytes.
+    pub async fn download_file(&self, id: &str, path: &str) -> Result<Vec<u8>> {
+        use futures_util::StreamExt;
+        let opts = bollard::query_parameters::DownloadFromContainerOptionsBuilder::default()
+            .path(path)
+            .build();
+        let mut s = self.docker.download_from_container(id, Some(opts));
+        let mut tar = Vec::new();
+        while let Some(chunk) = s.next().await {
+            tar.extend_from_slice(&chunk.with_context(|| format!("download {path} from {id}"))?);
+        }
+        first_file_of_tar(&tar).with_context(|| format!("the archive of {path} from {id}"))
+    }
+
     /// Writes `data` as `dir/name` (mode `mode`) into container `id`; `dir`
     /// must exist there.
     pub async fn upload_file(
@@ -92,6 +137,10 @@ mod tests {
         let mode = std::fs::metadata(&file).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o755);
         assert!(one_file_tar("a/b", 0o644, b"").is_err());
+        // Read back by our own reader, and refused when cut short.
+        assert_eq!(first_file_of_tar(&tar).unwrap(), data);
+        assert!(first_file_of_tar(&tar[..BLOCK + 100]).is_err());
+        assert!(first_file_of_tar(&[0u8; 2 * BLOCK]).is_err());
         assert!(one_file_tar(&"x".repeat(101), 0o644, b"").is_err());
     }
 }

@@ -119,7 +119,50 @@ pub fn words(who: &str, f: &BoxFinding) -> String {
             }
         );
     }
+    if let Some(t) = &f.throughput {
+        let part = |name: &str, v: &[f64], skipped: &Option<String>| match skipped {
+            Some(why) => format!("{name} SKIPPED ({why})"),
+            None => format!("{name} {}", rate_words(v)),
+        };
+        return format!(
+            "{who}: {} MiB × {}: {}, {}; {}, {} ({}); {}.{}",
+            t.size_bytes >> 20,
+            t.repeats,
+            part("disk write", &t.write_bps, &t.disk_skipped),
+            part("read", &t.read_bps, &t.disk_skipped),
+            part("copy in", &t.copy_in_bps, &t.copy_skipped),
+            part("out", &t.copy_out_bps, &t.copy_skipped),
+            t.copy_path,
+            part("host → box TCP", &t.tcp_bps, &t.tcp_skipped),
+            t.disk_limit_bps
+                .map(|l| format!(
+                    " Disk limited to {}/s by the profile.",
+                    ByteUnit::MiB.show(l as f64, 1)
+                ))
+                .unwrap_or_default()
+        );
+    }
     format!("{who}: no result.")
+}
+
+/// Median of a rate sample, in MiB/s.
+fn median(v: &[f64]) -> Option<f64> {
+    runcost_stats::percentile_nearest_rank(v, 0.5).ok()
+}
+
+/// "median MiB/s (min–max)" of bytes/s samples; "—" when empty.
+fn rate_words(v: &[f64]) -> String {
+    let Some(m) = median(v) else {
+        return "—".into();
+    };
+    let mib = |x: f64| x / f64::from(1u32 << 20);
+    let lo = v.iter().cloned().fold(f64::INFINITY, f64::min);
+    let hi = v.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+    if v.len() == 1 {
+        format!("{:.1} MiB/s", mib(m))
+    } else {
+        format!("{:.1} MiB/s ({:.1}–{:.1})", mib(m), mib(lo), mib(hi))
+    }
 }
 
 /// One table, a column per runtime.
@@ -234,6 +277,44 @@ pub fn markdown(s: &mut String, fs: &[&BoxFinding]) {
             ),
         ]);
     }
+    if fs.iter().any(|f| f.throughput.is_some()) {
+        let tp = |g: &dyn Fn(&crate::results::boxaxes::ThroughputResult) -> String| {
+            col(&|f| f.throughput.as_ref().map(g).unwrap_or_else(|| "—".into()))
+        };
+        let or_skip = |v: &[f64], why: &Option<String>| match why {
+            Some(_) => "SKIPPED".to_string(),
+            None => rate_words(v),
+        };
+        rows.extend([
+            (
+                "size × repeats",
+                tp(&|t| format!("{} MiB × {}", t.size_bytes >> 20, t.repeats)),
+            ),
+            ("disk", tp(&|t| t.disk_target.clone())),
+            (
+                "disk limit",
+                tp(&|t| {
+                    t.disk_limit_bps
+                        .map(|l| format!("{}/s", ByteUnit::MiB.show(l as f64, 1)))
+                        .unwrap_or_else(|| "none".into())
+                }),
+            ),
+            (
+                "disk write",
+                tp(&|t| or_skip(&t.write_bps, &t.disk_skipped)),
+            ),
+            ("disk read", tp(&|t| or_skip(&t.read_bps, &t.disk_skipped))),
+            ("copy in", tp(&|t| or_skip(&t.copy_in_bps, &t.copy_skipped))),
+            (
+                "copy out",
+                tp(&|t| or_skip(&t.copy_out_bps, &t.copy_skipped)),
+            ),
+            (
+                "host → box TCP",
+                tp(&|t| or_skip(&t.tcp_bps, &t.tcp_skipped)),
+            ),
+        ]);
+    }
     let _ = writeln!(
         s,
         "| | {} |\n|---|{}",
@@ -269,6 +350,24 @@ pub fn markdown(s: &mut String, fs: &[&BoxFinding]) {
             .and_then(|s| s.restart_skipped.as_ref())
         {
             let _ = writeln!(s, "- {}: restart loop SKIPPED: {why}", box_name(f));
+        }
+        if let Some(t) = &f.throughput {
+            let _ = writeln!(
+                s,
+                "- {}: disk: {}; copies: {}",
+                box_name(f),
+                t.disk_method,
+                t.copy_path
+            );
+            for (what, why) in [
+                ("disk", &t.disk_skipped),
+                ("copy", &t.copy_skipped),
+                ("host → box TCP", &t.tcp_skipped),
+            ] {
+                if let Some(why) = why {
+                    let _ = writeln!(s, "- {}: {what} SKIPPED: {why}", box_name(f));
+                }
+            }
         }
     }
     s.push_str(
@@ -347,6 +446,42 @@ pub fn charts(
                 y_scale: Scale::Log10,
                 point_markers: true,
                 series: series(&|f| Some(distribution(&f.stability.as_ref()?.restart_s))),
+                ..Default::default()
+            },
+        )?;
+    }
+    if ok.iter().any(|f| f.throughput.is_some()) {
+        // One series per runtime and part: each repeat's rate in order.
+        let mut ss = Vec::new();
+        for f in &ok {
+            let Some(t) = &f.throughput else { continue };
+            for (part, v) in [
+                ("write", &t.write_bps),
+                ("read", &t.read_bps),
+                ("copy in", &t.copy_in_bps),
+                ("copy out", &t.copy_out_bps),
+                ("TCP", &t.tcp_bps),
+            ] {
+                if v.is_empty() {
+                    continue;
+                }
+                let pts = v
+                    .iter()
+                    .enumerate()
+                    .map(|(i, y)| ((i + 1) as f64, y / f64::from(1u32 << 20)))
+                    .collect();
+                ss.push(Series::new(format!("{} {part}", box_name(f)), pts));
+            }
+        }
+        draw(
+            "rates",
+            LinesSpec {
+                title: "Data rates per repeat (higher is better)".into(),
+                x_label: "repeat #".into(),
+                y_label: "MiB/s".into(),
+                y_scale: Scale::Log10,
+                point_markers: true,
+                series: ss,
                 ..Default::default()
             },
         )?;

@@ -144,7 +144,9 @@ pub fn words(f: &BoxFinding) -> String {
             }
             None => format!("{who}: no churn result."),
         },
-        BoxLane::Stability | BoxLane::Burst | BoxLane::Resource => super::boxaxes::words(&who, f),
+        BoxLane::Stability | BoxLane::Burst | BoxLane::Resource | BoxLane::Throughput => {
+            super::boxaxes::words(&who, f)
+        }
     }
 }
 
@@ -528,7 +530,7 @@ pub fn lane_markdown(s: &mut String, fs: &[&BoxFinding]) {
     if fs.iter().any(|f| {
         matches!(
             f.lane,
-            BoxLane::Stability | BoxLane::Burst | BoxLane::Resource
+            BoxLane::Stability | BoxLane::Burst | BoxLane::Resource | BoxLane::Throughput
         )
     }) {
         return super::boxaxes::markdown(s, fs);
@@ -550,7 +552,7 @@ pub fn lane_charts(
     if fs.iter().any(|f| {
         matches!(
             f.lane,
-            BoxLane::Stability | BoxLane::Burst | BoxLane::Resource
+            BoxLane::Stability | BoxLane::Burst | BoxLane::Resource | BoxLane::Throughput
         )
     }) {
         return super::boxaxes::charts(run, lane, fs);

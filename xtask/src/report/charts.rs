@@ -81,7 +81,8 @@ pub fn draw_all(run: &RunDir, record: &RunRecord) -> Result<Vec<ChartRef>> {
             | LaneKind::BoxSnapshot
             | LaneKind::BoxStability
             | LaneKind::BoxBurst
-            | LaneKind::BoxResource => {
+            | LaneKind::BoxResource
+            | LaneKind::BoxThroughput => {
                 let boxes: Vec<&crate::results::boxes::BoxFinding> = lane
                     .findings
                     .iter()
@@ -237,6 +238,7 @@ fn scale_of(unit: Unit) -> (f64, &'static str) {
         Unit::Seconds => (1e3, "ms"),
         Unit::PerSecond => (1.0, "per s"),
         Unit::Ratio => (100.0, "%"),
+        Unit::BytesPerSecond => (ByteUnit::MiB.of(1.0), "MiB/s"),
     }
 }
 

@@ -238,6 +238,7 @@ fn is_box_lane(lane: LaneKind) -> bool {
             | LaneKind::BoxStability
             | LaneKind::BoxBurst
             | LaneKind::BoxResource
+            | LaneKind::BoxThroughput
     )
 }
 

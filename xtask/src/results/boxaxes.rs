@@ -105,3 +105,34 @@ pub struct ResourceResult {
     pub busy_note: Option<String>,
     pub busy_pss_bytes: u64,
 }
+
+/// One box's data rates: sequential disk write and read inside the box,
+/// copies into and out of it through the runtime's file path, host → box
+/// TCP. Each rate is bytes per second per repeat; a part that cannot run
+/// on a backend carries the reason instead, never a zero.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct ThroughputResult {
+    /// Bytes each write, read and copy moves.
+    pub size_bytes: u64,
+    pub repeats: u32,
+    /// Where dd wrote in the box (a VM's scratch block device, a file in
+    /// the container's writable layer) and how (O_DIRECT, fsync).
+    pub disk_target: String,
+    pub disk_method: String,
+    /// The disk limit the box ran under (a profile's `disk_bps`), bytes/s.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disk_limit_bps: Option<u64>,
+    pub write_bps: Vec<f64>,
+    pub read_bps: Vec<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disk_skipped: Option<String>,
+    /// The runtime's file path the copies took.
+    pub copy_path: String,
+    pub copy_in_bps: Vec<f64>,
+    pub copy_out_bps: Vec<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub copy_skipped: Option<String>,
+    pub tcp_bps: Vec<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tcp_skipped: Option<String>,
+}

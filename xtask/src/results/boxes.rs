@@ -88,6 +88,7 @@ pub enum BoxLane {
     Stability,
     Burst,
     Resource,
+    Throughput,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
@@ -314,6 +315,8 @@ pub struct BoxFinding {
     pub burst: Option<super::boxaxes::BurstResult>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource: Option<super::boxaxes::ResourceResult>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub throughput: Option<super::boxaxes::ThroughputResult>,
 }
 
 /// How a snapshot is taken.

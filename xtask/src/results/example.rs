@@ -32,6 +32,7 @@ const LANES: [LaneKind; 16] = [
     LaneKind::BoxStability,
     LaneKind::BoxBurst,
     LaneKind::BoxResource,
+    LaneKind::BoxThroughput,
 ];
 
 fn interval(lower: f64, upper: f64) -> Interval {
@@ -410,6 +411,7 @@ fn boxes(lane: BoxLane) -> Finding {
         stability: None,
         burst: None,
         resource: None,
+        throughput: None,
     };
     match lane {
         BoxLane::Lifecycle => {
@@ -579,6 +581,24 @@ fn boxes(lane: BoxLane) -> Finding {
                 }],
             })
         }
+        BoxLane::Throughput => {
+            f.throughput = Some(super::boxaxes::ThroughputResult {
+                size_bytes: 64 << 20,
+                repeats: 3,
+                disk_target: "/dev/vda".into(),
+                disk_method: "dd, O_DIRECT".into(),
+                disk_limit_bps: None,
+                write_bps: vec![90e6, 95e6, 93e6],
+                read_bps: vec![200e6, 210e6, 190e6],
+                disk_skipped: None,
+                copy_path: "the VM agent's file protocol".into(),
+                copy_in_bps: vec![40e6, 42e6, 41e6],
+                copy_out_bps: vec![45e6, 44e6, 46e6],
+                copy_skipped: None,
+                tcp_bps: Vec::new(),
+                tcp_skipped: Some("the qemu microVM has no NIC".into()),
+            })
+        }
         BoxLane::Resource => {
             f.resource = Some(super::boxaxes::ResourceResult {
                 settle_s: 5.0,
@@ -652,6 +672,7 @@ fn findings(lane: LaneKind) -> Vec<Finding> {
         LaneKind::BoxStability => vec![boxes(BoxLane::Stability)],
         LaneKind::BoxBurst => vec![boxes(BoxLane::Burst)],
         LaneKind::BoxResource => vec![boxes(BoxLane::Resource)],
+        LaneKind::BoxThroughput => vec![boxes(BoxLane::Throughput)],
     }
 }
 

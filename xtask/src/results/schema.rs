@@ -115,6 +115,7 @@ pub enum LaneKind {
     BoxStability,
     BoxBurst,
     BoxResource,
+    BoxThroughput,
 }
 
 impl std::fmt::Display for LaneKind {
@@ -435,6 +436,8 @@ pub enum Unit {
     Seconds,
     PerSecond,
     Ratio,
+    /// Bytes per second (a data rate).
+    BytesPerSecond,
 }
 
 impl Unit {
@@ -454,6 +457,7 @@ impl Unit {
             Unit::Seconds => format!("{:.3} s", v),
             Unit::PerSecond => format!("{v:.1}/s"),
             Unit::Ratio => format!("{:.3} %", v * 100.0),
+            Unit::BytesPerSecond => format!("{}/s", crate::units::ByteUnit::MiB.show(v, 1)),
         }
     }
 }

@@ -4,9 +4,9 @@
 //! runtime that fails is recorded failing with its reason; the others go on.
 
 use super::compare::{Named, Runtime};
-use super::{burst, resource, stability};
+use super::{burst, resource, stability, throughput};
 use crate::events::{Event, Events};
-use crate::results::boxaxes::{BurstResult, ResourceResult, StabilityResult};
+use crate::results::boxaxes::{BurstResult, ResourceResult, StabilityResult, ThroughputResult};
 
 pub async fn stability(
     rts: &mut [Runtime],
@@ -75,4 +75,34 @@ pub async fn resource(
         }
     }
     out
+}
+
+pub async fn throughput(
+    rts: &mut [Runtime],
+    o: &throughput::ThroughputOpts,
+    events: &dyn Events,
+) -> anyhow::Result<Vec<Option<ThroughputResult>>> {
+    let mut out = Vec::new();
+    for rt in rts.iter_mut() {
+        if !rt.ok() {
+            out.push(None);
+            continue;
+        }
+        events.emit(Event::Note(format!("{} throughput", rt.name)));
+        let o = throughput::ThroughputOpts {
+            disk_limit_bps: rt.backend.disk_limit(),
+            ..*o
+        };
+        match throughput::run(&Named(&rt.backend, &rt.name), &o, events).await {
+            Ok(r) => out.push(Some(r)),
+            // A size the box's disk cannot hold is the command's fault, not
+            // the runtime's: exit 2 like any bad input.
+            Err(e) if e.downcast_ref::<crate::error::BadInput>().is_some() => return Err(e),
+            Err(e) => {
+                rt.fail(&e);
+                out.push(None)
+            }
+        }
+    }
+    Ok(out)
 }

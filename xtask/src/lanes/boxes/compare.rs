@@ -295,6 +295,21 @@ impl BoxBackend for Named<'_> {
     fn cannot_restart(&self) -> Option<String> {
         self.0.cannot_restart()
     }
+    fn scratch(&self) -> std::result::Result<crate::boxes::Scratch, String> {
+        self.0.scratch()
+    }
+    fn cannot_copy(&self) -> Option<String> {
+        self.0.cannot_copy()
+    }
+    async fn copy_in(&self, h: &mut AnyBox, path: &str, data: &[u8]) -> Result<()> {
+        self.0.copy_in(h, path, data).await
+    }
+    async fn copy_out(&self, h: &mut AnyBox, path: &str, len: usize) -> Result<Vec<u8>> {
+        self.0.copy_out(h, path, len).await
+    }
+    fn no_network(&self) -> Option<String> {
+        self.0.no_network()
+    }
 }
 
 /// Fails the lane when no runtime could be measured at all.

@@ -13,6 +13,7 @@ pub mod lifecycle;
 pub mod resource;
 pub mod snapshot;
 pub mod stability;
+pub mod throughput;
 
 use crate::boxes::{BoxBackend, ExecOutput};
 use anyhow::{bail, Result};
