@@ -242,3 +242,79 @@ fn postgres_fault_samples_forked_backends_and_the_cgroup_peak() {
     );
     assert_eq!(leftovers(Some(&id)), 0);
 }
+
+/// Tool mode: pgbench (from the target's image, in its own container in the
+/// target's network namespace) initialises its tables before warm-up and
+/// runs for the measured part of --duration while runcost samples the
+/// server. Its output is kept verbatim, its tps and mean latency are read
+/// into run.json labelled as the tool's closed-loop figures, and the
+/// server's footprint under it is measured as usual.
+#[test]
+fn postgres_pgbench_tool_mode() {
+    let _g = serial();
+    let results = tempfile::tempdir().unwrap();
+    let out = run(xtask(results.path()).args([
+        "load",
+        "--profile",
+        "postgres",
+        "--mode",
+        "tool",
+        "--duration",
+        "4s",
+        "--warmup",
+        "1s",
+        "--env",
+        "SHARED_BUFFERS=16MB",
+    ]));
+    assert_eq!(out.status.code(), Some(0));
+    let id = only_run(results.path());
+    assert_eq!(leftovers(Some(&id)), 0);
+    let r = record(results.path(), &id);
+    let c = &r["lanes"][0]["cells"][0];
+    assert_eq!(c["status"], "ok", "{c}");
+    let t = &c["tool"];
+    assert_eq!(t["exit_code"], 0, "{t}");
+    assert_eq!(t["kind"], "pgbench");
+    assert!(t["label"].as_str().unwrap().contains("closed-loop"), "{t}");
+    let argv: Vec<&str> = t["argv"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(
+        argv.windows(2).any(|w| w == ["--time", "3"]),
+        "{{seconds}} = duration − warm-up: {argv:?}"
+    );
+    assert!(argv.windows(2).any(|w| w == ["--client", "4"]), "{argv:?}");
+    assert_eq!(t["setup"]["exit_code"], 0, "{t}");
+    let f = &t["figures"][0];
+    assert!(f["throughput_per_s"].as_f64().unwrap() > 0.0, "{f}");
+    assert!(f["count"].as_u64().unwrap() > 0, "{f}");
+    assert_eq!(f["failed"], 0, "{f}");
+    assert!(f["latency_avg_ms"].as_f64().unwrap() > 0.0, "{f}");
+    // Verbatim output, the figures read from it.
+    let dir = results.path().join(&id);
+    let stdout = std::fs::read_to_string(dir.join(t["stdout_file"].as_str().unwrap())).unwrap();
+    assert!(stdout.contains("tps = "), "{stdout}");
+    assert!(
+        stdout.contains(&format!(
+            "number of transactions actually processed: {}",
+            f["count"]
+        )),
+        "{stdout}"
+    );
+    let setup_err =
+        std::fs::read_to_string(dir.join(t["setup"]["stderr_file"].as_str().unwrap())).unwrap();
+    assert!(
+        setup_err.contains("done in"),
+        "pgbench -i's own report: {setup_err}"
+    );
+    // The server was sampled under it.
+    assert!(median(&r, "uss") > MIB, "{r}");
+    let report = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(
+        report.contains("### Load tool") && report.contains("not runcost's"),
+        "{report}"
+    );
+}

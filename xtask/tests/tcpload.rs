@@ -125,3 +125,56 @@ fn bad_tcp_templates_exit_2_with_file_line_field_and_fix() {
         "no run directory"
     );
 }
+
+#[test]
+fn bad_tool_argv_exit_2_with_file_line_field_and_fix() {
+    let results = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let compose = root().join("compose/redis.yml");
+    for (tool, field, says) in [
+        (
+            "{ argv: [sh, -c, redis-benchmark] }",
+            "load.tool.argv",
+            "shell",
+        ),
+        ("{ argv: [] }", "load.tool.argv", "empty"),
+        (
+            "{ argv: [redis-benchmark, -p, \"{prot}\", --csv] }",
+            "load.tool.argv",
+            "{port}",
+        ),
+        (
+            "{ argv: [redis-benchmark, -p, \"{port}\"] }",
+            "load.tool.argv",
+            "--csv",
+        ),
+        (
+            "{ argv: [x], setup: [x, \"{y}\"] }",
+            "load.tool.setup",
+            "placeholders",
+        ),
+    ] {
+        let p = dir.path().join("bad.yaml");
+        std::fs::write(
+            &p,
+            format!(
+                "name: bad\ncompose: {}\nservice: redis\nready: {{ tcp: 6379 }}\nload:\n  port: 6379\n  tool: {tool}\n",
+                compose.display()
+            ),
+        )
+        .unwrap();
+        let out = run(xtask(results.path()).args([
+            "load",
+            "--profile",
+            p.to_str().unwrap(),
+            "--mode",
+            "tool",
+        ]));
+        assert_eq!(out.status.code(), Some(2), "{tool}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("bad.yaml:7:"), "file and line: {err}");
+        assert!(err.contains(field), "field {field}: {err}");
+        assert!(err.contains(says), "fix ({says}): {err}");
+    }
+    assert_eq!(std::fs::read_dir(results.path()).unwrap().count(), 0);
+}

@@ -11,17 +11,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context, Result};
 use hdrhistogram::Histogram;
-use http_body_util::{BodyExt, Full};
-use hyper::body::Bytes;
-use hyper::client::conn::http1::{self, SendRequest};
 use hyper::header::{HeaderMap, HeaderName, HeaderValue, HOST};
-use hyper::{Request, Uri};
-use hyper_util::rt::TokioIo;
-use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch, Mutex as AsyncMutex};
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::task::JoinSet;
 
 use crate::config::{Config, Mode};
+use crate::http1::{Http1Conn, HttpOutcome};
 use crate::mix::RequestMix;
 use crate::result::{percentile_points, LagSummary, LatencySummary, LoadResult, ScheduleStats};
 use crate::sys;
@@ -204,7 +199,7 @@ enum Proto {
 
 /// One keep-alive connection of either protocol.
 enum Conn {
-    Http(HttpConn),
+    Http(Http1Conn),
     Tcp(TcpConn),
 }
 
@@ -213,59 +208,18 @@ impl Conn {
         Ok(if tcp {
             Conn::Tcp(TcpConn::open(addr, timeout).await?)
         } else {
-            Conn::Http(HttpConn::open(addr, timeout).await?)
+            Conn::Http(Http1Conn::open(addr, timeout).await?)
         })
     }
 
-    async fn ready(&mut self, timeout: Duration) -> bool {
+    fn ready(&self) -> bool {
+        // A connection that failed, or that the server said it closes, is
+        // dropped (see `Outcome::breaks_connection`); one that the server
+        // closed while idle shows as an I/O error on the next request.
         match self {
-            Conn::Http(c) => c.ready(timeout).await,
-            // A TCP connection that failed is dropped at once (see
-            // `Outcome::breaks_connection`); one that the server closed
-            // while idle shows as an I/O error on the next request.
+            Conn::Http(c) => !c.broken,
             Conn::Tcp(c) => !c.broken,
         }
-    }
-}
-
-/// One keep-alive HTTP/1.1 connection. Dropping it aborts its driver task,
-/// which closes the socket.
-struct HttpConn {
-    sender: SendRequest<Full<Bytes>>,
-    driver: JoinHandle<()>,
-}
-
-impl Drop for HttpConn {
-    fn drop(&mut self) {
-        self.driver.abort();
-    }
-}
-
-impl HttpConn {
-    async fn open(addr: SocketAddr, timeout: Duration) -> Result<HttpConn> {
-        let tcp = tokio::time::timeout(timeout, TcpStream::connect(addr))
-            .await
-            .context("connect timed out")??;
-        tcp.set_nodelay(true)?;
-        let (sender, conn) = http1::handshake(TokioIo::new(tcp)).await?;
-        let driver = tokio::spawn(async move {
-            let _ = conn.await;
-        });
-        Ok(HttpConn { sender, driver })
-    }
-
-    /// Waits (at most `timeout`) until the connection can take a request.
-    async fn ready(&mut self, timeout: Duration) -> bool {
-        if self.sender.is_closed() {
-            return false;
-        }
-        if self.sender.is_ready() {
-            return true;
-        }
-        matches!(
-            tokio::time::timeout(timeout, self.sender.ready()).await,
-            Ok(Ok(()))
-        )
     }
 }
 
@@ -325,9 +279,15 @@ impl From<TcpOutcome> for Outcome {
 /// One request on `conn`: request `seq` of the mix.
 async fn exchange(ctx: &Ctx, conn: &mut Conn, seq: u64) -> Option<Outcome> {
     match (conn, &ctx.proto) {
-        (Conn::Http(c), Proto::Http(_)) => {
-            let req = ctx.build_request(seq)?;
-            Some(http_exchange(c, req, ctx.timeout).await)
+        (Conn::Http(c), Proto::Http(mix)) => {
+            let head = mix.render_http(seq, &ctx.http_headers, &mut c.out);
+            let deadline = Instant::now() + ctx.timeout;
+            Some(match c.exchange(head, deadline).await {
+                HttpOutcome::Status { code, bytes } => Outcome::Status { code, bytes },
+                HttpOutcome::Protocol => Outcome::Protocol,
+                HttpOutcome::Io => Outcome::Io,
+                HttpOutcome::Timeout => Outcome::Timeout,
+            })
         }
         (Conn::Tcp(c), Proto::Tcp(mix)) => {
             let mut out = Outcome::Io;
@@ -337,30 +297,6 @@ async fn exchange(ctx: &Ctx, conn: &mut Conn, seq: u64) -> Option<Outcome> {
             Some(out)
         }
         _ => None,
-    }
-}
-
-async fn http_exchange(
-    conn: &mut HttpConn,
-    req: Request<Full<Bytes>>,
-    timeout: Duration,
-) -> Outcome {
-    let fut = async {
-        let resp = conn.sender.send_request(req).await?;
-        let code = resp.status().as_u16();
-        let mut body = resp.into_body();
-        let mut bytes = 0u64;
-        while let Some(frame) = body.frame().await {
-            if let Some(d) = frame?.data_ref() {
-                bytes += d.len() as u64;
-            }
-        }
-        Ok::<_, hyper::Error>(Outcome::Status { code, bytes })
-    };
-    match tokio::time::timeout(timeout, fut).await {
-        Ok(Ok(o)) => o,
-        Ok(Err(_)) => Outcome::Io,
-        Err(_) => Outcome::Timeout,
     }
 }
 
@@ -570,6 +506,18 @@ impl Drop for PacerGuard {
 // ---------------------------------------------------------------------------
 // Shared context and recorder
 
+/// `name: value\r\n` lines of `headers`, in order.
+fn render_headers(headers: &HeaderMap) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (k, v) in headers {
+        out.extend_from_slice(k.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(v.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
 fn new_hist() -> Histogram<u64> {
     Histogram::new_with_bounds(1, HIST_MAX_US, 3).expect("valid histogram bounds")
 }
@@ -616,7 +564,8 @@ struct Ctx {
     timeout: Duration,
     proto: Proto,
     pipeline: usize,
-    headers: HeaderMap,
+    /// The request headers as whole lines, rendered once.
+    http_headers: Vec<u8>,
     t0: Instant,
     t_measure: Instant,
     t_end: Instant,
@@ -642,7 +591,7 @@ impl Ctx {
             timeout: config.timeout,
             proto,
             pipeline: config.pipeline,
-            headers,
+            http_headers: render_headers(&headers),
             t0,
             t_measure: t0 + config.warmup,
             t_end: t0 + config.duration,
@@ -778,40 +727,20 @@ impl Ctx {
         }
     }
 
-    fn build_request(&self, seq: u64) -> Option<Request<Full<Bytes>>> {
-        let Proto::Http(mix) = &self.proto else {
-            return None;
-        };
-        let p = mix.request(seq);
-        let uri = Uri::try_from(p.path).ok()?;
-        let mut req = Request::builder()
-            .method(p.method)
-            .uri(uri)
-            .body(Full::new(p.body.unwrap_or_default()))
-            .ok()?;
-        *req.headers_mut() = self.headers.clone();
-        Some(req)
-    }
-
     /// Makes `conn` usable, opening a new connection if needed. One attempt;
     /// a failure is counted and leaves `conn` empty.
     async fn ensure_conn(&self, conn: &mut Option<Conn>) -> bool {
         if let Some(c) = conn {
-            if c.ready(self.timeout).await {
+            if c.ready() {
                 return true;
             }
             *conn = None;
         }
         let tcp = matches!(self.proto, Proto::Tcp(_));
         match Conn::open(self.addr, self.timeout, tcp).await {
-            Ok(mut c) => {
-                let ok = c.ready(self.timeout).await;
-                if ok {
-                    *conn = Some(c);
-                } else {
-                    self.connect_error();
-                }
-                ok
+            Ok(c) => {
+                *conn = Some(c);
+                true
             }
             Err(_) => {
                 self.connect_error();

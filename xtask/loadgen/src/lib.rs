@@ -43,6 +43,7 @@
 mod config;
 mod engine;
 pub mod hold;
+mod http1;
 mod mix;
 mod result;
 mod sys;

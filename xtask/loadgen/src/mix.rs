@@ -161,6 +161,44 @@ impl RequestMix {
     }
 }
 
+impl RequestMix {
+    /// Request `seq` (the one [`RequestMix::request`] plans, drawn the same
+    /// way) as HTTP/1.1 bytes in `out`, which is cleared and reused: no
+    /// allocation once `out` has grown. `headers` are whole header lines
+    /// (`name: value\r\n`). Returns whether it is a HEAD request.
+    pub(crate) fn render_http(&self, seq: u64, headers: &[u8], out: &mut Vec<u8>) -> bool {
+        use std::io::Write as _;
+        let mut rng = Pcg64::seed_from_u64(splitmix64(self.seed ^ splitmix64(seq)));
+        let entry = &self.entries[self.weights.sample(&mut rng)];
+        out.clear();
+        out.extend_from_slice(entry.method.as_str().as_bytes());
+        out.push(b' ');
+        for seg in &entry.segments {
+            match seg {
+                Segment::Lit(s) => out.extend_from_slice(s.as_bytes()),
+                Segment::Rand => {
+                    let v = rng.gen_range(0..self.rand_max);
+                    let _ = write!(out, "{v}");
+                }
+                Segment::Seq => {
+                    let _ = write!(out, "{seq}");
+                }
+            }
+        }
+        out.extend_from_slice(b" HTTP/1.1\r\n");
+        out.extend_from_slice(headers);
+        let body = entry.body.as_deref().unwrap_or_default();
+        let sends_length = entry.body.is_some()
+            || matches!(entry.method, Method::POST | Method::PUT | Method::PATCH);
+        if sends_length {
+            let _ = write!(out, "content-length: {}\r\n", body.len());
+        }
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(body);
+        entry.method == Method::HEAD
+    }
+}
+
 fn render(entry: &Entry, rand: u64, seq: u64) -> String {
     let mut s = String::new();
     for seg in &entry.segments {
@@ -197,6 +235,34 @@ mod tests {
                 body: Some("{\"k\":1}".into()),
             },
         ]
+    }
+
+    #[test]
+    fn rendered_bytes_are_the_planned_request() {
+        let mix = RequestMix::new(&specs(), 50, 7).unwrap();
+        let mut out = Vec::new();
+        for seq in 0..200 {
+            let p = mix.request(seq);
+            let head = mix.render_http(seq, b"host: h:1\r\n", &mut out);
+            let body = p.body.as_deref().unwrap_or_default();
+            let length = if p.method == Method::POST {
+                format!("content-length: {}\r\n", body.len())
+            } else {
+                String::new()
+            };
+            let want = format!(
+                "{} {} HTTP/1.1\r\nhost: h:1\r\n{length}\r\n",
+                p.method, p.path
+            );
+            let mut want = want.into_bytes();
+            want.extend_from_slice(body);
+            assert_eq!(
+                String::from_utf8_lossy(&out),
+                String::from_utf8_lossy(&want),
+                "seq {seq}"
+            );
+            assert!(!head);
+        }
     }
 
     #[test]

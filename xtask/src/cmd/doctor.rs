@@ -198,6 +198,8 @@ async fn tools_images(e: &Engine, common: &Common) -> Vec<(String, String, bool)
                     argv: &argv,
                     binds: &[],
                     timeout: std::time::Duration::from_secs(30),
+                    network: None,
+                    cpuset: None,
                 })
                 .await;
             match r {

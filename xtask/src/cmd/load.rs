@@ -28,6 +28,13 @@ pub async fn run(common: &Common, a: LoadArgs) -> Result<ExitCode> {
             for h in &c.hold {
                 println!("{:<22} {}", "", h.summary());
             }
+            if let Some(t) = &c.tool {
+                println!(
+                    "{:<22} {} (the tool's closed-loop figures)",
+                    c.id,
+                    crate::report::tool::summary(t)
+                );
+            }
         }
         for s in &lane.skipped {
             println!("note: {s}");
@@ -105,6 +112,12 @@ pub fn parse_rates(raw: &[String], mode: LoadMode) -> Result<Vec<f64>> {
     if mode == LoadMode::Closed {
         if !raw.is_empty() {
             bad_input!("--rate has no meaning with --mode closed (it sends as fast as answers come); drop --rate");
+        }
+        return Ok(Vec::new());
+    }
+    if mode == LoadMode::Tool {
+        if !raw.is_empty() {
+            bad_input!("--rate has no meaning with --mode tool (the profile's `load.tool` argv sets the tool's load); drop --rate");
         }
         return Ok(Vec::new());
     }

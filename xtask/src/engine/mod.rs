@@ -296,7 +296,7 @@ impl Engine {
 
     /// Runs a short-lived helper container (e.g. `heaptrack_print` on a
     /// trace) to completion: labelled with the run and cell so every reap
-    /// finds it, no network, removed on every path. `argv` replaces the
+    /// finds it, no network (unless `network` names one), removed on every path. `argv` replaces the
     /// image's entrypoint; nothing reaches a shell.
     pub async fn run_helper(&self, h: &Helper<'_>) -> Result<HelperOutput> {
         use bollard::models::{ContainerCreateBody, HostConfig};
@@ -320,10 +320,11 @@ impl Engine {
             entrypoint: Some(h.argv.to_vec()),
             cmd: Some(Vec::new()),
             labels: Some(labels),
-            network_disabled: Some(true),
+            network_disabled: Some(h.network.is_none()),
             host_config: Some(HostConfig {
                 binds: Some(binds),
-                network_mode: Some("none".into()),
+                network_mode: Some(h.network.clone().unwrap_or_else(|| "none".into())),
+                cpuset_cpus: h.cpuset.clone(),
                 ..Default::default()
             }),
             ..Default::default()
@@ -573,6 +574,11 @@ pub struct Helper<'a> {
     /// (host path, container path, read-only)
     pub binds: &'a [(std::path::PathBuf, String, bool)],
     pub timeout: std::time::Duration,
+    /// Join this network mode (e.g. `container:<id>`, a target's namespace)
+    /// instead of none.
+    pub network: Option<String>,
+    /// CPUs the helper may use (e.g. "0").
+    pub cpuset: Option<String>,
 }
 
 /// What a helper container printed and how it exited.

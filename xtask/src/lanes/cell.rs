@@ -59,6 +59,9 @@ pub struct LoadPlan {
     pub pin_cpu: Option<usize>,
     /// Connections held open through the window (`load.hold`).
     pub hold: Option<super::hold::HoldPlan>,
+    /// Tool mode: the service's own load tool runs instead of the
+    /// generator (`config` is then unused).
+    pub tool: Option<super::loadtool::ToolPlan>,
 }
 
 /// A setting the target must report back, proving it was applied.
@@ -104,6 +107,7 @@ pub fn empty_record(ctx: &LaneCtx<'_>, plan: &CellPlan) -> CellRecord {
         metrics: Vec::new(),
         load: None,
         hold: Vec::new(),
+        tool: None,
         attribution: None,
     }
 }

@@ -164,6 +164,8 @@ async fn analyse(
             argv: &argv,
             binds: &[(abs, OUT.to_string(), true)],
             timeout: Duration::from_secs(600),
+            network: None,
+            cpuset: None,
         })
         .await?;
     let rel = format!("cells/{id}/heaptrack_print.txt");

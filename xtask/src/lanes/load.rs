@@ -30,6 +30,9 @@ pub enum LoadMode {
     Open,
     /// Each connection sends when the previous answer arrived.
     Closed,
+    /// The profile's `load.tool` (the service's own load tool) runs while
+    /// runcost samples the target; its figures are the tool's (closed loop).
+    Tool,
 }
 
 pub struct LoadOpts {
@@ -52,6 +55,22 @@ pub async fn run(ctx: &LaneCtx<'_>, opts: &LoadOpts) -> LaneRecord {
             .push("the profile has no `load:` section".into());
         return lane;
     };
+    let refuse = |why: &str| {
+        let mut lane = LaneRecord::new(LaneKind::Load);
+        lane.skipped.push(why.into());
+        lane
+    };
+    match opts.mode {
+        LoadMode::Tool if spec.tool.is_none() => {
+            return refuse(
+                "the profile's `load:` has no `tool:`; give one or use --mode open/closed",
+            )
+        }
+        LoadMode::Open | LoadMode::Closed if spec.requests.is_empty() => {
+            return refuse("the profile's `load:` has only a `tool:`; run it with --mode tool")
+        }
+        _ => {}
+    }
     // Setup: levels, pinning, plans.
     let levels: Vec<(String, Mode)> = match opts.mode {
         LoadMode::Open => opts
@@ -60,6 +79,7 @@ pub async fn run(ctx: &LaneCtx<'_>, opts: &LoadOpts) -> LaneRecord {
             .map(|&r| (fmt_rate(r), Mode::Open { rate_per_s: r }))
             .collect(),
         LoadMode::Closed => vec![("closed".to_string(), Mode::Closed)],
+        LoadMode::Tool => vec![("tool".to_string(), Mode::Closed)],
     };
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
@@ -83,6 +103,29 @@ pub async fn run(ctx: &LaneCtx<'_>, opts: &LoadOpts) -> LaneRecord {
         entity: false,
     });
     let tcp = spec.tcp();
+    // Tool mode: the tool's argv with its placeholders filled in, in its
+    // own container on the generator's CPU.
+    let tool = (opts.mode == LoadMode::Tool)
+        .then_some(spec.tool.as_ref())
+        .flatten()
+        .map(|t| {
+            let fill = crate::profile::tool::Fill {
+                port: spec.port,
+                connections: opts.connections.unwrap_or(spec.connections),
+                seconds: opts.duration.saturating_sub(opts.warmup).as_secs().max(1),
+            };
+            super::loadtool::ToolPlan {
+                argv: crate::profile::tool::fill(&t.argv, fill),
+                setup: t
+                    .setup
+                    .as_ref()
+                    .map(|a| crate::profile::tool::fill(a, fill)),
+                image: t.image.clone(),
+                kind: t.kind(),
+                cpuset: pin.map(|c| c.to_string()),
+                timeout: t.timeout.0,
+            }
+        });
     let plans: Vec<CellPlan> = order::blocked(levels.len(), opts.repeats, opts.seed)
         .into_iter()
         .map(|(repeat, i)| {
@@ -107,7 +150,7 @@ pub async fn run(ctx: &LaneCtx<'_>, opts: &LoadOpts) -> LaneRecord {
             config.seed = opts.seed.wrapping_add(u64::from(repeat) * 1000 + i as u64);
             let param = match opts.mode {
                 LoadMode::Open => ("rate".to_string(), label.clone()),
-                LoadMode::Closed => ("mode".to_string(), "closed".to_string()),
+                LoadMode::Closed | LoadMode::Tool => ("mode".to_string(), label.clone()),
             };
             CellPlan {
                 id: format!("load-{}-r{repeat}", label.replace('.', "p")),
@@ -119,6 +162,7 @@ pub async fn run(ctx: &LaneCtx<'_>, opts: &LoadOpts) -> LaneRecord {
                     config,
                     pin_cpu: pin,
                     hold: hold.clone(),
+                    tool: tool.clone(),
                 }),
                 cpuset: cpuset.clone(),
                 populate: cell::default_populate(ctx.profile),
@@ -198,6 +242,14 @@ pub async fn run(ctx: &LaneCtx<'_>, opts: &LoadOpts) -> LaneRecord {
         }
     }
     for c in &cells {
+        if let Some(t) = &c.tool {
+            skipped.push(format!(
+                "{}: throughput and latency are {}'s: {}",
+                c.id,
+                t.argv[0],
+                crate::results::tool::TOOL_LABEL
+            ));
+        }
         for h in &c.hold {
             let errors = h.errors_in_window();
             if errors > 0 || h.at_end.open < h.requested {

@@ -12,6 +12,7 @@ pub mod footprint;
 pub mod heap;
 pub mod hold;
 pub mod load;
+pub mod loadtool;
 pub mod memcheck;
 pub mod order;
 pub mod recovery;

@@ -24,8 +24,15 @@ impl Body for Sampled {
     type Output = ();
 
     async fn measure(&mut self, cell: &mut Cell<'_, '_>) -> Result<()> {
-        // Setup: sampling starts at readiness.
+        // Setup: sampling starts at readiness; a load tool's own setup
+        // (e.g. `pgbench -i`) runs before warm-up, so the target settles
+        // with its data in place.
         let (sampler, attrib) = cell.samplers().await?;
+        let tool = cell.plan.load.as_ref().and_then(|l| l.tool.clone());
+        let tool_setup = match &tool {
+            Some(t) => t.setup(cell).await?,
+            None => None,
+        };
 
         // Warm-up: until USS is flat by the profile's `steady` rule.
         let mut source = warmup::FromTicker {
@@ -47,6 +54,12 @@ impl Body for Sampled {
             h.window_starts();
         }
         let window = match cell.plan.load.clone() {
+            Some(_) if tool.is_some() => {
+                let t = tool.as_ref().expect("guarded");
+                let (window, record) = t.window(cell, &sampler, tool_setup).await;
+                cell.record.tool = record;
+                window?
+            }
             Some(load) => {
                 let (w0, w1, result) = load_window(cell, &load, &sampler).await?;
                 cell.record.load = Some(result);

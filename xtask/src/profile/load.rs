@@ -15,6 +15,8 @@ pub struct LoadSpec {
     /// `http` (default) or `tcp`.
     #[serde(default)]
     pub protocol: LoadProtocol,
+    /// The mix runcost's generator sends (may be empty when `tool` is set).
+    #[serde(default)]
     pub requests: Vec<LoadRequest>,
     /// Keep-alive connections (default 16).
     #[serde(default = "default_connections")]
@@ -38,6 +40,9 @@ pub struct LoadSpec {
     /// (profile/hold.rs).
     #[serde(default)]
     pub hold: Option<super::hold::LoadHold>,
+    /// The service's own load tool, for `--mode tool` (profile/tool.rs).
+    #[serde(default)]
+    pub tool: Option<super::tool::LoadTool>,
 }
 
 #[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
@@ -195,10 +200,13 @@ pub(super) fn validate(shown: &str, text: &str, load: &LoadSpec) -> anyhow::Resu
         ))
         .into()
     };
-    if load.requests.is_empty() {
+    if let Some(tool) = &load.tool {
+        super::tool::validate(shown, text, tool)?;
+    }
+    if load.requests.is_empty() && load.tool.is_none() {
         return Err(err(
             "requests",
-            "the load mix is empty; list at least one request".into(),
+            "the load mix is empty; list at least one request (or give `load.tool`)".into(),
         ));
     }
     for (i, r) in load.requests.iter().enumerate() {

@@ -16,6 +16,7 @@ pub mod prewarm;
 mod spec;
 pub mod suite;
 pub mod thresholds;
+pub mod tool;
 pub use spec::*;
 
 /// A validated profile with resolved paths.

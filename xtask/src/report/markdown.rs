@@ -354,6 +354,7 @@ fn lane_section(s: &mut String, lane: &LaneRecord, charts: &[ChartRef]) {
         load_table(s, lane);
     }
     super::hold::section(s, lane);
+    super::tool::section(s, lane);
     let _ = writeln!(s, "### Cells\n");
     let _ = writeln!(s, "| cell | status | ready | warm-up | window | samples | rate | missed | sampler CPU | USS (window mean ± CI) | lag-1 r |");
     let _ = writeln!(s, "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|");
@@ -708,6 +709,7 @@ pub(crate) mod tests {
             },
             load: None,
             hold: Vec::new(),
+            tool: None,
             attribution: None,
         };
         RunRecord {

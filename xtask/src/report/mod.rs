@@ -19,6 +19,7 @@ pub mod html;
 pub mod index;
 pub mod leaks;
 pub mod markdown;
+pub mod tool;
 pub mod words;
 
 use crate::fs::write_atomic;

@@ -228,6 +228,7 @@ fn cell(lane: LaneKind, status: CellStatus) -> CellRecord {
         } else {
             Vec::new()
         },
+        tool: None,
         attribution: (status == CellStatus::Ok).then(attribution),
     }
 }

@@ -18,6 +18,7 @@ pub mod schema;
 #[cfg(test)]
 mod schema_file;
 pub mod suite;
+pub mod tool;
 
 pub use engine::{CgroupPlacement, EngineKind, EngineRef, EngineTraits, EngineTransport, Traffic};
 pub use sampling::{SamplerMode, TickerStats};

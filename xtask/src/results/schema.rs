@@ -226,6 +226,10 @@ pub struct CellRecord {
     /// `entities.hold`), counted at its start and end.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hold: Vec<runcost_loadgen::HoldRecord>,
+    /// Tool mode of the load lane: the service's own load tool's run and
+    /// its figures (closed loop, the tool's, not runcost's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool: Option<super::tool::ToolRecord>,
     /// Where the cost went over the window: memory by mapping category,
     /// CPU by thread group (host sampler; `None` where not read).
     #[serde(default, skip_serializing_if = "Option::is_none")]
