@@ -126,6 +126,99 @@ impl CommandBackend {
         ok_or_fail("exec true after restore", &probe, &out)
     }
 
+    /// A new box restored from `image` (a fork of the box checkpointed
+    /// there): its own id, bundle and cgroup, tracked like any box, then the
+    /// profile's `restore` with its variables; returns once `true` runs in
+    /// it. Needs named ids (`restore` is given the id).
+    pub async fn restore_clone(&self, name: &str, image: &Path) -> Result<CommandBox> {
+        if self.spec.id != IdMode::Named {
+            bail!(
+                "{}: forks need `id: named` (restore is given the box id)",
+                self.profile
+            );
+        }
+        let t = self
+            .spec
+            .restore
+            .as_ref()
+            .context("the profile has no `restore` command")?;
+        let (b, _) = self.tracked_box(name)?;
+        let argv = self.argv_image(&b, t, image);
+        let out = step(
+            "restore",
+            &argv,
+            self.spec.timeouts.start.0.max(Duration::from_secs(60)),
+            Some(&b.dir),
+            &[],
+        )
+        .await?;
+        ok_or_fail("restore", &argv, &out).with_context(|| format!("fork box {name}"))?;
+        let probe = self.exec_argv(&b, &["true".to_string()]);
+        let out = step("ready", &probe, self.spec.timeouts.ready.0, None, &[]).await?;
+        ok_or_fail("exec true in the fork", &probe, &out)?;
+        Ok(b)
+    }
+
+    /// The full argv of an exec of `argv` in the box (for a loop that runs
+    /// it on its own while the box is driven elsewhere).
+    pub fn exec_argv(&self, b: &CommandBox, argv: &[String]) -> Vec<String> {
+        let mut full = self.argv(b, &self.spec.exec);
+        full.extend(argv.iter().cloned());
+        full
+    }
+
+    /// A box's directory, tracking record and bundle, before its runtime
+    /// is asked for anything (so the guard and `clean` can always remove it).
+    #[allow(clippy::type_complexity)]
+    fn tracked_box(&self, name: &str) -> Result<(CommandBox, Vec<(&'static str, String)>)> {
+        let dir = self.profile_dir().join(name);
+        let state = self.profile_dir().join("state");
+        std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
+        std::fs::create_dir_all(&state)?;
+        let id = format!("runcost-{}-{name}", self.run_id);
+        let cgroup = format!("/{id}");
+        let vars: Vec<(&'static str, String)> = vec![
+            ("{id}", id.clone()),
+            ("{bundle}", dir.display().to_string()),
+            ("{state}", state.display().to_string()),
+            ("{pid_file}", dir.join("pid").display().to_string()),
+            ("{cgroup}", cgroup.clone()),
+        ];
+        let t = &self.spec.timeouts;
+        let mut b = CommandBox {
+            name: name.to_string(),
+            dir: dir.clone(),
+            rec: BoxRecord {
+                run_id: self.run_id.clone(),
+                profile: self.profile.clone(),
+                id: String::new(),
+                stop: Vec::new(),
+                remove: Vec::new(),
+                cgroup: cgroup.clone(),
+                stop_timeout_s: t.stop.0.as_secs_f64(),
+                remove_timeout_s: t.remove.0.as_secs_f64(),
+            },
+            vars: vars.clone(),
+            live: true,
+        };
+        if self.spec.id == IdMode::Named {
+            b.rec.id = id.clone();
+            b.rec.stop = self.argv(&b, &self.spec.stop);
+            b.rec.remove = self.argv(&b, &self.spec.remove);
+        }
+        write_record(&dir, &b.rec)?;
+        if let Some(rootfs) = &self.rootfs {
+            super::bundle::write(
+                &dir,
+                rootfs,
+                &cgroup,
+                name,
+                u64::from(self.memory_mib) << 20,
+            )?;
+        }
+        Ok((b, vars))
+    }
+
     fn argv_image(&self, b: &CommandBox, t: &[String], image: &Path) -> Vec<String> {
         let image = image.display().to_string();
         let mut vars: Vec<(&str, &str)> = b.vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
@@ -228,53 +321,10 @@ impl BoxBackend for CommandBackend {
     }
 
     async fn create(&self, name: &str) -> Result<CommandBox> {
-        let dir = self.profile_dir().join(name);
-        let state = self.profile_dir().join("state");
-        std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
-        std::fs::create_dir_all(&state)?;
-        let id = format!("runcost-{}-{name}", self.run_id);
-        let cgroup = format!("/{id}");
-        let mut vars: Vec<(&'static str, String)> = vec![
-            ("{id}", id.clone()),
-            ("{bundle}", dir.display().to_string()),
-            ("{state}", state.display().to_string()),
-            ("{pid_file}", dir.join("pid").display().to_string()),
-            ("{cgroup}", cgroup.clone()),
-        ];
+        let (mut b, mut vars) = self.tracked_box(name)?;
         let t = &self.spec.timeouts;
-        let mut b = CommandBox {
-            name: name.to_string(),
-            dir: dir.clone(),
-            rec: BoxRecord {
-                run_id: self.run_id.clone(),
-                profile: self.profile.clone(),
-                id: String::new(),
-                stop: Vec::new(),
-                remove: Vec::new(),
-                cgroup: cgroup.clone(),
-                stop_timeout_s: t.stop.0.as_secs_f64(),
-                remove_timeout_s: t.remove.0.as_secs_f64(),
-            },
-            vars: vars.clone(),
-            live: true,
-        };
-        if self.spec.id == IdMode::Named {
-            b.rec.id = id.clone();
-            b.rec.stop = self.argv(&b, &self.spec.stop);
-            b.rec.remove = self.argv(&b, &self.spec.remove);
-        }
-        write_record(&dir, &b.rec)?;
-        if let Some(rootfs) = &self.rootfs {
-            super::bundle::write(
-                &dir,
-                rootfs,
-                &cgroup,
-                name,
-                u64::from(self.memory_mib) << 20,
-            )?;
-        }
         let argv = self.argv(&b, &self.spec.create);
-        let out = step("create", &argv, t.create.0, Some(&dir), &[]).await?;
+        let out = step("create", &argv, t.create.0, Some(&b.dir), &[]).await?;
         ok_or_fail("create", &argv, &out)?;
         if self.spec.id == IdMode::Printed {
             let printed = String::from_utf8_lossy(&out.stdout)
@@ -291,7 +341,7 @@ impl BoxBackend for CommandBackend {
             b.rec.id = printed;
             b.rec.stop = self.argv(&b, &self.spec.stop);
             b.rec.remove = self.argv(&b, &self.spec.remove);
-            write_record(&dir, &b.rec)?;
+            write_record(&b.dir, &b.rec)?;
         }
         Ok(b)
     }

@@ -803,6 +803,112 @@ mod vm_tests {
         let _ = std::fs::remove_dir_all(track::vms_dir(&b.root).join(&b.run_id));
     }
 
+    /// A snapshot that fails mid-way (cancelled at a deadline while qemu
+    /// is throttled; a destination that cannot be written; a target
+    /// directory that is gone) removes what it wrote, and the source box
+    /// runs on: it answers an exec with the state written before, and a
+    /// snapshot after the failures still succeeds.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_snapshot_failing_midway_removes_its_file_and_the_source_runs_on() {
+        use super::super::snapshot::{qemu_snapshot, qemu_snapshot_with, SnapLimits};
+        use crate::results::boxes::SnapshotMode;
+        let mut b = backend();
+        b.run_id = format!("unit-snapfail-{}", std::process::id());
+        let mut h = b.create("src").await.unwrap();
+        b.start(&mut h).await.unwrap();
+        let sh = |line: &str| argv(&["sh", "-c", line]);
+        b.exec(&mut h, &sh("echo before > /tmp/state"), &[])
+            .await
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let runs_on = |o: ExecOutput| {
+            assert_eq!(
+                (o.exit_code, String::from_utf8_lossy(&o.stdout).trim()),
+                (0, "before"),
+                "the source box does not answer with its state"
+            )
+        };
+        let running = |v: serde_json::Value| assert_eq!(v["status"], "running", "{v}");
+
+        // Cancelled mid-way: 4 MiB/s, the deadline at 0.3 s.
+        let file = dir.path().join("cancelled.mig");
+        let limits = SnapLimits {
+            max_bandwidth: 4 << 20,
+            deadline: Some(Duration::from_millis(300)),
+        };
+        let q = h.qmp().await.unwrap();
+        let e = qemu_snapshot_with(q, &file, SnapshotMode::Live, limits)
+            .await
+            .unwrap_err();
+        let e = format!("{e:#}");
+        assert!(e.contains("cancelled") && e.contains("bytes sent"), "{e}");
+        let sent: u64 = e
+            .split(" bytes sent")
+            .next()
+            .and_then(|h| h.rsplit(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap();
+        assert!(sent > 0, "cancelled before anything was written: {e}");
+        assert!(!file.exists(), "the partial snapshot was left: {e}");
+        running(q.execute("query-status", None).await.unwrap());
+        runs_on(
+            b.exec(&mut h, &argv(&["cat", "/tmp/state"]), &[])
+                .await
+                .unwrap(),
+        );
+
+        // A destination that cannot be written (every write: ENOSPC), on a
+        // full snapshot: the stopped VM must be resumed.
+        let full = dir.path().join("full.mig");
+        std::os::unix::fs::symlink("/dev/full", &full).unwrap();
+        let q = h.qmp().await.unwrap();
+        let e = qemu_snapshot(q, &full, SnapshotMode::Full)
+            .await
+            .unwrap_err();
+        assert!(format!("{e:#}").contains("failed"), "{e:#}");
+        assert!(std::fs::symlink_metadata(&full).is_err(), "left {full:?}");
+        running(q.execute("query-status", None).await.unwrap());
+        runs_on(
+            b.exec(&mut h, &argv(&["cat", "/tmp/state"]), &[])
+                .await
+                .unwrap(),
+        );
+
+        // The target directory is gone.
+        let gone = dir.path().join("gone/x.mig");
+        let q = h.qmp().await.unwrap();
+        let e = qemu_snapshot(q, &gone, SnapshotMode::Live)
+            .await
+            .unwrap_err();
+        assert!(format!("{e:#}").contains("failed"), "{e:#}");
+        assert!(!gone.exists());
+        runs_on(
+            b.exec(&mut h, &argv(&["cat", "/tmp/state"]), &[])
+                .await
+                .unwrap(),
+        );
+
+        // Nothing of the failures sticks: the next snapshot succeeds.
+        let ok = dir.path().join("ok.mig");
+        let q = h.qmp().await.unwrap();
+        let s = qemu_snapshot(q, &ok, SnapshotMode::Live).await.unwrap();
+        assert!(s.bytes > 1 << 20 && ok.is_file());
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "only the good snapshot is left"
+        );
+        runs_on(
+            b.exec(&mut h, &argv(&["cat", "/tmp/state"]), &[])
+                .await
+                .unwrap(),
+        );
+        let rec = h.rec.clone().unwrap();
+        b.remove(h).await.unwrap();
+        assert!(!track::is_ours(&rec));
+        let _ = std::fs::remove_dir_all(track::vms_dir(&b.root).join(&b.run_id));
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_kernel_that_does_not_boot_is_a_clear_error_and_no_vm_is_left() {
         let mut b = backend();

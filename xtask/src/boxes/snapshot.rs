@@ -65,35 +65,84 @@ pub struct QemuSnap {
     pub bytes: u64,
 }
 
+/// Limits on one snapshot. The lane runs unthrottled and without a
+/// deadline; a throttle and a deadline make a snapshot fail mid-way on
+/// purpose (the fault test).
+#[derive(Clone, Copy, Debug)]
+pub struct SnapLimits {
+    /// Bytes per second qemu may write (qemu 7.2's default is 32 MiB/s).
+    pub max_bandwidth: u64,
+    /// A migration still running after this is cancelled (`migrate_cancel`).
+    pub deadline: Option<Duration>,
+}
+
+impl Default for SnapLimits {
+    fn default() -> Self {
+        SnapLimits {
+            // Unthrottled: the figures are the cost of the snapshot, not of
+            // qemu's default throttle.
+            max_bandwidth: 1 << 40,
+            deadline: None,
+        }
+    }
+}
+
 /// Takes a snapshot of a running VM into `file` by migrating it to
 /// `exec:cat > file`. The VM runs again afterwards (a migration leaves the
 /// source in `postmigrate`; `cont` resumes it). A migration that fails
 /// removes the partial file, resumes the VM, and is an error.
 pub async fn qemu_snapshot(q: &mut Qmp, file: &Path, mode: SnapshotMode) -> Result<QemuSnap> {
+    qemu_snapshot_with(q, file, mode, SnapLimits::default()).await
+}
+
+/// [`qemu_snapshot`] under `limits`: past the deadline the migration is
+/// cancelled, which is a failure like any other (partial file removed,
+/// source resumed).
+pub async fn qemu_snapshot_with(
+    q: &mut Qmp,
+    file: &Path,
+    mode: SnapshotMode,
+    limits: SnapLimits,
+) -> Result<QemuSnap> {
     let uri = format!("exec:cat > {}", super::qemu::shell_safe(file)?);
-    // qemu 7.2 throttles migration to 32 MiB/s by default: unthrottled, the
-    // figures are the cost of the snapshot, not of a setting.
     q.execute(
         "migrate-set-parameters",
-        Some(json!({ "max-bandwidth": 1u64 << 40 })),
+        Some(json!({ "max-bandwidth": limits.max_bandwidth })),
     )
     .await?;
+    let background = mode == SnapshotMode::Background;
+    if background {
+        set_background(q, true).await?;
+    }
     let r = async {
         let t0 = Instant::now();
         if mode == SnapshotMode::Full {
             q.execute("stop", None).await?;
         }
         q.execute("migrate", Some(json!({ "uri": uri }))).await?;
+        let mut cancelled = None;
         let info = loop {
             let v = q.execute("query-migrate", None).await?;
             match v["status"].as_str().unwrap_or("") {
                 "completed" => break v,
+                "cancelled" if cancelled.is_some() => bail!(
+                    "snapshot to {} cancelled after {:?} (deadline) with {} bytes sent",
+                    file.display(),
+                    t0.elapsed(),
+                    cancelled.unwrap_or(0)
+                ),
                 "failed" | "cancelled" => bail!(
                     "snapshot to {} failed: {}",
                     file.display(),
                     v["error-desc"].as_str().unwrap_or("qemu gave no reason")
                 ),
-                _ => tokio::time::sleep(Duration::from_millis(5)).await,
+                _ => {
+                    if cancelled.is_none() && limits.deadline.is_some_and(|d| t0.elapsed() > d) {
+                        cancelled = Some(v["ram"]["transferred"].as_u64().unwrap_or(0));
+                        q.execute("migrate_cancel", None).await?;
+                    }
+                    tokio::time::sleep(Duration::from_millis(5)).await
+                }
             }
         };
         q.execute("cont", None).await?;
@@ -102,7 +151,9 @@ pub async fn qemu_snapshot(q: &mut Qmp, file: &Path, mode: SnapshotMode) -> Resu
         let total = ms("total-time").unwrap_or(caller);
         let pause = match mode {
             SnapshotMode::Full => caller,
-            SnapshotMode::Live => ms("downtime").context("query-migrate gave no downtime")?,
+            SnapshotMode::Live | SnapshotMode::Background => {
+                ms("downtime").context("query-migrate gave no downtime")?
+            }
         };
         Ok(QemuSnap {
             caller,
@@ -112,7 +163,15 @@ pub async fn qemu_snapshot(q: &mut Qmp, file: &Path, mode: SnapshotMode) -> Resu
         })
     }
     .await;
+    if background {
+        // The capability stays set across migrations: the next live one
+        // must not inherit it.
+        let _ = set_background(q, false).await;
+    }
     if r.is_err() {
+        // `cat` may still hold the file open (or, started late, create it
+        // after a first removal): remove once it has stopped growing.
+        settled_size(file).await;
         let _ = std::fs::remove_file(file);
         // Keep the source box running whatever state the failure left.
         if let Ok(v) = q.execute("query-status", None).await {
@@ -122,6 +181,28 @@ pub async fn qemu_snapshot(q: &mut Qmp, file: &Path, mode: SnapshotMode) -> Resu
         }
     }
     r
+}
+
+async fn set_background(q: &mut Qmp, on: bool) -> Result<()> {
+    q.execute(
+        "migrate-set-capabilities",
+        Some(json!({ "capabilities": [{ "capability": "background-snapshot", "state": on }] })),
+    )
+    .await
+    .map(|_| ())
+}
+
+/// Whether this qemu on this kernel can take a background snapshot: qemu
+/// checks userfaultfd write-protect when the capability is set, so setting
+/// it (and clearing it again) is the real test. Err is qemu's own words.
+pub async fn background_supported(q: &mut Qmp) -> std::result::Result<(), String> {
+    match set_background(q, true).await {
+        Ok(()) => {
+            let _ = set_background(q, false).await;
+            Ok(())
+        }
+        Err(e) => Err(format!("{e:#}")),
+    }
 }
 
 /// The file's size once `cat` has written its last bytes (qemu closes its

@@ -1,13 +1,20 @@
-//! The snapshot lane in words, one table per runtime column and a chart of
-//! the pause per mode.
+//! The snapshot lane in words, one table per runtime column, a chart of
+//! the pause per mode and a gap timeline (what the ping loop and the
+//! in-box ticker saw over time, each snapshot's window shaded).
 
 use super::charts::ChartRef;
 use crate::results::boxes::{BoxFinding, Quantiles, SnapshotMode, SnapshotResult};
 use crate::rundir::RunDir;
 use crate::units::ByteUnit;
 use anyhow::Result;
-use runcost_charts::{lines, LinesSpec, Scale, Series};
+use runcost_charts::{lines, timeline, LinesSpec, Panel, Rgb, Scale, Series, TimelineSpec, XRange};
 use std::fmt::Write;
+
+const MODES: [SnapshotMode; 3] = [
+    SnapshotMode::Live,
+    SnapshotMode::Full,
+    SnapshotMode::Background,
+];
 
 fn ms(s: f64) -> String {
     if s >= 1.0 {
@@ -52,7 +59,7 @@ pub fn words(f: &BoxFinding) -> String {
     }
     let mode = |m: SnapshotMode| r.modes.iter().find(|s| s.mode == m);
     let mut parts = Vec::new();
-    for m in [SnapshotMode::Live, SnapshotMode::Full] {
+    for m in MODES {
         if let Some(s) = mode(m) {
             parts.push(format!(
                 "{} snapshot pause p50 {} (observed from the host {}), total {}, {}",
@@ -106,7 +113,7 @@ pub fn markdown(s: &mut String, fs: &[&BoxFinding]) {
             }
         };
     let mut rows: Vec<(String, Vec<String>)> = Vec::new();
-    for m in [SnapshotMode::Live, SnapshotMode::Full] {
+    for m in MODES {
         let n = m.name();
         rows.push((
             format!("{n}: pause, reported (p50 / p90)"),
@@ -198,9 +205,17 @@ pub fn markdown(s: &mut String, fs: &[&BoxFinding]) {
         if let Some(why) = f.snapshot.as_ref().and_then(|r| r.fork_skipped.as_ref()) {
             let _ = writeln!(s, "- forks not measured: {why}");
         }
+        if let Some(why) = f
+            .snapshot
+            .as_ref()
+            .filter(|r| r.skipped.is_none())
+            .and_then(|r| r.background_skipped.as_ref())
+        {
+            let _ = writeln!(s, "- {}: background mode not measured: {why}", name(f));
+        }
     }
     s.push_str(
-        "\nLive: pre-copy migration to a file while the box runs; its pause is qemu's reported downtime (the final stop-and-copy). Full: stop, write everything, continue; its pause is `stop` → `cont`. The host gap is the largest gap between answers of the agent's ping loop; the box gap the largest gap between stamps of a ticker inside the box (under TCG the guest clock stops with the VM, so the box sees less than the host). Modes alternate order each iteration. Values marked * are below the sample count their percentile needs.\n",
+        "\nLive: pre-copy migration to a file while the box runs; its pause is qemu's reported downtime (the final stop-and-copy). Full: stop, write everything, continue; its pause is `stop` → `cont` (runsc: `checkpoint` stops the box and `restore` brings it back; runsc reports no pause, the gaps observe it). Background: qemu's `background-snapshot` capability, the box running on while memory is written as it was at the start (userfaultfd write-protect). The host gap is the largest gap between answers of the agent's ping loop; the box gap the largest gap between stamps of a ticker inside the box (under TCG the guest clock stops with the VM, so the box sees less than the host). Modes alternate order each iteration. Values marked * are below the sample count their percentile needs.\n",
     );
 }
 
@@ -213,7 +228,7 @@ pub fn charts(
     let mut series = Vec::new();
     for f in fs {
         let Some(r) = &f.snapshot else { continue };
-        for m in [SnapshotMode::Live, SnapshotMode::Full] {
+        for m in MODES {
             let of: Vec<_> = r.samples.iter().filter(|s| s.mode == m).collect();
             let pts = |g: &dyn Fn(&crate::results::boxes::SnapshotSample) -> Option<f64>| {
                 of.iter()
@@ -250,9 +265,85 @@ pub fn charts(
     };
     let stem = format!("charts/{lane}-pause");
     lines(&run.path(&stem), &spec).map_err(|e| anyhow::anyhow!("{e}"))?;
-    Ok(vec![ChartRef {
+    let mut out = vec![ChartRef {
         title: spec.title.clone(),
         svg: format!("{stem}.svg"),
         png: format!("{stem}.png"),
-    }])
+    }];
+    if let Some(spec) = gap_timeline(fs) {
+        let stem = format!("charts/{lane}-gaps");
+        timeline(&run.path(&stem), &spec).map_err(|e| anyhow::anyhow!("{e}"))?;
+        out.push(ChartRef {
+            title: spec.title.clone(),
+            svg: format!("{stem}.svg"),
+            png: format!("{stem}.png"),
+        });
+    }
+    Ok(out)
+}
+
+fn mode_color(m: SnapshotMode) -> Rgb {
+    match m {
+        SnapshotMode::Live => Rgb::GREEN,
+        SnapshotMode::Full => Rgb::RED,
+        SnapshotMode::Background => Rgb::PURPLE,
+    }
+}
+
+/// The gaps the ping loop and the in-box ticker saw, on the lane's time
+/// axis (seconds after it began measuring), a panel per runtime,
+/// each snapshot's window (start → the box runs again) shaded in its
+/// mode's colour. Between samples nothing observes, so the lines break
+/// there (NaN). None when no runtime recorded a timeline. Pure.
+pub fn gap_timeline(fs: &[&BoxFinding]) -> Option<TimelineSpec> {
+    let mut panels = Vec::new();
+    for f in fs {
+        let Some(r) = &f.snapshot else { continue };
+        let mut host = Vec::new();
+        let mut guest = Vec::new();
+        let mut ranges = Vec::new();
+        let mut labelled = Vec::new();
+        for s in &r.samples {
+            let put = |into: &mut Vec<(f64, f64)>, pts: &[[f64; 2]]| {
+                into.extend(pts.iter().map(|p| (s.at_s + p[0], p[1] * 1e3)));
+                into.push((f64::NAN, f64::NAN));
+            };
+            put(&mut host, &s.host_gaps);
+            put(&mut guest, &s.guest_gaps);
+            // Label each mode's window once: many labels would overlap.
+            let label = if labelled.contains(&s.mode) {
+                String::new()
+            } else {
+                labelled.push(s.mode);
+                s.mode.name().to_string()
+            };
+            ranges.push(
+                XRange::new(s.at_s, s.at_s + s.caller_s, label).with_color(mode_color(s.mode)),
+            );
+        }
+        let mut series = Vec::new();
+        if guest.iter().any(|p| p.0.is_finite()) {
+            series.push(Series::new("gap between ticker stamps in the box", guest));
+        }
+        if host.iter().any(|p| p.0.is_finite()) {
+            series.push(Series::new("gap between ping answers (host)", host));
+        }
+        if series.is_empty() {
+            continue;
+        }
+        panels.push(Panel {
+            title: format!("{} (ticker every {} µs)", name(f), r.tick_us),
+            y_label: "gap (ms)".into(),
+            y_scale: Scale::Log10,
+            series,
+            x_ranges: ranges,
+            ..Default::default()
+        });
+    }
+    (!panels.is_empty()).then(|| TimelineSpec {
+        title: "Gaps seen during snapshots (shaded: snapshot windows)".into(),
+        x_label: "seconds after the lane began measuring".into(),
+        panels,
+        ..Default::default()
+    })
 }

@@ -329,6 +329,10 @@ pub enum SnapshotMode {
     /// Stop, write everything, continue (qemu `stop`/`migrate`/`cont`;
     /// runsc `checkpoint` stops the box and `restore` brings it back).
     Full,
+    /// qemu's `background-snapshot` migration capability: the guest runs
+    /// on while memory is written as it was when the snapshot began
+    /// (userfaultfd write-protect catches the pages it writes first).
+    Background,
 }
 
 impl SnapshotMode {
@@ -336,6 +340,7 @@ impl SnapshotMode {
         match self {
             SnapshotMode::Live => "live",
             SnapshotMode::Full => "full",
+            SnapshotMode::Background => "background",
         }
     }
 }
@@ -361,6 +366,18 @@ pub struct SnapshotSample {
     pub bytes: u64,
     /// bytes / total_s.
     pub write_bytes_per_s: f64,
+    /// When the snapshot began, seconds after the lane began measuring.
+    #[serde(default)]
+    pub at_s: f64,
+    /// The ping loop's gaps over time: `[t, gap]`, seconds, t after the
+    /// snapshot began (the largest gap per 5 ms bucket).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub host_gaps: Vec<[f64; 2]>,
+    /// The in-box ticker's gaps over time, like `host_gaps`; the box clock
+    /// is placed on the host's by the instant the ticker was started
+    /// (good to the start exec's round trip).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub guest_gaps: Vec<[f64; 2]>,
 }
 
 /// Per-mode percentiles over the iterations.
@@ -404,6 +421,10 @@ pub struct SnapshotResult {
     pub restore: Option<Quantiles>,
     pub forks: Vec<ForkSample>,
     pub fork: Option<Quantiles>,
+    /// Why the background mode was not measured: qemu's own error when
+    /// the capability is refused here, or that the runtime has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub background_skipped: Option<String>,
     /// Why forks were not measured on this runtime.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fork_skipped: Option<String>,

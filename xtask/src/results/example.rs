@@ -495,6 +495,9 @@ fn boxes(lane: BoxLane) -> Finding {
                 ticks: 600,
                 bytes: 30 << 20,
                 write_bytes_per_s: 6e7,
+                at_s: 0.0,
+                host_gaps: vec![[0.01, 0.002], [0.3, 0.02]],
+                guest_gaps: vec![[-0.1, 0.001], [0.3, 0.004]],
             };
             f.snapshot = Some(SnapshotResult {
                 skipped: None,
@@ -519,6 +522,7 @@ fn boxes(lane: BoxLane) -> Finding {
                     pss_bytes: 40 << 20,
                 }],
                 fork: Some(quantiles()),
+                background_skipped: Some("QMP migrate-set-capabilities: not here".into()),
                 fork_skipped: Some("not for this runtime".into()),
                 source_pss_bytes: 60 << 20,
                 fork_snapshot_bytes: 30 << 20,
