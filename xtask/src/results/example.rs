@@ -15,7 +15,7 @@ use runcost_stats::powerlaw::{
 };
 use runcost_stats::regression::{NoiseResiduals, SlopeCiMethod, SlopeInterval};
 
-const LANES: [LaneKind; 16] = [
+const LANES: [LaneKind; 17] = [
     LaneKind::Footprint,
     LaneKind::Scaling,
     LaneKind::Sweep,

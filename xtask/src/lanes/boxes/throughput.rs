@@ -73,7 +73,7 @@ pub fn rate_of(stdout: &str, bytes: u64) -> Result<f64> {
         bail!("the box's clock printed {line:?}, not \"t0 t1\"");
     };
     let dt = t1 - t0;
-    if !(dt > 0.0) {
+    if dt.is_nan() || dt <= 0.0 {
         bail!("the box's clock did not advance over dd ({t0} → {t1})");
     }
     Ok(bytes as f64 / dt)
