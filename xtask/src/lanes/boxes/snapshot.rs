@@ -581,6 +581,7 @@ async fn oci_lane(
         "{name}: `checkpoint` has no background mode (it stops the box; `restore` brings it back)"
     ));
     let mut h = c.create(&format!("{name}-src")).await?;
+    let mut src_stopped = false;
     let out = async {
         c.start(&mut h).await?;
         write_state(c, &mut h, STATE_OCI, value).await?;
@@ -603,13 +604,21 @@ async fn oci_lane(
         r.modes = summarize(&r.samples);
         r.restore = Quantiles::of(&r.restore_s);
         if o.forks > 0 {
+            // The forks' image is a checkpoint, which stops the source.
+            src_stopped = true;
             oci_forks(c, &mut h, name, o, snaps, value, &mut r).await?;
             events.emit(Event::Note(format!("{name}: {} forks", o.forks)));
         }
         Ok::<_, anyhow::Error>(())
     }
     .await;
-    let down = super::teardown(c, h).await;
+    // A stopped OCI box has nothing to stop: `remove` (delete --force)
+    // serves a running and a stopped one alike.
+    let down = if src_stopped {
+        c.remove(h).await
+    } else {
+        super::teardown(c, h).await.map(|_| ())
+    };
     out?;
     down?;
     Ok(r)
