@@ -76,11 +76,22 @@ fn print_profile(name: &str, p: &Profile) {
     if p.spec.churn.is_some() {
         lanes.push("churn");
     }
+    let tool_lane;
     if let Some(load) = &p.spec.load {
-        lanes.push(match load.protocol {
-            crate::profile::load::LoadProtocol::Http => "load (HTTP)",
-            crate::profile::load::LoadProtocol::Tcp => "load (TCP)",
-        });
+        match (&load.tool, load.requests.is_empty()) {
+            // Only the service's own tool: `--mode tool`.
+            (Some(t), true) => {
+                tool_lane = format!(
+                    "load (tool: {})",
+                    t.argv.first().map(String::as_str).unwrap_or("?")
+                );
+                lanes.push(&tool_lane);
+            }
+            _ => lanes.push(match load.protocol {
+                crate::profile::load::LoadProtocol::Http => "load (HTTP)",
+                crate::profile::load::LoadProtocol::Tcp => "load (TCP)",
+            }),
+        }
     }
     if p.spec.fault.is_some() {
         lanes.push("fault");
