@@ -128,6 +128,8 @@ fn a_hold_the_target_refuses_fails_its_cells_with_the_answer_and_leaves_nothing(
         &p,
         "--entities",
         "3,30",
+        "--repeats",
+        "1",
         "--duration",
         "1s",
         "--max-duration",
