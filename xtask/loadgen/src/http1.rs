@@ -16,6 +16,8 @@ use tokio::net::TcpStream;
 /// Largest response head accepted; a longer one is a protocol error.
 pub(crate) const MAX_HEAD: usize = 64 * 1024;
 const READ_CHUNK: usize = 16 * 1024;
+/// Longest chunk-size or trailer line accepted.
+const MAX_LINE: usize = 4096;
 
 /// How a response's body ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,8 +44,8 @@ pub(crate) struct Head {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Invalid;
 
-/// SIMD search (memchr): the head's end was a byte-by-byte scan that took
-/// a third of the generator's instructions per request.
+/// SIMD search (memchr): a byte-by-byte scan for a line's end once took a
+/// third of the generator's instructions per request.
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     memchr::memmem::find(hay, needle)
 }
@@ -65,55 +67,37 @@ fn contains_token(v: &[u8], token: &[u8]) -> bool {
         .any(|t| trim(t).eq_ignore_ascii_case(token))
 }
 
+/// Most response headers accepted; more is a protocol error.
+const MAX_HEADERS: usize = 64;
+
 /// Parses a response head at the start of `buf`: `Ok(None)` while it is
 /// incomplete. `head_request`: the request was HEAD (no body follows).
+/// The status line and header tokens are httparse's (hyper's own parser,
+/// already in the build): only what the generator needs is read from them.
 pub(crate) fn parse_head(buf: &[u8], head_request: bool) -> Result<Option<Head>, Invalid> {
-    let Some(end) = find(buf, b"\r\n\r\n") else {
-        return if buf.len() > MAX_HEAD {
-            Err(Invalid)
-        } else {
-            Ok(None)
-        };
-    };
-    if end + 4 > MAX_HEAD {
-        return Err(Invalid);
-    }
-    let head = &buf[..end];
-    let mut lines = memchr::memchr_iter(b'\n', head)
-        .chain(std::iter::once(end))
-        .scan(0usize, |start, nl| {
-            let line = &head[*start..nl];
-            *start = nl + 1;
-            Some(line.strip_suffix(b"\r").unwrap_or(line))
-        });
-    let status = lines.next().ok_or(Invalid)?;
-    let (version, rest) = status.split_at(status.iter().position(|&c| c == b' ').ok_or(Invalid)?);
-    let http10 = match version {
-        b"HTTP/1.1" => false,
-        b"HTTP/1.0" => true,
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut response = httparse::Response::new(&mut headers);
+    let len = match response.parse(buf) {
+        Ok(httparse::Status::Complete(len)) if len <= MAX_HEAD => len,
+        Ok(httparse::Status::Partial) if buf.len() <= MAX_HEAD => return Ok(None),
         _ => return Err(Invalid),
     };
-    let code = rest.get(1..4).ok_or(Invalid)?;
-    if !code.iter().all(u8::is_ascii_digit) || rest.get(4).is_some_and(|&c| c != b' ') {
-        return Err(Invalid);
-    }
-    let code = code.iter().fold(0u16, |a, &d| a * 10 + u16::from(d - b'0'));
+    let code = response.code.ok_or(Invalid)?;
     let mut length: Option<u64> = None;
     let mut chunked = false;
-    let mut close = http10;
-    for line in lines {
-        let colon = memchr::memchr(b':', line).ok_or(Invalid)?;
-        let (name, value) = (&line[..colon], trim(&line[colon + 1..]));
-        if name.eq_ignore_ascii_case(b"content-length") {
+    let mut close = response.version == Some(0);
+    for h in response.headers.iter() {
+        let value = trim(h.value);
+        if h.name.eq_ignore_ascii_case("content-length") {
             let v = std::str::from_utf8(value).map_err(|_| Invalid)?;
             let n: u64 = v.parse().map_err(|_| Invalid)?;
             if length.is_some_and(|l| l != n) {
                 return Err(Invalid);
             }
             length = Some(n);
-        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+        } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
             chunked = contains_token(value, b"chunked");
-        } else if name.eq_ignore_ascii_case(b"connection") {
+        } else if h.name.eq_ignore_ascii_case("connection") {
             if contains_token(value, b"close") {
                 close = true;
             } else if contains_token(value, b"keep-alive") {
@@ -129,18 +113,17 @@ pub(crate) fn parse_head(buf: &[u8], head_request: bool) -> Result<Option<Head>,
         match length {
             Some(0) => BodyLen::Empty,
             Some(n) => BodyLen::Length(n),
-            None => BodyLen::UntilClose,
+            // The body runs until the server closes.
+            None => {
+                close = true;
+                BodyLen::UntilClose
+            }
         }
     };
     Ok(Some(Head {
         code,
-        len: end + 4,
-        body: if body == BodyLen::UntilClose {
-            close = true;
-            body
-        } else {
-            body
-        },
+        len,
+        body,
         close,
     }))
 }
@@ -188,29 +171,31 @@ impl Chunked {
                     pos += 2;
                     *self = Chunked::Size;
                 }
-                Chunked::Size | Chunked::Trailers => {
+                Chunked::Size => match httparse::parse_chunk_size(&buf[pos..]) {
+                    Ok(httparse::Status::Complete((used, n))) => {
+                        pos += used;
+                        *self = if n == 0 {
+                            Chunked::Trailers
+                        } else {
+                            Chunked::Data(n)
+                        };
+                    }
+                    Ok(httparse::Status::Partial) if buf.len() - pos <= MAX_LINE => {
+                        return Ok((pos, data))
+                    }
+                    _ => return Err(Invalid),
+                },
+                Chunked::Trailers => {
                     let Some(nl) = find(&buf[pos..], b"\r\n") else {
-                        if buf.len() - pos > 4096 {
+                        if buf.len() - pos > MAX_LINE {
                             return Err(Invalid);
                         }
                         return Ok((pos, data));
                     };
-                    let line = &buf[pos..pos + nl];
                     pos += nl + 2;
-                    if *self == Chunked::Trailers {
-                        if line.is_empty() {
-                            *self = Chunked::Done;
-                        }
-                        continue;
+                    if nl == 0 {
+                        *self = Chunked::Done;
                     }
-                    let hex = trim(line.split(|&c| c == b';').next().unwrap_or(line));
-                    let s = std::str::from_utf8(hex).map_err(|_| Invalid)?;
-                    let n = u64::from_str_radix(s, 16).map_err(|_| Invalid)?;
-                    *self = if n == 0 {
-                        Chunked::Trailers
-                    } else {
-                        Chunked::Data(n)
-                    };
                 }
             }
         }
