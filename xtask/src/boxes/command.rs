@@ -72,22 +72,35 @@ impl CommandBackend {
 
     /// The profile's `checkpoint` into `image` (a directory). The box is
     /// stopped by it (runsc's default); the caller restores or removes it.
+    /// A checkpoint that fails (mid-way too: runsc has written part of the
+    /// image when the disk fills) removes what it wrote into `image`, and
+    /// its error says whether the source box still answers an exec or died
+    /// with it (runsc stops the sandbox whether or not the image is whole).
     pub async fn checkpoint(&self, b: &mut CommandBox, image: &Path) -> Result<()> {
         let t = self
             .spec
             .checkpoint
             .as_ref()
             .context("the profile has no `checkpoint` command")?;
-        let argv = self.argv_image(b, t, image);
-        let out = step(
-            "checkpoint",
-            &argv,
-            self.spec.timeouts.stop.0.max(Duration::from_secs(60)),
-            Some(&b.dir),
-            &[],
-        )
-        .await?;
-        ok_or_fail("checkpoint", &argv, &out).with_context(|| format!("checkpoint box {}", b.name))
+        let timeout = self.spec.timeouts.stop.0.max(Duration::from_secs(60));
+        let Err(e) = self.image_step("checkpoint", b, t, image, timeout).await else {
+            return Ok(());
+        };
+        let left = clear_dir(image);
+        let probe = self.exec_argv(b, &["true".to_string()]);
+        let source = match step("ready", &probe, self.spec.timeouts.ready.0, None, &[]).await {
+            Ok(out) if out.status.success() => "the source box still runs".to_string(),
+            Ok(out) => format!(
+                "the source box died with it ({})",
+                cause_line(&String::from_utf8_lossy(&out.stderr))
+            ),
+            Err(probe_err) => format!("the source box did not answer: {probe_err:#}"),
+        };
+        let files = match left {
+            Ok(n) => format!("{n} partial image file(s) removed"),
+            Err(why) => format!("partial image files not removed: {why:#}"),
+        };
+        Err(e.context(format!("checkpoint box {}: {source}; {files}", b.name)))
     }
 
     /// Deletes what is left of the checkpointed box (`remove`, which a
@@ -110,18 +123,11 @@ impl CommandBackend {
         .await?;
         ok_or_fail("remove", &rm, &out)
             .with_context(|| format!("remove checkpointed box {}", b.name))?;
-        let argv = self.argv_image(b, t, image);
-        let out = step(
-            "restore",
-            &argv,
-            self.spec.timeouts.start.0.max(Duration::from_secs(60)),
-            Some(&b.dir),
-            &[],
-        )
-        .await?;
-        ok_or_fail("restore", &argv, &out).with_context(|| format!("restore box {}", b.name))?;
-        let mut probe = self.argv(b, &self.spec.exec);
-        probe.push("true".into());
+        let timeout = self.spec.timeouts.start.0.max(Duration::from_secs(60));
+        self.image_step("restore", b, t, image, timeout)
+            .await
+            .with_context(|| format!("restore box {} from {}", b.name, image.display()))?;
+        let probe = self.exec_argv(b, &["true".to_string()]);
         let out = step("ready", &probe, self.spec.timeouts.ready.0, None, &[]).await?;
         ok_or_fail("exec true after restore", &probe, &out)
     }
@@ -142,17 +148,13 @@ impl CommandBackend {
             .restore
             .as_ref()
             .context("the profile has no `restore` command")?;
+        // Tracked before runsc is asked: a restore that fails is reaped
+        // (its sandbox, cgroup and bundle) as the handle drops.
         let (b, _) = self.tracked_box(name)?;
-        let argv = self.argv_image(&b, t, image);
-        let out = step(
-            "restore",
-            &argv,
-            self.spec.timeouts.start.0.max(Duration::from_secs(60)),
-            Some(&b.dir),
-            &[],
-        )
-        .await?;
-        ok_or_fail("restore", &argv, &out).with_context(|| format!("fork box {name}"))?;
+        let timeout = self.spec.timeouts.start.0.max(Duration::from_secs(60));
+        self.image_step("restore", &b, t, image, timeout)
+            .await
+            .with_context(|| format!("fork box {name} from {}", image.display()))?;
         let probe = self.exec_argv(&b, &["true".to_string()]);
         let out = step("ready", &probe, self.spec.timeouts.ready.0, None, &[]).await?;
         ok_or_fail("exec true in the fork", &probe, &out)?;
@@ -219,11 +221,22 @@ impl CommandBackend {
         Ok((b, vars))
     }
 
-    fn argv_image(&self, b: &CommandBox, t: &[String], image: &Path) -> Vec<String> {
+    /// One step of a template with `{image}` (checkpoint, restore), its
+    /// output in the box's directory; Err carries the runtime's reason.
+    async fn image_step(
+        &self,
+        what: &str,
+        b: &CommandBox,
+        t: &[String],
+        image: &Path,
+        timeout: Duration,
+    ) -> Result<()> {
         let image = image.display().to_string();
         let mut vars: Vec<(&str, &str)> = b.vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
         vars.push(("{image}", &image));
-        fill(t, &vars)
+        let argv = fill(t, &vars);
+        let out = step(what, &argv, timeout, Some(&b.dir), &[]).await?;
+        ok_or_fail(what, &argv, &out)
     }
 
     fn profile_dir(&self) -> PathBuf {
@@ -295,20 +308,47 @@ async fn step(
     Ok(out)
 }
 
+/// The line of a runtime's stderr that says why: its last non-empty line,
+/// unless a Go stack trace follows the message (runsc on a corrupt image),
+/// then the first, which is the message.
+pub fn cause_line(stderr: &str) -> String {
+    let mut lines = stderr.lines().filter(|l| !l.trim().is_empty());
+    let first = lines.clone().next().unwrap_or("");
+    let trace = stderr
+        .lines()
+        .any(|l| l.starts_with('\t') || l.starts_with("goroutine ") || l.starts_with("panic("));
+    if trace {
+        return first.trim().to_string();
+    }
+    lines.next_back().unwrap_or("").trim().to_string()
+}
+
+/// Removes everything in `dir` (kept itself: the caller made it); the
+/// count of entries removed.
+fn clear_dir(dir: &Path) -> Result<usize> {
+    let mut n = 0;
+    for e in std::fs::read_dir(dir).with_context(|| format!("read {}", dir.display()))? {
+        let p = e?.path();
+        let r = if p.is_dir() && !p.is_symlink() {
+            std::fs::remove_dir_all(&p)
+        } else {
+            std::fs::remove_file(&p)
+        };
+        r.with_context(|| format!("remove {}", p.display()))?;
+        n += 1;
+    }
+    Ok(n)
+}
+
 fn ok_or_fail(what: &str, argv: &[String], out: &std::process::Output) -> Result<()> {
     if out.status.success() {
         return Ok(());
     }
     let err = String::from_utf8_lossy(&out.stderr);
-    let last = err
-        .lines()
-        .rev()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("");
     bail!(
         "{what} failed ({}): {} ({})",
         out.status,
-        last.trim(),
+        cause_line(&err),
         argv.first().map(String::as_str).unwrap_or("")
     )
 }
@@ -682,8 +722,26 @@ pub fn live(root: &Path, run_id: &str) -> usize {
 }
 
 #[cfg(test)]
+#[path = "command_faults.rs"]
+mod faults;
+
+#[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_cause_is_the_message_not_a_stack_frame() {
+        assert_eq!(
+            cause_line("warn: x\n\ncheckpoint failed: full\n\n"),
+            "checkpoint failed: full"
+        );
+        let panic = "running container: restoring container \"x\": header error: unexpected EOF:\ngoroutine 1 [running]:\ngvisor.dev/gvisor/pkg/state.Load()\n\tgvisor.dev/gvisor/pkg/state/state.go:1 +0x1\n";
+        assert_eq!(
+            cause_line(panic),
+            "running container: restoring container \"x\": header error: unexpected EOF:"
+        );
+        assert_eq!(cause_line(""), "");
+    }
 
     #[test]
     fn pids_are_parsed_leniently() {

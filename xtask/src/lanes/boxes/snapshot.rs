@@ -358,17 +358,7 @@ async fn qemu_lane(
             Ok::<_, anyhow::Error>(lat)
         }
         .await;
-        let pss: Vec<u64> = clones.iter().map(|h| pss_of(&b.host_pids(h))).collect();
-        for h in clones {
-            let _ = super::teardown(b, h).await;
-        }
-        let lat = forked?;
-        r.forks = lat
-            .iter()
-            .zip(&pss)
-            .map(|(&clone_s, &pss_bytes)| ForkSample { clone_s, pss_bytes })
-            .collect();
-        r.fork = Quantiles::of(&lat);
+        record_forks(b, clones, forked, &mut r).await?;
         r.state_verified = o.iterations as usize + o.forks as usize;
         let _ = std::fs::remove_file(&file);
         events.emit(Event::Note(format!("{name}: {} forks", o.forks)));
@@ -379,6 +369,29 @@ async fn qemu_lane(
     out?;
     down?;
     Ok(r)
+}
+
+/// The forks of either runtime, all running at once: each clone's PSS,
+/// then every clone torn down whether or not forking succeeded (`forked`:
+/// the clone latencies, or why forking stopped), then one row per clone.
+async fn record_forks<B: BoxBackend>(
+    b: &B,
+    clones: Vec<B::Handle>,
+    forked: Result<Vec<f64>>,
+    r: &mut SnapshotResult,
+) -> Result<()> {
+    let pss: Vec<u64> = clones.iter().map(|h| pss_of(&b.host_pids(h))).collect();
+    for h in clones {
+        let _ = super::teardown(b, h).await;
+    }
+    let lat = forked?;
+    r.forks = lat
+        .iter()
+        .zip(&pss)
+        .map(|(&clone_s, &pss_bytes)| ForkSample { clone_s, pss_bytes })
+        .collect();
+    r.fork = Quantiles::of(&lat);
+    Ok(())
 }
 
 /// Makes `mib` MiB of non-zero memory resident in the box (the agent's
@@ -748,17 +761,7 @@ async fn oci_forks(
             Ok::<_, anyhow::Error>(lat)
         }
         .await;
-        let pss: Vec<u64> = clones.iter().map(|h| pss_of(&c.host_pids(h))).collect();
-        for h in clones {
-            let _ = super::teardown(c, h).await;
-        }
-        let lat = forked?;
-        r.forks = lat
-            .iter()
-            .zip(&pss)
-            .map(|(&clone_s, &pss_bytes)| ForkSample { clone_s, pss_bytes })
-            .collect();
-        r.fork = Quantiles::of(&lat);
+        record_forks(c, clones, forked, r).await?;
         r.state_verified += o.forks as usize;
         Ok(())
     }
