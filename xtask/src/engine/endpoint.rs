@@ -360,11 +360,17 @@ impl SshTunnel {
                     .map_err(std::io::Error::from)
             });
         }
-        let child = cmd.spawn().map_err(|e| {
-            BadInput(format!(
-                "--engine `{given}`: cannot run ssh ({e}); install openssh-client"
-            ))
-        })?;
+        let child = match cmd.spawn() {
+            Ok(c) => c,
+            Err(e) => {
+                // No tunnel to drop yet: remove its directory here.
+                let _ = std::fs::remove_dir_all(&dir);
+                return Err(BadInput(format!(
+                    "--engine `{given}`: cannot run ssh ({e}); install openssh-client"
+                ))
+                .into());
+            }
+        };
         let mut tunnel = SshTunnel { child, dir, socket };
         let deadline = Instant::now() + SSH_TIMEOUT;
         loop {
@@ -374,10 +380,9 @@ impl SshTunnel {
             if let Some(status) = tunnel.child.try_wait().context("wait for ssh")? {
                 let err = std::fs::read_to_string(&stderr_path).unwrap_or_default();
                 return Err(BadInput(format!(
-                    "ssh tunnel to `{given}` failed ({status}): {}; check that `ssh -o \
-                     BatchMode=yes HOST true` works without a password (ssh-copy-id, host key in \
-                     known_hosts) and that the user may open the engine's socket",
-                    err.trim()
+                    "ssh tunnel to `{given}` failed ({status}): {}; {}",
+                    err.trim(),
+                    ssh_fix(&err)
                 ))
                 .into());
             }
@@ -390,6 +395,33 @@ impl SshTunnel {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+}
+
+/// The fix for what ssh said on stderr: its own words name the cause
+/// (OpenSSH's messages, not translated), the fix depends on it.
+fn ssh_fix(stderr: &str) -> &'static str {
+    if [
+        "Connection refused",
+        "timed out",
+        "No route to host",
+        "Could not resolve",
+    ]
+    .iter()
+    .any(|c| stderr.contains(c))
+    {
+        "check that sshd runs on that host and listens on that port (ssh's default is 22; write \
+         ssh://USER@HOST:PORT for another)"
+    } else if stderr.contains("Host key verification failed") {
+        "the host's key is not in known_hosts (or has changed): connect once with `ssh HOST` \
+         and check the fingerprint, then run again"
+    } else if stderr.contains("Permission denied") {
+        "the server refused every key offered: install this user's public key on it \
+         (ssh-copy-id USER@HOST) or load the right one into ssh-agent; `ssh -o BatchMode=yes \
+         HOST true` must work without a password"
+    } else {
+        "check that `ssh -o BatchMode=yes HOST true` works without a password (ssh-copy-id, \
+         host key in known_hosts) and that the user may open the engine's socket"
     }
 }
 
@@ -511,6 +543,27 @@ mod tests {
         assert!(argv.windows(2).any(|w| w == ["-l", "ci"]));
         assert_eq!(argv[argv.len() - 2..], ["--", "bench"]);
         assert!(argv.contains(&"BatchMode=yes".to_string()));
+    }
+
+    #[test]
+    fn the_fix_follows_what_ssh_said() {
+        for (said, fix) in [
+            (
+                "ssh: connect to host 10.0.0.2 port 2223: Connection refused",
+                "listens on that port",
+            ),
+            ("root@h: Permission denied (publickey).", "ssh-copy-id"),
+            (
+                "No ED25519 host key is known for h\nHost key verification failed.",
+                "known_hosts",
+            ),
+            (
+                "kex_exchange_identification: read: Connection reset by peer",
+                "BatchMode=yes",
+            ),
+        ] {
+            assert!(ssh_fix(said).contains(fix), "{said}: {}", ssh_fix(said));
+        }
     }
 
     #[test]

@@ -2,6 +2,8 @@
 //! engine, one test at a time per binary.
 #![allow(dead_code)] // each test binary uses its own subset
 
+pub mod service;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::Mutex;

@@ -8,7 +8,7 @@
 //! rootful Podman creates outside it when they were not there before
 //! (`libpod_parent` cgroups, CNI bridges and firewall chains).
 
-use std::os::unix::process::CommandExt;
+use crate::common::service;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -27,6 +27,84 @@ pub struct PodmanService {
 
 /// CNI's host-local IPAM state: one directory per network, outside --root.
 const IPAM: &str = "/var/lib/cni/networks";
+
+/// The jumps rootful Podman's CNI plugins add to the built-in chains
+/// (table, hook, the rule's match and target): the firewall plugin's two in
+/// FORWARD, the portmap plugin's NAT ones (published ports).
+const CNI_JUMPS: [(&str, &str, &[&str]); 5] = [
+    (
+        "filter",
+        "FORWARD",
+        &[
+            "-m",
+            "comment",
+            "--comment",
+            "CNI firewall plugin rules (ingressPolicy: same-bridge)",
+            "-j",
+            "CNI-ISOLATION-STAGE-1",
+        ],
+    ),
+    (
+        "filter",
+        "FORWARD",
+        &[
+            "-m",
+            "comment",
+            "--comment",
+            "CNI firewall plugin rules",
+            "-j",
+            "CNI-FORWARD",
+        ],
+    ),
+    (
+        "nat",
+        "PREROUTING",
+        &[
+            "-m",
+            "addrtype",
+            "--dst-type",
+            "LOCAL",
+            "-j",
+            "CNI-HOSTPORT-DNAT",
+        ],
+    ),
+    (
+        "nat",
+        "OUTPUT",
+        &[
+            "-m",
+            "addrtype",
+            "--dst-type",
+            "LOCAL",
+            "-j",
+            "CNI-HOSTPORT-DNAT",
+        ],
+    ),
+    (
+        "nat",
+        "POSTROUTING",
+        &[
+            "-m",
+            "comment",
+            "--comment",
+            "CNI portfwd requiring masquerade",
+            "-j",
+            "CNI-HOSTPORT-MASQ",
+        ],
+    ),
+];
+
+/// The chains those plugins create, flushed then deleted once no built-in
+/// chain jumps to them; a chain before the ones it jumps to.
+const CNI_CHAINS: [(&str, &str); 7] = [
+    ("nat", "CNI-HOSTPORT-DNAT"),
+    ("nat", "CNI-HOSTPORT-MASQ"),
+    ("nat", "CNI-HOSTPORT-SETMARK"),
+    ("filter", "CNI-ISOLATION-STAGE-1"),
+    ("filter", "CNI-ISOLATION-STAGE-2"),
+    ("filter", "CNI-FORWARD"),
+    ("filter", "CNI-ADMIN"),
+];
 
 fn ipam_dirs() -> Vec<std::ffi::OsString> {
     std::fs::read_dir(IPAM)
@@ -101,31 +179,16 @@ impl PodmanService {
 
     /// Starts (or restarts, on the same storage) the API service.
     pub fn spawn(&mut self) {
-        let log_path = self.dir.path().join("service.log");
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log_path)
-            .unwrap();
-        let child = Command::new("podman")
-            .args(self.global_args())
-            .args(["system", "service", "--time=0", &self.url])
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .process_group(0)
-            .spawn()
-            .expect("start podman system service");
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while !self.docker(&["version"]).status.success() {
-            assert!(
-                Instant::now() < deadline,
-                "podman service not up in 30 s: {}",
-                std::fs::read_to_string(&log_path).unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        let mut cmd = Command::new("podman");
+        cmd.args(self.global_args())
+            .args(["system", "service", "--time=0", &self.url]);
+        self.child = Some(service::spawn_engine(
+            cmd,
+            &self.dir.path().join("service.log"),
+            &self.url,
+            Duration::from_secs(30),
+            Duration::from_millis(100),
+        ));
     }
 
     /// The docker CLI against the service.
@@ -179,45 +242,16 @@ impl PodmanService {
     /// The service dies as an engine does when its host goes away:
     /// SIGKILL to its process group, no cleanup of its own.
     pub fn kill(&mut self) {
-        use nix::sys::signal::{killpg, Signal};
         if let Some(mut c) = self.child.take() {
-            let pg = nix::unistd::Pid::from_raw(c.id() as i32);
-            let _ = killpg(pg, Signal::SIGKILL);
-            let _ = c.wait();
+            service::kill_group(&mut c);
         }
     }
 
     fn stop(&mut self) {
-        use nix::sys::signal::{killpg, Signal};
         if let Some(mut c) = self.child.take() {
-            let pg = nix::unistd::Pid::from_raw(c.id() as i32);
-            let _ = killpg(pg, Signal::SIGTERM);
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while Instant::now() < deadline && c.try_wait().ok().flatten().is_none() {
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            let _ = killpg(pg, Signal::SIGKILL);
-            let _ = c.wait();
+            service::stop_group(&mut c, Duration::from_secs(10));
         }
     }
-}
-
-/// Processes whose argv names `dir` (the service's conmons), not this one.
-fn processes_naming(dir: &Path) -> Vec<i32> {
-    let needle = dir.to_string_lossy().into_owned();
-    let me = std::process::id() as i32;
-    std::fs::read_dir("/proc")
-        .map(|d| {
-            d.flatten()
-                .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
-                .filter(|pid| *pid != me)
-                .filter(|pid| {
-                    std::fs::read(format!("/proc/{pid}/cmdline"))
-                        .is_ok_and(|c| String::from_utf8_lossy(&c).contains(&needle))
-                })
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// Mount points under `dir` (overlay layers of running or dead containers),
@@ -243,7 +277,7 @@ impl Drop for PodmanService {
         self.stop();
         // conmon of each container and exec session outlives the service;
         // ours are the ones whose argv names this test's directory.
-        for pid in processes_naming(self.dir.path()) {
+        for pid in service::processes_naming(&self.dir.path().to_string_lossy()) {
             let _ = nix::sys::signal::kill(
                 nix::unistd::Pid::from_raw(pid),
                 nix::sys::signal::Signal::SIGKILL,
@@ -283,83 +317,14 @@ impl Drop for PodmanService {
             let _ = std::fs::remove_dir_all("/var/lib/containers");
         }
         if !self.had_cni_chains {
-            quiet(&[
-                "iptables",
-                "-D",
-                "FORWARD",
-                "-m",
-                "comment",
-                "--comment",
-                "CNI firewall plugin rules (ingressPolicy: same-bridge)",
-                "-j",
-                "CNI-ISOLATION-STAGE-1",
-            ]);
-            // The portmap plugin's NAT chains (published ports).
-            for (hook, rest) in [
-                (
-                    "PREROUTING",
-                    [
-                        "-m",
-                        "addrtype",
-                        "--dst-type",
-                        "LOCAL",
-                        "-j",
-                        "CNI-HOSTPORT-DNAT",
-                    ],
-                ),
-                (
-                    "OUTPUT",
-                    [
-                        "-m",
-                        "addrtype",
-                        "--dst-type",
-                        "LOCAL",
-                        "-j",
-                        "CNI-HOSTPORT-DNAT",
-                    ],
-                ),
-                (
-                    "POSTROUTING",
-                    [
-                        "-m",
-                        "comment",
-                        "--comment",
-                        "CNI portfwd requiring masquerade",
-                        "-j",
-                        "CNI-HOSTPORT-MASQ",
-                    ],
-                ),
-            ] {
-                let mut argv = vec!["iptables", "-t", "nat", "-D", hook];
-                argv.extend(rest);
+            for (table, hook, rule) in CNI_JUMPS {
+                let mut argv = vec!["iptables", "-t", table, "-D", hook];
+                argv.extend(rule);
                 quiet(&argv);
             }
-            for chain in [
-                "CNI-HOSTPORT-DNAT",
-                "CNI-HOSTPORT-MASQ",
-                "CNI-HOSTPORT-SETMARK",
-            ] {
-                quiet(&["iptables", "-t", "nat", "-F", chain]);
-                quiet(&["iptables", "-t", "nat", "-X", chain]);
-            }
-            for chain in ["CNI-ISOLATION-STAGE-1", "CNI-ISOLATION-STAGE-2"] {
-                quiet(&["iptables", "-F", chain]);
-                quiet(&["iptables", "-X", chain]);
-            }
-            quiet(&[
-                "iptables",
-                "-D",
-                "FORWARD",
-                "-m",
-                "comment",
-                "--comment",
-                "CNI firewall plugin rules",
-                "-j",
-                "CNI-FORWARD",
-            ]);
-            for chain in ["CNI-FORWARD", "CNI-ADMIN"] {
-                quiet(&["iptables", "-F", chain]);
-                quiet(&["iptables", "-X", chain]);
+            for (table, chain) in CNI_CHAINS {
+                quiet(&["iptables", "-t", table, "-F", chain]);
+                quiet(&["iptables", "-t", table, "-X", chain]);
             }
         }
     }
