@@ -47,6 +47,12 @@ struct Sshd {
 
 impl Sshd {
     fn start(netns: &TestNetns) -> Sshd {
+        Sshd::start_with(netns, PORT, true)
+    }
+
+    /// An sshd on `port`; `forwarding: false` forbids the forwards a
+    /// tunnel to a socket needs.
+    fn start_with(netns: &TestNetns, port: u16, forwarding: bool) -> Sshd {
         let dir = tempfile::Builder::new()
             .prefix("rcssh-")
             .tempdir_in("/tmp")
@@ -55,7 +61,12 @@ impl Sshd {
         keygen(&d.join("host_key"));
         keygen(&d.join("client_key"));
         std::fs::copy(d.join("client_key.pub"), d.join("authorized_keys")).unwrap();
-        let addr = SocketAddr::new(netns.inner.into(), PORT);
+        let addr = SocketAddr::new(netns.inner.into(), port);
+        let (stream_local, tcp) = if forwarding {
+            ("yes", "local")
+        } else {
+            ("no", "no")
+        };
         // AllowTcpForwarding gates `-L socket:socket` forwards too: with
         // `no`, sshd logs "Received request to connect to path …, but the
         // request was denied" and the engine is not reachable through the
@@ -70,8 +81,8 @@ impl Sshd {
              PermitRootLogin prohibit-password\n\
              PasswordAuthentication no\n\
              KbdInteractiveAuthentication no\n\
-             AllowStreamLocalForwarding yes\n\
-             AllowTcpForwarding local\n\
+             AllowStreamLocalForwarding {stream_local}\n\
+             AllowTcpForwarding {tcp}\n\
              X11Forwarding no\n\
              PrintMotd no\n\
              LogLevel VERBOSE\n",
@@ -323,14 +334,15 @@ fn a_refused_key_an_unknown_host_or_no_sshd_is_exit_2_with_the_cause_and_fix() {
     let t0 = Instant::now();
     let netns = TestNetns::create();
     let sshd = Sshd::start(&netns);
-    // The socket is never reached: every case fails before the forward.
+    // The socket is never reached: every case fails before or at the forward.
     let socket = "/var/run/docker.sock";
     let other_key = sshd.path("other_key");
     keygen(&other_key);
     let good = path_with(&sshd.client("ok", &sshd.path("client_key"), true));
     let empty = sshd.path("empty");
     std::fs::create_dir_all(&empty).unwrap();
-    let cases: [(&str, String, String, &[&str]); 4] = [
+    let denied = Sshd::start_with(&netns, PORT + 2, false);
+    let cases: [(&str, String, String, &[&str]); 6] = [
         (
             "a key the server does not authorize",
             path_with(&sshd.client("wrong-key", &other_key, true)),
@@ -350,6 +362,19 @@ fn a_refused_key_an_unknown_host_or_no_sshd_is_exit_2_with_the_cause_and_fix() {
             &["Connection refused", "listens on that port"],
         ),
         (
+            "a socket the server does not have",
+            good.clone(),
+            sshd.url(PORT, "/nonexistent/runcost-test.sock"),
+            &["connect failed", "path after the host"],
+        ),
+        (
+            "a server that forbids forwards",
+            path_with(&denied.client("ok", &denied.path("client_key"), true)),
+            denied.url(PORT + 2, socket),
+            // sshd answers it as it answers a missing socket.
+            &["connect failed", "AllowStreamLocalForwarding yes"],
+        ),
+        (
             "no ssh on PATH",
             empty.display().to_string(),
             sshd.url(PORT, socket),
@@ -365,6 +390,7 @@ fn a_refused_key_an_unknown_host_or_no_sshd_is_exit_2_with_the_cause_and_fix() {
             assert!(err.contains(s), "{what}: `{s}` missing from: {err}");
         }
         assert_tunnel_gone(&sshd, pid);
+        assert_tunnel_gone(&denied, pid);
         assert!(
             std::fs::read_dir(results.path()).unwrap().next().is_none(),
             "{what}: nothing written"

@@ -345,6 +345,7 @@ impl SshTunnel {
         let socket = dir.join("docker.sock");
         let argv = ssh_argv(url, &socket);
         let stderr_path = dir.join("ssh.stderr");
+        let _ = TUNNEL_STDERR.set(stderr_path.clone());
         let stderr = std::fs::File::create(&stderr_path)
             .with_context(|| format!("create {}", stderr_path.display()))?;
         let mut cmd = std::process::Command::new(&argv[0]);
@@ -400,6 +401,39 @@ impl SshTunnel {
 
 /// The fix for what ssh said on stderr: its own words name the cause
 /// (OpenSSH's messages, not translated), the fix depends on it.
+/// The running tunnel's stderr file: what ssh says once the tunnel is up
+/// (a refused forward) is only known when the engine is first asked.
+static TUNNEL_STDERR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+
+/// Why the engine behind a running tunnel did not answer, from what ssh
+/// printed when the forward was opened, with its fix; None when ssh said
+/// nothing (the engine itself is then to blame).
+pub fn tunnel_refusal() -> Option<String> {
+    let said = std::fs::read_to_string(TUNNEL_STDERR.get()?).ok()?;
+    forward_refusal(&said)
+}
+
+/// ssh's account of a forward the server would not open, and the fix.
+fn forward_refusal(stderr: &str) -> Option<String> {
+    let line = stderr
+        .lines()
+        .map(str::trim)
+        .find(|l| l.contains("open failed"))?;
+    let fix = if line.contains("administratively prohibited") {
+        "the server forbids forwarding to a socket: set `AllowStreamLocalForwarding yes` and \
+         `AllowTcpForwarding` to `yes` or `local` for this user in its sshd_config (both gate \
+         `-L socket:socket` forwards) and reload sshd"
+    } else {
+        // sshd answers a forward its config forbids exactly as one to a
+        // missing socket (its own log tells them apart), so both are named.
+        "the server did not open the engine's socket: check the path after the host in the \
+         URL (ssh://USER@HOST/path/to/docker.sock; /var/run/docker.sock by default), that this \
+         user may open it, and that the server's sshd_config allows the forward \
+         (`AllowStreamLocalForwarding yes`, `AllowTcpForwarding` `yes` or `local`)"
+    };
+    Some(format!("ssh said `{line}`; {fix}"))
+}
+
 fn ssh_fix(stderr: &str) -> &'static str {
     if [
         "Connection refused",
@@ -530,6 +564,23 @@ mod tests {
             let e = parse(bad).expect_err(bad);
             assert!(e.contains(says), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn a_refused_forward_is_named_with_its_fix() {
+        let denied = "channel 2: open failed: administratively prohibited: open failed\n";
+        let m = forward_refusal(denied).unwrap();
+        assert!(m.contains("administratively prohibited"), "{m}");
+        assert!(m.contains("AllowTcpForwarding"), "{m}");
+        let missing =
+            "Warning: Permanently added ...\nchannel 1: open failed: connect failed: open failed\n";
+        let m = forward_refusal(missing).unwrap();
+        assert!(
+            m.contains("connect failed") && m.contains("path after the host"),
+            "{m}"
+        );
+        assert_eq!(forward_refusal("Warning: Permanently added ...\n"), None);
+        assert_eq!(forward_refusal(""), None);
     }
 
     #[test]

@@ -76,7 +76,12 @@ impl Engine {
     pub async fn connect() -> Result<Engine> {
         let reach = endpoint::reach();
         let not_running = |e: &dyn std::fmt::Display| {
-            if reach.is_remote() {
+            if let Some(refused) = endpoint::tunnel_refusal() {
+                BadInput(format!(
+                    "the engine at {} is not reachable through the ssh tunnel ({e}): {refused}",
+                    reach.url
+                ))
+            } else if reach.is_remote() {
                 BadInput(format!(
                     "the engine at {} is not reachable ({e}); check that it runs and listens \
                      there (dockerd -H, `podman system service`), that nothing blocks the port, \
