@@ -419,4 +419,71 @@ mod tests {
         assert!(attribute(MetricKind::Uss, LaneKind::Footprint, &at10, &base, &cand).is_none());
         assert!(attribute(MetricKind::Fds, LaneKind::Scaling, &at10, &base, &cand).is_none());
     }
+
+    #[test]
+    fn an_exponent_row_names_the_category_whose_own_exponent_grew_most() {
+        let e = |k: f64, h: f64| PartExponent {
+            parameter: "entities".into(),
+            k,
+            lower: k - h,
+            upper: k + h,
+        };
+        let part = |name: &str, x: PartExponent| BaselinePart {
+            lane: LaneKind::Scaling,
+            params: BTreeMap::new(),
+            kind: PartKind::Exponent,
+            name: name.into(),
+            per_repeat: vec![],
+            exponent: Some(x),
+        };
+        let base = vec![part("heap", e(1.0, 0.05)), part("anon", e(0.0, 0.0))];
+        // heap went linear → quadratic; anon, absent before (below the
+        // fitting floor: flat), now grows a little.
+        let cand = vec![
+            part("heap", e(2.0, 0.1)),
+            part("anon", e(0.0, 0.0)),
+            part("lib:(other)", e(0.3, 0.2)),
+        ];
+        let g = attribute_exponent("scaling/uss/exponent/entities", &base, &cand).unwrap();
+        assert_eq!((g.kind, g.name.as_str()), (PartKind::Exponent, "heap"));
+        assert_eq!((g.baseline, g.candidate, g.change), (1.0, 2.0, 1.0));
+        let (lo, hi) = g.ci.unwrap();
+        assert!(lo > 0.8 && hi < 1.2 && lo < 1.0 && 1.0 < hi, "{g:?}");
+        // A part one side lacks is flat there.
+        let g = exponent_grew_most(&[], &[("new", &e(0.5, 0.1))]).unwrap();
+        assert_eq!((g.name.as_str(), g.baseline), ("new", 0.0));
+        // Not a memory metric, another parameter, nothing grew: none.
+        assert!(attribute_exponent("scaling/cpu_cores/exponent/entities", &base, &cand).is_none());
+        assert!(attribute_exponent("scaling/uss/exponent/clients", &base, &cand).is_none());
+        assert!(attribute_exponent("scaling/uss/exponent/entities", &cand, &base).is_none());
+    }
+
+    #[test]
+    fn a_fault_memory_row_names_the_category_across_its_cells() {
+        let part = |kind, name: &str, v: &[f64]| BaselinePart {
+            lane: LaneKind::Fault,
+            params: [("burst".to_string(), "3".to_string())].into(),
+            kind,
+            name: name.into(),
+            per_repeat: v.to_vec(),
+            exponent: None,
+        };
+        let base = vec![
+            part(PartKind::Memory, "heap", &[10.0, 10.0]),
+            part(PartKind::Memory, "anon", &[5.0, 5.0]),
+        ];
+        let cand = vec![
+            part(PartKind::Memory, "heap", &[11.0, 11.0]),
+            part(PartKind::Memory, "anon", &[25.0, 26.0]),
+        ];
+        let f = LaneKind::Fault;
+        let g = attribute_finding("fault/fault_retained/metric=uss", f, &base, &cand).unwrap();
+        assert_eq!((g.kind, g.name.as_str()), (PartKind::Memory, "anon"));
+        assert_eq!(g.change, 20.5);
+        assert!(attribute_finding("fault/fault_peak/metric=cgroup_mem", f, &base, &cand).is_some());
+        // The verdict row names no metric; another lane's parts are not these.
+        assert!(attribute_finding("fault/fault_verdict", f, &base, &cand).is_none());
+        let s = LaneKind::Scaling;
+        assert!(attribute_finding("fault/fault_peak/metric=uss", s, &base, &cand).is_none());
+    }
 }

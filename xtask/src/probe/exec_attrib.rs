@@ -310,7 +310,7 @@ Shared_Dirty:          0 kB
 Private_Clean:         0 kB
 Private_Dirty:      1024 kB
 Swap:                  0 kB
-7f0000000000-7f0000100000 rw-s 00000000 00:2c 77                         /dev/shm/seg
+7f0000000000-7f0000100000 rw-s 00000000 00:2c 77                         /tmp/seg
 Rss:                 512 kB
 Pss:                 512 kB
 Shared_Clean:          0 kB
@@ -324,7 +324,7 @@ Swap:                  0 kB
         format!(
             "@@pid {pid}\n@@stat\n{pid} (gateway) S 0 1 1 0 -1 0 0 0 0 0 30 20 0 0 20 0 2 0 1 0 0\n\
              @@cmdline\n/usr/local/bin/gateway\n@@exe\n/usr/local/bin/gateway\n\
-             @@mountinfo\n22 1 0:2c / /dev/shm rw - tmpfs shm rw\n\
+             @@mountinfo\n22 1 0:44 / /tmp rw - tmpfs tmpfs rw\n\
              @@status\nName:\tgateway\nVmPTE:\t      8 kB\nThreads:\t2\n\
              @@task\n{pid} (gateway) S 0 1 1 0 -1 0 0 0 0 0 10 5 0 0 20 0 2 0 1 0 0\n\
              0 0x0 0x7ffc2e86495f 0x1\n\
