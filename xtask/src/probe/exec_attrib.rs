@@ -147,19 +147,30 @@ impl AttribReader for ExecAttrib {
                 bail!("attribution loop: waiting to re-attach");
             }
             self.last_open = Some(Instant::now());
-            self.session = Some(rt.block_on(Self::open(&self.engine, &self.container))?);
+            self.session = Some(block(&rt, Self::open(&self.engine, &self.container))?);
         }
         let Some(session) = self.session.as_mut() else {
             bail!("attribution loop: no session");
         };
         let t = self.origin.elapsed().as_secs_f64();
-        match rt.block_on(Self::request(session, &pids)) {
+        match block(&rt, Self::request(session, &pids)) {
             Ok(block) => parse_attrib_block(&block, t),
             Err(e) => {
                 self.session = None;
                 Err(e)
             }
         }
+    }
+}
+
+/// Runs `f` to completion from the ticker thread, or from the lane's
+/// async task (the end read of [`super::attrib::AttribSampler::finish`]),
+/// where blocking needs `block_in_place` (the runtime is multi-threaded).
+fn block<F: std::future::Future>(rt: &tokio::runtime::Handle, f: F) -> F::Output {
+    if tokio::runtime::Handle::try_current().is_ok() {
+        tokio::task::block_in_place(|| rt.block_on(f))
+    } else {
+        rt.block_on(f)
     }
 }
 
