@@ -19,6 +19,10 @@ pub enum PartKind {
     Memory,
     /// A thread group's CPU (`process: group`), cores.
     Cpu,
+    /// A memory category's own scaling exponent k of its USS over the
+    /// lane's parameter (unitless): what names the category under a
+    /// scaling exponent row.
+    Exponent,
 }
 
 impl PartKind {
@@ -45,6 +49,22 @@ pub struct BaselinePart {
     /// The category key, or `process: group` for a thread group.
     pub name: String,
     pub per_repeat: Vec<f64>,
+    /// For [`PartKind::Exponent`]: the category's fitted k (empty
+    /// `per_repeat`, empty `params`: the fit spans them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exponent: Option<PartExponent>,
+}
+
+/// A category's exponent, as a scaling row keeps its own: NO GROWTH is
+/// k = 0 [0, 0] (a constant), as in the exponent items.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PartExponent {
+    /// The parameter the fit is over (`entities`).
+    pub parameter: String,
+    pub k: f64,
+    pub lower: f64,
+    pub upper: f64,
 }
 
 /// The part that grew most under a row.
@@ -74,6 +94,7 @@ pub fn parts(lane: LaneKind, findings: &[Finding]) -> Vec<BaselinePart> {
             kind: PartKind::Memory,
             name: c.category.clone(),
             per_repeat: c.per_repeat.clone(),
+            exponent: None,
         }));
         out.extend(a.threads.iter().map(|t| BaselinePart {
             lane,
@@ -81,9 +102,141 @@ pub fn parts(lane: LaneKind, findings: &[Finding]) -> Vec<BaselinePart> {
             kind: PartKind::Cpu,
             name: format!("{}: {}", t.process, t.group),
             per_repeat: t.per_repeat.clone(),
+            exponent: None,
+        }));
+        // The exponents are over the lane's scaling parameter, which its
+        // scaling findings name.
+        let Some(parameter) = findings.iter().find_map(|f| match f {
+            Finding::Scaling { parameter, .. } => Some(parameter.clone()),
+            _ => None,
+        }) else {
+            continue;
+        };
+        out.extend(a.exponents.iter().filter_map(|e| {
+            use runcost_stats::powerlaw::ScalingOutcome as O;
+            let (k, lower, upper) = match &e.outcome {
+                O::Fit(fit) => (fit.k, fit.k_ci.lower, fit.k_ci.upper),
+                O::NoGrowth(_) => (0.0, 0.0, 0.0),
+                // No exponent to compare (b ≤ 0, or no verdict).
+                O::NoFit(_) | O::NoVerdict { .. } => return None,
+            };
+            Some(BaselinePart {
+                lane,
+                params: BTreeMap::new(),
+                kind: PartKind::Exponent,
+                name: e.category.clone(),
+                per_repeat: Vec::new(),
+                exponent: Some(PartExponent {
+                    parameter: parameter.clone(),
+                    k,
+                    lower,
+                    upper,
+                }),
+            })
         }));
     }
     out
+}
+
+/// The category whose own exponent grew most (largest k_run − k_baseline,
+/// ties by name) between two sets of category exponents, with the
+/// interval of that change by the exponent gate's rule
+/// (`runcost_stats::gate_exponent`). A category one side lacks (below the
+/// fitting floor there, so flat) is k = 0 [0, 0] on that side. `None`
+/// when none grew.
+pub fn exponent_grew_most(
+    base: &[(&str, &PartExponent)],
+    cand: &[(&str, &PartExponent)],
+) -> Option<GrewMost> {
+    use runcost_stats::{gate_exponent, ExponentEstimate, ExponentGateOptions};
+    let flat = ExponentEstimate {
+        k: 0.0,
+        lower: 0.0,
+        upper: 0.0,
+    };
+    let est = |side: &[(&str, &PartExponent)], name: &str| {
+        side.iter()
+            .find(|(n, _)| *n == name)
+            .map_or(flat, |(_, e)| ExponentEstimate {
+                k: e.k,
+                lower: e.lower,
+                upper: e.upper,
+            })
+    };
+    let names: BTreeSet<&str> = base.iter().chain(cand).map(|(n, _)| *n).collect();
+    let (name, b, c) = names
+        .into_iter()
+        .map(|n| (n, est(base, n), est(cand, n)))
+        .filter(|(_, b, c)| c.k - b.k > 0.0)
+        .fold(
+            None,
+            |best: Option<(&str, ExponentEstimate, ExponentEstimate)>, x| match &best {
+                Some(bb) if bb.2.k - bb.1.k >= x.2.k - x.1.k => best,
+                _ => Some(x),
+            },
+        )?;
+    let ci = gate_exponent(&b, &c, 0.95, &ExponentGateOptions::default())
+        .ok()
+        .map(|g| (g.difference_ci.lower, g.difference_ci.upper));
+    Some(GrewMost {
+        kind: PartKind::Exponent,
+        name: name.to_string(),
+        baseline: b.k,
+        candidate: c.k,
+        change: c.k - b.k,
+        relative_change: None,
+        ci,
+    })
+}
+
+/// [`exponent_grew_most`] for an exponent row `lane/metric/exponent/param`:
+/// only memory metrics (the categories are fitted on USS); the category
+/// exponents of its lane over its parameter, baseline against run.
+pub fn attribute_exponent(
+    key: &str,
+    base: &[BaselinePart],
+    cand: &[BaselinePart],
+) -> Option<GrewMost> {
+    let mut it = key.split('/');
+    let (lane, metric, _, parameter) = (it.next()?, it.next()?, it.next()?, it.next()?);
+    let metric: MetricKind = serde_json::from_value(serde_json::Value::from(metric)).ok()?;
+    if PartKind::of(metric) != Some(PartKind::Memory) {
+        return None;
+    }
+    fn pick<'a>(
+        side: &'a [BaselinePart],
+        lane: &str,
+        parameter: &str,
+    ) -> Vec<(&'a str, &'a PartExponent)> {
+        side.iter()
+            .filter(|p| p.lane.to_string() == lane && p.kind == PartKind::Exponent)
+            .filter_map(|p| Some((p.name.as_str(), p.exponent.as_ref()?)))
+            .filter(|(_, e)| e.parameter == parameter)
+            .collect()
+    }
+    exponent_grew_most(&pick(base, lane, parameter), &pick(cand, lane, parameter))
+}
+
+/// [`grew_most`] for a finding row whose key names a memory or CPU
+/// metric (`fault/fault_peak/metric=uss`): the lane's parts of that kind.
+/// A lane whose findings span its cells (fault has one parameter set per
+/// run) offers one set of parts, so they are taken whatever their params.
+pub fn attribute_finding(
+    key: &str,
+    lane: LaneKind,
+    base: &[BaselinePart],
+    cand: &[BaselinePart],
+) -> Option<GrewMost> {
+    let metric = key.split('/').find_map(|p| p.strip_prefix("metric="))?;
+    let metric: MetricKind = serde_json::from_value(serde_json::Value::from(metric)).ok()?;
+    let kind = PartKind::of(metric)?;
+    fn pick(side: &[BaselinePart], lane: LaneKind, kind: PartKind) -> Vec<(&str, &[f64])> {
+        side.iter()
+            .filter(|p| p.lane == lane && p.kind == kind)
+            .map(|p| (p.name.as_str(), p.per_repeat.as_slice()))
+            .collect()
+    }
+    grew_most(kind, &pick(base, lane, kind), &pick(cand, lane, kind))
 }
 
 /// The parts of `lane` at `params` of one kind, by name.
@@ -243,6 +396,7 @@ mod tests {
             kind,
             name: name.into(),
             per_repeat: v.to_vec(),
+            exponent: None,
         };
         let base = vec![
             part(PartKind::Memory, "heap", &[1.0, 1.0], "10"),
@@ -264,5 +418,72 @@ mod tests {
         assert_eq!((mem.kind, mem.change), (PartKind::Memory, 1.0), "n=10 only");
         assert!(attribute(MetricKind::Uss, LaneKind::Footprint, &at10, &base, &cand).is_none());
         assert!(attribute(MetricKind::Fds, LaneKind::Scaling, &at10, &base, &cand).is_none());
+    }
+
+    #[test]
+    fn an_exponent_row_names_the_category_whose_own_exponent_grew_most() {
+        let e = |k: f64, h: f64| PartExponent {
+            parameter: "entities".into(),
+            k,
+            lower: k - h,
+            upper: k + h,
+        };
+        let part = |name: &str, x: PartExponent| BaselinePart {
+            lane: LaneKind::Scaling,
+            params: BTreeMap::new(),
+            kind: PartKind::Exponent,
+            name: name.into(),
+            per_repeat: vec![],
+            exponent: Some(x),
+        };
+        let base = vec![part("heap", e(1.0, 0.05)), part("anon", e(0.0, 0.0))];
+        // heap went linear → quadratic; anon, absent before (below the
+        // fitting floor: flat), now grows a little.
+        let cand = vec![
+            part("heap", e(2.0, 0.1)),
+            part("anon", e(0.0, 0.0)),
+            part("lib:(other)", e(0.3, 0.2)),
+        ];
+        let g = attribute_exponent("scaling/uss/exponent/entities", &base, &cand).unwrap();
+        assert_eq!((g.kind, g.name.as_str()), (PartKind::Exponent, "heap"));
+        assert_eq!((g.baseline, g.candidate, g.change), (1.0, 2.0, 1.0));
+        let (lo, hi) = g.ci.unwrap();
+        assert!(lo > 0.8 && hi < 1.2 && lo < 1.0 && 1.0 < hi, "{g:?}");
+        // A part one side lacks is flat there.
+        let g = exponent_grew_most(&[], &[("new", &e(0.5, 0.1))]).unwrap();
+        assert_eq!((g.name.as_str(), g.baseline), ("new", 0.0));
+        // Not a memory metric, another parameter, nothing grew: none.
+        assert!(attribute_exponent("scaling/cpu_cores/exponent/entities", &base, &cand).is_none());
+        assert!(attribute_exponent("scaling/uss/exponent/clients", &base, &cand).is_none());
+        assert!(attribute_exponent("scaling/uss/exponent/entities", &cand, &base).is_none());
+    }
+
+    #[test]
+    fn a_fault_memory_row_names_the_category_across_its_cells() {
+        let part = |kind, name: &str, v: &[f64]| BaselinePart {
+            lane: LaneKind::Fault,
+            params: [("burst".to_string(), "3".to_string())].into(),
+            kind,
+            name: name.into(),
+            per_repeat: v.to_vec(),
+            exponent: None,
+        };
+        let base = vec![
+            part(PartKind::Memory, "heap", &[10.0, 10.0]),
+            part(PartKind::Memory, "anon", &[5.0, 5.0]),
+        ];
+        let cand = vec![
+            part(PartKind::Memory, "heap", &[11.0, 11.0]),
+            part(PartKind::Memory, "anon", &[25.0, 26.0]),
+        ];
+        let f = LaneKind::Fault;
+        let g = attribute_finding("fault/fault_retained/metric=uss", f, &base, &cand).unwrap();
+        assert_eq!((g.kind, g.name.as_str()), (PartKind::Memory, "anon"));
+        assert_eq!(g.change, 20.5);
+        assert!(attribute_finding("fault/fault_peak/metric=cgroup_mem", f, &base, &cand).is_some());
+        // The verdict row names no metric; another lane's parts are not these.
+        assert!(attribute_finding("fault/fault_verdict", f, &base, &cand).is_none());
+        let s = LaneKind::Scaling;
+        assert!(attribute_finding("fault/fault_peak/metric=uss", s, &base, &cand).is_none());
     }
 }

@@ -204,12 +204,22 @@ pub fn compare_run(
     }
     for b in &baseline.exponents {
         if let Some(c) = items.exponents.iter().find(|e| e.key == b.key) {
-            rows.push(judge_exponent(b, c));
+            let mut row = judge_exponent(b, c);
+            if matches!(row.verdict, Verdict::Warn | Verdict::Regressed) {
+                row.grew_most =
+                    super::attrib::attribute_exponent(&b.key, &baseline.parts, &items.parts);
+            }
+            rows.push(row);
         }
     }
     for b in &baseline.findings {
         if let Some(c) = items.findings.iter().find(|f| f.key == b.key) {
-            rows.push(judge_finding(b, c)?);
+            let mut row = judge_finding(b, c)?;
+            if matches!(row.verdict, Verdict::Warn | Verdict::Regressed) {
+                row.grew_most =
+                    super::attrib::attribute_finding(&b.key, b.lane, &baseline.parts, &items.parts);
+            }
+            rows.push(row);
         }
     }
     Ok(Comparison {

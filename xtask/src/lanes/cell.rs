@@ -361,16 +361,16 @@ impl<'a> Cell<'_, 'a> {
         ))
     }
 
-    /// The main sampler and, where the probe reads host PIDs, the
-    /// attribution sampler beside it ([`crate::probe::attrib`]), both
+    /// The main sampler and, where the probe offers one (host PIDs, or the
+    /// exec stream's second loop), the attribution sampler beside it ([`crate::probe::attrib`]), both
     /// started now.
     pub async fn samplers(
         &self,
     ) -> Result<(Ticker<Reading>, Option<crate::probe::attrib::AttribSampler>)> {
         let mut probe = self.probe().await?;
         let attrib = probe
-            .pid_sink()
-            .map(|pids| crate::probe::attrib::AttribSampler::spawn(pids, self.origin));
+            .attrib_reader(self.origin)
+            .map(|r| crate::probe::attrib::AttribSampler::spawn(r, self.origin));
         Ok((
             spawn_probe(probe, self.ctx.opts.rate_hz, self.origin),
             attrib,

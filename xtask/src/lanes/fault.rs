@@ -84,12 +84,16 @@ pub async fn run(ctx: &LaneCtx<'_>, opts: &FaultOpts) -> LaneRecord {
         repeats,
         verdict,
     };
+    // Where the memory and CPU went over the repeats' windows.
+    let attribution = super::attrib::lane_finding(&cells, None);
     LaneRecord {
         lane: LaneKind::Fault,
         cells,
         aggregates: vec![],
         skipped: vec![],
-        findings: vec![Finding::Fault(Box::new(finding))],
+        findings: std::iter::once(Finding::Fault(Box::new(finding)))
+            .chain(attribution)
+            .collect(),
     }
 }
 
@@ -144,12 +148,14 @@ async fn measure(
     // target (an engine restart replaces its processes; the probes find the
     // new ones); whether it died is the engine's answer, not theirs.
     let tolerate = opts.after + Duration::from_secs(5);
-    let sampler = spawn_probe_tolerant(
-        cell::open_probe(ctx, &target).await?,
-        ctx.opts.rate_hz,
-        origin,
-        tolerate,
-    );
+    let mut probe = cell::open_probe(ctx, &target).await?;
+    // Attribution beside it, as in the other lanes: its ticker tolerates
+    // any number of failed reads, so it rides out the restart too, and
+    // reads the new processes once the main probe has found them.
+    let attrib = probe
+        .attrib_reader(origin)
+        .map(|r| crate::probe::attrib::AttribSampler::spawn(r, origin));
+    let sampler = spawn_probe_tolerant(probe, ctx.opts.rate_hz, origin, tolerate);
     // With several named processes, each is also sampled on its own.
     let mut each: Vec<(String, Ticker<Reading>)> = Vec::new();
     if names.len() > 1 {
@@ -294,6 +300,9 @@ async fn measure(
     }
     cell.record.sampler = Some(stats);
     cell.record.window = Some((0.0, origin.elapsed().as_secs_f64()));
+    if let Some(a) = attrib {
+        cell.conclude_attribution(a);
+    }
     // The frame writes the cell's CSV from these.
     *cell.samples = samples;
     let samples = &*cell.samples;

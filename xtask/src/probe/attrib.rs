@@ -6,10 +6,13 @@
 //! end of the window; its thread CPU is the cost `selfcheck sampling`
 //! reports beside the main sampler's.
 //!
-//! Host mode only: the PIDs come from the host probe's own listing
-//! ([`super::Probe::pid_sink`]), so the set follows forks and exits the
-//! same way. A process or thread that exits mid-read is skipped and
-//! counted, never an error.
+//! The PIDs come from the main probe's own listing
+//! ([`super::Probe::attrib_reader`]), so the set follows forks and exits
+//! the same way: host PIDs read from this host's /proc ([`HostAttrib`]),
+//! or container PIDs read by a second shell loop in the container when
+//! the sampler is the exec stream ([`super::exec_attrib::ExecAttrib`]). Both fold
+//! through [`fold_process`] into the same [`AttribRead`]. A process or
+//! thread that exits mid-read is skipped and counted, never an error.
 
 use super::parse::parse_stat;
 use super::sampler::{Ticker, TickerStats, Timed};
@@ -115,29 +118,17 @@ impl HostAttrib {
             .to_string();
         let process = process_label(&comm, &cmdline);
         let (threads, sps) = self.read_threads(pid, &process, out);
+        let status = self
+            .slurp(&format!("/proc/{pid}/status"))
+            .unwrap_or("")
+            .to_string();
         let text = self.slurp(&format!("/proc/{pid}/smaps"))?;
-        let parsed = smaps::parse_smaps(text);
-        if parsed.mappings.is_empty() {
-            return None; // exited (a zombie's smaps is empty)
-        }
         let ctx = smaps::Context {
             exe: exe.as_deref(),
             tmpfs: &tmpfs,
             stack_pointers: &sps,
         };
-        let b = smaps::breakdown(&parsed, &ctx);
-        for (c, m) in b.by {
-            out.memory.entry(c).or_default().add(&m);
-        }
-        out.total.add(&b.total);
-        out.skipped_mappings += b.skipped;
-        out.page_tables += self
-            .slurp(&format!("/proc/{pid}/status"))
-            .and_then(smaps::parse_vm_pte)
-            .unwrap_or(0);
-        out.threads.threads.extend(threads);
-        out.procs += 1;
-        Some(())
+        fold_process(out, text, &ctx, &status, threads)
     }
 
     /// The process's threads and the stack pointers of those in a call.
@@ -182,16 +173,55 @@ impl HostAttrib {
     }
 }
 
+/// Adds one process's smaps breakdown, page tables and threads to `out`;
+/// `None` when its smaps is empty (it exited: a zombie's smaps is empty).
+/// Shared by the host read and the exec-stream read
+/// ([`super::exec_attrib::ExecAttrib`]), so both give the same categories.
+pub(crate) fn fold_process(
+    out: &mut AttribRead,
+    smaps_text: &str,
+    ctx: &smaps::Context<'_>,
+    status: &str,
+    threads: Vec<ThreadRead>,
+) -> Option<()> {
+    let parsed = smaps::parse_smaps(smaps_text);
+    if parsed.mappings.is_empty() {
+        return None;
+    }
+    let b = smaps::breakdown(&parsed, ctx);
+    for (c, m) in b.by {
+        out.memory.entry(c).or_default().add(&m);
+    }
+    out.total.add(&b.total);
+    out.skipped_mappings += b.skipped;
+    out.page_tables += smaps::parse_vm_pte(status).unwrap_or(0);
+    out.threads.threads.extend(threads);
+    out.procs += 1;
+    Some(())
+}
+
+/// A source of attribution reads: the host's /proc ([`HostAttrib`]) or
+/// the exec stream's second loop ([`super::exec_attrib::ExecAttrib`]).
+pub trait AttribReader: Send {
+    fn read(&mut self) -> anyhow::Result<AttribRead>;
+}
+
+impl AttribReader for HostAttrib {
+    fn read(&mut self) -> anyhow::Result<AttribRead> {
+        HostAttrib::read(self)
+    }
+}
+
 /// The attribution ticker of a cell and its reader, for the read at the
 /// window's end.
 pub struct AttribSampler {
     ticker: Ticker<AttribRead>,
-    reader: Arc<Mutex<HostAttrib>>,
+    reader: Arc<Mutex<Box<dyn AttribReader>>>,
 }
 
 impl AttribSampler {
-    pub fn spawn(pids: PidSink, origin: Instant) -> AttribSampler {
-        let reader = Arc::new(Mutex::new(HostAttrib::new(pids, origin)));
+    pub fn spawn(reader: Box<dyn AttribReader>, origin: Instant) -> AttribSampler {
+        let reader = Arc::new(Mutex::new(reader));
         let r = reader.clone();
         let ticker =
             Ticker::spawn_tolerant("runcost-attrib", ATTRIB_HZ, origin, u32::MAX, move || {

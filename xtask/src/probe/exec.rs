@@ -90,6 +90,9 @@ pub struct ExecProbe {
     group: Result<GroupReader, String>,
     /// The reason of the newest failed group read, cleared by a good one.
     group_error: Option<String>,
+    /// The container PIDs the loop read last, for the attribution loop
+    /// ([`super::exec_attrib::ExecAttrib`]); created when a lane asks for attribution.
+    sink: Option<super::attrib::PidSink>,
 }
 
 const REOPEN_EVERY: Duration = Duration::from_millis(500);
@@ -117,6 +120,7 @@ impl ExecProbe {
             ticks: clock_ticks(),
             group,
             group_error: None,
+            sink: None,
         })
     }
 }
@@ -414,6 +418,9 @@ impl Probe for ExecProbe {
         match rt.block_on(session.request()) {
             Ok(block) => {
                 let (mut acc, pids) = parse_block(&block, self.ticks)?;
+                if let Some(sink) = &self.sink {
+                    *sink.lock().unwrap_or_else(|e| e.into_inner()) = pids.clone();
+                }
                 if let Ok(group) = &self.group {
                     group.exchange_into(&pids, &mut acc, &mut self.group_error);
                 }
@@ -426,6 +433,25 @@ impl Probe for ExecProbe {
                 Err(e)
             }
         }
+    }
+
+    /// Container PIDs are not the host's: the attribution reader is a
+    /// second loop in the container ([`super::exec_attrib::ExecAttrib`]), fed the PIDs this
+    /// probe read last.
+    fn attrib_reader(
+        &mut self,
+        origin: std::time::Instant,
+    ) -> Option<Box<dyn super::attrib::AttribReader>> {
+        let pids = self.sink.get_or_insert_with(Default::default).clone();
+        Some(Box::new(super::exec_attrib::ExecAttrib {
+            rt: self.rt.clone(),
+            engine: self.engine.clone(),
+            container: self.target.container_id.clone(),
+            pids,
+            origin,
+            session: None,
+            last_open: None,
+        }))
     }
 
     fn unavailable(&self) -> Vec<(&'static str, String)> {

@@ -7,6 +7,7 @@
 pub mod attrib;
 pub mod cgroup;
 pub mod exec;
+pub mod exec_attrib;
 pub mod fingerprint;
 pub mod host;
 pub mod hostload;
@@ -96,6 +97,18 @@ pub trait Probe: Send {
     /// host's (exec stream).
     fn pid_sink(&mut self) -> Option<attrib::PidSink> {
         None
+    }
+
+    /// The attribution reader of this probe's processes ([`attrib`]):
+    /// from the host's /proc where [`Probe::pid_sink`] gives host PIDs;
+    /// the exec stream overrides it with a reader inside the container.
+    fn attrib_reader(
+        &mut self,
+        origin: std::time::Instant,
+    ) -> Option<Box<dyn attrib::AttribReader>> {
+        self.pid_sink().map(|pids| {
+            Box::new(attrib::HostAttrib::new(pids, origin)) as Box<dyn attrib::AttribReader>
+        })
     }
 }
 

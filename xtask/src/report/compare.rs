@@ -150,6 +150,7 @@ fn grew_words(g: &GrewMost) -> String {
         PartKind::Memory if v.abs() < 1048576.0 => small_bytes(v),
         PartKind::Memory => Unit::Bytes.show(v),
         PartKind::Cpu => format!("{v:.3} cores"),
+        PartKind::Exponent => format!("{v:.3}"),
     };
     let signed = |v: f64| {
         if v < 0.0 {
@@ -158,7 +159,17 @@ fn grew_words(g: &GrewMost) -> String {
             format!("+{}", show(v))
         }
     };
-    let mut w = format!("grew most: `{}` {}", g.name, signed(g.change));
+    let mut w = match g.kind {
+        // A category's own exponent: `k 0.020 → 1.010`, then its change.
+        PartKind::Exponent => format!(
+            "grew most: `{}` k {:.3} → {:.3}, {}",
+            g.name,
+            g.baseline,
+            g.candidate,
+            signed(g.change)
+        ),
+        _ => format!("grew most: `{}` {}", g.name, signed(g.change)),
+    };
     if let Some(r) = g.relative_change {
         w.push_str(&format!(" ({:+.1} %)", r * 100.0));
     }
