@@ -11,6 +11,24 @@ use common::*;
 
 const MIB: f64 = 1048576.0;
 
+/// A cell's categories add up to the sampled USS of the same processes
+/// (within 2 %: the reads are moments apart).
+fn assert_categories_add_up(c: &serde_json::Value) {
+    let sum: f64 = c["attribution"]["memory"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["uss"].as_f64().unwrap())
+        .sum();
+    let uss = cell_metric(c, "uss");
+    assert!(
+        (sum - uss).abs() <= 0.02 * uss,
+        "{} ({}): categories {sum} vs USS {uss}",
+        c["id"],
+        c["sampler_mode"]
+    );
+}
+
 #[test]
 fn scaling_attributes_growth_to_entities_and_none_to_the_base() {
     let _g = serial();
@@ -59,18 +77,7 @@ fn scaling_attributes_growth_to_entities_and_none_to_the_base() {
             (32.0 * MIB..=40.0 * MIB).contains(&anon),
             "n={n}: anon {anon}"
         );
-        // The categories add up to the sampled USS of the same processes.
-        let sum: f64 = a["memory"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|m| m["uss"].as_f64().unwrap())
-            .sum();
-        let uss = cell_metric(c, "uss");
-        assert!(
-            (sum - uss).abs() <= 0.02 * uss,
-            "categories {sum} vs USS {uss}"
-        );
+        assert_categories_add_up(c);
         assert!(a["sampler"]["thread_cpu_s"].as_f64().unwrap() > 0.0);
     }
     let f = lane["findings"]
@@ -200,18 +207,7 @@ fn the_exec_stream_attributes_as_the_host_read_does() {
         // threads' arenas are anonymous too).
         let anon = category(c, "anon")["uss"].as_f64().unwrap();
         assert!((32.0 * MIB..=40.0 * MIB).contains(&anon), "anon {anon}");
-        let sum: f64 = a["memory"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|m| m["uss"].as_f64().unwrap())
-            .sum();
-        let uss = cell_metric(c, "uss");
-        assert!(
-            (sum - uss).abs() <= 0.02 * uss,
-            "{}: categories {sum} vs USS {uss}",
-            c["sampler_mode"]
-        );
+        assert_categories_add_up(c);
     }
     // The same target, read two ways: heap and anon agree within 2 % and
     // 0.5 MiB (allocator slack between two starts).

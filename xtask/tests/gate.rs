@@ -177,13 +177,7 @@ fn suite_gates_a_planted_change_in_each_lane_and_the_index_shows_it() {
     // The exponent row names the category whose own exponent grew: at
     // GROWTH_K=1.5 the gateway's entity memory is in `anon` (flat in the
     // baseline, whose entities are small heap blocks) and grows as n^1.5.
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let g = &v["rows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["key"] == "scaling/uss/exponent/entities")
-        .unwrap()["grew_most"];
+    let g = &verdict("scaling/uss/exponent/entities").grew_most;
     eprintln!("exponent grew most: {g}");
     assert_eq!(
         (&g["kind"], &g["name"]),
@@ -215,6 +209,8 @@ fn suite_gates_a_planted_change_in_each_lane_and_the_index_shows_it() {
 struct Judged {
     key: String,
     verdict: String,
+    /// What compare names as the part that grew most (null if none).
+    grew_most: serde_json::Value,
 }
 
 fn judged(stdout: &[u8]) -> Vec<Judged> {
@@ -226,6 +222,7 @@ fn judged(stdout: &[u8]) -> Vec<Judged> {
         .map(|r| Judged {
             key: r["key"].as_str().unwrap_or("").to_string(),
             verdict: r["verdict"].as_str().unwrap_or("").to_string(),
+            grew_most: r["grew_most"].clone(),
         })
         .collect()
 }

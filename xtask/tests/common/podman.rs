@@ -211,21 +211,7 @@ impl PodmanService {
 
     /// `docker save` from the local engine into the service (`load`).
     pub fn load_image(&self, image: &str) {
-        let mut save = Command::new("docker")
-            .args(["save", image])
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let load = Command::new("docker")
-            .args(["-H", &self.url, "load"])
-            .stdin(save.stdout.take().unwrap())
-            .output()
-            .unwrap();
-        assert!(
-            save.wait().unwrap().success() && load.status.success(),
-            "load {image}: {}",
-            String::from_utf8_lossy(&load.stderr)
-        );
+        service::load_image(&self.url, image);
     }
 
     /// Containers carrying a run's label, counted from the storage.

@@ -179,17 +179,7 @@ impl SecondEngine {
 
     /// `docker save` here piped into `docker load` there (through the API).
     pub fn load_image(&self, image: &str) {
-        let mut save = Command::new("docker")
-            .args(["save", image])
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let load = Command::new("docker")
-            .args(["-H", &self.url, "load"])
-            .stdin(save.stdout.take().unwrap())
-            .output()
-            .unwrap();
-        assert!(save.wait().unwrap().success() && load.status.success());
+        service::load_image(&self.url, image);
     }
 
     /// Containers carrying a run's label on this engine.

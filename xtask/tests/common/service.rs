@@ -97,3 +97,23 @@ pub fn processes_naming(needle: &str) -> Vec<i32> {
         })
         .unwrap_or_default()
 }
+
+/// `docker save` from the local engine piped into `docker -H url load`: a
+/// test's own engine gets the images `cargo xtask setup` built here.
+pub fn load_image(url: &str, image: &str) {
+    let mut save = Command::new("docker")
+        .args(["save", image])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let load = Command::new("docker")
+        .args(["-H", url, "load"])
+        .stdin(save.stdout.take().unwrap())
+        .output()
+        .unwrap();
+    assert!(
+        save.wait().unwrap().success() && load.status.success(),
+        "load {image}: {}",
+        String::from_utf8_lossy(&load.stderr)
+    );
+}
