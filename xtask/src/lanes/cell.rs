@@ -362,8 +362,8 @@ impl<'a> Cell<'_, 'a> {
     }
 
     /// The main sampler and, where the probe offers one (host PIDs, or the
-    /// exec stream's second loop), the attribution sampler beside it ([`crate::probe::attrib`]), both
-    /// started now.
+    /// exec stream's second loop), the attribution sampler beside it
+    /// ([`crate::probe::attrib`]), both started now.
     pub async fn samplers(
         &self,
     ) -> Result<(Ticker<Reading>, Option<crate::probe::attrib::AttribSampler>)> {
