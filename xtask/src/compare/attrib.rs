@@ -138,15 +138,24 @@ pub fn parts(lane: LaneKind, findings: &[Finding]) -> Vec<BaselinePart> {
     out
 }
 
-/// The category whose own exponent grew most (largest k_run − k_baseline,
-/// ties by name) between two sets of category exponents, with the
-/// interval of that change by the exponent gate's rule
-/// (`runcost_stats::gate_exponent`). A category one side lacks (below the
-/// fitting floor there, so flat) is k = 0 [0, 0] on that side. `None`
-/// when none grew.
+/// The category whose own exponent grew and that adds the most bytes
+/// over the parameter's range beyond what it added in the baseline,
+/// reported with its exponent change and the interval of that change by
+/// the exponent gate's rule (`runcost_stats::gate_exponent`). A category
+/// one side lacks (below the fitting floor there, so flat) is k = 0 [0, 0]
+/// on that side. `None` when none grew.
+///
+/// Why bytes rank and k only qualifies: a small category (the binary's
+/// few hundred KiB of data) is fitted loosely, and its k can jump from 0
+/// to the fit's bound on noise alone, while the category that makes the
+/// total grow faster has a smaller, tight change of k. What grew the total
+/// is what added the bytes. `added` maps a category to (its growth over
+/// the range in the run) − (in the baseline); without it (parts of only
+/// one cell) the largest change of k ranks.
 pub fn exponent_grew_most(
     base: &[(&str, &PartExponent)],
     cand: &[(&str, &PartExponent)],
+    added: Option<&BTreeMap<&str, f64>>,
 ) -> Option<GrewMost> {
     use runcost_stats::{gate_exponent, ExponentEstimate, ExponentGateOptions};
     let flat = ExponentEstimate {
@@ -163,18 +172,22 @@ pub fn exponent_grew_most(
                 upper: e.upper,
             })
     };
+    let rank = |name: &str, b: &ExponentEstimate, c: &ExponentEstimate| match added {
+        Some(added) => added.get(name).copied().unwrap_or(0.0),
+        None => c.k - b.k,
+    };
     let names: BTreeSet<&str> = base.iter().chain(cand).map(|(n, _)| *n).collect();
-    let (name, b, c) = names
+    let (name, b, c, _) = names
         .into_iter()
-        .map(|n| (n, est(base, n), est(cand, n)))
-        .filter(|(_, b, c)| c.k - b.k > 0.0)
-        .fold(
-            None,
-            |best: Option<(&str, ExponentEstimate, ExponentEstimate)>, x| match &best {
-                Some(bb) if bb.2.k - bb.1.k >= x.2.k - x.1.k => best,
-                _ => Some(x),
-            },
-        )?;
+        .map(|n| {
+            let (b, c) = (est(base, n), est(cand, n));
+            (n, b, c, rank(n, &b, &c))
+        })
+        .filter(|(_, b, c, r)| c.k - b.k > 0.0 && *r > 0.0)
+        .fold(None, |best: Option<(&str, _, _, f64)>, x| match &best {
+            Some(bb) if bb.3 >= x.3 => best,
+            _ => Some(x),
+        })?;
     let ci = gate_exponent(&b, &c, 0.95, &ExponentGateOptions::default())
         .ok()
         .map(|g| (g.difference_ci.lower, g.difference_ci.upper));
@@ -189,9 +202,41 @@ pub fn exponent_grew_most(
     })
 }
 
+/// Bytes each memory category of `lane` adds over its cells' range of
+/// `parameter`: the mean at the largest value minus the mean at the
+/// smallest. Empty with fewer than two values of the parameter.
+fn growth_over_range<'a>(
+    side: &'a [BaselinePart],
+    lane: &str,
+    parameter: &str,
+) -> BTreeMap<&'a str, f64> {
+    let mut at: BTreeMap<&str, Vec<(f64, f64)>> = BTreeMap::new();
+    for p in side
+        .iter()
+        .filter(|p| p.kind == PartKind::Memory && p.lane.to_string() == lane)
+    {
+        let Some(n) = p.params.get(parameter).and_then(|v| v.parse::<f64>().ok()) else {
+            continue;
+        };
+        if p.per_repeat.is_empty() {
+            continue;
+        }
+        let mean = p.per_repeat.iter().sum::<f64>() / p.per_repeat.len() as f64;
+        at.entry(p.name.as_str()).or_default().push((n, mean));
+    }
+    at.into_iter()
+        .filter_map(|(name, mut v)| {
+            v.sort_by(|x, y| x.0.total_cmp(&y.0));
+            let (lo, hi) = (v.first()?, v.last()?);
+            (hi.0 > lo.0).then_some((name, hi.1 - lo.1))
+        })
+        .collect()
+}
+
 /// [`exponent_grew_most`] for an exponent row `lane/metric/exponent/param`:
 /// only memory metrics (the categories are fitted on USS); the category
-/// exponents of its lane over its parameter, baseline against run.
+/// exponents of its lane over its parameter, baseline against run, ranked
+/// by the bytes each adds over its cells' range (each side's own range).
 pub fn attribute_exponent(
     key: &str,
     base: &[BaselinePart],
@@ -214,7 +259,24 @@ pub fn attribute_exponent(
             .filter(|(_, e)| e.parameter == parameter)
             .collect()
     }
-    exponent_grew_most(&pick(base, lane, parameter), &pick(cand, lane, parameter))
+    let (gb, gc) = (
+        growth_over_range(base, lane, parameter),
+        growth_over_range(cand, lane, parameter),
+    );
+    let added: Option<BTreeMap<&str, f64>> = (!gb.is_empty() && !gc.is_empty()).then(|| {
+        gb.keys()
+            .chain(gc.keys())
+            .map(|n| {
+                let g = |m: &BTreeMap<&str, f64>| m.get(n).copied().unwrap_or(0.0);
+                (*n, g(&gc) - g(&gb))
+            })
+            .collect()
+    });
+    exponent_grew_most(
+        &pick(base, lane, parameter),
+        &pick(cand, lane, parameter),
+        added.as_ref(),
+    )
 }
 
 /// [`grew_most`] for a finding row whose key names a memory or CPU
@@ -450,12 +512,75 @@ mod tests {
         let (lo, hi) = g.ci.unwrap();
         assert!(lo > 0.8 && hi < 1.2 && lo < 1.0 && 1.0 < hi, "{g:?}");
         // A part one side lacks is flat there.
-        let g = exponent_grew_most(&[], &[("new", &e(0.5, 0.1))]).unwrap();
+        let g = exponent_grew_most(&[], &[("new", &e(0.5, 0.1))], None).unwrap();
         assert_eq!((g.name.as_str(), g.baseline), ("new", 0.0));
         // Not a memory metric, another parameter, nothing grew: none.
         assert!(attribute_exponent("scaling/cpu_cores/exponent/entities", &base, &cand).is_none());
         assert!(attribute_exponent("scaling/uss/exponent/clients", &base, &cand).is_none());
         assert!(attribute_exponent("scaling/uss/exponent/entities", &cand, &base).is_none());
+    }
+
+    /// What gate.rs plants (the gateway's anon block growing as n^1.5 with
+    /// GROWTH_K=1.5) beside what a real run fits to the binary's small
+    /// data: k from 0 to the fit's bound on noise. The bytes decide.
+    #[test]
+    fn a_loose_small_category_is_not_named_over_the_one_that_added_the_bytes() {
+        let e = |k: f64, lower: f64, upper: f64| PartExponent {
+            parameter: "entities".into(),
+            k,
+            lower,
+            upper,
+        };
+        let exp = |name: &str, x: PartExponent| BaselinePart {
+            lane: LaneKind::Scaling,
+            params: BTreeMap::new(),
+            kind: PartKind::Exponent,
+            name: name.into(),
+            per_repeat: vec![],
+            exponent: Some(x),
+        };
+        let mem = |name: &str, n: u32, v: f64| BaselinePart {
+            lane: LaneKind::Scaling,
+            params: [("entities".to_string(), n.to_string())].into(),
+            kind: PartKind::Memory,
+            name: name.into(),
+            per_repeat: vec![v, v],
+            exponent: None,
+        };
+        const MIB: f64 = 1048576.0;
+        let base = vec![
+            exp("anon", e(0.2, -0.5, 0.9)),
+            mem("anon", 10, 8.0 * MIB),
+            mem("anon", 100, 8.1 * MIB),
+            mem("binary", 10, 0.30 * MIB),
+            mem("binary", 100, 0.30 * MIB),
+        ];
+        let cand = vec![
+            exp("anon", e(1.502, 1.469, 1.536)),
+            exp("binary", e(4.0, 0.05, 4.0)),
+            mem("anon", 10, 8.0 * MIB),
+            mem("anon", 100, 40.0 * MIB),
+            mem("binary", 10, 0.30 * MIB),
+            mem("binary", 100, 0.31 * MIB),
+        ];
+        let key = "scaling/uss/exponent/entities";
+        let g = attribute_exponent(key, &base, &cand).unwrap();
+        assert_eq!((g.kind, g.name.as_str()), (PartKind::Exponent, "anon"));
+        assert!((g.change - 1.302).abs() < 1e-9, "{g:?}");
+        // The exponents alone would name the loose one: why bytes rank.
+        let only_k = |v: &[BaselinePart]| -> Vec<BaselinePart> {
+            v.iter()
+                .filter(|p| p.kind == PartKind::Exponent)
+                .cloned()
+                .collect()
+        };
+        let g = attribute_exponent(key, &only_k(&base), &only_k(&cand)).unwrap();
+        assert_eq!(g.name, "binary");
+        // A category that added bytes but whose k did not grow is not named.
+        let mut flat_k = cand.clone();
+        flat_k[0] = exp("anon", e(0.1, 0.0, 0.2));
+        let g = attribute_exponent(key, &base, &flat_k).unwrap();
+        assert_eq!(g.name, "binary");
     }
 
     #[test]
