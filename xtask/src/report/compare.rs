@@ -147,10 +147,9 @@ fn small_bytes(v: f64) -> String {
 /// `grew most: anon +64.0 MiB (+200.0 %) [+63.1 MiB … +64.9 MiB]`.
 fn grew_words(g: &GrewMost) -> String {
     let show = |v: f64| match g.kind {
-        PartKind::Memory if v.abs() < 1048576.0 => small_bytes(v),
-        PartKind::Memory => Unit::Bytes.show(v),
+        PartKind::Memory | PartKind::Exponent if v.abs() < 1048576.0 => small_bytes(v),
+        PartKind::Memory | PartKind::Exponent => Unit::Bytes.show(v),
         PartKind::Cpu => format!("{v:.3} cores"),
-        PartKind::Exponent => format!("{v:.3}"),
     };
     let signed = |v: f64| {
         if v < 0.0 {
@@ -160,14 +159,19 @@ fn grew_words(g: &GrewMost) -> String {
         }
     };
     let mut w = match g.kind {
-        // A category's own exponent: `k 0.020 → 1.010`, then its change.
-        PartKind::Exponent => format!(
-            "grew most: `{}` k {:.3} → {:.3}, {}",
-            g.name,
-            g.baseline,
-            g.candidate,
-            signed(g.change)
-        ),
+        // The bytes a category adds over the range, then its own k.
+        PartKind::Exponent => {
+            let k = |k: Option<f64>| k.map_or("—".to_string(), |k| format!("{k:.3}"));
+            let (kb, kc) = g.k.unwrap_or((None, None));
+            format!(
+                "grew most: `{}` {} over the range ({} in the baseline), its k {} → {}",
+                g.name,
+                signed(g.candidate),
+                signed(g.baseline),
+                k(kb),
+                k(kc)
+            )
+        }
         _ => format!("grew most: `{}` {}", g.name, signed(g.change)),
     };
     if let Some(r) = g.relative_change {
@@ -295,6 +299,7 @@ mod tests {
                     change: 13.5 * mib,
                     relative_change: Some(13.5 / 32.0),
                     ci: Some((12.9 * mib, 14.1 * mib)),
+                    k: None,
                 }),
                 ..metric("footprint/uss", "USS", Unit::Bytes, Verdict::Regressed)
             },
