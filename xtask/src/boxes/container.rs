@@ -21,7 +21,14 @@ pub struct ContainerBackend {
     /// Read and write limit on the engine's data disk, bytes/s (a box
     /// profile's `disk_bps`, e.g. to plant a slow-disk regression).
     pub disk_bps: Option<u64>,
+    /// The host's network namespace instead of none (the throughput lane's
+    /// TCP part; its sink listens on 127.0.0.1 only).
+    pub host_network: bool,
 }
+
+/// Where the static box agent goes in a container for the TCP sink (its
+/// own filesystem: removed with it).
+const AGENT_AT: (&str, &str) = ("/tmp", "runcost-boxagent");
 
 /// Where the throughput lane's files go in a container box: its own
 /// writable layer (on the engine's data disk, not a tmpfs).
@@ -67,6 +74,7 @@ impl BoxBackend for ContainerBackend {
                 memory_bytes: u64::from(self.memory_mib) << 20,
                 runtime: self.runtime.as_deref(),
                 disk_bps: device.as_deref().zip(self.disk_bps),
+                host_network: self.host_network,
             })
             .await
             .with_context(|| format!("create container box {cname}"))?;
@@ -198,7 +206,37 @@ impl BoxBackend for ContainerBackend {
     }
 
     fn no_network(&self) -> Option<String> {
-        Some("container boxes run with network mode none (isolated by design): no interface to connect to".into())
+        (!self.host_network).then(|| {
+            "container boxes run with network mode none (isolated by design): no interface to connect to".into()
+        })
+    }
+
+    /// The static box agent (built by `cargo xtask setup`) uploaded through
+    /// the archive API; its sink listens on 127.0.0.1 of the host's network
+    /// namespace, which the box shares.
+    async fn tcp_into(&self, b: &mut ContainerBox) -> Result<super::TcpPath> {
+        if let Some(why) = self.no_network() {
+            anyhow::bail!("box {}: {why}", b.name);
+        }
+        let root = crate::cmd::repo_root()?;
+        let bin = super::guest::agent_bin(&root);
+        let data = std::fs::read(&bin).with_context(|| {
+            format!(
+                "the static box agent {} (the TCP sink): run `cargo xtask setup`",
+                bin.display()
+            )
+        })?;
+        let (dir, name) = AGENT_AT;
+        self.engine
+            .upload_file(&b.id, dir, name, 0o755, &data)
+            .await
+            .with_context(|| format!("box {}: upload the box agent", b.name))?;
+        Ok(super::TcpPath {
+            agent: format!("{dir}/{name}"),
+            listen: "127.0.0.1:0".into(),
+            host_port: None,
+            via: "loopback in the host's network namespace (network mode host), no NAT".into(),
+        })
     }
 }
 
