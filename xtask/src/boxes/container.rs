@@ -28,7 +28,7 @@ pub struct ContainerBackend {
 
 /// Where the static box agent goes in a container for the TCP sink (its
 /// own filesystem: removed with it).
-const AGENT_AT: (&str, &str) = ("/tmp", "runcost-boxagent");
+const AGENT_AT: &str = "/tmp/runcost-boxagent";
 
 /// Where the throughput lane's files go in a container box: its own
 /// writable layer (on the engine's data disk, not a tmpfs).
@@ -211,9 +211,11 @@ impl BoxBackend for ContainerBackend {
         })
     }
 
-    /// The static box agent (built by `cargo xtask setup`) uploaded through
-    /// the archive API; its sink listens on 127.0.0.1 of the host's network
-    /// namespace, which the box shares.
+    /// The static box agent (built by `cargo xtask setup`) written into
+    /// the box through an exec's stdin: the box's own view of its files
+    /// (gVisor keeps /tmp in the sandbox, where the archive API's upload
+    /// into the rootfs does not show); its sink listens on 127.0.0.1 of the
+    /// host's network namespace, which the box shares.
     async fn tcp_into(&self, b: &mut ContainerBox) -> Result<super::TcpPath> {
         if let Some(why) = self.no_network() {
             anyhow::bail!("box {}: {why}", b.name);
@@ -226,13 +228,21 @@ impl BoxBackend for ContainerBackend {
                 bin.display()
             )
         })?;
-        let (dir, name) = AGENT_AT;
-        self.engine
-            .upload_file(&b.id, dir, name, 0o755, &data)
-            .await
-            .with_context(|| format!("box {}: upload the box agent", b.name))?;
+        let argv: Vec<String> = ["sh", "-c", "cat >\"$0\" && chmod 755 \"$0\"", AGENT_AT]
+            .iter()
+            .map(|a| a.to_string())
+            .collect();
+        let o = self.exec(b, &argv, &data).await?;
+        if o.exit_code != 0 {
+            anyhow::bail!(
+                "box {}: writing the box agent to {AGENT_AT} exited {}: {}",
+                b.name,
+                o.exit_code,
+                String::from_utf8_lossy(&o.stderr).trim()
+            );
+        }
         Ok(super::TcpPath {
-            agent: format!("{dir}/{name}"),
+            agent: AGENT_AT.into(),
             listen: "127.0.0.1:0".into(),
             host_port: None,
             via: "loopback in the host's network namespace (network mode host), no NAT".into(),
