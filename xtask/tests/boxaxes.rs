@@ -354,15 +354,21 @@ fn resource_of_one_runc_box_idle_and_busy() {
 }
 
 /// The rates of one throughput finding: each part measured `repeats` times
-/// with positive rates, or skipped with a reason.
+/// with positive rates (host → box TCP too: both runc and qemu give the box
+/// a loopback-reachable network in this lane).
 fn assert_rates(t: &serde_json::Value, repeats: usize, name: &str) {
-    for part in ["write_bps", "read_bps", "copy_in_bps", "copy_out_bps"] {
+    for part in [
+        "write_bps",
+        "read_bps",
+        "copy_in_bps",
+        "copy_out_bps",
+        "tcp_bps",
+    ] {
         let v = t[part].as_array().unwrap();
         assert_eq!(v.len(), repeats, "{name} {part}: {t}");
         assert!(v.iter().all(|x| x.as_f64().unwrap() > 0.0), "{name} {part}");
     }
-    assert!(t["tcp_bps"].as_array().unwrap().is_empty());
-    assert!(!t["tcp_skipped"].as_str().unwrap().is_empty(), "{name}");
+    assert!(t["tcp_skipped"].is_null(), "{name}: {t}");
 }
 
 #[test]
@@ -395,15 +401,23 @@ fn throughput_on_runc_and_qemu_tcg() {
     }
     assert_eq!(fs[0]["throughput"]["disk_target"], "/var/tmp/runcost-io");
     assert_eq!(fs[1]["throughput"]["disk_target"], "/dev/vda");
-    assert!(fs[1]["throughput"]["tcp_skipped"]
+    assert!(fs[0]["throughput"]["tcp_path"]
         .as_str()
         .unwrap()
-        .contains("no NIC"));
+        .contains("network mode host"));
+    assert!(fs[1]["throughput"]["tcp_path"]
+        .as_str()
+        .unwrap()
+        .contains("restrict=on"));
     let report = std::fs::read_to_string(results.path().join(&id).join("report.md")).unwrap();
     assert!(report.contains("| disk write |"), "{report}");
+    let tcp_row = report
+        .lines()
+        .find(|l| l.starts_with("| host → box TCP |"))
+        .unwrap_or_else(|| panic!("{report}"));
     assert!(
-        report.contains("| host → box TCP | SKIPPED | SKIPPED |"),
-        "{report}"
+        !tcp_row.contains("SKIPPED") && tcp_row.contains("MiB/s"),
+        "{tcp_row}"
     );
     assert!(results
         .path()
@@ -416,6 +430,8 @@ fn throughput_on_runc_and_qemu_tcg() {
         "box_throughput/box_disk_read/runtime=qemu",
         "box_throughput/box_copy_in/runtime=qemu",
         "box_throughput/box_copy_out/runtime=runc",
+        "box_throughput/box_tcp/runtime=runc",
+        "box_throughput/box_tcp/runtime=qemu",
     ] {
         assert!(items.contains(&format!("\"{key}\"")), "{key}: {items}");
     }

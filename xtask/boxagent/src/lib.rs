@@ -10,10 +10,14 @@
 
 use std::fmt;
 
+pub mod sink;
+
 /// Written by the agent once, before [`Frame::Hello`].
 pub const SYNC: &[u8] = b"\0\0RUNCOST-BOX-SYNC\0\0";
-/// Protocol version carried in [`Frame::Hello`] (2: file transfer).
-pub const VERSION: u32 = 2;
+/// Protocol version carried in [`Frame::Hello`] (2: file transfer; 3: the
+/// `--sink` mode and the virtio-net modules, so a guest built before them
+/// is refused with the fix instead of failing the TCP part).
+pub const VERSION: u32 = 3;
 /// Largest payload either side accepts: a bound on memory, not a real limit
 /// for the commands a benchmark runs.
 pub const MAX_PAYLOAD: usize = 256 << 20;

@@ -16,12 +16,17 @@ const DEFAULT_PORT: &str = "/dev/ttyS1";
 /// Modules the initramfs may carry, in load order (dependencies first):
 /// virtio-console over virtio-mmio, the fast transport on `-machine microvm`,
 /// then virtio-blk for the scratch disk of the throughput lane.
-const MODULES: [&str; 5] = [
+/// Then virtio-net (with its failover dependencies) for the throughput
+/// lane's NIC.
+const MODULES: [&str; 8] = [
     "virtio_ring",
     "virtio",
     "virtio_mmio",
     "virtio_console",
     "virtio_blk",
+    "failover",
+    "net_failover",
+    "virtio_net",
 ];
 
 fn main() {
@@ -31,6 +36,7 @@ fn main() {
     match args.first().map(String::as_str) {
         Some("--tick") => std::process::exit(tick(&args[1..])),
         Some("--hold") => std::process::exit(hold(&args[1..])),
+        Some("--sink") => std::process::exit(sink(&args[1..])),
         Some("--now") => {
             // busybox `date` has no %N: the throughput lane times dd with this.
             let ns = monotonic_ns();
@@ -433,5 +439,53 @@ fn hold(args: &[String]) -> i32 {
     loop {
         std::thread::sleep(std::time::Duration::from_secs(3600));
         std::hint::black_box(&v);
+    }
+}
+
+/// `--sink ADDR COUNT PORT_FILE`: the throughput lane's TCP sink. Binds
+/// ADDR (port 0: any free one), writes the bound port to PORT_FILE (by a
+/// rename, so the host never reads half a number), then serves COUNT
+/// connections in turn ([`runcost_boxagent::sink`]) and prints each count.
+fn sink(args: &[String]) -> i32 {
+    let (Some(addr), Some(count), Some(file)) = (
+        args.first(),
+        args.get(1).and_then(|a| a.parse::<u32>().ok()),
+        args.get(2),
+    ) else {
+        eprintln!("boxagent: usage: --sink ADDR COUNT PORT_FILE");
+        return 2;
+    };
+    let listener = match std::net::TcpListener::bind(addr.as_str()) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("boxagent: --sink: bind {addr}: {e}");
+            return 1;
+        }
+    };
+    let port = match listener.local_addr() {
+        Ok(a) => a.port(),
+        Err(e) => {
+            eprintln!("boxagent: --sink: local address: {e}");
+            return 1;
+        }
+    };
+    let tmp = format!("{file}.tmp");
+    if let Err(e) =
+        std::fs::write(&tmp, format!("{port}\n")).and_then(|()| std::fs::rename(&tmp, file))
+    {
+        eprintln!("boxagent: --sink: write {file}: {e}");
+        return 1;
+    }
+    match runcost_boxagent::sink::serve(&listener, count) {
+        Ok(counts) => {
+            for c in counts {
+                println!("{c}");
+            }
+            0
+        }
+        Err(e) => {
+            eprintln!("boxagent: --sink: {e}");
+            1
+        }
     }
 }

@@ -60,6 +60,7 @@ async fn kvm_boots(base: &QemuBackend, timeout: Duration) -> Result<()> {
         run_id: format!("accel-probe-{}", std::process::id()),
         spec: BoxSpec::default(),
         disk_mib: None,
+        nic: false,
         ..base.clone()
     };
     let mut b = probe.create("probe").await?;

@@ -36,6 +36,18 @@ impl AnyBackend {
             b.disk_mib = Some(mib);
         }
     }
+
+    /// Gives the backend's boxes a network the host reaches on loopback
+    /// (the throughput lane's TCP part): a qemu box a user-mode NIC with
+    /// one port forwarded from 127.0.0.1, a container the host's network
+    /// namespace. CLI-runtime boxes keep none.
+    pub fn with_loopback_network(&mut self) {
+        match self {
+            AnyBackend::Qemu(b) => b.nic = true,
+            AnyBackend::Engine(b) => b.host_network = true,
+            AnyBackend::Command(_) => {}
+        }
+    }
 }
 
 fn mismatch() -> anyhow::Error {
@@ -165,6 +177,15 @@ impl BoxBackend for AnyBackend {
             AnyBackend::Qemu(b) => b.no_network(),
             AnyBackend::Engine(b) => b.no_network(),
             AnyBackend::Command(b) => b.no_network(),
+        }
+    }
+
+    async fn tcp_into(&self, h: &mut AnyBox) -> Result<super::TcpPath> {
+        match (self, h) {
+            (AnyBackend::Qemu(b), AnyBox::Qemu(h)) => b.tcp_into(h).await,
+            (AnyBackend::Engine(b), AnyBox::Engine(h)) => b.tcp_into(h).await,
+            (AnyBackend::Command(b), AnyBox::Command(h)) => b.tcp_into(h).await,
+            _ => Err(mismatch()),
         }
     }
 

@@ -508,6 +508,13 @@ impl BoxBackend for CommandBackend {
         Ok(())
     }
 
+    /// The bundle's config.json asks for a new network namespace and
+    /// nothing configures it (no veth, no forwarded port): the box has only
+    /// its own loopback, which the host cannot reach.
+    fn no_network(&self) -> Option<String> {
+        Some("CLI-runtime boxes get a network namespace of their own from the OCI bundle with only its loopback (no veth, no forwarded port): nothing the host can connect to".into())
+    }
+
     fn host_pids(&self, b: &CommandBox) -> Vec<i32> {
         let vars: Vec<(&str, &str)> = b.vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
         match &self.spec.host_pids {

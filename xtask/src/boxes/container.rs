@@ -21,7 +21,14 @@ pub struct ContainerBackend {
     /// Read and write limit on the engine's data disk, bytes/s (a box
     /// profile's `disk_bps`, e.g. to plant a slow-disk regression).
     pub disk_bps: Option<u64>,
+    /// The host's network namespace instead of none (the throughput lane's
+    /// TCP part; its sink listens on 127.0.0.1 only).
+    pub host_network: bool,
 }
+
+/// Where the static box agent goes in a container for the TCP sink (its
+/// own filesystem: removed with it).
+const AGENT_AT: &str = "/tmp/runcost-boxagent";
 
 /// Where the throughput lane's files go in a container box: its own
 /// writable layer (on the engine's data disk, not a tmpfs).
@@ -67,6 +74,7 @@ impl BoxBackend for ContainerBackend {
                 memory_bytes: u64::from(self.memory_mib) << 20,
                 runtime: self.runtime.as_deref(),
                 disk_bps: device.as_deref().zip(self.disk_bps),
+                host_network: self.host_network,
             })
             .await
             .with_context(|| format!("create container box {cname}"))?;
@@ -198,7 +206,47 @@ impl BoxBackend for ContainerBackend {
     }
 
     fn no_network(&self) -> Option<String> {
-        Some("container boxes run with network mode none (isolated by design): no interface to connect to".into())
+        (!self.host_network).then(|| {
+            "container boxes run with network mode none (isolated by design): no interface to connect to".into()
+        })
+    }
+
+    /// The static box agent (built by `cargo xtask setup`) written into
+    /// the box through an exec's stdin: the box's own view of its files
+    /// (gVisor keeps /tmp in the sandbox, where the archive API's upload
+    /// into the rootfs does not show); its sink listens on 127.0.0.1 of the
+    /// host's network namespace, which the box shares.
+    async fn tcp_into(&self, b: &mut ContainerBox) -> Result<super::TcpPath> {
+        if let Some(why) = self.no_network() {
+            anyhow::bail!("box {}: {why}", b.name);
+        }
+        let root = crate::cmd::repo_root()?;
+        let bin = super::guest::agent_bin(&root);
+        let data = std::fs::read(&bin).with_context(|| {
+            format!(
+                "the static box agent {} (the TCP sink): run `cargo xtask setup`",
+                bin.display()
+            )
+        })?;
+        let argv: Vec<String> = ["sh", "-c", "cat >\"$0\" && chmod 755 \"$0\"", AGENT_AT]
+            .iter()
+            .map(|a| a.to_string())
+            .collect();
+        let o = self.exec(b, &argv, &data).await?;
+        if o.exit_code != 0 {
+            anyhow::bail!(
+                "box {}: writing the box agent to {AGENT_AT} exited {}: {}",
+                b.name,
+                o.exit_code,
+                String::from_utf8_lossy(&o.stderr).trim()
+            );
+        }
+        Ok(super::TcpPath {
+            agent: AGENT_AT.into(),
+            listen: "127.0.0.1:0".into(),
+            host_port: None,
+            via: "loopback in the host's network namespace (network mode host), no NAT".into(),
+        })
     }
 }
 

@@ -31,6 +31,10 @@ pub struct GuestImage {
     /// The initramfs carries virtio_blk (the throughput lane's disk).
     #[serde(default)]
     pub blk: bool,
+    /// The initramfs carries virtio_net and its failover modules (the
+    /// throughput lane's NIC).
+    #[serde(default)]
+    pub net: bool,
 }
 
 pub fn assets_dir(root: &Path) -> PathBuf {
@@ -235,6 +239,11 @@ pub fn build_static(root: &Path, package: &str, bin: &str, target_dir: &Path) ->
     Ok(path)
 }
 
+/// The static agent [`build`] leaves (it is also the containers' TCP sink).
+pub fn agent_bin(root: &Path) -> PathBuf {
+    static_bin_path(&assets_dir(root).join("build"), "boxagent")
+}
+
 /// `cargo xtask setup`, box part: the static agent, vmlinux, the initramfs
 /// and guest.json. Needs the kernel unpacked by scripts/setup.
 pub fn build(root: &Path) -> Result<GuestImage> {
@@ -303,6 +312,17 @@ pub fn build(root: &Path) -> Result<GuestImage> {
         .ok()
         .map(|d| ("lib/modules/virtio_blk.ko".to_string(), d));
     let blk = virtio && blk_module.is_some();
+    // Optional: the NIC of the throughput lane's TCP part (virtio-net over
+    // virtio-mmio), in the agent's load order.
+    const NET_MODULES: [&str; 3] = ["failover", "net_failover", "virtio_net"];
+    let net_modules: Vec<(String, Vec<u8>)> = NET_MODULES
+        .iter()
+        .filter_map(|m| {
+            let data = std::fs::read(mdir.join(format!("{m}.ko"))).ok()?;
+            Some((format!("lib/modules/{m}.ko"), data))
+        })
+        .collect();
+    let net = virtio && net_modules.len() == NET_MODULES.len();
     let mut entries = vec![
         CpioEntry::Dir("bin"),
         CpioEntry::Dir("dev"),
@@ -329,15 +349,23 @@ pub fn build(root: &Path) -> Result<GuestImage> {
     if virtio {
         entries.push(CpioEntry::Dir("lib"));
         entries.push(CpioEntry::Dir("lib/modules"));
-        entries.extend(modules.iter().chain(blk_module.iter()).map(|(path, data)| {
-            CpioEntry::File {
-                path,
-                mode: 0o644,
-                data,
-            }
-        }));
+        let net_modules = if net { &net_modules[..] } else { &[] };
+        entries.extend(
+            modules
+                .iter()
+                .chain(blk_module.iter())
+                .chain(net_modules)
+                .map(|(path, data)| CpioEntry::File {
+                    path,
+                    mode: 0o644,
+                    data,
+                }),
+        );
         if !blk {
             say("no virtio_blk module in kernel/modules: qemu boxes get no disk (box throughput measures none)");
+        }
+        if !net {
+            say("no virtio_net, net_failover and failover modules in kernel/modules: qemu boxes get no NIC (box throughput skips TCP; rerun scripts/setup)");
         }
     } else {
         say("no virtio modules in kernel/modules: the guest offers the serial transport only");
@@ -373,6 +401,7 @@ pub fn build(root: &Path) -> Result<GuestImage> {
         initramfs_bytes: cpio.len() as u64,
         virtio,
         blk,
+        net,
     };
     crate::fs::write_atomic(
         &dir.join("guest.json"),

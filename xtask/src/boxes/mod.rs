@@ -153,10 +153,34 @@ pub trait BoxBackend {
     }
 
     /// Why the host cannot open a TCP connection into this box (None: it
-    /// can; no backend offers one yet).
+    /// can, through [`BoxBackend::tcp_into`]).
     fn no_network(&self) -> Option<String> {
         Some("the box has no network interface".into())
     }
+
+    /// Readies a started box for a TCP sink and says how the host reaches
+    /// it (only where [`BoxBackend::no_network`] is None).
+    async fn tcp_into(&self, _h: &mut Self::Handle) -> Result<TcpPath> {
+        anyhow::bail!(
+            "TCP into the box: {}",
+            self.no_network().unwrap_or_default()
+        )
+    }
+}
+
+/// How the host reaches a TCP sink in a box (see [`BoxBackend::tcp_into`]):
+/// loopback only, on the host's side.
+#[derive(Clone, Debug)]
+pub struct TcpPath {
+    /// The box agent binary in the box, which runs the sink (`--sink`).
+    pub agent: String,
+    /// The address the sink binds in the box (port 0: any free one).
+    pub listen: String,
+    /// The host's 127.0.0.1 port that reaches the sink; None: the port the
+    /// sink bound (the box shares the host's network namespace).
+    pub host_port: Option<u16>,
+    /// What carries the bytes, for the record.
+    pub via: String,
 }
 
 /// Where a box's disk I/O goes (see [`BoxBackend::scratch`]).
@@ -229,6 +253,7 @@ pub async fn doctor(root: &std::path::Path) -> Vec<(bool, String, String)> {
         exec_timeout: Duration::from_secs(30),
         disk_mib: None,
         disk_bps: None,
+        nic: false,
     };
     match accel::resolve(&base, AccelChoice::Auto, Duration::from_secs(20)).await {
         Ok(p) => out.push((

@@ -82,10 +82,20 @@ pub struct QemuBackend {
     /// qemu's I/O throttle on that disk (`throttling.bps-total`), bytes/s:
     /// a box profile's `disk_bps`, e.g. to plant a slow-disk regression.
     pub disk_bps: Option<u64>,
+    /// A NIC per box (the throughput lane's TCP part): virtio-net over
+    /// virtio-mmio on qemu's user-mode network with `restrict=on` (the
+    /// guest reaches nothing), one port forwarded from the host's
+    /// 127.0.0.1 to [`GUEST_SINK_PORT`].
+    pub nic: bool,
 }
 
 /// The scratch disk as the guest sees it (the first virtio-blk device).
 pub const GUEST_DISK: &str = "/dev/vda";
+/// The guest's address on qemu's user-mode network (its fixed default).
+const GUEST_ADDR: &str = "10.0.2.15";
+/// The port the guest's TCP sink listens on; the host's side is a free
+/// 127.0.0.1 port chosen when the box is created.
+pub const GUEST_SINK_PORT: u16 = 5001;
 
 pub struct QemuBox {
     name: String,
@@ -94,6 +104,9 @@ pub struct QemuBox {
     rec: Option<VmRecord>,
     conn: Option<AgentConn>,
     qmp: Option<super::qmp::Qmp>,
+    /// The host's 127.0.0.1 port forwarded to the guest's sink (a box
+    /// with a NIC).
+    host_port: Option<u16>,
 }
 
 impl QemuBox {
@@ -180,7 +193,13 @@ impl Drop for QemuBox {
 impl QemuBackend {
     /// `incoming`: the VM waits for a migration stream (`-incoming defer`)
     /// instead of booting: a restore.
-    fn argv_with(&self, dir: &Path, name: &str, incoming: bool) -> Vec<String> {
+    fn argv_with(
+        &self,
+        dir: &Path,
+        name: &str,
+        host_port: Option<u16>,
+        incoming: bool,
+    ) -> Vec<String> {
         let s = |x: &str| x.to_string();
         let p = |x: &Path| x.display().to_string();
         let machine = match self.transport {
@@ -259,6 +278,19 @@ impl QemuBackend {
                 s("virtio-blk-device,drive=scratch"),
             ]);
         }
+        if let Some(port) = host_port {
+            // restrict=on: the guest can reach neither the host nor
+            // anything beyond; only the forwarded port comes in, and only
+            // from the host's loopback.
+            a.extend([
+                s("-netdev"),
+                format!(
+                    "user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:{port}-{GUEST_ADDR}:{GUEST_SINK_PORT}"
+                ),
+                s("-device"),
+                s("virtio-net-device,netdev=n0"),
+            ]);
+        }
         match self.transport {
             Transport::Virtio => a.extend([
                 s("-device"),
@@ -278,7 +310,7 @@ impl QemuBackend {
     /// Spawns the VMM in its own process group with a parent-death signal
     /// and records it (pid file) before anything else can fail.
     fn spawn(&self, b: &mut QemuBox, incoming: bool) -> Result<()> {
-        let argv = self.argv_with(&b.dir, &b.name, incoming);
+        let argv = self.argv_with(&b.dir, &b.name, b.host_port, incoming);
         let log = std::fs::File::create(b.dir.join("qemu.log"))?;
         let mut cmd = Command::new(&argv[0]);
         cmd.args(&argv[1..])
@@ -487,6 +519,10 @@ impl BoxBackend for QemuBackend {
                 .and_then(|f| f.set_len(u64::from(mib) << 20))
                 .with_context(|| format!("create the scratch disk {}", img.display()))?;
         }
+        let host_port = match self.nic && self.no_network().is_none() {
+            true => Some(free_loopback_port()?),
+            false => None,
+        };
         Ok(QemuBox {
             name: name.to_string(),
             dir,
@@ -494,6 +530,7 @@ impl BoxBackend for QemuBackend {
             rec: None,
             conn: None,
             qmp: None,
+            host_port,
         })
     }
 
@@ -639,8 +676,66 @@ impl BoxBackend for QemuBackend {
     }
 
     fn no_network(&self) -> Option<String> {
-        Some("the qemu microVM has no NIC (-nodefaults, no -netdev): nothing to connect to".into())
+        if !self.nic {
+            return Some(
+                "the qemu microVM has no NIC (-nodefaults, no -netdev): nothing to connect to"
+                    .into(),
+            );
+        }
+        if self.transport != Transport::Virtio {
+            return Some("the NIC is virtio-net over virtio-mmio, which needs transport virtio (-machine microvm)".into());
+        }
+        if !self.guest.net {
+            return Some(format!(
+                "the guest initramfs {} has no virtio_net, net_failover and failover modules: no NIC driver in the guest (rerun `cargo xtask setup`)",
+                self.guest.initramfs.display()
+            ));
+        }
+        None
     }
+
+    /// The guest's interface is configured with busybox `ip` (the
+    /// agent loaded virtio_net at boot); the sink is the agent itself.
+    async fn tcp_into(&self, b: &mut QemuBox) -> Result<super::TcpPath> {
+        if let Some(why) = self.no_network() {
+            bail!("box {}: {why}", b.name);
+        }
+        let port = b
+            .host_port
+            .with_context(|| format!("box {} was created without a NIC", b.name))?;
+        let addr = format!("{GUEST_ADDR}/24");
+        for argv in [
+            ["ip", "addr", "add", addr.as_str(), "dev", "eth0"].as_slice(),
+            &["ip", "link", "set", "eth0", "up"],
+        ] {
+            let argv: Vec<String> = argv.iter().map(|a| a.to_string()).collect();
+            let o = self.exec(b, &argv, &[]).await?;
+            if o.exit_code != 0 {
+                bail!(
+                    "box {}: {} exited {}: {}",
+                    b.name,
+                    argv.join(" "),
+                    o.exit_code,
+                    String::from_utf8_lossy(&o.stderr).trim()
+                );
+            }
+        }
+        Ok(super::TcpPath {
+            agent: "/init".into(),
+            listen: format!("0.0.0.0:{GUEST_SINK_PORT}"),
+            host_port: Some(port),
+            via: format!(
+                "qemu user-mode network (slirp, restrict=on): 127.0.0.1:{port} forwarded to the guest's virtio-net port {GUEST_SINK_PORT}"
+            ),
+        })
+    }
+}
+
+/// A port free on the host's 127.0.0.1 now, for qemu's forward (qemu binds
+/// it at start; a port taken meanwhile fails the start with qemu's message).
+fn free_loopback_port() -> Result<u16> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").context("find a free 127.0.0.1 port")?;
+    Ok(l.local_addr()?.port())
 }
 
 /// The agent protocol against a real VM: one guest booted under TCG, every
@@ -676,6 +771,7 @@ mod vm_tests {
             exec_timeout: Duration::from_secs(60),
             disk_mib: None,
             disk_bps: None,
+            nic: false,
         }
     }
 

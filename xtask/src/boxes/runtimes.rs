@@ -183,6 +183,7 @@ pub async fn prepare(p: &BoxProfile, cx: &Ctx<'_>) -> Result<Prepared> {
                     memory_mib: cx.spec.memory_mib,
                     runtime: Some(e.runtime.clone()),
                     disk_bps: e.disk_bps,
+                    host_network: false,
                 }),
                 env,
             ))
@@ -216,6 +217,7 @@ pub async fn prepare(p: &BoxProfile, cx: &Ctx<'_>) -> Result<Prepared> {
                 exec_timeout: Duration::from_secs(120),
                 disk_mib: None,
                 disk_bps: q.disk_bps,
+                nic: false,
             };
             let probe = accel::resolve(&b, q.accel, cx.probe_timeout).await?;
             b.accel = probe.accel;

@@ -217,6 +217,8 @@ fn guest(root: &Path, a: &BoxArgs) -> Result<GuestImage> {
             initramfs_bytes: 0,
             virtio: true,
             blk: true,
+            // Not known to carry virtio_net: the TCP part is skipped.
+            net: false,
         },
         _ => GuestImage::locate(root)?,
     };
@@ -520,6 +522,7 @@ pub async fn run(common: &Common, what: BoxCmd) -> Result<ExitCode> {
                     exec_timeout: Duration::from_secs(120),
                     disk_mib: None,
                     disk_bps: None,
+                    nic: false,
                 };
                 events.emit(Event::Note("qemu: choosing the accelerator".into()));
                 let probe: AccelProbe = accel::resolve(&b, a.accel, a.probe_timeout.0).await?;
@@ -531,6 +534,7 @@ pub async fn run(common: &Common, what: BoxCmd) -> Result<ExitCode> {
                 b.accel = probe.accel;
                 if let Job::Throughput { disk_mib, .. } = &job {
                     b.disk_mib = Some(*disk_mib);
+                    b.nic = true;
                 }
                 let env = BoxEnv {
                     backend: BackendKind::Qemu,
@@ -563,6 +567,7 @@ pub async fn run(common: &Common, what: BoxCmd) -> Result<ExitCode> {
                     memory_mib: spec.memory_mib,
                     runtime: None,
                     disk_bps: None,
+                    host_network: matches!(job, Job::Throughput { .. }),
                 };
                 let env = BoxEnv {
                     backend: BackendKind::Container,
@@ -693,6 +698,7 @@ async fn run_profiles(
                 Prepared::Ready(mut backend, mut env) => {
                     if let Job::Throughput { disk_mib, .. } = &job {
                         backend.with_scratch_disk(*disk_mib);
+                        backend.with_loopback_network();
                     }
                     events.emit(Event::Note(format!("{}: {}", p.name, p.spec.description)));
                     // The one-box probe: works, or fails with the reason.

@@ -11,7 +11,8 @@ use bollard::query_parameters::{
 };
 use std::collections::HashMap;
 
-/// A container with no network that runs `entrypoint` under an init.
+/// A container with no network (or, asked for, the host's network
+/// namespace) that runs `entrypoint` under an init.
 pub struct IsolatedContainer<'a> {
     /// Container name on the engine.
     pub name: &'a str,
@@ -25,6 +26,9 @@ pub struct IsolatedContainer<'a> {
     /// Read and write limit on one block device, bytes/s (the engine's
     /// `--device-read-bps`/`--device-write-bps`): (device path, rate).
     pub disk_bps: Option<(&'a str, u64)>,
+    /// Network mode `host` instead of `none`: the box throughput lane's
+    /// TCP sink listens on the host's 127.0.0.1 (loopback only).
+    pub host_network: bool,
 }
 
 fn throttle(d: Option<(&str, u64)>) -> Result<Option<Vec<bollard::models::ThrottleDevice>>> {
@@ -57,9 +61,9 @@ impl Engine {
             entrypoint: Some(c.entrypoint.to_vec()),
             cmd: Some(Vec::new()),
             labels: Some(labels),
-            network_disabled: Some(true),
+            network_disabled: Some(!c.host_network),
             host_config: Some(HostConfig {
-                network_mode: Some("none".into()),
+                network_mode: Some(if c.host_network { "host" } else { "none" }.into()),
                 // tini as PID 1 passes SIGTERM on, so `stop` is prompt.
                 init: Some(true),
                 memory: Some(i64::try_from(c.memory_bytes).context("memory limit")?),

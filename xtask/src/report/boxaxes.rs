@@ -133,7 +133,12 @@ pub fn words(who: &str, f: &BoxFinding) -> String {
             part("copy in", &t.copy_in_bps, &t.copy_skipped),
             part("out", &t.copy_out_bps, &t.copy_skipped),
             t.copy_path,
-            part("host → box TCP", &t.tcp_bps, &t.tcp_skipped),
+            part("host → box TCP", &t.tcp_bps, &t.tcp_skipped)
+                + &t.tcp_path
+                    .as_ref()
+                    .filter(|_| t.tcp_skipped.is_none())
+                    .map(|p| format!(" ({p})"))
+                    .unwrap_or_default(),
             t.disk_limit_bps
                 .map(|l| format!(
                     " Disk limited to {}/s by the profile.",

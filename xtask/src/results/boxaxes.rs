@@ -132,7 +132,13 @@ pub struct ThroughputResult {
     pub copy_out_bps: Vec<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub copy_skipped: Option<String>,
+    /// Host → box TCP: bytes the box's sink counted / (first byte written
+    /// → its count read back), per repeat.
     pub tcp_bps: Vec<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tcp_skipped: Option<String>,
+    /// What carried the TCP bytes (host network namespace; qemu's user-mode
+    /// network and its forwarded port).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tcp_path: Option<String>,
 }

@@ -602,6 +602,7 @@ fn boxes(lane: BoxLane) -> Finding {
                 copy_skipped: None,
                 tcp_bps: Vec::new(),
                 tcp_skipped: Some("the qemu microVM has no NIC".into()),
+                tcp_path: None,
             })
         }
         BoxLane::Resource => {

@@ -310,6 +310,9 @@ impl BoxBackend for Named<'_> {
     fn no_network(&self) -> Option<String> {
         self.0.no_network()
     }
+    async fn tcp_into(&self, h: &mut AnyBox) -> Result<crate::boxes::TcpPath> {
+        self.0.tcp_into(h).await
+    }
 }
 
 /// Fails the lane when no runtime could be measured at all.

@@ -13,19 +13,30 @@
 //! `size` bytes of pseudo-random data copied into the box and back out
 //! through the runtime's file path (the engine's archive API; the VM
 //! agent's chunked file protocol), timed on the host, and the copy out
-//! checked byte for byte against what went in. TCP host → box where the
-//! box has a network; SKIPPED with the reason where it has none.
-//! Analysis: bytes/s per repeat; the report gives the median and range.
+//! checked byte for byte against what went in. Then host → box TCP where
+//! the runtime can give the box a network reachable on loopback only (a
+//! container in the host's network namespace, its sink on 127.0.0.1; a
+//! qemu box's virtio-net NIC on qemu's user-mode network with
+//! `restrict=on`, one port forwarded from the host's 127.0.0.1): the box
+//! agent's sink (`boxagent --sink`, uploaded into a container, /init in a
+//! VM) runs in the box in the background and serves one connection per
+//! repeat; the host connects, writes `size` bytes of the same
+//! pseudo-random data, shuts down its writing half and reads back the
+//! count the sink received, which must equal what was sent; the rate is
+//! that count over first byte written → count read back. SKIPPED with the
+//! reason where the box has no network (CLI-runtime boxes, a guest without
+//! virtio_net). Analysis: bytes/s per repeat; the report gives the median
+//! and range.
 
 use super::{teardown, timed_exec};
-use crate::boxes::{BoxBackend, Scratch};
+use crate::boxes::{BoxBackend, Scratch, TcpPath};
 use crate::error::BadInput;
 use crate::events::{Event, Events};
 use crate::results::boxaxes::ThroughputResult;
 use anyhow::{bail, Context, Result};
 use rand::RngCore;
 use rand::SeedableRng;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 #[derive(Clone, Copy, Debug)]
 pub struct ThroughputOpts {
@@ -77,6 +88,131 @@ pub fn rate_of(stdout: &str, bytes: u64) -> Result<f64> {
         bail!("the box's clock did not advance over dd ({t0} → {t1})");
     }
     Ok(bytes as f64 / dt)
+}
+
+/// Where the sink writes its bound port and its output, in the box.
+const SINK_PORT_FILE: &str = "/tmp/runcost-sink.port";
+const SINK_LOG: &str = "/tmp/runcost-sink.log";
+/// How long the sink may take to listen after it was started.
+const SINK_READY: Duration = Duration::from_secs(20);
+/// How long one TCP transfer may take.
+const TCP_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// `sh -c` script starting the sink in the background: $0 = the agent,
+/// $1 = address, $2 = connections, $3 = port file, $4 = log; none spliced.
+const SINK_SCRIPT: &str = "\"$0\" --sink \"$1\" \"$2\" \"$3\" </dev/null >\"$4\" 2>&1 &";
+
+/// The box's sink, listening: the host's 127.0.0.1 port that reaches it.
+struct Sink {
+    port: u16,
+}
+
+impl Sink {
+    /// Starts the sink for `connections` transfers and waits until it
+    /// listens (its port file is there).
+    async fn start<B: BoxBackend>(
+        b: &B,
+        h: &mut B::Handle,
+        path: &TcpPath,
+        connections: u32,
+    ) -> Result<Sink> {
+        let argv: Vec<String> = [
+            "sh",
+            "-c",
+            SINK_SCRIPT,
+            &path.agent,
+            &path.listen,
+            &connections.to_string(),
+            SINK_PORT_FILE,
+            SINK_LOG,
+        ]
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
+        let o = b.exec(h, &argv, &[]).await?;
+        if o.exit_code != 0 {
+            bail!(
+                "starting the TCP sink exited {}: {}",
+                o.exit_code,
+                String::from_utf8_lossy(&o.stderr).trim()
+            );
+        }
+        let t = Instant::now();
+        let cat = vec!["cat".to_string(), SINK_PORT_FILE.to_string()];
+        let box_port = loop {
+            let o = b.exec(h, &cat, &[]).await?;
+            if o.exit_code == 0 {
+                if let Some(p) = sink_port(&String::from_utf8_lossy(&o.stdout)) {
+                    break p;
+                }
+            }
+            if t.elapsed() > SINK_READY {
+                let log = b
+                    .exec(h, &["cat".into(), SINK_LOG.into()], &[])
+                    .await
+                    .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+                    .unwrap_or_default();
+                bail!(
+                    "the box's TCP sink ({} --sink {}) did not listen within {SINK_READY:?}; its output: {}\n(an agent without --sink is out of date: run `cargo xtask setup`)",
+                    path.agent,
+                    path.listen,
+                    if log.is_empty() { "(none)" } else { &log }
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        Ok(Sink {
+            port: path.host_port.unwrap_or(box_port),
+        })
+    }
+
+    /// One transfer of `data`: bytes/s the box received.
+    async fn send(&self, data: &[u8]) -> Result<f64> {
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], self.port));
+        let (n, dt) = tokio::time::timeout(TCP_TIMEOUT, send_counted(addr, data))
+            .await
+            .with_context(|| format!("TCP to {addr}: no count within {TCP_TIMEOUT:?}"))?
+            .with_context(|| format!("TCP to {addr}"))?;
+        if n != data.len() as u64 {
+            bail!(
+                "TCP to {addr}: the box's sink counted {n} bytes; {} were sent",
+                data.len()
+            );
+        }
+        Ok(n as f64 / dt.as_secs_f64())
+    }
+}
+
+/// Connects, writes `data`, shuts down writing, reads the sink's count:
+/// the count and first byte written → count read.
+async fn send_counted(addr: std::net::SocketAddr, data: &[u8]) -> Result<(u64, Duration)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut c = tokio::net::TcpStream::connect(addr)
+        .await
+        .context("connect")?;
+    let t = Instant::now();
+    c.write_all(data).await.context("write")?;
+    c.shutdown().await.context("shut down writing")?;
+    let mut answer = Vec::new();
+    // An answer is one short line; more is not the sink.
+    (&mut c)
+        .take(64)
+        .read_to_end(&mut answer)
+        .await
+        .context("read the sink's count")?;
+    let dt = t.elapsed();
+    let n = runcost_boxagent::sink::parse_answer(&answer).with_context(|| {
+        format!(
+            "the sink answered {:?}, not a byte count",
+            String::from_utf8_lossy(&answer)
+        )
+    })?;
+    Ok((n, dt))
+}
+
+/// The port in the sink's port file: one number, 1..=65535.
+fn sink_port(text: &str) -> Option<u16> {
+    text.trim().parse::<u16>().ok().filter(|p| *p != 0)
 }
 
 /// Free bytes under `dir` in the box, from POSIX `df -Pk`.
@@ -175,7 +311,13 @@ pub async fn run<B: BoxBackend>(
             copy_skipped: b.cannot_copy(),
             tcp_bps: Vec::new(),
             tcp_skipped: b.no_network(),
+            tcp_path: None,
         };
+        let tcp = match &r.tcp_skipped {
+            Some(_) => None,
+            None => Some(b.tcp_into(&mut h).await.context("ready the box for TCP")?),
+        };
+        r.tcp_path = tcp.as_ref().map(|t| t.via.clone());
         // The copy's file: beside dd's on the disk (a VM's copy lands on
         // its raw scratch device, which has no filesystem).
         let copy_path = match &scratch {
@@ -195,6 +337,14 @@ pub async fn run<B: BoxBackend>(
             let w = &data[..(warm as usize) << 20];
             b.copy_in(&mut h, &copy_path, w).await.context("warm-up copy in")?;
             b.copy_out(&mut h, &copy_path, w.len()).await.context("warm-up copy out")?;
+        }
+        // One connection for the warm-up, one per repeat.
+        let sink = match &tcp {
+            Some(t) => Some(Sink::start(b, &mut h, t, o.repeats + 1).await?),
+            None => None,
+        };
+        if let Some(s) = &sink {
+            s.send(&data[..(warm as usize) << 20]).await.context("warm-up TCP")?;
         }
 
         for i in 0..o.repeats {
@@ -224,6 +374,9 @@ pub async fn run<B: BoxBackend>(
                     );
                 }
             }
+            if let Some(s) = &sink {
+                r.tcp_bps.push(s.send(&data).await.context("host → box TCP")?);
+            }
         }
         Ok(r)
     }
@@ -249,6 +402,49 @@ mod tests {
             "busybox date"
         );
         assert!(rate_of("", 1).is_err());
+    }
+
+    #[test]
+    fn sink_port_file() {
+        assert_eq!(sink_port("40123\n"), Some(40123));
+        assert_eq!(sink_port(""), None, "not written yet");
+        assert_eq!(sink_port("0\n"), None);
+        assert_eq!(sink_port("65536\n"), None);
+        assert_eq!(sink_port("40 123\n"), None);
+    }
+
+    #[test]
+    fn the_sink_script_takes_everything_as_parameters() {
+        assert!(!SINK_SCRIPT.contains(SINK_LOG) && SINK_SCRIPT.contains("\"$4\""));
+        assert!(SINK_SCRIPT.trim_end().ends_with('&'), "in the background");
+    }
+
+    /// The host side against the agent's own sink on loopback: the count
+    /// comes back and a short count is an error.
+    #[tokio::test]
+    async fn a_transfer_is_counted_by_the_sink() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let serve = std::thread::spawn(move || runcost_boxagent::sink::serve(&l, 1).unwrap());
+        let data = vec![7u8; 1 << 20];
+        let rate = Sink { port }.send(&data).await.unwrap();
+        assert!(rate > 0.0);
+        assert_eq!(serve.join().unwrap(), vec![1 << 20]);
+
+        // A sink that drops a byte is caught.
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let liar = std::thread::spawn(move || {
+            use std::io::{Read, Write};
+            let (mut c, _) = l.accept().unwrap();
+            let mut v = Vec::new();
+            c.read_to_end(&mut v).unwrap();
+            c.write_all(runcost_boxagent::sink::answer(v.len() as u64 - 1).as_bytes())
+                .unwrap();
+        });
+        let e = Sink { port }.send(&data).await.unwrap_err();
+        assert!(format!("{e:#}").contains("counted 1048575 bytes"), "{e:#}");
+        liar.join().unwrap();
     }
 
     #[test]
