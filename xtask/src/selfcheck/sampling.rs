@@ -55,6 +55,10 @@ struct Report {
     /// one core it takes at its own rate (`ATTRIB_HZ`).
     attribution_vs_host_cpu: f64,
     attribution_core_fraction: f64,
+    /// The exec-stream attribution read (the fallback where host /proc is
+    /// out of reach) against the host one, and its share of one core.
+    exec_attribution_vs_host_attribution_cpu: f64,
+    exec_attribution_core_fraction: f64,
 }
 
 pub async fn run(common: &Common, samples: u32) -> Result<ExitCode> {
@@ -160,6 +164,11 @@ async fn measure(cell: &Cell<'_, '_>, samples: u32) -> Result<Report> {
     // The exec probe blocks on the runtime from its caller's thread, as the
     // sampler thread does: run it on a plain thread.
     let mut probe = ExecProbe::start(ctx.engine, &target).await?;
+    // Its attribution reader is a second loop in the container, fed the
+    // PIDs the main loop reads (so it is taken before the probe runs).
+    let mut exec_attrib = probe
+        .attrib_reader(Instant::now())
+        .context("the exec probe offers no attribution reader")?;
     let n_exec = samples.max(1);
     let (cg2, pids2) = (cg.clone(), target_pids.clone());
     let exec_cost = std::thread::spawn(move || {
@@ -170,6 +179,19 @@ async fn measure(cell: &Cell<'_, '_>, samples: u32) -> Result<Report> {
     .join()
     .map_err(|_| anyhow::anyhow!("exec-stream measurement panicked"))??;
     modes.push(exec_cost);
+    let (cg3, pids3) = (cg.clone(), target_pids.clone());
+    let exec_attrib_cost = std::thread::spawn(move || {
+        cost(
+            "exec attribution read (second loop: smaps + threads)",
+            n_attrib,
+            &cg3,
+            &pids3,
+            || exec_attrib.read().map(|_| ()),
+        )
+    })
+    .join()
+    .map_err(|_| anyhow::anyhow!("exec attribution measurement panicked"))??;
+    modes.push(exec_attrib_cost);
 
     let id = cell.container.clone();
     let n_cat = (samples / 10).clamp(5, 30);
@@ -218,7 +240,7 @@ async fn measure(cell: &Cell<'_, '_>, samples: u32) -> Result<Report> {
     for m in &mut modes {
         m.cpu_vs_bare = ratio(bare, m.cpu_ms_per_sample);
     }
-    let (host_i, attrib_i, exec_i, cat_i) = (2, 3, 6, 7);
+    let (host_i, attrib_i, exec_i, exec_attrib_i, cat_i) = (2, 3, 6, 7, 8);
     let per_tick = stats.thread_cpu_s * 1e3 / (stats.samples.max(1) as f64);
     Ok(Report {
         ticker_per_tick_vs_bare: ratio(bare, per_tick),
@@ -245,6 +267,13 @@ async fn measure(cell: &Cell<'_, '_>, samples: u32) -> Result<Report> {
             modes[attrib_i].cpu_ms_per_sample,
         ),
         attribution_core_fraction: modes[attrib_i].cpu_ms_per_sample
+            * crate::probe::attrib::ATTRIB_HZ
+            / 1e3,
+        exec_attribution_vs_host_attribution_cpu: ratio(
+            modes[attrib_i].cpu_ms_per_sample,
+            modes[exec_attrib_i].cpu_ms_per_sample,
+        ),
+        exec_attribution_core_fraction: modes[exec_attrib_i].cpu_ms_per_sample
             * crate::probe::attrib::ATTRIB_HZ
             / 1e3,
         modes,
@@ -469,5 +498,11 @@ fn print_table(r: &Report) {
         r.attribution_vs_host_cpu,
         crate::probe::attrib::ATTRIB_HZ,
         r.attribution_core_fraction * 100.0
+    );
+    println!(
+        "the exec-stream attribution read costs {:.1}× the host one in CPU; at {} Hz that is {:.2} % of one core",
+        r.exec_attribution_vs_host_attribution_cpu,
+        crate::probe::attrib::ATTRIB_HZ,
+        r.exec_attribution_core_fraction * 100.0
     );
 }
