@@ -62,6 +62,25 @@ fn a_burst_peaks_and_recovers_and_kept_records_do_not() {
         .join(&id)
         .join("charts/fault-r0-burst.png")
         .is_file());
+    // The lane attributes its window like the others: categories and the
+    // gateway's named threads, in the record and the report.
+    let r: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(results.path().join(&id).join("run.json")).unwrap())
+            .unwrap();
+    let a = r["lanes"][0]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["kind"] == "attribution")
+        .unwrap_or_else(|| panic!("no attribution finding: {r}"));
+    let cats = a["categories"].as_array().unwrap();
+    assert!(cats.iter().any(|c| c["category"] == "heap"), "{a}");
+    assert!(!a["threads"].as_array().unwrap().is_empty(), "{a}");
+    let report = std::fs::read_to_string(results.path().join(&id).join("report.md")).unwrap();
+    assert!(
+        report.contains("| category | USS | PSS | RSS |"),
+        "{report}"
+    );
     assert_eq!(leftovers(Some(&id)), 0);
 
     // Records kept forever: 200 × 64 KiB = 12.5 MiB that never come back.
