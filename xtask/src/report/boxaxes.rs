@@ -41,6 +41,8 @@ fn section_word(s: crate::results::boxaxes::AxisSection) -> &'static str {
         S::RestartLoop => "restart loop",
         S::BurstSingle => "single box",
         S::Burst => "burst box",
+        S::IdleBoxes => "idle boxes",
+        S::Pressure => "pressure box",
     }
 }
 

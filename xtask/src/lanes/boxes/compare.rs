@@ -310,6 +310,14 @@ impl BoxBackend for Named<'_> {
     fn no_network(&self) -> Option<String> {
         self.0.no_network()
     }
+    fn memory_limit_how(&self) -> std::result::Result<String, String> {
+        self.0.memory_limit_how()
+    }
+    async fn create_limited(&self, name: &str, mib: u32) -> Result<AnyBox> {
+        self.0
+            .create_limited(&format!("{}-{name}", self.1), mib)
+            .await
+    }
 }
 
 /// Fails the lane when no runtime could be measured at all.
