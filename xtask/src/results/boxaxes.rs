@@ -147,6 +147,11 @@ pub struct PressureResult {
     /// Host PSS sampling period during each step, milliseconds.
     pub sample_ms: u32,
     pub steps: Vec<PressureStep>,
+    /// MemAvailable of a VM guest's own /proc/meminfo before the ladder
+    /// (what its kernel and agent leave of the RAM); None for containers,
+    /// whose /proc/meminfo is the host's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guest_available_bytes: Option<u64>,
     /// Why the section could not run on this backend (no steps then).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub skipped: Option<String>,

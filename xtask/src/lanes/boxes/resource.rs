@@ -340,6 +340,14 @@ pub fn parse_oom_kills(text: &str) -> Option<u64> {
     })
 }
 
+/// `MemAvailable:  N kB` of /proc/meminfo, bytes.
+pub fn parse_mem_available(meminfo: &str) -> Option<u64> {
+    meminfo.lines().find_map(|l| {
+        let kb = l.strip_prefix("MemAvailable:")?.trim().strip_suffix("kB")?;
+        kb.trim().parse::<u64>().ok().map(|k| k << 10)
+    })
+}
+
 async fn oom_kills<B: BoxBackend>(b: &B, h: &mut B::Handle) -> Option<u64> {
     let files: &[&str] = match b.kind() {
         crate::boxes::BackendKind::Qemu => &["/proc/vmstat"],
@@ -401,6 +409,7 @@ async fn pressure<B: BoxBackend>(
         how: String::new(),
         sample_ms: SAMPLE.as_millis() as u32,
         steps: Vec::new(),
+        guest_available_bytes: None,
         skipped: None,
         death: None,
     };
@@ -441,6 +450,13 @@ async fn pressure<B: BoxBackend>(
     if let Err(e) = ready {
         res.death = Some(death(0, e.context("the pressure box did not come up")));
     } else {
+        if b.kind() == crate::boxes::BackendKind::Qemu {
+            res.guest_available_bytes = b
+                .exec(&mut h, &["cat".into(), "/proc/meminfo".into()], &[])
+                .await
+                .ok()
+                .and_then(|o| parse_mem_available(&String::from_utf8_lossy(&o.stdout)));
+        }
         for (i, f) in LADDER.iter().enumerate() {
             let requested_bytes = (limit_bytes as f64 * f) as u64;
             let before = oom_kills(b, &mut h).await;
@@ -498,6 +514,13 @@ mod tests {
     }
 
     #[test]
+    fn mem_available_of_meminfo() {
+        let m = "MemTotal:         118000 kB\nMemFree:           60000 kB\nMemAvailable:      51200 kB\n";
+        assert_eq!(parse_mem_available(m), Some(51200 << 10));
+        assert_eq!(parse_mem_available("MemFree: 1 kB\n"), None);
+    }
+
+    #[test]
     fn alloc_command_is_a_number_in_a_fixed_pipeline() {
         assert_eq!(
             alloc_argv(33554432),
@@ -527,6 +550,9 @@ mod tests {
         assert_eq!(none.mean_pss_bytes, None);
         assert_eq!(none.max_pss_bytes, None);
         assert_eq!(none.mean_to_single, None);
-        assert_eq!(idle_summary(1, vec![5], vec![5], 0, vec![]).mean_to_single, None);
+        assert_eq!(
+            idle_summary(1, vec![5], vec![5], 0, vec![]).mean_to_single,
+            None
+        );
     }
 }
