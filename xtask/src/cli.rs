@@ -562,6 +562,12 @@ pub enum BoxCmd {
         /// Each CPU reading's window (idle, then busy).
         #[arg(long, default_value = "5s")]
         window: HumanDuration,
+        /// Idle boxes side by side: host PSS per box against one alone (0: skip).
+        #[arg(long, default_value_t = 4)]
+        idle_boxes: u32,
+        /// Memory limit of the pressure box, MiB: it allocates 50 %, then 150 % of it (0: skip).
+        #[arg(long, default_value_t = 256)]
+        pressure_mib: u32,
     },
     /// Disk write/read in the box (O_DIRECT), copy in/out through the runtime's file path, host→box TCP: bytes/s.
     Throughput {

@@ -310,6 +310,11 @@ fn bad_counts_are_refused_with_the_flag_and_a_fix() {
             &["burst", "--boxes", "200", "--memory-mib", "4096"],
             "--boxes 200",
         ),
+        (&["resource", "--pressure-mib", "8"], "--pressure-mib 8"),
+        (
+            &["resource", "--pressure-mib", "100000000"],
+            "--pressure-mib 100000000",
+        ),
     ] {
         let out = run(xtask(results.path())
             .arg("box")
@@ -339,17 +344,57 @@ fn resource_of_one_runc_box_idle_and_busy() {
         "1s",
         "--window",
         "2s",
+        "--idle-boxes",
+        "2",
+        "--pressure-mib",
+        "64",
     ]));
     assert_eq!(out.status.code(), Some(0));
     let id = only_run(results.path());
     let r = record(results.path(), &id);
     let x = &r["lanes"][0]["findings"][0]["resource"];
+    let ib = &x["idle_boxes"];
+    let per: Vec<u64> = ib["pss_bytes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .collect();
+    assert_eq!(per.len(), 2, "{ib}");
+    assert!(per.iter().all(|&p| p > 0), "{ib}");
+    let mean = ib["mean_pss_bytes"].as_f64().unwrap();
+    assert!(
+        (ib["sum_pss_bytes"].as_f64().unwrap() - 2.0 * mean).abs() < 1.0,
+        "{ib}"
+    );
+    let p = &x["pressure"];
+    let limit = 64u64 << 20;
+    assert_eq!(p["limit_bytes"], limit);
+    let steps = p["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 2, "{p}");
+    assert_eq!(steps[0]["exit_code"], 0, "{p}");
+    assert_eq!(steps[0]["killed"], false, "{p}");
+    assert_eq!(steps[1]["killed"], true, "{p}");
+    assert_eq!(steps[1]["exit_code"], 137, "{p}");
+    // The peak stops near the limit: the box's processes plus its shim.
+    let peak = steps[1]["peak_pss_bytes"].as_u64().unwrap();
+    assert!(peak > limit / 2 && peak < limit + (48 << 20), "{p}");
+    assert!(
+        steps[0]["peak_pss_bytes"].as_u64().unwrap() > limit / 4,
+        "{p}"
+    );
     assert!(x["idle_pss_bytes"].as_u64().unwrap() > 0, "{x}");
     assert!(x["idle_rss_bytes"].as_u64().unwrap() >= x["idle_pss_bytes"].as_u64().unwrap());
     // A container's loop runs on the host kernel: its host CPU is its box CPU.
     let ratio = x["host_cpu_per_box_cpu"].as_f64().unwrap();
     assert!((0.8..1.5).contains(&ratio), "{x}");
-    assert!(items_of(results.path(), &id).contains("box_resource/box_idle_pss/runtime=runc"));
+    let items = items_of(results.path(), &id);
+    for key in ["box_idle_pss", "box_idle_box_pss", "box_pressure_peak"] {
+        assert!(
+            items.contains(&format!("box_resource/{key}/runtime=runc")),
+            "{key}"
+        );
+    }
     assert_nothing_left(&id);
 }
 

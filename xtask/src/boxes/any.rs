@@ -172,6 +172,22 @@ impl BoxBackend for AnyBackend {
         }
     }
 
+    fn memory_limit_how(&self) -> std::result::Result<String, String> {
+        match self {
+            AnyBackend::Qemu(b) => b.memory_limit_how(),
+            AnyBackend::Engine(b) => b.memory_limit_how(),
+            AnyBackend::Command(b) => b.memory_limit_how(),
+        }
+    }
+
+    async fn create_limited(&self, name: &str, mib: u32) -> Result<AnyBox> {
+        Ok(match self {
+            AnyBackend::Qemu(b) => AnyBox::Qemu(b.create_limited(name, mib).await?),
+            AnyBackend::Engine(b) => AnyBox::Engine(b.create_limited(name, mib).await?),
+            AnyBackend::Command(b) => AnyBox::Command(b.create_limited(name, mib).await?),
+        })
+    }
+
     fn no_network(&self) -> Option<String> {
         match self {
             AnyBackend::Qemu(b) => b.no_network(),

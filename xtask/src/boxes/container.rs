@@ -58,32 +58,19 @@ impl BoxBackend for ContainerBackend {
     }
 
     async fn create(&self, name: &str) -> Result<ContainerBox> {
-        let cname = format!("runcost-{}-{name}", self.run_id);
-        let device = match self.disk_bps {
-            Some(_) => Some(data_disk(&self.engine).await?),
-            None => None,
-        };
-        let id = self
-            .engine
-            .create_isolated(&IsolatedContainer {
-                name: &cname,
-                image: &self.image,
-                entrypoint: &["sleep".into(), "infinity".into()],
-                run_id: &self.run_id,
-                cell: name,
-                memory_bytes: u64::from(self.memory_mib) << 20,
-                runtime: self.runtime.as_deref(),
-                disk_bps: device.as_deref().zip(self.disk_bps),
-                host_network: self.host_network,
-            })
+        self.create_with(name, u64::from(self.memory_mib) << 20, None)
             .await
-            .with_context(|| format!("create container box {cname}"))?;
-        Ok(ContainerBox {
-            name: name.to_string(),
-            id,
-            host_pid: None,
-            live: true,
-        })
+    }
+
+    fn memory_limit_how(&self) -> std::result::Result<String, String> {
+        Ok("the engine's cgroup memory limit, memory + swap equal to it".into())
+    }
+
+    /// Swap limited equal to the memory: the box cannot page out, so an
+    /// allocation beyond the limit meets the cgroup's OOM killer.
+    async fn create_limited(&self, name: &str, mib: u32) -> Result<ContainerBox> {
+        let bytes = u64::from(mib) << 20;
+        self.create_with(name, bytes, Some(bytes)).await
     }
 
     async fn start(&self, b: &mut ContainerBox) -> Result<Started> {
@@ -285,6 +272,41 @@ async fn data_disk(engine: &Engine) -> Result<String> {
 }
 
 impl ContainerBackend {
+    async fn create_with(
+        &self,
+        name: &str,
+        memory_bytes: u64,
+        memory_swap_bytes: Option<u64>,
+    ) -> Result<ContainerBox> {
+        let cname = format!("runcost-{}-{name}", self.run_id);
+        let device = match self.disk_bps {
+            Some(_) => Some(data_disk(&self.engine).await?),
+            None => None,
+        };
+        let id = self
+            .engine
+            .create_isolated(&IsolatedContainer {
+                name: &cname,
+                image: &self.image,
+                entrypoint: &["sleep".into(), "infinity".into()],
+                run_id: &self.run_id,
+                cell: name,
+                memory_bytes,
+                memory_swap_bytes,
+                runtime: self.runtime.as_deref(),
+                disk_bps: device.as_deref().zip(self.disk_bps),
+                host_network: self.host_network,
+            })
+            .await
+            .with_context(|| format!("create container box {cname}"))?;
+        Ok(ContainerBox {
+            name: name.to_string(),
+            id,
+            host_pid: None,
+            live: true,
+        })
+    }
+
     async fn exec_shared(&self, b: &ContainerBox, argv: &[String]) -> Result<ExecOutput> {
         let r = self
             .engine

@@ -152,6 +152,19 @@ pub trait BoxBackend {
         )
     }
 
+    /// How this backend limits one box's memory (the resource lane's
+    /// pressure box), or Err: why it cannot.
+    fn memory_limit_how(&self) -> std::result::Result<String, String> {
+        Err("this runtime offers runcost no per-box memory limit".into())
+    }
+
+    /// Creates a box whose memory is limited to `mib` MiB (see
+    /// [`BoxBackend::memory_limit_how`]); the other boxes keep theirs.
+    async fn create_limited(&self, name: &str, mib: u32) -> Result<Self::Handle> {
+        let why = self.memory_limit_how().err().unwrap_or_default();
+        anyhow::bail!("box {name} with {mib} MiB: {why}")
+    }
+
     /// Why the host cannot open a TCP connection into this box (None: it
     /// can, through [`BoxBackend::tcp_into`]).
     fn no_network(&self) -> Option<String> {

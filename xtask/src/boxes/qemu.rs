@@ -99,6 +99,8 @@ pub const GUEST_SINK_PORT: u16 = 5001;
 
 pub struct QemuBox {
     name: String,
+    /// The guest's RAM, MiB (the backend's spec, or a pressure box's limit).
+    memory_mib: u32,
     dir: PathBuf,
     child: Option<Child>,
     rec: Option<VmRecord>,
@@ -191,12 +193,54 @@ impl Drop for QemuBox {
 }
 
 impl QemuBackend {
+    fn create_with(&self, name: &str, memory_mib: u32) -> Result<QemuBox> {
+        let dir = track::box_dir(&self.root, &self.run_id, name);
+        let sock = dir.join("agent.sock");
+        // sun_path holds 108 bytes including the NUL.
+        if sock.as_os_str().len() > 100 {
+            bail!(BadInput(format!(
+                "{}: the agent socket path is too long for a unix socket; move the checkout to a shorter path",
+                sock.display()
+            )));
+        }
+        std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
+        if let Some(mib) = self.disk_mib {
+            let img = dir.join("disk.img");
+            // qemu's option syntax takes `,` as a separator.
+            if img.display().to_string().contains(',') {
+                bail!(BadInput(format!(
+                    "{}: a disk path may not contain `,` (qemu's -drive syntax); move the checkout to a plainer path",
+                    img.display()
+                )));
+            }
+            // Sparse: the disk costs the host only what the guest writes.
+            std::fs::File::create(&img)
+                .and_then(|f| f.set_len(u64::from(mib) << 20))
+                .with_context(|| format!("create the scratch disk {}", img.display()))?;
+        }
+        let host_port = match self.nic && self.no_network().is_none() {
+            true => Some(free_loopback_port()?),
+            false => None,
+        };
+        Ok(QemuBox {
+            name: name.to_string(),
+            memory_mib,
+            dir,
+            child: None,
+            rec: None,
+            conn: None,
+            qmp: None,
+            host_port,
+        })
+    }
+
     /// `incoming`: the VM waits for a migration stream (`-incoming defer`)
     /// instead of booting: a restore.
     fn argv_with(
         &self,
         dir: &Path,
         name: &str,
+        memory_mib: u32,
         host_port: Option<u16>,
         incoming: bool,
     ) -> Vec<String> {
@@ -230,7 +274,7 @@ impl QemuBackend {
             s("-display"),
             s("none"),
             s("-m"),
-            self.spec.memory_mib.to_string(),
+            memory_mib.to_string(),
             s("-smp"),
             self.spec.vcpus.to_string(),
             s("-kernel"),
@@ -310,7 +354,7 @@ impl QemuBackend {
     /// Spawns the VMM in its own process group with a parent-death signal
     /// and records it (pid file) before anything else can fail.
     fn spawn(&self, b: &mut QemuBox, incoming: bool) -> Result<()> {
-        let argv = self.argv_with(&b.dir, &b.name, b.host_port, incoming);
+        let argv = self.argv_with(&b.dir, &b.name, b.memory_mib, b.host_port, incoming);
         let log = std::fs::File::create(b.dir.join("qemu.log"))?;
         let mut cmd = Command::new(&argv[0]);
         cmd.args(&argv[1..])
@@ -495,43 +539,17 @@ impl BoxBackend for QemuBackend {
     }
 
     async fn create(&self, name: &str) -> Result<QemuBox> {
-        let dir = track::box_dir(&self.root, &self.run_id, name);
-        let sock = dir.join("agent.sock");
-        // sun_path holds 108 bytes including the NUL.
-        if sock.as_os_str().len() > 100 {
-            bail!(BadInput(format!(
-                "{}: the agent socket path is too long for a unix socket; move the checkout to a shorter path",
-                sock.display()
-            )));
-        }
-        std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
-        if let Some(mib) = self.disk_mib {
-            let img = dir.join("disk.img");
-            // qemu's option syntax takes `,` as a separator.
-            if img.display().to_string().contains(',') {
-                bail!(BadInput(format!(
-                    "{}: a disk path may not contain `,` (qemu's -drive syntax); move the checkout to a plainer path",
-                    img.display()
-                )));
-            }
-            // Sparse: the disk costs the host only what the guest writes.
-            std::fs::File::create(&img)
-                .and_then(|f| f.set_len(u64::from(mib) << 20))
-                .with_context(|| format!("create the scratch disk {}", img.display()))?;
-        }
-        let host_port = match self.nic && self.no_network().is_none() {
-            true => Some(free_loopback_port()?),
-            false => None,
-        };
-        Ok(QemuBox {
-            name: name.to_string(),
-            dir,
-            child: None,
-            rec: None,
-            conn: None,
-            qmp: None,
-            host_port,
-        })
+        self.create_with(name, self.spec.memory_mib)
+    }
+
+    fn memory_limit_how(&self) -> std::result::Result<String, String> {
+        Ok("the VM's RAM (-m): the guest kernel's OOM killer".into())
+    }
+
+    /// A VM with `mib` MiB of RAM: nothing in the guest but its kernel and
+    /// the agent, so its OOM killer picks the allocating process.
+    async fn create_limited(&self, name: &str, mib: u32) -> Result<QemuBox> {
+        self.create_with(name, mib)
     }
 
     async fn start(&self, b: &mut QemuBox) -> Result<Started> {

@@ -154,6 +154,57 @@ pub fn throughput_opts(
     })
 }
 
+/// The least RAM a pressure VM gets: the guest kernel, its initramfs
+/// (unpacked into RAM) and the agent keep 83–89 MiB of it (measured under
+/// TCG: MemAvailable 13 of 96, 106 of 192, 167 of 256 MiB), so the 50 %
+/// step fits only from about 192 MiB; 224 leaves a margin of ~25 MiB.
+pub const QEMU_PRESSURE_MIN_MIB: u32 = 224;
+
+/// `box resource`'s idle boxes and pressure limit: each names its flag
+/// and a fix. The N idle boxes must fit like a burst; the pressure box's
+/// limit (the most it can take from the host) in half of MemAvailable; a
+/// VM's limit is its RAM, which its own kernel needs part of.
+pub fn resource_counts(
+    idle_boxes: u32,
+    pressure_mib: u32,
+    memory_mib: u32,
+    on_qemu: bool,
+) -> Result<()> {
+    if idle_boxes > 64 {
+        bad_input!("--idle-boxes {idle_boxes}: give 0 (skip) to 64 boxes, e.g. --idle-boxes 4");
+    }
+    let avail = crate::probe::system::mem_available()?;
+    let need = (u64::from(idle_boxes) * u64::from(memory_mib)) << 20;
+    if need as f64 > 0.8 * avail as f64 {
+        bad_input!(
+            "--idle-boxes {idle_boxes}: {idle_boxes} boxes of {memory_mib} MiB need {} MiB, more than 80 % of the {} MiB available; lower --idle-boxes or --memory-mib",
+            need >> 20,
+            avail >> 20
+        );
+    }
+    if pressure_mib == 0 {
+        return Ok(());
+    }
+    if pressure_mib < 16 {
+        bad_input!(
+            "--pressure-mib {pressure_mib}: give 0 (skip) or at least 16 MiB (the box's own processes need a few), e.g. --pressure-mib 256"
+        );
+    }
+    if (u64::from(pressure_mib) << 20) as f64 > 0.5 * avail as f64 {
+        bad_input!(
+            "--pressure-mib {pressure_mib}: more than half of the {} MiB the host has available; give at most {} MiB, e.g. --pressure-mib 256",
+            avail >> 20,
+            (avail >> 20) / 2
+        );
+    }
+    if on_qemu && pressure_mib < QEMU_PRESSURE_MIN_MIB {
+        bad_input!(
+            "--pressure-mib {pressure_mib}: a VM's limit is its RAM, and below {QEMU_PRESSURE_MIN_MIB} MiB the guest kernel and agent leave too little for the 50 % step; give at least {QEMU_PRESSURE_MIN_MIB}, e.g. --pressure-mib {QEMU_PRESSURE_MIN_MIB}"
+        );
+    }
+    Ok(())
+}
+
 /// `box burst`'s counts; the burst must fit in memory like a density level.
 pub fn burst_opts(boxes: u32, singles: u32, memory_mib: u32) -> Result<burst::BurstOpts> {
     if !(2..=256).contains(&boxes) {
@@ -384,6 +435,8 @@ pub async fn run(common: &Common, what: BoxCmd) -> Result<ExitCode> {
             common,
             settle,
             window,
+            idle_boxes,
+            pressure_mib,
         } => {
             if settle.0 > Duration::from_secs(3600) {
                 bad_input!("--settle: give at most 1h, e.g. --settle 5s");
@@ -393,13 +446,21 @@ pub async fn run(common: &Common, what: BoxCmd) -> Result<ExitCode> {
                     "--window: give 500ms to 10m (each CPU reading's length), e.g. --window 5s"
                 );
             }
+            // With --profile, the qemu profiles are checked where the
+            // profiles are read.
+            let on_qemu = common.profile.is_empty() && common.backend == BackendKind::Qemu;
+            resource_counts(idle_boxes, pressure_mib, common.memory_mib, on_qemu)?;
             lane_args.insert("settle".into(), format!("{:?}", settle.0));
             lane_args.insert("window".into(), format!("{:?}", window.0));
+            lane_args.insert("idle_boxes".into(), idle_boxes.to_string());
+            lane_args.insert("pressure_mib".into(), pressure_mib.to_string());
             (
                 common,
                 Job::Resource(resource::ResourceOpts {
                     settle: settle.0,
                     window: window.0,
+                    idle_boxes,
+                    pressure_mib,
                 }),
             )
         }
@@ -660,6 +721,9 @@ async fn run_profiles(
         {
             throughput_opts(opts.size_mib, opts.repeats, *disk_mib, true)?;
             scratch_disk_possible(q.transport, &GuestImage::locate(&root)?)?;
+        }
+        if let (Job::Resource(o), profile::BackendSpec::Qemu(_)) = (&job, &p.backend) {
+            resource_counts(o.idle_boxes, o.pressure_mib, a.memory_mib, true)?;
         }
     }
 

@@ -49,6 +49,10 @@ pub enum FindingItem {
     BoxBurstStart,
     /// Box resource: host PSS of one idle box.
     BoxIdlePss,
+    /// Box resource: host PSS per box of N idle boxes side by side.
+    BoxIdleBoxPss,
+    /// Box resource: highest host PSS of the pressure box, over its ladder.
+    BoxPressurePeak,
     /// Box throughput: sequential O_DIRECT write inside the box, bytes/s.
     BoxDiskWrite,
     /// Box throughput: sequential O_DIRECT read inside the box, bytes/s.
@@ -62,7 +66,7 @@ pub enum FindingItem {
 }
 
 impl FindingItem {
-    pub const ALL: [FindingItem; 22] = [
+    pub const ALL: [FindingItem; 24] = [
         FindingItem::FaultPeak,
         FindingItem::FaultRecovery,
         FindingItem::FaultRetained,
@@ -80,6 +84,8 @@ impl FindingItem {
         FindingItem::BoxDrift,
         FindingItem::BoxBurstStart,
         FindingItem::BoxIdlePss,
+        FindingItem::BoxIdleBoxPss,
+        FindingItem::BoxPressurePeak,
         FindingItem::BoxDiskWrite,
         FindingItem::BoxDiskRead,
         FindingItem::BoxCopyIn,
@@ -107,6 +113,8 @@ impl FindingItem {
             FindingItem::BoxDrift => "box_drift",
             FindingItem::BoxBurstStart => "box_burst_start",
             FindingItem::BoxIdlePss => "box_idle_pss",
+            FindingItem::BoxIdleBoxPss => "box_idle_box_pss",
+            FindingItem::BoxPressurePeak => "box_pressure_peak",
             FindingItem::BoxDiskWrite => "box_disk_write",
             FindingItem::BoxDiskRead => "box_disk_read",
             FindingItem::BoxCopyIn => "box_copy_in",
@@ -134,6 +142,8 @@ impl FindingItem {
             FindingItem::BoxDrift => "exec drift verdict",
             FindingItem::BoxBurstStart => "burst start",
             FindingItem::BoxIdlePss => "idle host PSS",
+            FindingItem::BoxIdleBoxPss => "host PSS per idle box of N",
+            FindingItem::BoxPressurePeak => "pressure box peak host PSS",
             FindingItem::BoxDiskWrite => "disk write",
             FindingItem::BoxDiskRead => "disk read",
             FindingItem::BoxCopyIn => "copy into the box",
@@ -165,7 +175,9 @@ impl FindingItem {
             | FindingItem::BoxRestart
             | FindingItem::BoxDrift => &[LaneKind::BoxStability],
             FindingItem::BoxBurstStart => &[LaneKind::BoxBurst],
-            FindingItem::BoxIdlePss => &[LaneKind::BoxResource],
+            FindingItem::BoxIdlePss | FindingItem::BoxIdleBoxPss | FindingItem::BoxPressurePeak => {
+                &[LaneKind::BoxResource]
+            }
             FindingItem::BoxDiskWrite
             | FindingItem::BoxDiskRead
             | FindingItem::BoxCopyIn
@@ -222,7 +234,9 @@ impl FindingItem {
             | FindingItem::BoxParallelExec
             | FindingItem::BoxRestart
             | FindingItem::BoxBurstStart => t(0.10, 0.25, 0.001),
-            FindingItem::BoxIdlePss => t(0.05, 0.10, 1048576.0),
+            FindingItem::BoxIdlePss | FindingItem::BoxIdleBoxPss | FindingItem::BoxPressurePeak => {
+                t(0.05, 0.10, 1048576.0)
+            }
             // Data rates: -10 %/-25 % (higher is better), differences under
             // 1 MiB/s not judged.
             FindingItem::BoxDiskWrite
@@ -355,6 +369,19 @@ fn box_axes_items(
     }
     if let Some(r) = &b.resource {
         push(out, FindingItem::BoxIdlePss, &[r.idle_pss_bytes as f64]);
+        // Each idle box's PSS is one sample of the per-box cost.
+        if let Some(i) = &r.idle_boxes {
+            let v: Vec<f64> = i.pss_bytes.iter().map(|&b| b as f64).collect();
+            push(out, FindingItem::BoxIdleBoxPss, &v);
+        }
+        // The top of the ladder: what the limit lets the box take.
+        if let Some(peak) = r
+            .pressure
+            .as_ref()
+            .and_then(|p| p.steps.iter().map(|s| s.peak_pss_bytes).max())
+        {
+            push(out, FindingItem::BoxPressurePeak, &[peak as f64]);
+        }
     }
     if let Some(t) = &b.throughput {
         push(out, FindingItem::BoxDiskWrite, &t.write_bps);

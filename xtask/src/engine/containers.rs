@@ -21,6 +21,10 @@ pub struct IsolatedContainer<'a> {
     pub run_id: &'a str,
     pub cell: &'a str,
     pub memory_bytes: u64,
+    /// Memory + swap limit (the engine's `--memory-swap`); equal to
+    /// `memory_bytes` the box cannot swap and really meets its OOM killer.
+    /// None: the engine's default.
+    pub memory_swap_bytes: Option<u64>,
     /// The engine's OCI runtime (`--runtime`); None = the engine's default.
     pub runtime: Option<&'a str>,
     /// Read and write limit on one block device, bytes/s (the engine's
@@ -67,6 +71,11 @@ impl Engine {
                 // tini as PID 1 passes SIGTERM on, so `stop` is prompt.
                 init: Some(true),
                 memory: Some(i64::try_from(c.memory_bytes).context("memory limit")?),
+                memory_swap: c
+                    .memory_swap_bytes
+                    .map(i64::try_from)
+                    .transpose()
+                    .context("memory + swap limit")?,
                 runtime: c.runtime.map(str::to_owned),
                 blkio_device_read_bps: throttle(c.disk_bps)?,
                 blkio_device_write_bps: throttle(c.disk_bps)?,

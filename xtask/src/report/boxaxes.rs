@@ -41,6 +41,8 @@ fn section_word(s: crate::results::boxaxes::AxisSection) -> &'static str {
         S::RestartLoop => "restart loop",
         S::BurstSingle => "single box",
         S::Burst => "burst box",
+        S::IdleBoxes => "idle boxes",
+        S::Pressure => "pressure box",
     }
 }
 
@@ -281,6 +283,82 @@ pub fn markdown(s: &mut String, fs: &[&BoxFinding]) {
                 re(&|r| ByteUnit::MiB.show(r.busy_pss_bytes as f64, 1)),
             ),
         ]);
+        let mib = |v: f64| ByteUnit::MiB.show(v, 1);
+        if fs
+            .iter()
+            .any(|f| f.resource.as_ref().is_some_and(|r| r.idle_boxes.is_some()))
+        {
+            let ib = |g: &dyn Fn(&crate::results::boxaxes::IdleBoxesResult) -> String| {
+                re(&|r| r.idle_boxes.as_ref().map(g).unwrap_or_else(|| "—".into()))
+            };
+            rows.extend([
+                (
+                    "idle boxes up",
+                    ib(&|i| format!("{} of {}", i.pss_bytes.len(), i.boxes)),
+                ),
+                (
+                    "idle boxes: PSS sum (RSS sum)",
+                    ib(&|i| {
+                        format!(
+                            "{} ({})",
+                            mib(i.sum_pss_bytes as f64),
+                            mib(i.sum_rss_bytes as f64)
+                        )
+                    }),
+                ),
+                (
+                    "idle boxes: PSS per box mean / max",
+                    ib(&|i| match (i.mean_pss_bytes, i.max_pss_bytes) {
+                        (Some(m), Some(x)) => format!("{} / {}", mib(m), mib(x as f64)),
+                        _ => "—".into(),
+                    }),
+                ),
+                (
+                    "idle boxes: mean / one box alone",
+                    ib(&|i| {
+                        i.mean_to_single
+                            .map(|r| format!("{r:.2}×"))
+                            .unwrap_or_else(|| "—".into())
+                    }),
+                ),
+            ]);
+        }
+        if fs
+            .iter()
+            .any(|f| f.resource.as_ref().is_some_and(|r| r.pressure.is_some()))
+        {
+            let pr = |g: &dyn Fn(&crate::results::boxaxes::PressureResult) -> String| {
+                re(&|r| r.pressure.as_ref().map(g).unwrap_or_else(|| "—".into()))
+            };
+            rows.push((
+                "pressure limit",
+                pr(&|p| match &p.skipped {
+                    Some(_) => "SKIPPED".into(),
+                    None => mib(p.limit_bytes as f64),
+                }),
+            ));
+            for (i, f) in crate::lanes::boxes::resource::LADDER.iter().enumerate() {
+                let label: &'static str = match i {
+                    0 => "pressure 50 %: exit, peak host PSS",
+                    _ => "pressure 150 %: exit, peak host PSS",
+                };
+                debug_assert!(label.contains(&format!("{:.0} %", f * 100.0)));
+                rows.push((
+                    label,
+                    pr(&|p| match (&p.skipped, p.steps.get(i)) {
+                        (Some(_), _) => "SKIPPED".into(),
+                        (None, Some(s)) => format!(
+                            "{}{}, {}",
+                            s.exit_code,
+                            if s.killed { " (killed)" } else { "" },
+                            mib(s.peak_pss_bytes as f64)
+                        ),
+                        (None, None) if p.death.is_some() => "box died".into(),
+                        (None, None) => "—".into(),
+                    }),
+                ));
+            }
+        }
     }
     if fs.iter().any(|f| f.throughput.is_some()) {
         let tp = |g: &dyn Fn(&crate::results::boxaxes::ThroughputResult) -> String| {
@@ -348,6 +426,45 @@ pub fn markdown(s: &mut String, fs: &[&BoxFinding]) {
                 d.index + 1,
                 d.cause
             );
+        }
+        if let Some(r) = &f.resource {
+            for d in r
+                .idle_boxes
+                .iter()
+                .flat_map(|i| &i.deaths)
+                .chain(r.pressure.iter().flat_map(|p| &p.death))
+            {
+                let _ = writeln!(
+                    s,
+                    "- {}: box died in the {} at #{}: {}",
+                    box_name(f),
+                    section_word(d.section),
+                    d.index + 1,
+                    d.cause
+                );
+            }
+            if let Some(p) = &r.pressure {
+                match &p.skipped {
+                    Some(why) => {
+                        let _ = writeln!(s, "- {}: pressure SKIPPED: {why}", box_name(f));
+                    }
+                    None => {
+                        let _ = writeln!(
+                            s,
+                            "- {}: pressure limit: {}{}; host PSS sampled every {} ms",
+                            box_name(f),
+                            p.how,
+                            p.guest_available_bytes
+                                .map(|a| format!(
+                                    " (the guest has {} available)",
+                                    ByteUnit::MiB.show(a as f64, 1)
+                                ))
+                                .unwrap_or_default(),
+                            p.sample_ms
+                        );
+                    }
+                }
+            }
         }
         if let Some(why) = f
             .stability

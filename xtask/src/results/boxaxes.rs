@@ -27,6 +27,10 @@ pub enum AxisSection {
     RestartLoop,
     BurstSingle,
     Burst,
+    /// The resource lane's N idle boxes side by side.
+    IdleBoxes,
+    /// The resource lane's memory-pressure box.
+    Pressure,
 }
 
 /// How a backend ran "N execs at once" in one box.
@@ -104,6 +108,76 @@ pub struct ResourceResult {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub busy_note: Option<String>,
     pub busy_pss_bytes: u64,
+    /// N idle boxes side by side (None: `--idle-boxes 0`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle_boxes: Option<IdleBoxesResult>,
+    /// A box under a memory limit asked for more (None: `--pressure-mib 0`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pressure: Option<PressureResult>,
+}
+
+/// N boxes started one after the other, then read together after `settle`:
+/// what each costs the host when it has neighbours (shared pages of the
+/// image and the VMM binary are split between them by PSS).
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct IdleBoxesResult {
+    /// Boxes asked for.
+    pub boxes: u32,
+    /// Host PSS and RSS of each box that came up, in start order.
+    pub pss_bytes: Vec<u64>,
+    pub rss_bytes: Vec<u64>,
+    pub sum_pss_bytes: u64,
+    pub sum_rss_bytes: u64,
+    /// Mean and max PSS per box (None: no box came up).
+    pub mean_pss_bytes: Option<f64>,
+    pub max_pss_bytes: Option<u64>,
+    /// Mean PSS per box / the single idle box's PSS (`idle_pss_bytes`).
+    pub mean_to_single: Option<f64>,
+    pub deaths: Vec<BoxDeath>,
+}
+
+/// A box under a memory limit asked to allocate a fraction of it, step by
+/// step (below the limit, then beyond it).
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct PressureResult {
+    pub limit_bytes: u64,
+    /// How the limit is set on this backend (the engine's cgroup limit
+    /// with swap equal to it; a VM's RAM).
+    pub how: String,
+    /// Host PSS sampling period during each step, milliseconds.
+    pub sample_ms: u32,
+    pub steps: Vec<PressureStep>,
+    /// MemAvailable of a VM guest's own /proc/meminfo before the ladder
+    /// (what its kernel and agent leave of the RAM); None for containers,
+    /// whose /proc/meminfo is the host's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guest_available_bytes: Option<u64>,
+    /// Why the section could not run on this backend (no steps then).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
+    /// The box itself died (not only the allocator): the ladder ends there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub death: Option<BoxDeath>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct PressureStep {
+    /// Requested bytes / the limit.
+    pub fraction: f64,
+    pub requested_bytes: u64,
+    /// The allocating command's exit status as the box reports it
+    /// (128 + signal when killed).
+    pub exit_code: i32,
+    /// Killed by SIGKILL (exit 137: the cgroup's or the guest's OOM killer).
+    pub killed: bool,
+    /// OOM kills the box's own counter gained over the step (a container's
+    /// cgroup `memory.events`, the guest kernel's `/proc/vmstat`); None
+    /// where it could not be read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oom_kills: Option<u64>,
+    /// Highest host PSS of the box's processes sampled during the step.
+    pub peak_pss_bytes: u64,
+    pub seconds: f64,
 }
 
 /// One box's data rates: sequential disk write and read inside the box,

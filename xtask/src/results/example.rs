@@ -616,6 +616,8 @@ fn boxes(lane: BoxLane) -> Finding {
                 host_cpu_per_box_cpu: None,
                 busy_note: Some("the CPU loop did not start: exit 127".into()),
                 busy_pss_bytes: 41 << 20,
+                idle_boxes: None,
+                pressure: None,
             })
         }
     }

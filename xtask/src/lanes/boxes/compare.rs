@@ -313,6 +313,14 @@ impl BoxBackend for Named<'_> {
     async fn tcp_into(&self, h: &mut AnyBox) -> Result<crate::boxes::TcpPath> {
         self.0.tcp_into(h).await
     }
+    fn memory_limit_how(&self) -> std::result::Result<String, String> {
+        self.0.memory_limit_how()
+    }
+    async fn create_limited(&self, name: &str, mib: u32) -> Result<AnyBox> {
+        self.0
+            .create_limited(&format!("{}-{name}", self.1), mib)
+            .await
+    }
 }
 
 /// Fails the lane when no runtime could be measured at all.

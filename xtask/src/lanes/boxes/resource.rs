@@ -1,5 +1,6 @@
 //! Resource: what one box costs the host while idle and while one vCPU is
-//! busy.
+//! busy, what N idle boxes cost side by side, and what a box under a
+//! memory limit does when asked for more than the limit.
 //!
 //! Setup: one box, started, `settle` idle. Idle: host PSS and RSS of the
 //! box's host processes (`host_pids`: the VMM; the container's processes
@@ -11,19 +12,64 @@
 //! CPU seconds one busy box CPU second costs (1.0: no overhead; a VMM's
 //! emulation, I/O threads and the agent add to it). The loop is checked to
 //! be running (host CPU of at least a quarter core), else the section
-//! records why instead of a number.
+//! records why instead of a number. The box is then torn down.
+//!
+//! Idle boxes (`idle_boxes` N, 0: skipped): N boxes started one after the
+//! other, each answering `true`, then `settle` idle, then every box's host
+//! PSS and RSS read in one pass. PSS splits a page shared by k processes
+//! into k parts, so the per-box mean against the single box's idle PSS is
+//! what a neighbour saves (image files, the VMM binary); the sum is what
+//! N boxes cost. A box that does not come up is a death; the others count.
+//!
+//! Pressure (`pressure_mib` L, 0: skipped): one box created with its memory
+//! limited to L (the engine's cgroup limit with memory + swap = L; a VM
+//! booted with L of RAM, so the guest kernel's OOM killer acts). The box
+//! allocates in steps of the ladder (`LADDER`: 50 % of L, which must fit,
+//! then 150 %, which cannot): `{ head -c BYTES /dev/zero; sleep 1; } |
+//! tail` — `tail` keeps everything after the last newline and /dev/zero
+//! has none, so it holds BYTES of anonymous memory until EOF, one second
+//! after the last byte (`HOLD_S`). While it runs, the host PSS
+//! of the box's processes (the base set and all their descendants, so the
+//! exec's own processes count) is sampled every `SAMPLE` and the maximum
+//! kept. Each step records the exit status as the box reports it (137 =
+//! 128 + SIGKILL: killed), the box's own OOM-kill counter before and after
+//! (a container's cgroup, the guest kernel's /proc/vmstat) and the peak.
+//! The signal is the transition: allocated at 50 %, killed at 150 %, with
+//! the host cost stopping near L. After each step the box must still
+//! answer `true`; a box that died as a whole is recorded with its cause
+//! and the ladder ends. Backends without a per-box limit record why.
 
 use super::{teardown, timed_exec, trivial};
 use crate::boxes::{BoxBackend, ExecOutput};
 use crate::events::{Event, Events};
-use crate::results::boxaxes::ResourceResult;
+use crate::results::boxaxes::{
+    AxisSection, BoxDeath, IdleBoxesResult, PressureResult, PressureStep, ResourceResult,
+};
 use anyhow::{bail, Context, Result};
 use std::time::{Duration, Instant};
 
 pub struct ResourceOpts {
     pub settle: Duration,
     pub window: Duration,
+    /// Idle boxes side by side (0: the section is skipped).
+    pub idle_boxes: u32,
+    /// The pressure box's memory limit, MiB (0: the section is skipped).
+    pub pressure_mib: u32,
 }
+
+/// The pressure ladder: fractions of the limit asked for, in order.
+pub const LADDER: [f64; 2] = [0.5, 1.5];
+
+/// Host PSS sampling period while an allocation runs: an allocation
+/// beyond a 64 MiB limit climbs to it and is killed within ~0.15 s, so a
+/// 50 ms period missed the top (24 of ~73 MiB seen); one sample (a /proc
+/// scan for the box's processes and their smaps_rollup) costs well under
+/// a millisecond.
+pub const SAMPLE: Duration = Duration::from_millis(10);
+
+/// Exit status of a process killed by SIGKILL (128 + 9), as a shell, the
+/// engine's exec and the VM agent all report it.
+pub const KILLED: i32 = 137;
 
 /// CPU seconds (utime + stime) of `pids` now; vanished processes count 0.
 fn cpu_s(pids: &[i32]) -> f64 {
@@ -73,6 +119,21 @@ async fn box_cpu_s<B: BoxBackend>(b: &B, h: &mut B::Handle, pid: i32) -> Result<
 }
 
 pub async fn run<B: BoxBackend>(
+    b: &B,
+    o: &ResourceOpts,
+    events: &dyn Events,
+) -> Result<ResourceResult> {
+    let mut r = single(b, o, events).await?;
+    if o.idle_boxes > 0 {
+        r.idle_boxes = Some(idle_boxes(b, o, r.idle_pss_bytes, events).await?);
+    }
+    if o.pressure_mib > 0 {
+        r.pressure = Some(pressure(b, o, events).await?);
+    }
+    Ok(r)
+}
+
+async fn single<B: BoxBackend>(
     b: &B,
     o: &ResourceOpts,
     events: &dyn Events,
@@ -148,6 +209,8 @@ pub async fn run<B: BoxBackend>(
             host_cpu_per_box_cpu: busy_cores,
             busy_note,
             busy_pss_bytes,
+            idle_boxes: None,
+            pressure: None,
         })
     }
     .await;
@@ -155,4 +218,341 @@ pub async fn run<B: BoxBackend>(
     let r = r?;
     down?;
     Ok(r)
+}
+
+/// Per-box figures of the idle boxes that came up.
+pub fn idle_summary(
+    boxes: u32,
+    pss: Vec<u64>,
+    rss: Vec<u64>,
+    single_pss: u64,
+    deaths: Vec<BoxDeath>,
+) -> IdleBoxesResult {
+    let sum_pss_bytes: u64 = pss.iter().sum();
+    let mean_pss_bytes = (!pss.is_empty()).then(|| sum_pss_bytes as f64 / pss.len() as f64);
+    IdleBoxesResult {
+        boxes,
+        sum_pss_bytes,
+        sum_rss_bytes: rss.iter().sum(),
+        mean_pss_bytes,
+        max_pss_bytes: pss.iter().copied().max(),
+        mean_to_single: mean_pss_bytes
+            .filter(|_| single_pss > 0)
+            .map(|m| m / single_pss as f64),
+        pss_bytes: pss,
+        rss_bytes: rss,
+        deaths,
+    }
+}
+
+async fn idle_boxes<B: BoxBackend>(
+    b: &B,
+    o: &ResourceOpts,
+    single_pss: u64,
+    events: &dyn Events,
+) -> Result<IdleBoxesResult> {
+    events.emit(Event::Note(format!(
+        "{} resource: {} idle boxes side by side",
+        b.kind(),
+        o.idle_boxes
+    )));
+    let mut up: Vec<(u32, B::Handle)> = Vec::new();
+    let mut deaths = Vec::new();
+    for i in 0..o.idle_boxes {
+        let death = |e: anyhow::Error| BoxDeath {
+            section: AxisSection::IdleBoxes,
+            index: i,
+            cause: format!("{e:#}"),
+        };
+        let mut h = match b.create(&format!("idle{i}")).await {
+            Ok(h) => h,
+            Err(e) => {
+                deaths.push(death(e));
+                continue;
+            }
+        };
+        let ready = async {
+            b.start(&mut h).await?;
+            timed_exec(b, &mut h, &trivial()).await
+        }
+        .await;
+        match ready {
+            Ok(_) => up.push((i, h)),
+            Err(e) => {
+                deaths.push(death(e));
+                // Its guard removes it if the teardown cannot.
+                let _ = teardown(b, h).await;
+            }
+        }
+    }
+    tokio::time::sleep(o.settle).await;
+    let (mut pss, mut rss) = (Vec::new(), Vec::new());
+    for (i, h) in &up {
+        let pids = b.host_pids(h);
+        if pids.is_empty() {
+            deaths.push(BoxDeath {
+                section: AxisSection::IdleBoxes,
+                index: *i,
+                cause: "the box has no host process left to measure".into(),
+            });
+            continue;
+        }
+        pss.push(crate::boxes::pss_of(&pids));
+        rss.push(rss_of(&pids));
+    }
+    let mut down = Ok(());
+    for (_, h) in up {
+        if let Err(e) = teardown(b, h).await {
+            down = Err(e);
+        }
+    }
+    down?;
+    Ok(idle_summary(o.idle_boxes, pss, rss, single_pss, deaths))
+}
+
+/// `head -c BYTES /dev/zero | tail`: `tail` holds all of its input that
+/// follows the last newline (here: all of it) until EOF. The writer's side
+/// stays open `HOLD_S` after the bytes, so an allocation that fits is held
+/// at its top for several samples (without it a 32 MiB step is over in
+/// ~0.1 s, between two samples). The command is built from a number,
+/// never from a profile.
+pub fn alloc_argv(bytes: u64) -> Vec<String> {
+    vec![
+        "sh".into(),
+        "-c".into(),
+        format!("{{ head -c {bytes} /dev/zero; sleep {HOLD_S}; }} | tail >/dev/null"),
+    ]
+}
+
+/// Seconds an allocation that fits is held (whole: busybox's `sleep` in
+/// the VM guest need not take fractions).
+pub const HOLD_S: u32 = 1;
+
+/// The box's own OOM-kill counter (v2 `memory.events`, v1
+/// `memory.oom_control` of the container's cgroup; the guest kernel's
+/// `/proc/vmstat`): the first `oom_kill N` line.
+pub fn parse_oom_kills(text: &str) -> Option<u64> {
+    text.lines().find_map(|l| {
+        let mut w = l.split_whitespace();
+        (w.next() == Some("oom_kill"))
+            .then(|| w.next()?.parse().ok())
+            .flatten()
+    })
+}
+
+/// `MemAvailable:  N kB` of /proc/meminfo, bytes.
+pub fn parse_mem_available(meminfo: &str) -> Option<u64> {
+    meminfo.lines().find_map(|l| {
+        let kb = l.strip_prefix("MemAvailable:")?.trim().strip_suffix("kB")?;
+        kb.trim().parse::<u64>().ok().map(|k| k << 10)
+    })
+}
+
+async fn oom_kills<B: BoxBackend>(b: &B, h: &mut B::Handle) -> Option<u64> {
+    let files: &[&str] = match b.kind() {
+        crate::boxes::BackendKind::Qemu => &["/proc/vmstat"],
+        // In a container /proc/vmstat is the host's: only its cgroup counts.
+        _ => &[
+            "/sys/fs/cgroup/memory.events",
+            "/sys/fs/cgroup/memory/memory.oom_control",
+        ],
+    };
+    let mut argv = vec!["cat".to_string()];
+    argv.extend(files.iter().map(|f| f.to_string()));
+    // `cat` exits 1 when one of the files is missing; the other still counts.
+    let out = b.exec(h, &argv, &[]).await.ok()?;
+    parse_oom_kills(&String::from_utf8_lossy(&out.stdout))
+}
+
+/// Host PSS of `base` and all their descendants now (an exec's processes
+/// are children of the container's shim; a VMM has none).
+fn pss_with_descendants(base: &[i32]) -> u64 {
+    let mut pids: Vec<i32> = base
+        .iter()
+        .flat_map(|p| crate::boxes::container::descendants(*p))
+        .collect();
+    pids.sort_unstable();
+    pids.dedup();
+    crate::boxes::pss_of(&pids)
+}
+
+/// Runs `argv` in the box while sampling host PSS every `SAMPLE`; the
+/// output and the highest sample (one before and one after included).
+async fn sampled_exec<B: BoxBackend>(
+    b: &B,
+    h: &mut B::Handle,
+    argv: &[String],
+) -> (Result<ExecOutput>, u64) {
+    let base = b.host_pids(h);
+    let mut peak = pss_with_descendants(&base);
+    let exec = b.exec(h, argv, &[]);
+    tokio::pin!(exec);
+    let mut tick = tokio::time::interval(SAMPLE);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let out = loop {
+        tokio::select! {
+            r = &mut exec => break r,
+            _ = tick.tick() => peak = peak.max(pss_with_descendants(&base)),
+        }
+    };
+    (out, peak.max(pss_with_descendants(&base)))
+}
+
+async fn pressure<B: BoxBackend>(
+    b: &B,
+    o: &ResourceOpts,
+    events: &dyn Events,
+) -> Result<PressureResult> {
+    let limit_bytes = u64::from(o.pressure_mib) << 20;
+    let mut res = PressureResult {
+        limit_bytes,
+        how: String::new(),
+        sample_ms: SAMPLE.as_millis() as u32,
+        steps: Vec::new(),
+        guest_available_bytes: None,
+        skipped: None,
+        death: None,
+    };
+    match b.memory_limit_how() {
+        Ok(how) => res.how = how,
+        Err(why) => {
+            res.skipped = Some(why);
+            return Ok(res);
+        }
+    }
+    events.emit(Event::Note(format!(
+        "{} resource: a box limited to {} MiB asked for {}",
+        b.kind(),
+        o.pressure_mib,
+        LADDER
+            .iter()
+            .map(|f| format!("{:.0} %", f * 100.0))
+            .collect::<Vec<_>>()
+            .join(", then ")
+    )));
+    let death = |index: usize, e: anyhow::Error| BoxDeath {
+        section: AxisSection::Pressure,
+        index: index as u32,
+        cause: format!("{e:#}"),
+    };
+    let mut h = match b.create_limited("pressure", o.pressure_mib).await {
+        Ok(h) => h,
+        Err(e) => {
+            res.death = Some(death(0, e));
+            return Ok(res);
+        }
+    };
+    let ready = async {
+        b.start(&mut h).await?;
+        timed_exec(b, &mut h, &trivial()).await
+    }
+    .await;
+    if let Err(e) = ready {
+        res.death = Some(death(0, e.context("the pressure box did not come up")));
+    } else {
+        if b.kind() == crate::boxes::BackendKind::Qemu {
+            res.guest_available_bytes = b
+                .exec(&mut h, &["cat".into(), "/proc/meminfo".into()], &[])
+                .await
+                .ok()
+                .and_then(|o| parse_mem_available(&String::from_utf8_lossy(&o.stdout)));
+        }
+        for (i, f) in LADDER.iter().enumerate() {
+            let requested_bytes = (limit_bytes as f64 * f) as u64;
+            let before = oom_kills(b, &mut h).await;
+            let t = Instant::now();
+            let (out, peak_pss_bytes) = sampled_exec(b, &mut h, &alloc_argv(requested_bytes)).await;
+            let seconds = t.elapsed().as_secs_f64();
+            let out = match out {
+                Ok(out) => out,
+                Err(e) => {
+                    res.death = Some(death(i, e));
+                    break;
+                }
+            };
+            let after = oom_kills(b, &mut h).await;
+            res.steps.push(PressureStep {
+                fraction: *f,
+                requested_bytes,
+                exit_code: out.exit_code,
+                killed: out.exit_code == KILLED,
+                oom_kills: before.zip(after).map(|(a, z)| z.saturating_sub(a)),
+                peak_pss_bytes,
+                seconds,
+            });
+            // The allocator may die; the box must not.
+            if let Err(e) = timed_exec(b, &mut h, &trivial()).await {
+                res.death = Some(death(i, e.context("the box after the allocation")));
+                break;
+            }
+        }
+    }
+    let down = teardown(b, h).await;
+    // A box that died may not stop cleanly; its guard and the run's reap
+    // remove what is left, and the death is the record.
+    if res.death.is_none() {
+        down?;
+    }
+    Ok(res)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn oom_kill_counters_of_cgroup_v1_v2_and_vmstat() {
+        let v1 = "oom_kill_disable 0\nunder_oom 0\noom_kill 3\n";
+        let v2 = "low 0\nhigh 0\nmax 12\noom 2\noom_kill 2\noom_group_kill 0\n";
+        let vmstat = "nr_free_pages 1000\npgfault 77\noom_kill 1\nnr_foll_pin_acquired 0\n";
+        assert_eq!(parse_oom_kills(v1), Some(3));
+        assert_eq!(parse_oom_kills(v2), Some(2));
+        assert_eq!(parse_oom_kills(vmstat), Some(1));
+        assert_eq!(parse_oom_kills("oom_group_kill 4\n"), None);
+        assert_eq!(parse_oom_kills("oom_kill x\n"), None);
+        assert_eq!(parse_oom_kills(""), None);
+    }
+
+    #[test]
+    fn mem_available_of_meminfo() {
+        let m = "MemTotal:         118000 kB\nMemFree:           60000 kB\nMemAvailable:      51200 kB\n";
+        assert_eq!(parse_mem_available(m), Some(51200 << 10));
+        assert_eq!(parse_mem_available("MemFree: 1 kB\n"), None);
+    }
+
+    #[test]
+    fn alloc_command_is_a_number_in_a_fixed_pipeline() {
+        assert_eq!(
+            alloc_argv(33554432),
+            vec![
+                "sh",
+                "-c",
+                "{ head -c 33554432 /dev/zero; sleep 1; } | tail >/dev/null"
+            ]
+        );
+    }
+
+    #[test]
+    fn idle_summary_per_box_and_against_one_box() {
+        let d = BoxDeath {
+            section: AxisSection::IdleBoxes,
+            index: 2,
+            cause: "no".into(),
+        };
+        let r = idle_summary(3, vec![10, 30], vec![40, 50], 40, vec![d]);
+        assert_eq!(r.sum_pss_bytes, 40);
+        assert_eq!(r.sum_rss_bytes, 90);
+        assert_eq!(r.mean_pss_bytes, Some(20.0));
+        assert_eq!(r.max_pss_bytes, Some(30));
+        assert_eq!(r.mean_to_single, Some(0.5));
+        assert_eq!(r.deaths.len(), 1);
+        let none = idle_summary(2, vec![], vec![], 40, vec![]);
+        assert_eq!(none.mean_pss_bytes, None);
+        assert_eq!(none.max_pss_bytes, None);
+        assert_eq!(none.mean_to_single, None);
+        assert_eq!(
+            idle_summary(1, vec![5], vec![5], 0, vec![]).mean_to_single,
+            None
+        );
+    }
 }
