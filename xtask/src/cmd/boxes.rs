@@ -662,11 +662,7 @@ pub async fn run(common: &Common, what: BoxCmd) -> Result<ExitCode> {
             lane.findings.push(Finding::Box(Box::new(finding)));
             let outcome = frame.finish(vec![lane], RunStatus::Complete, None)?;
             super::print_outcome(common, &outcome)?;
-            Ok(if leak {
-                ExitCode::Gate
-            } else {
-                ExitCode::Ok
-            })
+            Ok(if leak { ExitCode::Gate } else { ExitCode::Ok })
         }
     }
 }

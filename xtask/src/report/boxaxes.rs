@@ -6,8 +6,8 @@
 use super::boxes::{box_name, ms};
 use super::charts::ChartRef;
 use crate::results::boxaxes::{BoxDeath, ParallelMode, SoakResult};
-use crate::results::leaks::verdict_word;
 use crate::results::boxes::{BoxFinding, Quantiles};
+use crate::results::leaks::verdict_word;
 use crate::rundir::RunDir;
 use crate::units::ByteUnit;
 use anyhow::Result;

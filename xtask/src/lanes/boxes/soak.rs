@@ -316,7 +316,10 @@ mod tests {
         let (t, _) = analyse(&s, 6.0);
         let t = t.unwrap();
         assert_eq!(t.verdict, LeakVerdict::Leak, "{t:?}");
-        assert!(t.slope_lower < 262144.0 && 262144.0 < t.slope_upper, "{t:?}");
+        assert!(
+            t.slope_lower < 262144.0 && 262144.0 < t.slope_upper,
+            "{t:?}"
+        );
     }
 
     #[test]
