@@ -540,6 +540,14 @@ pub enum BoxCmd {
         /// Stop → start → first exec of the same box.
         #[arg(long, default_value_t = 20)]
         restarts: u32,
+        /// The soak: one box under a steady exec stream (one `true` every
+        /// 100 ms) this long, its host PSS slope by the leak test; 0s skips it.
+        #[arg(long, default_value = "2m")]
+        soak: HumanDuration,
+        /// Calibration: plant a leak of this many KiB/s in the soaked box
+        /// (a process in it grows its memory); the record says so.
+        #[arg(long, default_value_t = 0)]
+        soak_plant_leak_kib: u32,
     },
     /// N boxes created at the same moment: per-box start max/mean against one box alone.
     Burst {

@@ -97,12 +97,25 @@ pub fn parse_levels(raw: &[String]) -> Result<Vec<u32>> {
     Ok(levels)
 }
 
+/// A LEAK of the churn lane or of the stability soak: exit 1, like every
+/// leak verdict.
+fn leaks(f: &BoxFinding) -> bool {
+    let soak = f
+        .stability
+        .as_ref()
+        .and_then(|s| s.soak.as_ref()?.verdict());
+    f.churn.as_ref().map(|c| c.verdict) == Some(LeakVerdict::Leak)
+        || soak == Some(LeakVerdict::Leak)
+}
+
 /// `box stability`'s counts: each names its flag and a fix.
 pub fn stability_opts(
     execs: u32,
     parallel: u32,
     parallel_rounds: u32,
     restarts: u32,
+    soak: Duration,
+    soak_plant_leak_kib: u32,
 ) -> Result<stability::StabilityOpts> {
     let min = runcost_stats::DRIFT_MIN_POINTS as u32;
     if !(min..=1_000_000).contains(&execs) {
@@ -119,11 +132,30 @@ pub fn stability_opts(
     if !(1..=10_000).contains(&restarts) {
         bad_input!("--restarts {restarts}: give 1 to 10000, e.g. --restarts 20");
     }
+    let min_soak = crate::lanes::boxes::soak::min_soak();
+    if !soak.is_zero() && !(min_soak..=Duration::from_secs(6 * 3600)).contains(&soak) {
+        bad_input!(
+            "--soak {soak:?}: give 0s (no soak) or {}s to 6h (the leak test needs readings after the warm-up), e.g. --soak 2m",
+            min_soak.as_secs()
+        );
+    }
+    if soak_plant_leak_kib > 0 && soak.is_zero() {
+        bad_input!("--soak-plant-leak-kib {soak_plant_leak_kib}: a planted leak needs a soak; give e.g. --soak 30s");
+    }
+    if soak_plant_leak_kib > 65536 {
+        bad_input!(
+            "--soak-plant-leak-kib {soak_plant_leak_kib}: give at most 65536 KiB/s, e.g. --soak-plant-leak-kib 256"
+        );
+    }
     Ok(stability::StabilityOpts {
         execs,
         parallel,
         parallel_rounds,
         restarts,
+        soak: crate::lanes::boxes::soak::SoakOpts {
+            duration: soak,
+            planted_leak: (soak_plant_leak_kib > 0).then(|| u64::from(soak_plant_leak_kib) << 10),
+        },
     })
 }
 
@@ -413,12 +445,28 @@ pub async fn run(common: &Common, what: BoxCmd) -> Result<ExitCode> {
             parallel,
             parallel_rounds,
             restarts,
+            soak,
+            soak_plant_leak_kib,
         } => {
-            let o = stability_opts(execs, parallel, parallel_rounds, restarts)?;
+            let o = stability_opts(
+                execs,
+                parallel,
+                parallel_rounds,
+                restarts,
+                soak.0,
+                soak_plant_leak_kib,
+            )?;
             lane_args.insert("execs".into(), execs.to_string());
             lane_args.insert("parallel".into(), parallel.to_string());
             lane_args.insert("parallel_rounds".into(), parallel_rounds.to_string());
             lane_args.insert("restarts".into(), restarts.to_string());
+            lane_args.insert("soak".into(), format!("{:?}", soak.0));
+            if soak_plant_leak_kib > 0 {
+                lane_args.insert(
+                    "soak_plant_leak_kib".into(),
+                    soak_plant_leak_kib.to_string(),
+                );
+            }
             (common, Job::Stability(o))
         }
         BoxCmd::Burst {
@@ -676,15 +724,11 @@ pub async fn run(common: &Common, what: BoxCmd) -> Result<ExitCode> {
             .into())
         }
         Ok(finding) => {
-            let verdict = finding.churn.as_ref().map(|c| c.verdict);
+            let leak = leaks(&finding);
             lane.findings.push(Finding::Box(Box::new(finding)));
             let outcome = frame.finish(vec![lane], RunStatus::Complete, None)?;
             super::print_outcome(common, &outcome)?;
-            Ok(if verdict == Some(LeakVerdict::Leak) {
-                ExitCode::Gate
-            } else {
-                ExitCode::Ok
-            })
+            Ok(if leak { ExitCode::Gate } else { ExitCode::Ok })
         }
     }
 }
@@ -912,11 +956,7 @@ async fn run_profiles(
             .into())
         }
         Ok((findings, skipped)) => {
-            let leak = findings.iter().any(|f| {
-                f.churn
-                    .as_ref()
-                    .is_some_and(|c| c.verdict == LeakVerdict::Leak)
-            });
+            let leak = findings.iter().any(leaks);
             for f in &findings {
                 if let Some(why) = &f.env.failed {
                     lane.skipped.push(format!(

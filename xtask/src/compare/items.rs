@@ -63,10 +63,14 @@ pub enum FindingItem {
     BoxCopyOut,
     /// Box throughput: host → box TCP, bytes/s.
     BoxTcp,
+    /// Box stability soak: host PSS slope, bytes/s, with its interval.
+    BoxSoakSlope,
+    /// Box stability soak: LEAK / INCONCLUSIVE / NO LEAK of host PSS.
+    BoxSoakVerdict,
 }
 
 impl FindingItem {
-    pub const ALL: [FindingItem; 24] = [
+    pub const ALL: [FindingItem; 26] = [
         FindingItem::FaultPeak,
         FindingItem::FaultRecovery,
         FindingItem::FaultRetained,
@@ -91,6 +95,8 @@ impl FindingItem {
         FindingItem::BoxCopyIn,
         FindingItem::BoxCopyOut,
         FindingItem::BoxTcp,
+        FindingItem::BoxSoakSlope,
+        FindingItem::BoxSoakVerdict,
     ];
 
     /// The name in keys and profiles (serde's snake_case).
@@ -120,6 +126,8 @@ impl FindingItem {
             FindingItem::BoxCopyIn => "box_copy_in",
             FindingItem::BoxCopyOut => "box_copy_out",
             FindingItem::BoxTcp => "box_tcp",
+            FindingItem::BoxSoakSlope => "box_soak_slope",
+            FindingItem::BoxSoakVerdict => "box_soak_verdict",
         }
     }
 
@@ -149,6 +157,8 @@ impl FindingItem {
             FindingItem::BoxCopyIn => "copy into the box",
             FindingItem::BoxCopyOut => "copy out of the box",
             FindingItem::BoxTcp => "host → box TCP",
+            FindingItem::BoxSoakSlope => "soak host PSS slope",
+            FindingItem::BoxSoakVerdict => "soak leak verdict",
         }
     }
 
@@ -173,7 +183,9 @@ impl FindingItem {
             FindingItem::BoxExecLoop
             | FindingItem::BoxParallelExec
             | FindingItem::BoxRestart
-            | FindingItem::BoxDrift => &[LaneKind::BoxStability],
+            | FindingItem::BoxDrift
+            | FindingItem::BoxSoakSlope
+            | FindingItem::BoxSoakVerdict => &[LaneKind::BoxStability],
             FindingItem::BoxBurstStart => &[LaneKind::BoxBurst],
             FindingItem::BoxIdlePss | FindingItem::BoxIdleBoxPss | FindingItem::BoxPressurePeak => {
                 &[LaneKind::BoxResource]
@@ -198,12 +210,15 @@ impl FindingItem {
             FindingItem::MemoryErrors
             | FindingItem::FaultVerdict
             | FindingItem::LeakVerdict
-            | FindingItem::BoxDrift => Unit::Count,
+            | FindingItem::BoxDrift
+            | FindingItem::BoxSoakVerdict => Unit::Count,
             FindingItem::BoxDiskWrite
             | FindingItem::BoxDiskRead
             | FindingItem::BoxCopyIn
             | FindingItem::BoxCopyOut
             | FindingItem::BoxTcp => Unit::BytesPerSecond,
+            // A slope's unit is shown as its metric's, like a churn slope
+            // (and it must not read as a rate where higher is better).
             _ => Unit::Bytes,
         }
     }
@@ -225,10 +240,11 @@ impl FindingItem {
             FindingItem::PossiblyLost => t(0.10, 0.25, 4096.0),
             FindingItem::DefinitelyLost | FindingItem::MemoryErrors => t(0.0, 0.0, 0.0),
             // A slope's own floor comes with the finding (the lane's).
-            FindingItem::ChurnSlope => t(0.0, 0.0, 0.0),
-            FindingItem::FaultVerdict | FindingItem::LeakVerdict | FindingItem::BoxDrift => {
-                t(0.0, 0.0, 0.0)
-            }
+            FindingItem::ChurnSlope | FindingItem::BoxSoakSlope => t(0.0, 0.0, 0.0),
+            FindingItem::FaultVerdict
+            | FindingItem::LeakVerdict
+            | FindingItem::BoxDrift
+            | FindingItem::BoxSoakVerdict => t(0.0, 0.0, 0.0),
             // Box latencies: +10 %/+25 % over 1 ms.
             FindingItem::BoxExecLoop
             | FindingItem::BoxParallelExec
@@ -361,6 +377,20 @@ fn box_axes_items(
                 item(lane, FindingItem::BoxDrift, &params),
                 rank,
                 crate::report::boxaxes::drift_word(t.verdict),
+            ));
+        }
+        if let Some(t) = s.soak.as_ref().and_then(|k| k.test.as_ref()) {
+            // The slope with its interval and the lane's floor, like a churn
+            // slope; the verdict as a class.
+            let mut f = item(lane, FindingItem::BoxSoakSlope, &params);
+            f.values = vec![t.slope];
+            f.interval = Some((t.slope_lower, t.slope_upper));
+            f.thresholds.floor = t.slope_floor;
+            out.push(f);
+            out.push(classed(
+                item(lane, FindingItem::BoxSoakVerdict, &params),
+                leak_rank(t.verdict),
+                verdict_word(t.verdict),
             ));
         }
     }

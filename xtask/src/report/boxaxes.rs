@@ -5,8 +5,9 @@
 
 use super::boxes::{box_name, ms};
 use super::charts::ChartRef;
-use crate::results::boxaxes::{BoxDeath, ParallelMode};
+use crate::results::boxaxes::{BoxDeath, ParallelMode, SoakResult};
 use crate::results::boxes::{BoxFinding, Quantiles};
+use crate::results::leaks::verdict_word;
 use crate::rundir::RunDir;
 use crate::units::ByteUnit;
 use anyhow::Result;
@@ -43,6 +44,7 @@ fn section_word(s: crate::results::boxaxes::AxisSection) -> &'static str {
         S::Burst => "burst box",
         S::IdleBoxes => "idle boxes",
         S::Pressure => "pressure box",
+        S::Soak => "soak",
     }
 }
 
@@ -55,6 +57,27 @@ fn deaths_words(d: &[BoxDeath]) -> String {
         .map(|d| format!("{} #{}: {}", section_word(d.section), d.index + 1, d.cause))
         .collect();
     format!(" {} box(es) died: {}.", d.len(), parts.join("; "))
+}
+
+/// KiB per minute of a bytes/s slope.
+fn kib_min(bps: f64) -> f64 {
+    bps * 60.0 / 1024.0
+}
+
+/// "LEAK (+1234 KiB/min [1100, 1400])" of a soak, or why there is none.
+pub fn soak_words(s: &SoakResult) -> String {
+    match (&s.test, &s.note) {
+        (Some(t), _) => format!(
+            "{} ({:+.0} KiB/min [{:.0}, {:.0}], floor {:.0})",
+            verdict_word(t.verdict),
+            kib_min(t.slope),
+            kib_min(t.slope_lower),
+            kib_min(t.slope_upper),
+            kib_min(t.slope_floor)
+        ),
+        (None, Some(n)) => format!("no verdict ({n})"),
+        _ => "no verdict".into(),
+    }
 }
 
 /// The verdict line of a stability or burst finding.
@@ -79,8 +102,23 @@ pub fn words(who: &str, f: &BoxFinding) -> String {
                 s.restart_s.len()
             ),
         };
+        let soak = match (&s.soak, &s.soak_skipped) {
+            (Some(k), _) => format!(
+                "; soak {:.0} s{}: host PSS {}, exec p50 {}",
+                k.ran_s,
+                if k.planted_leak_bytes_per_s.is_some() {
+                    " with a PLANTED leak"
+                } else {
+                    ""
+                },
+                soak_words(k),
+                q(&k.exec_q, 0.5)
+            ),
+            (None, Some(why)) => format!("; soak SKIPPED: {why}"),
+            _ => String::new(),
+        };
         return format!(
-            "{who}: exec loop p50 {}, p99 {}, {drift}; {} at once{} p50 {}, max {}; {restart}.{}",
+            "{who}: exec loop p50 {}, p99 {}, {drift}; {} at once{} p50 {}, max {}; {restart}{soak}.{}",
             q(&s.exec_q, 0.5),
             q(&s.exec_q, 0.99),
             s.parallel,
@@ -228,8 +266,70 @@ pub fn markdown(s: &mut String, fs: &[&BoxFinding]) {
                     None => qmax(&s.restart_q),
                 }),
             ),
-            ("boxes died", st(&|s| s.deaths.len().to_string())),
         ]);
+        if fs
+            .iter()
+            .any(|f| f.stability.as_ref().is_some_and(|s| s.soak.is_some()))
+        {
+            let sk = |g: &dyn Fn(&SoakResult) -> String| {
+                st(&|s| match (&s.soak, &s.soak_skipped) {
+                    (Some(k), _) => g(k),
+                    (None, Some(_)) => "SKIPPED".into(),
+                    _ => "—".into(),
+                })
+            };
+            rows.extend([
+                (
+                    "soak",
+                    sk(&|k| {
+                        format!(
+                            "{:.0} s, {} readings{}",
+                            k.ran_s,
+                            k.samples.len(),
+                            k.planted_leak_bytes_per_s
+                                .map(|r| format!(", PLANTED {} KiB/s", r >> 10))
+                                .unwrap_or_default()
+                        )
+                    }),
+                ),
+                (
+                    "soak host PSS",
+                    sk(&|k| {
+                        let (a, b) = (k.samples.first(), k.samples.last());
+                        match (a, b) {
+                            (Some(a), Some(b)) => format!(
+                                "{} → {}",
+                                ByteUnit::MiB.show(a.pss_bytes as f64, 1),
+                                ByteUnit::MiB.show(b.pss_bytes as f64, 1)
+                            ),
+                            _ => "—".into(),
+                        }
+                    }),
+                ),
+                (
+                    "soak slope (KiB/min)",
+                    sk(&|k| match &k.test {
+                        Some(t) => format!(
+                            "{:+.0} [{:.0}, {:.0}]",
+                            kib_min(t.slope),
+                            kib_min(t.slope_lower),
+                            kib_min(t.slope_upper)
+                        ),
+                        None => "—".into(),
+                    }),
+                ),
+                (
+                    "soak verdict",
+                    sk(&|k| match &k.test {
+                        Some(t) => verdict_word(t.verdict).to_string(),
+                        None => k.note.clone().unwrap_or_default(),
+                    }),
+                ),
+                ("soak exec p50", sk(&|k| q(&k.exec_q, 0.5))),
+                ("soak exec p99", sk(&|k| q(&k.exec_q, 0.99))),
+            ]);
+        }
+        rows.push(("boxes died", st(&|s| s.deaths.len().to_string())));
     }
     if fs.iter().any(|f| f.burst.is_some()) {
         let bu = |g: &dyn Fn(&crate::results::boxaxes::BurstResult) -> String| {
@@ -473,6 +573,21 @@ pub fn markdown(s: &mut String, fs: &[&BoxFinding]) {
         {
             let _ = writeln!(s, "- {}: restart loop SKIPPED: {why}", box_name(f));
         }
+        if let Some(k) = f.stability.as_ref().and_then(|s| s.soak.as_ref()) {
+            let _ = writeln!(
+                s,
+                "- {}: soak: one `{}` every {:.0} ms, host PSS of {} process(es) every {:.0} ms, the first {:.0} s left out of the fit{}",
+                box_name(f),
+                k.command.join(" "),
+                k.exec_period_s * 1e3,
+                k.host_processes,
+                k.sample_period_s * 1e3,
+                k.warmup_s,
+                k.planted_leak_bytes_per_s
+                    .map(|r| format!("; a leak of {} KiB/s was PLANTED in the box (calibration)", r >> 10))
+                    .unwrap_or_default()
+            );
+        }
         if let Some(t) = &f.throughput {
             let _ = writeln!(
                 s,
@@ -493,7 +608,7 @@ pub fn markdown(s: &mut String, fs: &[&BoxFinding]) {
         }
     }
     s.push_str(
-        "\nDrift: OLS slope of the exec loop with an autocorrelation-corrected interval and a Mann–Kendall check (runcost_stats::drift_test); DRIFTS or STABLE only where the interval clears the floor. Values marked * are below the sample count their percentile needs and are indicative only.\n",
+        "\nDrift: OLS slope of the exec loop with an autocorrelation-corrected interval and a Mann–Kendall check (runcost_stats::drift_test); DRIFTS or STABLE only where the interval clears the floor. Soak: OLS slope of host PSS over time after the warm-up, same interval and check (runcost_stats::leak_test); LEAK or NO LEAK only where the interval clears the floor. Values marked * are below the sample count their percentile needs and are indicative only.\n",
     );
 }
 
@@ -568,6 +683,34 @@ pub fn charts(
                 y_scale: Scale::Log10,
                 point_markers: true,
                 series: series(&|f| Some(distribution(&f.stability.as_ref()?.restart_s))),
+                ..Default::default()
+            },
+        )?;
+    }
+    if ok
+        .iter()
+        .any(|f| f.stability.as_ref().is_some_and(|s| s.soak.is_some()))
+    {
+        draw(
+            "soak",
+            LinesSpec {
+                title: "Soak: host PSS of the box under a steady exec stream".into(),
+                x_label: "seconds".into(),
+                y_label: "MiB".into(),
+                y_scale: Scale::Linear,
+                series: series(&|f| {
+                    let k = f.stability.as_ref()?.soak.as_ref()?;
+                    Some(
+                        k.samples
+                            .iter()
+                            .map(|p| (p.t_s, p.pss_bytes as f64 / f64::from(1u32 << 20)))
+                            .collect(),
+                    )
+                }),
+                caption: Some(
+                    "The first fifth of each soak (at least 10 s) is warm-up, left out of the slope."
+                        .into(),
+                ),
                 ..Default::default()
             },
         )?;

@@ -31,6 +31,8 @@ pub enum AxisSection {
     IdleBoxes,
     /// The resource lane's memory-pressure box.
     Pressure,
+    /// The stability soak (index: the exec of the steady stream that failed).
+    Soak,
 }
 
 /// How a backend ran "N execs at once" in one box.
@@ -70,6 +72,80 @@ pub struct StabilityResult {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restart_skipped: Option<String>,
     pub deaths: Vec<BoxDeath>,
+    /// One box under a steady exec stream, its host PSS over time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub soak: Option<SoakResult>,
+    /// Why there is no soak (`--soak 0s`, no box came up for it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub soak_skipped: Option<String>,
+}
+
+/// One reading of the soaked box's host PSS.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct PssSample {
+    /// Seconds since the soak began.
+    pub t_s: f64,
+    /// PSS of the box's host processes (`host_pids`), bytes.
+    pub pss_bytes: u64,
+}
+
+/// The leak test (`runcost_stats::leak_test`) over the soak's samples
+/// after the warm-up: host PSS in bytes against time in seconds.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SoakTest {
+    /// Samples in the fit.
+    pub n: usize,
+    /// The first fitted sample's time and the fit's span, seconds.
+    pub fit_from_s: f64,
+    pub fit_span_s: f64,
+    /// OLS slope, bytes/s, and its autocorrelation-corrected interval.
+    pub slope: f64,
+    pub slope_lower: f64,
+    pub slope_upper: f64,
+    pub level: f64,
+    /// Effective sample size of the interval.
+    pub n_eff: f64,
+    /// Theil–Sen slope, bytes/s (the rank test's estimate).
+    pub theil_sen_slope: f64,
+    /// Two-sided Mann–Kendall p-value (serial-correlation corrected).
+    pub mk_p_value: f64,
+    /// Growth below it is not named a leak, bytes/s.
+    pub slope_floor: f64,
+    pub verdict: runcost_stats::LeakVerdict,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct SoakResult {
+    /// The soak asked for and how long it ran (less when the box died).
+    pub duration_s: f64,
+    pub ran_s: f64,
+    /// One exec of `command` is issued every `exec_period_s`.
+    pub exec_period_s: f64,
+    pub command: Vec<String>,
+    pub sample_period_s: f64,
+    /// Samples before it are recorded but left out of the fit.
+    pub warmup_s: f64,
+    /// A calibration leak planted in the box (`--soak-plant-leak-kib`):
+    /// a process in it grows its memory by this many bytes/s.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub planted_leak_bytes_per_s: Option<u64>,
+    /// Host processes of the box at the soak's start.
+    pub host_processes: u32,
+    /// Every reading, in order; it ends where the box died.
+    pub samples: Vec<PssSample>,
+    /// Round trip of each exec of the stream, seconds, in order.
+    pub exec_s: Vec<f64>,
+    pub exec_q: Option<Quantiles>,
+    pub test: Option<SoakTest>,
+    /// Why there is no test (too few samples after the warm-up).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+impl SoakResult {
+    pub fn verdict(&self) -> Option<runcost_stats::LeakVerdict> {
+        self.test.as_ref().map(|t| t.verdict)
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]

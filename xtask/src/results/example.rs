@@ -565,6 +565,44 @@ fn boxes(lane: BoxLane) -> Finding {
                     index: 1,
                     cause: "box st1 not ready within 60 s".into(),
                 }],
+                soak: Some(SoakResult {
+                    duration_s: 120.0,
+                    ran_s: 120.0,
+                    exec_period_s: 0.1,
+                    command: vec!["true".into()],
+                    sample_period_s: 1.0,
+                    warmup_s: 24.0,
+                    planted_leak_bytes_per_s: None,
+                    host_processes: 2,
+                    samples: vec![
+                        PssSample {
+                            t_s: 0.0,
+                            pss_bytes: 9 << 20,
+                        },
+                        PssSample {
+                            t_s: 1.0,
+                            pss_bytes: 9 << 20,
+                        },
+                    ],
+                    exec_s: vec![0.03, 0.04],
+                    exec_q: Quantiles::of(&[0.03, 0.04]),
+                    test: Some(SoakTest {
+                        n: 96,
+                        fit_from_s: 24.0,
+                        fit_span_s: 95.0,
+                        slope: 12.0,
+                        slope_lower: -300.0,
+                        slope_upper: 320.0,
+                        level: 0.95,
+                        n_eff: 40.0,
+                        theil_sen_slope: 0.0,
+                        mk_p_value: 0.7,
+                        slope_floor: 17476.3,
+                        verdict: runcost_stats::LeakVerdict::NoLeak,
+                    }),
+                    note: None,
+                }),
+                soak_skipped: None,
             })
         }
         BoxLane::Burst => {

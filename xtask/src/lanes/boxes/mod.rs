@@ -12,6 +12,7 @@ pub mod exec;
 pub mod lifecycle;
 pub mod resource;
 pub mod snapshot;
+pub mod soak;
 pub mod stability;
 pub mod throughput;
 

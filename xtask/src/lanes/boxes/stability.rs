@@ -1,5 +1,5 @@
 //! Stability: does a box keep answering the same way over many commands,
-//! many commands at once, and many restarts?
+//! many commands at once, many restarts, and minutes of steady load?
 //!
 //! Setup: one box, started; warm-up: `WARMUP` execs of `true`, unrecorded.
 //! Measurement: (1) the exec loop, `execs` sequential round trips of
@@ -7,18 +7,23 @@
 //! issued at the same moment (issue → completion each; on a VM they queue
 //! on the agent's one stream, recorded as such); (3) the restart loop,
 //! `restarts` × stop → start → first exec of the same box, where the
-//! backend can start a stopped box (else the reason). Analysis:
-//! nearest-rank percentiles with tiers; drift of the exec loop by
-//! `runcost_stats::drift_test` (x = exec index, a rise of
-//! `DRIFT_REL_FLOOR` × median over the loop is the floor), a verdict only
-//! where the slope interval allows one.
+//! backend can start a stopped box (else the reason); (4) the soak
+//! (`soak.rs`, last, so that a planted leak dies with the box): the box
+//! under a paced stream of one `true` every 100 ms for `soak`, its host
+//! PSS read about 120 times. Analysis: nearest-rank percentiles with
+//! tiers; drift of the exec loop by `runcost_stats::drift_test` (x = exec
+//! index, a rise of `DRIFT_REL_FLOOR` × median over the loop is the
+//! floor), a verdict only where the slope interval allows one; the soak's
+//! host memory slope by `runcost_stats::leak_test` after a warm-up (the
+//! first fifth, at least 10 s), against a floor of 1 MiB/min (LEAK / NO LEAK /
+//! INCONCLUSIVE, LEAK exits 1 like the churn lanes).
 //!
 //! Faults: a box that dies mid-section is recorded (`BoxDeath`, with its
 //! cause), torn down, and the next section starts with a fresh box; the
-//! exec loop's series ends there and its drift is judged on what came
-//! before. Nothing is ever recorded as 0.
+//! exec loop's and the soak's series end there and are judged on what
+//! came before. Nothing is ever recorded as 0.
 
-use super::{teardown, timed_exec, trivial};
+use super::{soak, teardown, timed_exec, trivial};
 use crate::boxes::runtimes::first_cause;
 use crate::boxes::BoxBackend;
 use crate::events::{Event, Events};
@@ -37,6 +42,8 @@ pub struct StabilityOpts {
     pub parallel: u32,
     pub parallel_rounds: u32,
     pub restarts: u32,
+    /// The soak; a zero duration skips it.
+    pub soak: soak::SoakOpts,
 }
 
 /// The box the sections share; replaced when one dies.
@@ -216,11 +223,28 @@ pub async fn run<B: BoxBackend>(
         }
     }
 
-    // Teardown.
+    // (4) The soak.
+    let (soak, soak_skipped) = if o.soak.duration.is_zero() {
+        (None, Some("--soak 0s".to_string()))
+    } else {
+        match cur.get(AxisSection::Soak, 0).await {
+            Some(h) => {
+                let (r, death) = soak::run(b, h, &o.soak, events).await;
+                if let Some((i, e)) = death {
+                    cur.lost(AxisSection::Soak, i, &e).await;
+                }
+                (Some(r), None)
+            }
+            None => (None, Some("no box came up for the soak".to_string())),
+        }
+    };
+
+    // Teardown (the soak's box, with a planted leak in it, goes right away).
     if let Some(h) = cur.h.take() {
         teardown(b, h).await?;
     }
-    if exec_loop.is_empty() && parallel_s.is_empty() && restart_s.is_empty() {
+    let soaked = soak.as_ref().is_some_and(|s| !s.samples.is_empty());
+    if exec_loop.is_empty() && parallel_s.is_empty() && restart_s.is_empty() && !soaked {
         let why = cur
             .deaths
             .first()
@@ -244,5 +268,7 @@ pub async fn run<B: BoxBackend>(
         restart_s,
         restart_skipped,
         deaths: cur.deaths,
+        soak,
+        soak_skipped,
     })
 }
