@@ -648,7 +648,10 @@ fn soak_run(results: &std::path::Path, plant_kib: &str) -> (String, Option<i32>)
 /// host side is still settling (+1076 KiB/min [631, 1522], LEAK at the
 /// 1 MiB/min floor): a CI-length soak cannot tell settling from a leak on
 /// runc, so the exit code is only checked to follow the verdict.
+/// What it shares with the planted test (the record, report rows, chart
+/// and items) is asserted there.
 #[test]
+#[ignore = "32 s of CI for a verdict a CI-length soak cannot give on runc (settling); the planted test checks the rest: run with --ignored"]
 fn soak_of_a_plain_runc_box_is_recorded_and_grows_far_less_than_a_planted_leak() {
     let _g = serial();
     let results = tempfile::tempdir().unwrap();
@@ -709,7 +712,27 @@ fn soak_names_a_planted_leak_and_exits_1() {
         (0.5 * 262144.0..1.5 * 262144.0).contains(&slope),
         "{slope} B/s against 256 KiB/s planted"
     );
+    let samples = k["samples"].as_array().unwrap();
+    assert!(samples.len() >= 80, "{}", samples.len());
+    assert!(samples.iter().all(|p| p["pss_bytes"].as_u64().unwrap() > 0));
+    assert!(k["exec_s"].as_array().unwrap().len() >= 100, "{k}");
+    assert!(t["slope_lower"].as_f64().unwrap() <= slope);
+    assert!(slope <= t["slope_upper"].as_f64().unwrap());
     let report = std::fs::read_to_string(results.path().join(&id).join("report.md")).unwrap();
     assert!(report.contains("PLANTED"), "{report}");
+    assert!(report.contains("| soak slope (KiB/min) |"), "{report}");
+    assert!(report.contains("| soak verdict |"), "{report}");
+    assert!(results
+        .path()
+        .join(&id)
+        .join("charts/box_stability-soak.png")
+        .is_file());
+    let items = items_of(results.path(), &id);
+    for key in [
+        "box_stability/box_soak_slope/runtime=runc",
+        "box_stability/box_soak_verdict/runtime=runc",
+    ] {
+        assert!(items.contains(&format!("\"{key}\"")), "{key}: {items}");
+    }
     assert_nothing_left(&id);
 }
