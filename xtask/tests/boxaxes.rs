@@ -674,22 +674,7 @@ fn soak_of_a_plain_runc_box_is_recorded_and_grows_far_less_than_a_planted_leak()
     assert!(t["slope"].as_f64().unwrap() < 65536.0, "{t}");
     let leak = t["verdict"] == "leak";
     assert_eq!(code, Some(if leak { 1 } else { 0 }), "{t}");
-    let report = std::fs::read_to_string(results.path().join(&id).join("report.md")).unwrap();
-    assert!(report.contains("| soak slope (KiB/min) |"), "{report}");
-    assert!(report.contains("| soak verdict |"), "{report}");
-    assert!(results
-        .path()
-        .join(&id)
-        .join("charts/box_stability-soak.png")
-        .is_file());
-    let items = items_of(results.path(), &id);
-    for key in [
-        "box_stability/box_soak_slope/runtime=runc",
-        "box_stability/box_soak_verdict/runtime=runc",
-    ] {
-        assert!(items.contains(&format!("\"{key}\"")), "{key}: {items}");
-    }
-    assert_nothing_left(&id);
+    assert_soak_outputs(results.path(), &id);
 }
 
 /// A planted leak of 256 KiB/s (a process in the box growing its memory)
@@ -720,19 +705,25 @@ fn soak_names_a_planted_leak_and_exits_1() {
     assert!(slope <= t["slope_upper"].as_f64().unwrap());
     let report = std::fs::read_to_string(results.path().join(&id).join("report.md")).unwrap();
     assert!(report.contains("PLANTED"), "{report}");
+    assert_soak_outputs(results.path(), &id);
+}
+
+/// What every soak run leaves: its report rows, its chart, its compare
+/// items, and nothing of the run in the engine.
+fn assert_soak_outputs(results: &std::path::Path, id: &str) {
+    let report = std::fs::read_to_string(results.join(id).join("report.md")).unwrap();
     assert!(report.contains("| soak slope (KiB/min) |"), "{report}");
     assert!(report.contains("| soak verdict |"), "{report}");
     assert!(results
-        .path()
-        .join(&id)
+        .join(id)
         .join("charts/box_stability-soak.png")
         .is_file());
-    let items = items_of(results.path(), &id);
+    let items = items_of(results, id);
     for key in [
         "box_stability/box_soak_slope/runtime=runc",
         "box_stability/box_soak_verdict/runtime=runc",
     ] {
         assert!(items.contains(&format!("\"{key}\"")), "{key}: {items}");
     }
-    assert_nothing_left(&id);
+    assert_nothing_left(id);
 }

@@ -517,6 +517,12 @@ pub fn markdown(s: &mut String, fs: &[&BoxFinding]) {
             .iter()
             .flat_map(|s| &s.deaths)
             .chain(f.burst.iter().flat_map(|b| &b.deaths))
+            .chain(f.resource.iter().flat_map(|r| {
+                r.idle_boxes
+                    .iter()
+                    .flat_map(|i| &i.deaths)
+                    .chain(r.pressure.iter().flat_map(|p| &p.death))
+            }))
         {
             let _ = writeln!(
                 s,
@@ -528,21 +534,6 @@ pub fn markdown(s: &mut String, fs: &[&BoxFinding]) {
             );
         }
         if let Some(r) = &f.resource {
-            for d in r
-                .idle_boxes
-                .iter()
-                .flat_map(|i| &i.deaths)
-                .chain(r.pressure.iter().flat_map(|p| &p.death))
-            {
-                let _ = writeln!(
-                    s,
-                    "- {}: box died in the {} at #{}: {}",
-                    box_name(f),
-                    section_word(d.section),
-                    d.index + 1,
-                    d.cause
-                );
-            }
             if let Some(p) = &r.pressure {
                 match &p.skipped {
                     Some(why) => {
