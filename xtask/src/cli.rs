@@ -42,6 +42,11 @@ pub struct Global {
     /// local socket). Ports are reached on its address.
     #[arg(long, global = true, value_name = "URL")]
     pub engine: Option<String>,
+    /// Warm-up's trailing window for this run, in place of the profile's
+    /// `steady.window` (e.g. 1500ms for a quick pull-request job); 500ms
+    /// to 10m. Recorded with the command line.
+    #[arg(long, global = true, value_name = "DURATION")]
+    pub steady_window: Option<HumanDuration>,
 }
 
 #[derive(Subcommand, Debug)]

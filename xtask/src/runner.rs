@@ -16,6 +16,7 @@ use crate::results::{CellStatus, LaneRecord, MetricKind, ProfileRef, RunStatus, 
 use anyhow::Result;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// Options every command shares.
 #[derive(Clone, Debug)]
@@ -28,6 +29,19 @@ pub struct Common {
     pub seed: u64,
     /// The command line after the program name, recorded in run.json.
     pub argv: Vec<String>,
+    /// `--steady-window`: replaces the profile's `steady.window`.
+    pub steady_window: Option<Duration>,
+}
+
+impl Common {
+    /// The run's profile (`--profile`), with this run's overrides applied.
+    pub fn profile(&self) -> Result<Profile> {
+        let mut p = Profile::resolve(&self.repo_root, &self.profile)?;
+        if let Some(w) = self.steady_window {
+            p.spec.steady.window = crate::units::HumanDuration(w);
+        }
+        Ok(p)
+    }
 }
 
 /// A lane planned from its flags: what it records, how it measures, what it runs.
@@ -189,7 +203,7 @@ pub async fn run(
     events: &dyn Events,
 ) -> Result<Outcome> {
     // Checks before any side effect: bad input leaves nothing behind.
-    let profile = Profile::resolve(&common.repo_root, &common.profile)?;
+    let profile = common.profile()?;
     job.validate(&profile)?;
     let engine = Engine::connect().await?;
     let compose = ComposeCli::detect()?;

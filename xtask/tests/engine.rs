@@ -31,6 +31,21 @@ fn footprint_runs_reports_and_leaves_nothing() {
     let lane = &r["lanes"][0];
     assert_eq!(lane["lane"], "footprint");
     assert_eq!(lane["cells"].as_array().unwrap().len(), 2);
+    // The helper's --steady-window 1500ms replaced the profile's 3 s: a
+    // flat gateway is steady after one short window, and the command that
+    // repeats the run carries the flag.
+    for c in lane["cells"].as_array().unwrap() {
+        let w = c["steady_after_s"].as_f64().unwrap();
+        assert!((1.4..2.9).contains(&w), "steady after {w} s");
+    }
+    assert!(r["settings"]["command"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|a| a == "--steady-window"));
+    let out = run(xtask(results.path()).args(["footprint", "--steady-window", "100ms"]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("give 500ms to 10m"));
     let uss = lane["aggregates"]
         .as_array()
         .unwrap()

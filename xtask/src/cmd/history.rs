@@ -86,6 +86,7 @@ mod tests {
             json: false,
             seed: 1,
             argv: vec![],
+            steady_window: None,
         };
         assert_eq!(run(&common).unwrap(), ExitCode::Ok);
         let md = std::fs::read_to_string(results.path().join("history/report.md")).unwrap();

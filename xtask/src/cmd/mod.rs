@@ -16,10 +16,11 @@ mod setup;
 mod suite;
 
 use crate::cli::{Cli, Cmd, SelfcheckCmd};
-use crate::error::ExitCode;
+use crate::error::{BadInput, ExitCode};
 use crate::runner::Common;
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// The profile of every command not given `--profile`.
 const DEFAULT_PROFILE: &str = "gateway";
@@ -39,6 +40,16 @@ pub async fn dispatch(cli: Cli, argv: Vec<String>) -> Result<ExitCode> {
     } else {
         repo_root.join(&g.results)
     };
+    let steady_window = match g.steady_window {
+        Some(w) if !(Duration::from_millis(500)..=Duration::from_secs(600)).contains(&w.0) => {
+            return Err(BadInput(format!(
+                "--steady-window {w}: give 500ms to 10m (the warm-up's trailing window), \
+                 e.g. --steady-window 1500ms"
+            ))
+            .into())
+        }
+        w => w.map(|w| w.0),
+    };
     let common = Common {
         repo_root,
         results,
@@ -47,6 +58,7 @@ pub async fn dispatch(cli: Cli, argv: Vec<String>) -> Result<ExitCode> {
         json: g.json,
         seed: g.seed.unwrap_or_else(rand::random),
         argv,
+        steady_window,
     };
     match cli.cmd {
         Cmd::Setup => setup::run(&common, g.profile.as_deref()).await,

@@ -22,7 +22,7 @@ pub async fn scaling(common: &Common, args: ScalingArgs) -> Result<ExitCode> {
 pub fn plan_scaling(common: &Common, args: &ScalingArgs) -> Result<Planned> {
     let sizes = parse_sizes(&args.entities)?;
     let (mut settings, opts) = super::measure_settings(LaneKind::Scaling, &args.measure)?;
-    let profile = crate::profile::Profile::resolve(&common.repo_root, &common.profile)?;
+    let profile = common.profile()?;
     // Held connections are entities that cost the harness file descriptors.
     if profile
         .spec

@@ -7,7 +7,6 @@ use crate::cli::{Cli, Cmd, SuiteArgs};
 use crate::error::{bad_input, BadInput, ExitCode};
 use crate::events::{Event, Events, Reporter};
 use crate::profile::suite::{LaneFlags, SUITE_LANES};
-use crate::profile::Profile;
 use crate::results::suite::LaneStatus;
 use crate::runner::{self, Common, Job, Planned, SuiteProgress};
 use anyhow::Result;
@@ -17,7 +16,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 pub async fn run(common: &Common, a: SuiteArgs) -> Result<ExitCode> {
-    let profile = Profile::resolve(&common.repo_root, &common.profile)?;
+    let profile = common.profile()?;
     let file = profile.path.display().to_string();
     let Some(spec) = &profile.spec.suite else {
         bad_input!(

@@ -13,7 +13,6 @@ use crate::error::{BadInput, ExitCode};
 use crate::events::Reporter;
 use crate::lanes::cell::{Body, Cell};
 use crate::lanes::window::pin_current_thread;
-use crate::profile::Profile;
 use crate::runner::Common;
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
@@ -37,7 +36,7 @@ pub async fn run(
     connections: usize,
     path: &str,
 ) -> Result<ExitCode> {
-    let profile = Profile::resolve(&common.repo_root, &common.profile)?;
+    let profile = common.profile()?;
     let tcp = profile
         .spec
         .load

@@ -14,7 +14,6 @@ use crate::frame::{Scope, Uses};
 use crate::lanes::cell::{self, Body, CellPlan};
 use crate::lanes::{LaneCtx, MeasureOpts};
 use crate::probe::SamplerMode;
-use crate::profile::Profile;
 use crate::rundir::RunDir;
 use crate::runner::Common;
 use anyhow::{anyhow, Result};
@@ -31,7 +30,7 @@ pub async fn in_one_cell<B: Body>(
     body: &mut B,
     events: &dyn Events,
 ) -> Result<(RunDir, B::Output)> {
-    let profile = Profile::resolve(&common.repo_root, &common.profile)?;
+    let profile = common.profile()?;
     let engine = Engine::connect().await?;
     let compose = ComposeCli::detect()?;
     let scope = Scope::open(&common.results, &common.repo_root, Uses::Engine, events)?;
