@@ -409,6 +409,69 @@ fn resource_of_one_runc_box_idle_and_busy() {
     assert_nothing_left(&id);
 }
 
+/// The same lane on a VM: the guest kernel's OOM killer acts at the VM's
+/// RAM, and the host's cost of the VM stops at its RAM plus the VMM's own
+/// (TCG's translation cache among it).
+#[test]
+fn resource_of_a_qemu_tcg_box_idle_busy_and_under_pressure() {
+    let _g = serial();
+    let results = tempfile::tempdir().unwrap();
+    let out = run(xtask(results.path()).args([
+        "box",
+        "resource",
+        "--backend",
+        "qemu",
+        "--accel",
+        "tcg",
+        "--settle",
+        "1s",
+        "--window",
+        "2s",
+        "--idle-boxes",
+        "2",
+        "--pressure-mib",
+        "224",
+    ]));
+    assert_eq!(out.status.code(), Some(0));
+    let id = only_run(results.path());
+    let r = record(results.path(), &id);
+    let x = &r["lanes"][0]["findings"][0]["resource"];
+    assert_eq!(x["idle_boxes"]["deaths"], serde_json::json!([]), "{x}");
+    assert!(x["pressure"]["death"].is_null(), "{x}");
+    let per = x["idle_boxes"]["pss_bytes"].as_array().unwrap();
+    assert_eq!(per.len(), 2, "{x}");
+    assert!(per.iter().all(|p| p.as_u64().unwrap() > 0), "{x}");
+    let p = &x["pressure"];
+    let limit = 224u64 << 20;
+    assert_eq!(p["limit_bytes"], limit);
+    assert!(p["how"].as_str().unwrap().contains("OOM killer"), "{p}");
+    // What the guest kernel leaves of its RAM to programs is measured.
+    let avail = p["guest_available_bytes"].as_u64().unwrap();
+    assert!(avail > limit / 4 && avail < limit, "{p}");
+    let steps = p["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 2, "{p}");
+    assert_eq!(steps[0]["exit_code"], 0, "{p}");
+    assert_eq!(steps[0]["killed"], false, "{p}");
+    assert_eq!(steps[1]["exit_code"], 137, "{p}");
+    assert_eq!(steps[1]["killed"], true, "{p}");
+    assert_eq!(
+        steps[1]["oom_kills"], 1,
+        "the guest kernel's own count: {p}"
+    );
+    let peak = steps[1]["peak_pss_bytes"].as_u64().unwrap();
+    assert!(peak > limit && peak < limit + (256 << 20), "{p}");
+    let ratio = x["host_cpu_per_box_cpu"].as_f64().unwrap();
+    assert!((0.8..3.0).contains(&ratio), "{x}");
+    let items = items_of(results.path(), &id);
+    for key in ["box_idle_pss", "box_idle_box_pss", "box_pressure_peak"] {
+        assert!(
+            items.contains(&format!("box_resource/{key}/runtime=qemu")),
+            "{key}: {items}"
+        );
+    }
+    assert_nothing_left(&id);
+}
+
 /// The rates of one throughput finding: each part measured `repeats` times
 /// with positive rates (host → box TCP too: both runc and qemu give the box
 /// a loopback-reachable network in this lane).

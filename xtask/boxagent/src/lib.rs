@@ -16,8 +16,9 @@ pub mod sink;
 pub const SYNC: &[u8] = b"\0\0RUNCOST-BOX-SYNC\0\0";
 /// Protocol version carried in [`Frame::Hello`] (2: file transfer; 3: the
 /// `--sink` mode and the virtio-net modules, so a guest built before them
-/// is refused with the fix instead of failing the TCP part).
-pub const VERSION: u32 = 3;
+/// is refused with the fix instead of failing the TCP part; 4: `--alloc`,
+/// the resource lane's pressure step in a VM).
+pub const VERSION: u32 = 4;
 /// Largest payload either side accepts: a bound on memory, not a real limit
 /// for the commands a benchmark runs.
 pub const MAX_PAYLOAD: usize = 256 << 20;

@@ -37,6 +37,7 @@ fn main() {
         Some("--tick") => std::process::exit(tick(&args[1..])),
         Some("--hold") => std::process::exit(hold(&args[1..])),
         Some("--sink") => std::process::exit(sink(&args[1..])),
+        Some("--alloc") => std::process::exit(alloc(&args[1..])),
         Some("--now") => {
             // busybox `date` has no %N: the throughput lane times dd with this.
             let ns = monotonic_ns();
@@ -440,6 +441,43 @@ fn hold(args: &[String]) -> i32 {
         std::thread::sleep(std::time::Duration::from_secs(3600));
         std::hint::black_box(&v);
     }
+}
+
+/// `--alloc BYTES HOLD_S`: the resource lane's memory-pressure step in a
+/// VM. Allocates BYTES in 1 MiB blocks, writing one byte into every page
+/// (each write faults in one page of guest memory), holds them HOLD_S
+/// seconds and exits 0. Blocks, not one allocation: the guest kernel's
+/// overcommit heuristic refuses a single request larger than its memory
+/// (an abort, not the OOM kill a growing program meets), and a program
+/// grows by many small requests. Beyond the guest's memory the OOM killer
+/// ends it with SIGKILL (exit status 137). Under TCG this costs the page
+/// faults only, where a pipe through `tail` copied every byte three times
+/// at ~9 MiB/s (29 s for the two steps of a 224 MiB guest).
+fn alloc(args: &[String]) -> i32 {
+    const BLOCK: usize = 1 << 20;
+    let (Some(bytes), Some(hold)) = (
+        args.first().and_then(|a| a.parse::<usize>().ok()),
+        args.get(1).and_then(|a| a.parse::<u64>().ok()),
+    ) else {
+        eprintln!("boxagent: usage: --alloc BYTES HOLD_S");
+        return 2;
+    };
+    let mut blocks: Vec<Vec<u8>> = Vec::with_capacity(bytes.div_ceil(BLOCK));
+    let mut left = bytes;
+    while left > 0 {
+        let n = left.min(BLOCK);
+        // Zeroed blocks are mmaps the kernel fills lazily: the writes
+        // below are what makes them resident.
+        let mut b = vec![0u8; n];
+        for page in b.chunks_mut(4096) {
+            page[0] = 1;
+        }
+        blocks.push(b);
+        left -= n;
+    }
+    std::thread::sleep(std::time::Duration::from_secs(hold));
+    std::hint::black_box(&blocks);
+    0
 }
 
 /// `--sink ADDR COUNT PORT_FILE`: the throughput lane's TCP sink. Binds

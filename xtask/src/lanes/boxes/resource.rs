@@ -25,10 +25,9 @@
 //! limited to L (the engine's cgroup limit with memory + swap = L; a VM
 //! booted with L of RAM, so the guest kernel's OOM killer acts). The box
 //! allocates in steps of the ladder (`LADDER`: 50 % of L, which must fit,
-//! then 150 %, which cannot): `{ head -c BYTES /dev/zero; sleep 1; } |
-//! tail` — `tail` keeps everything after the last newline and /dev/zero
-//! has none, so it holds BYTES of anonymous memory until EOF, one second
-//! after the last byte (`HOLD_S`). While it runs, the host PSS
+//! then 150 %, which cannot) and holds what it got for a second
+//! (`alloc_argv`: a pipe into `tail` in a container, the agent's
+//! page-touching `--alloc` in a VM). While it runs, the host PSS
 //! of the box's processes (the base set and all their descendants, so the
 //! exec's own processes count) is sampled every `SAMPLE` and the maximum
 //! kept. Each step records the exit status as the box reports it (137 =
@@ -40,7 +39,7 @@
 //! and the ladder ends. Backends without a per-box limit record why.
 
 use super::{teardown, timed_exec, trivial};
-use crate::boxes::{BoxBackend, ExecOutput};
+use crate::boxes::{BackendKind, BoxBackend, ExecOutput};
 use crate::events::{Event, Events};
 use crate::results::boxaxes::{
     AxisSection, BoxDeath, IdleBoxesResult, PressureResult, PressureStep, ResourceResult,
@@ -310,18 +309,29 @@ async fn idle_boxes<B: BoxBackend>(
     Ok(idle_summary(o.idle_boxes, pss, rss, single_pss, deaths))
 }
 
-/// `head -c BYTES /dev/zero | tail`: `tail` holds all of its input that
-/// follows the last newline (here: all of it) until EOF. The writer's side
-/// stays open `HOLD_S` after the bytes, so an allocation that fits is held
-/// at its top for several samples (without it a 32 MiB step is over in
-/// ~0.1 s, between two samples). The command is built from a number,
-/// never from a profile.
-pub fn alloc_argv(bytes: u64) -> Vec<String> {
-    vec![
-        "sh".into(),
-        "-c".into(),
-        format!("{{ head -c {bytes} /dev/zero; sleep {HOLD_S}; }} | tail >/dev/null"),
-    ]
+/// The allocation of one pressure step, built from a number, never from a
+/// profile. In a container, `head -c BYTES /dev/zero | tail`: `tail` holds
+/// all of its input that follows the last newline (here: all of it) until
+/// EOF. The writer's side stays open `HOLD_S` after the bytes, so an
+/// allocation that fits is held at its top for several samples (without it
+/// a 32 MiB step is over in ~0.1 s, between two samples). In a VM, the
+/// agent's `--alloc` (1 MiB blocks, one write per page, held `HOLD_S`):
+/// under TCG the pipe copied every byte three times at ~9 MiB/s, 29 s for
+/// the two steps of a 224 MiB guest, where page faults alone take a few.
+pub fn alloc_argv(kind: BackendKind, bytes: u64) -> Vec<String> {
+    match kind {
+        BackendKind::Qemu => vec![
+            "/init".into(),
+            "--alloc".into(),
+            bytes.to_string(),
+            HOLD_S.to_string(),
+        ],
+        _ => vec![
+            "sh".into(),
+            "-c".into(),
+            format!("{{ head -c {bytes} /dev/zero; sleep {HOLD_S}; }} | tail >/dev/null"),
+        ],
+    }
 }
 
 /// Seconds an allocation that fits is held (whole: busybox's `sleep` in
@@ -350,7 +360,7 @@ pub fn parse_mem_available(meminfo: &str) -> Option<u64> {
 
 async fn oom_kills<B: BoxBackend>(b: &B, h: &mut B::Handle) -> Option<u64> {
     let files: &[&str] = match b.kind() {
-        crate::boxes::BackendKind::Qemu => &["/proc/vmstat"],
+        BackendKind::Qemu => &["/proc/vmstat"],
         // In a container /proc/vmstat is the host's: only its cgroup counts.
         _ => &[
             "/sys/fs/cgroup/memory.events",
@@ -450,7 +460,7 @@ async fn pressure<B: BoxBackend>(
     if let Err(e) = ready {
         res.death = Some(death(0, e.context("the pressure box did not come up")));
     } else {
-        if b.kind() == crate::boxes::BackendKind::Qemu {
+        if b.kind() == BackendKind::Qemu {
             res.guest_available_bytes = b
                 .exec(&mut h, &["cat".into(), "/proc/meminfo".into()], &[])
                 .await
@@ -461,7 +471,8 @@ async fn pressure<B: BoxBackend>(
             let requested_bytes = (limit_bytes as f64 * f) as u64;
             let before = oom_kills(b, &mut h).await;
             let t = Instant::now();
-            let (out, peak_pss_bytes) = sampled_exec(b, &mut h, &alloc_argv(requested_bytes)).await;
+            let (out, peak_pss_bytes) =
+                sampled_exec(b, &mut h, &alloc_argv(b.kind(), requested_bytes)).await;
             let seconds = t.elapsed().as_secs_f64();
             let out = match out {
                 Ok(out) => out,
@@ -521,14 +532,18 @@ mod tests {
     }
 
     #[test]
-    fn alloc_command_is_a_number_in_a_fixed_pipeline() {
+    fn alloc_command_is_a_number_in_a_fixed_pipeline_or_the_vm_agent() {
         assert_eq!(
-            alloc_argv(33554432),
+            alloc_argv(BackendKind::Container, 33554432),
             vec![
                 "sh",
                 "-c",
                 "{ head -c 33554432 /dev/zero; sleep 1; } | tail >/dev/null"
             ]
+        );
+        assert_eq!(
+            alloc_argv(BackendKind::Qemu, 33554432),
+            vec!["/init", "--alloc", "33554432", "1"]
         );
     }
 
