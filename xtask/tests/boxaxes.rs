@@ -200,6 +200,96 @@ fn a_box_killed_mid_exec_loop_is_recorded_and_the_lane_goes_on() {
     assert_nothing_left(&id);
 }
 
+/// A box that dies in the soak: the soak's series ends at the last good
+/// reading and is judged on what came before, the death is recorded with
+/// its cause, the lane exits 0 with what it measured, nothing is left.
+#[test]
+fn a_box_killed_mid_soak_is_recorded_and_its_series_kept() {
+    let _g = serial();
+    let results = tempfile::tempdir().unwrap();
+    let mut child = xtask(results.path())
+        .args([
+            "box",
+            "stability",
+            "--profile",
+            "runc",
+            "--execs",
+            "10",
+            "--parallel",
+            "2",
+            "--parallel-rounds",
+            "1",
+            "--restarts",
+            "1",
+            "--soak",
+            "1m",
+        ])
+        .spawn()
+        .unwrap();
+    // The run's own box (by its run label), once the soak has run a while.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let id = loop {
+        assert!(Instant::now() < deadline, "the soak never began");
+        assert!(child.try_wait().unwrap().is_none(), "the lane ended first");
+        let soaking = std::fs::read_dir(results.path())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            // The run's directory, not the `latest` link to it.
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+            .find_map(|e| {
+                let dir = e.path();
+                let events = std::fs::read_to_string(dir.join("events.jsonl")).ok()?;
+                events
+                    .contains("stability: soak")
+                    .then(|| dir.file_name().unwrap().to_string_lossy().into_owned())
+            });
+        if let Some(id) = soaking {
+            break id;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    // A reading every 0.5 s; the warm-up (12 s) is not over.
+    std::thread::sleep(Duration::from_secs(6));
+    let ids = Command::new("docker")
+        .args([
+            "ps",
+            "-q",
+            "--filter",
+            &format!("label=dev.runcost.run={id}"),
+        ])
+        .output()
+        .unwrap();
+    let ids = String::from_utf8_lossy(&ids.stdout).trim().to_string();
+    assert_eq!(ids.lines().count(), 1, "one box of {id} in the soak: {ids}");
+    let killed = Command::new("docker")
+        .args(["kill", &ids])
+        .output()
+        .unwrap();
+    assert!(killed.status.success());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+    let r = record(results.path(), &id);
+    let s = &r["lanes"][0]["findings"][0]["stability"];
+    let deaths = s["deaths"].as_array().unwrap();
+    assert_eq!(deaths.len(), 1, "{s}");
+    assert_eq!(deaths[0]["section"], "soak", "{s}");
+    assert!(!deaths[0]["cause"].as_str().unwrap().is_empty());
+    let soak = &s["soak"];
+    let ran = soak["ran_s"].as_f64().unwrap();
+    assert!(ran > 5.0 && ran < 30.0, "{soak}");
+    // The readings before the death, none of them a zero.
+    let samples = soak["samples"].as_array().unwrap();
+    assert!(samples.len() >= 8, "{soak}");
+    assert!(samples.iter().all(|x| x["pss_bytes"].as_u64().unwrap() > 0));
+    assert!(samples.last().unwrap()["t_s"].as_f64().unwrap() <= ran);
+    // Too short a series after the warm-up for a verdict: a note says so.
+    assert!(soak["test"].is_null() && soak["note"].is_string(), "{soak}");
+    assert_eq!(s["exec_loop"].as_array().unwrap().len(), 10);
+    let report = std::fs::read_to_string(results.path().join(&id).join("report.md")).unwrap();
+    assert!(report.contains("soak"), "{report}");
+    assert_nothing_left(&id);
+}
+
 #[test]
 fn burst_of_runc_boxes_against_one_alone() {
     let _g = serial();
@@ -268,13 +358,29 @@ fn stability_and_burst_on_qemu_tcg() {
         "--restarts",
         "1",
         "--soak",
-        "0s",
+        "16s",
     ]));
     assert_eq!(out.status.code(), Some(0));
     let id = only_run(results.path());
     let r = record(results.path(), &id);
     let s = &r["lanes"][0]["findings"][0]["stability"];
     assert_eq!(s["exec_loop"].as_array().unwrap().len(), 12);
+    // The soak on a VM: the VMM's host PSS read through it, the paced
+    // stream answered, a leak test (or the reason there is none) after
+    // the warm-up.
+    let soak = &s["soak"];
+    assert_eq!(s["deaths"], serde_json::json!([]), "{s}");
+    assert!(soak["ran_s"].as_f64().unwrap() >= 16.0, "{soak}");
+    let samples = soak["samples"].as_array().unwrap();
+    assert!(samples.len() >= 40, "{soak}");
+    assert!(samples
+        .iter()
+        .all(|x| x["pss_bytes"].as_u64().unwrap() > 64 << 20));
+    assert!(soak["exec_s"].as_array().unwrap().len() >= 80, "{soak}");
+    assert!(
+        soak["test"].is_object() || soak["note"].is_string(),
+        "{soak}"
+    );
     // One agent stream per VM: the execs queue, and the record says so.
     assert_eq!(s["parallel_mode"], "queued");
     assert_eq!(s["parallel_s"].as_array().unwrap().len(), 3);
