@@ -578,6 +578,63 @@ fn resource_of_a_qemu_tcg_box_idle_busy_and_under_pressure() {
     assert_nothing_left(&id);
 }
 
+/// Pressure on boxes a runtime's CLI makes from an OCI bundle: the limit
+/// is the bundle's cgroup, the kill count the cgroup's on the host. runc
+/// kills the allocation and the box lives on; gVisor's sandbox holds the
+/// box's memory, so the kill may end the box as a whole, recorded so.
+#[test]
+fn pressure_on_cli_boxes_of_runc_and_runsc() {
+    let _g = serial();
+    let results = tempfile::tempdir().unwrap();
+    let out = run(xtask(results.path()).args([
+        "box",
+        "resource",
+        "--profile",
+        "runc-cli,runsc-cli",
+        "--settle",
+        "1s",
+        "--window",
+        "1s",
+        "--idle-boxes",
+        "0",
+        "--pressure-mib",
+        "64",
+    ]));
+    assert_eq!(out.status.code(), Some(0));
+    let id = only_run(results.path());
+    let r = record(results.path(), &id);
+    let fs = r["lanes"][0]["findings"].as_array().unwrap();
+    let limit = 64u64 << 20;
+    for (f, name) in fs.iter().zip(["runc-cli", "runsc-cli"]) {
+        let p = &f["resource"]["pressure"];
+        assert!(p["skipped"].is_null(), "{name}: {p}");
+        assert!(p["how"].as_str().unwrap().contains("OCI bundle"), "{p}");
+        let steps = p["steps"].as_array().unwrap();
+        assert_eq!(steps.len(), 2, "{name}: {p}");
+        assert_eq!(steps[0]["exit_code"], 0, "{name}: {p}");
+        assert_eq!(steps[0]["oom_kills"], 0, "{name}: {p}");
+        assert!(
+            steps[0]["peak_pss_bytes"].as_u64().unwrap() > limit / 4,
+            "{name}: {p}"
+        );
+        assert!(steps[1]["oom_kills"].as_u64().unwrap() >= 1, "{name}: {p}");
+        let peak = steps[1]["peak_pss_bytes"].as_u64().unwrap();
+        assert!(peak > limit / 2 && peak < limit + (48 << 20), "{name}: {p}");
+    }
+    let runc = &fs[0]["resource"]["pressure"];
+    assert_eq!(runc["steps"][1]["exit_code"], 137, "{runc}");
+    assert!(runc["death"].is_null(), "{runc}");
+    let runsc = &fs[1]["resource"]["pressure"];
+    assert!(
+        runsc["steps"][1]["killed"] == true
+            || runsc["death"]["cause"]
+                .as_str()
+                .is_some_and(|c| c.contains("ended the box as a whole")),
+        "{runsc}"
+    );
+    assert_nothing_left(&id);
+}
+
 /// The rates of one throughput finding: each part measured `repeats` times
 /// with positive rates (host → box TCP too: both runc and qemu give the box
 /// a loopback-reachable network in this lane).

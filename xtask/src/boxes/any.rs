@@ -205,6 +205,24 @@ impl BoxBackend for AnyBackend {
         }
     }
 
+    fn live_pids(&self, h: &AnyBox) -> super::LivePids {
+        match (self, h) {
+            (AnyBackend::Qemu(b), AnyBox::Qemu(h)) => b.live_pids(h),
+            (AnyBackend::Engine(b), AnyBox::Engine(h)) => b.live_pids(h),
+            (AnyBackend::Command(b), AnyBox::Command(h)) => b.live_pids(h),
+            _ => super::LivePids::Fixed(Vec::new()),
+        }
+    }
+
+    fn oom_kill_file(&self, h: &AnyBox) -> Option<std::path::PathBuf> {
+        match (self, h) {
+            (AnyBackend::Qemu(b), AnyBox::Qemu(h)) => b.oom_kill_file(h),
+            (AnyBackend::Engine(b), AnyBox::Engine(h)) => b.oom_kill_file(h),
+            (AnyBackend::Command(b), AnyBox::Command(h)) => b.oom_kill_file(h),
+            _ => None,
+        }
+    }
+
     fn host_pids(&self, h: &AnyBox) -> Vec<i32> {
         match (self, h) {
             (AnyBackend::Qemu(b), AnyBox::Qemu(h)) => b.host_pids(h),

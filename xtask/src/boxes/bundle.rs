@@ -104,15 +104,28 @@ fn image_id(image: &str) -> Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
+/// The memory of one box's cgroup: a limit, and for the resource lane's
+/// pressure box the same limit on memory + swap (OCI's `swap` is the
+/// total), so the kernel OOM-kills at the limit instead of swapping.
+#[derive(Clone, Copy, Debug)]
+pub struct Memory {
+    pub limit: u64,
+    pub no_swap: bool,
+}
+
 /// The OCI config of one box. Pure.
-pub fn config(rootfs: &Path, cgroup: &str, hostname: &str, memory_bytes: u64) -> Result<Value> {
+pub fn config(rootfs: &Path, cgroup: &str, hostname: &str, memory: Memory) -> Result<Value> {
     let mut c: Value = serde_json::from_str(TEMPLATE).context("parse the OCI template")?;
     c["process"]["args"] = json!(["sleep", "infinity"]);
     c["process"]["terminal"] = json!(false);
     c["root"] = json!({"path": rootfs, "readonly": true});
     c["hostname"] = json!(hostname);
     c["linux"]["cgroupsPath"] = json!(cgroup);
-    c["linux"]["resources"]["memory"] = json!({ "limit": memory_bytes });
+    c["linux"]["resources"]["memory"] = if memory.no_swap {
+        json!({ "limit": memory.limit, "swap": memory.limit })
+    } else {
+        json!({ "limit": memory.limit })
+    };
     Ok(c)
 }
 
@@ -122,9 +135,9 @@ pub fn write(
     rootfs: &Path,
     cgroup: &str,
     hostname: &str,
-    memory_bytes: u64,
+    memory: Memory,
 ) -> Result<()> {
-    let c = config(rootfs, cgroup, hostname, memory_bytes)?;
+    let c = config(rootfs, cgroup, hostname, memory)?;
     crate::fs::write_atomic(
         &dir.join("config.json"),
         serde_json::to_string_pretty(&c)?.as_bytes(),
@@ -137,12 +150,26 @@ mod tests {
 
     #[test]
     fn config_points_at_the_shared_rootfs_read_only() {
-        let c = config(Path::new("/r/rootfs"), "/runcost-r1-b0", "b0", 256 << 20).unwrap();
+        let mem = Memory {
+            limit: 256 << 20,
+            no_swap: false,
+        };
+        let c = config(Path::new("/r/rootfs"), "/runcost-r1-b0", "b0", mem).unwrap();
         assert_eq!(c["root"]["path"], "/r/rootfs");
         assert_eq!(c["root"]["readonly"], true);
         assert_eq!(c["process"]["args"], json!(["sleep", "infinity"]));
         assert_eq!(c["linux"]["cgroupsPath"], "/runcost-r1-b0");
         assert_eq!(c["linux"]["resources"]["memory"]["limit"], 256u64 << 20);
+        assert!(c["linux"]["resources"]["memory"]["swap"].is_null());
+        let limited = Memory {
+            limit: 64 << 20,
+            no_swap: true,
+        };
+        let l = config(Path::new("/r/rootfs"), "/c", "p", limited).unwrap();
+        assert_eq!(
+            l["linux"]["resources"]["memory"],
+            json!({ "limit": 64u64 << 20, "swap": 64u64 << 20 })
+        );
         // The runtime's own defaults stay: a new pid namespace, masked paths.
         let ns = c["linux"]["namespaces"].as_array().unwrap();
         assert!(ns.iter().any(|n| n["type"] == "pid"));

@@ -150,7 +150,7 @@ impl CommandBackend {
             .context("the profile has no `restore` command")?;
         // Tracked before runsc is asked: a restore that fails is reaped
         // (its sandbox, cgroup and bundle) as the handle drops.
-        let (b, _) = self.tracked_box(name)?;
+        let (b, _) = self.tracked_box(name, self.default_memory())?;
         let timeout = self.spec.timeouts.start.0.max(Duration::from_secs(60));
         self.image_step("restore", &b, t, image, timeout)
             .await
@@ -172,7 +172,11 @@ impl CommandBackend {
     /// A box's directory, tracking record and bundle, before its runtime
     /// is asked for anything (so the guard and `clean` can always remove it).
     #[allow(clippy::type_complexity)]
-    fn tracked_box(&self, name: &str) -> Result<(CommandBox, Vec<(&'static str, String)>)> {
+    fn tracked_box(
+        &self,
+        name: &str,
+        memory: super::bundle::Memory,
+    ) -> Result<(CommandBox, Vec<(&'static str, String)>)> {
         let dir = self.profile_dir().join(name);
         let state = self.profile_dir().join("state");
         std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
@@ -210,13 +214,7 @@ impl CommandBackend {
         }
         write_record(&dir, &b.rec)?;
         if let Some(rootfs) = &self.rootfs {
-            super::bundle::write(
-                &dir,
-                rootfs,
-                &cgroup,
-                name,
-                u64::from(self.memory_mib) << 20,
-            )?;
+            super::bundle::write(&dir, rootfs, &cgroup, name, memory)?;
         }
         Ok((b, vars))
     }
@@ -237,6 +235,40 @@ impl CommandBackend {
         let argv = fill(t, &vars);
         let out = step(what, &argv, timeout, Some(&b.dir), &[]).await?;
         ok_or_fail(what, &argv, &out)
+    }
+
+    fn default_memory(&self) -> super::bundle::Memory {
+        super::bundle::Memory {
+            limit: u64::from(self.memory_mib) << 20,
+            no_swap: false,
+        }
+    }
+
+    /// Creates the box with its bundle's memory as given.
+    async fn create_with(&self, name: &str, memory: super::bundle::Memory) -> Result<CommandBox> {
+        let (mut b, mut vars) = self.tracked_box(name, memory)?;
+        let t = &self.spec.timeouts;
+        let argv = self.argv(&b, &self.spec.create);
+        let out = step("create", &argv, t.create.0, Some(&b.dir), &[]).await?;
+        ok_or_fail("create", &argv, &out)?;
+        if self.spec.id == IdMode::Printed {
+            let printed = String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_string();
+            if printed.is_empty() {
+                bail!("create printed no box id on its first line ({argv:?})");
+            }
+            vars[0].1 = printed.clone();
+            b.vars = vars;
+            b.rec.id = printed;
+            b.rec.stop = self.argv(&b, &self.spec.stop);
+            b.rec.remove = self.argv(&b, &self.spec.remove);
+            write_record(&b.dir, &b.rec)?;
+        }
+        Ok(b)
     }
 
     fn profile_dir(&self) -> PathBuf {
@@ -361,29 +393,40 @@ impl BoxBackend for CommandBackend {
     }
 
     async fn create(&self, name: &str) -> Result<CommandBox> {
-        let (mut b, mut vars) = self.tracked_box(name)?;
-        let t = &self.spec.timeouts;
-        let argv = self.argv(&b, &self.spec.create);
-        let out = step("create", &argv, t.create.0, Some(&b.dir), &[]).await?;
-        ok_or_fail("create", &argv, &out)?;
-        if self.spec.id == IdMode::Printed {
-            let printed = String::from_utf8_lossy(&out.stdout)
-                .lines()
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_string();
-            if printed.is_empty() {
-                bail!("create printed no box id on its first line ({argv:?})");
-            }
-            vars[0].1 = printed.clone();
-            b.vars = vars;
-            b.rec.id = printed;
-            b.rec.stop = self.argv(&b, &self.spec.stop);
-            b.rec.remove = self.argv(&b, &self.spec.remove);
-            write_record(&b.dir, &b.rec)?;
+        self.create_with(name, self.default_memory()).await
+    }
+
+    fn memory_limit_how(&self) -> std::result::Result<String, String> {
+        match &self.rootfs {
+            Some(_) => Ok(format!(
+                "the OCI bundle's cgroup (linux.resources.memory: limit and memory + swap), applied by {}",
+                self.profile
+            )),
+            None => Err(format!(
+                "{}: the profile's own create command makes the box; runcost has no bundle to set its memory limit in",
+                self.profile
+            )),
         }
-        Ok(b)
+    }
+
+    async fn create_limited(&self, name: &str, mib: u32) -> Result<CommandBox> {
+        self.memory_limit_how()
+            .map_err(|why| anyhow::anyhow!(why))?;
+        let memory = super::bundle::Memory {
+            limit: u64::from(mib) << 20,
+            no_swap: true,
+        };
+        self.create_with(name, memory).await
+    }
+
+    fn oom_kill_file(&self, b: &CommandBox) -> Option<PathBuf> {
+        // The box's cgroup on the host (cgroup v1 as here; v2's file would be
+        // memory.events): what is inside the box may be the host's view.
+        self.rootfs.as_ref()?;
+        Some(PathBuf::from(format!(
+            "/sys/fs/cgroup/memory{}/memory.oom_control",
+            b.rec.cgroup
+        )))
     }
 
     async fn start(&self, b: &mut CommandBox) -> Result<Started> {
@@ -513,6 +556,17 @@ impl BoxBackend for CommandBackend {
     /// its own loopback, which the host cannot reach.
     fn no_network(&self) -> Option<String> {
         Some("CLI-runtime boxes get a network namespace of their own from the OCI bundle with only its loopback (no veth, no forwarded port): nothing the host can connect to".into())
+    }
+
+    fn live_pids(&self, b: &CommandBox) -> super::LivePids {
+        match &self.spec.host_pids {
+            HostPidsSpec::Cgroup(t) => {
+                let vars: Vec<(&str, &str)> =
+                    b.vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                super::LivePids::Procs(fill(std::slice::from_ref(t), &vars).remove(0).into())
+            }
+            _ => super::LivePids::Fixed(self.host_pids(b)),
+        }
     }
 
     fn host_pids(&self, b: &CommandBox) -> Vec<i32> {

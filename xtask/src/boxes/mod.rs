@@ -165,6 +165,18 @@ pub trait BoxBackend {
         anyhow::bail!("box {name} with {mib} MiB: {why}")
     }
 
+    /// The box's host processes as something that can be read again while
+    /// the handle is busy (an exec holds it): what `host_pids` reads.
+    fn live_pids(&self, h: &Self::Handle) -> LivePids {
+        LivePids::Fixed(self.host_pids(h))
+    }
+
+    /// A host file whose `oom_kill N` line counts this box's OOM kills
+    /// (None: the box's own cgroup files, read inside it).
+    fn oom_kill_file(&self, _h: &Self::Handle) -> Option<std::path::PathBuf> {
+        None
+    }
+
     /// Why the host cannot open a TCP connection into this box (None: it
     /// can, through [`BoxBackend::tcp_into`]).
     fn no_network(&self) -> Option<String> {
@@ -178,6 +190,27 @@ pub trait BoxBackend {
             "TCP into the box: {}",
             self.no_network().unwrap_or_default()
         )
+    }
+}
+
+/// A box's host processes, read again on each [`LivePids::read`].
+#[derive(Clone, Debug)]
+pub enum LivePids {
+    /// A set that does not change while the box lives (a VMM; a
+    /// container's shim, whose descendants the reader adds).
+    Fixed(Vec<i32>),
+    /// A cgroup's `cgroup.procs`: whatever is in the box's cgroup now.
+    Procs(std::path::PathBuf),
+}
+
+impl LivePids {
+    pub fn read(&self) -> Vec<i32> {
+        match self {
+            LivePids::Fixed(p) => p.clone(),
+            LivePids::Procs(f) => {
+                command::parse_pids(&std::fs::read_to_string(f).unwrap_or_default())
+            }
+        }
     }
 }
 

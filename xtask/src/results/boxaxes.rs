@@ -247,7 +247,8 @@ pub struct PressureStep {
     /// Killed by SIGKILL (exit 137: the cgroup's or the guest's OOM killer).
     pub killed: bool,
     /// OOM kills the box's own counter gained over the step (a container's
-    /// cgroup `memory.events`, the guest kernel's `/proc/vmstat`); None
+    /// cgroup `memory.events`, a CLI box's cgroup on the host, the guest
+    /// kernel's `/proc/vmstat`); None
     /// where it could not be read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub oom_kills: Option<u64>,

@@ -316,6 +316,12 @@ impl BoxBackend for Named<'_> {
     fn memory_limit_how(&self) -> std::result::Result<String, String> {
         self.0.memory_limit_how()
     }
+    fn live_pids(&self, h: &AnyBox) -> crate::boxes::LivePids {
+        self.0.live_pids(h)
+    }
+    fn oom_kill_file(&self, h: &AnyBox) -> Option<std::path::PathBuf> {
+        self.0.oom_kill_file(h)
+    }
     async fn create_limited(&self, name: &str, mib: u32) -> Result<AnyBox> {
         self.0
             .create_limited(&format!("{}-{name}", self.1), mib)

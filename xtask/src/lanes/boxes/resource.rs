@@ -22,8 +22,9 @@
 //! N boxes cost. A box that does not come up is a death; the others count.
 //!
 //! Pressure (`pressure_mib` L, 0: skipped): one box created with its memory
-//! limited to L (the engine's cgroup limit with memory + swap = L; a VM
-//! booted with L of RAM, so the guest kernel's OOM killer acts). The box
+//! limited to L (the engine's cgroup limit with memory + swap = L; the
+//! same in a CLI box's OCI bundle; a VM booted with L of RAM, so the guest
+//! kernel's OOM killer acts). The box
 //! allocates in steps of the ladder (`LADDER`: 50 % of L, which must fit,
 //! then 150 %, which cannot) and holds what it got for a second
 //! (`alloc_argv`: a pipe into `tail` in a container, the agent's
@@ -359,6 +360,9 @@ pub fn parse_mem_available(meminfo: &str) -> Option<u64> {
 }
 
 async fn oom_kills<B: BoxBackend>(b: &B, h: &mut B::Handle) -> Option<u64> {
+    if let Some(f) = b.oom_kill_file(h) {
+        return parse_oom_kills(&std::fs::read_to_string(f).ok()?);
+    }
     let files: &[&str] = match b.kind() {
         BackendKind::Qemu => &["/proc/vmstat"],
         // In a container /proc/vmstat is the host's: only its cgroup counts.
@@ -374,27 +378,31 @@ async fn oom_kills<B: BoxBackend>(b: &B, h: &mut B::Handle) -> Option<u64> {
     parse_oom_kills(&String::from_utf8_lossy(&out.stdout))
 }
 
-/// Host PSS of `base` and all their descendants now (an exec's processes
-/// are children of the container's shim; a VMM has none).
-fn pss_with_descendants(base: &[i32]) -> u64 {
-    let mut pids: Vec<i32> = base
+/// Host PSS of `pids` and all their descendants now (an exec's processes
+/// are children of a container's shim; a VMM has none).
+fn pss_with_descendants(pids: &[i32]) -> u64 {
+    let mut all: Vec<i32> = pids
         .iter()
         .flat_map(|p| crate::boxes::container::descendants(*p))
         .collect();
-    pids.sort_unstable();
-    pids.dedup();
-    crate::boxes::pss_of(&pids)
+    all.sort_unstable();
+    all.dedup();
+    crate::boxes::pss_of(&all)
 }
 
 /// Runs `argv` in the box while sampling host PSS every `SAMPLE`; the
-/// output and the highest sample (one before and one after included).
+/// output and the highest sample (one before and one after included). The
+/// box's processes are read anew each sample (`live_pids`): an exec's
+/// processes join a CLI box's cgroup as children of the runtime's CLI,
+/// not of the box's init.
 async fn sampled_exec<B: BoxBackend>(
     b: &B,
     h: &mut B::Handle,
     argv: &[String],
 ) -> (Result<ExecOutput>, u64) {
-    let base = b.host_pids(h);
-    let mut peak = pss_with_descendants(&base);
+    let live = b.live_pids(h);
+    let pss = || pss_with_descendants(&live.read());
+    let mut peak = pss();
     let exec = b.exec(h, argv, &[]);
     tokio::pin!(exec);
     let mut tick = tokio::time::interval(SAMPLE);
@@ -402,10 +410,10 @@ async fn sampled_exec<B: BoxBackend>(
     let out = loop {
         tokio::select! {
             r = &mut exec => break r,
-            _ = tick.tick() => peak = peak.max(pss_with_descendants(&base)),
+            _ = tick.tick() => peak = peak.max(pss()),
         }
     };
-    (out, peak.max(pss_with_descendants(&base)))
+    (out, peak.max(pss()))
 }
 
 async fn pressure<B: BoxBackend>(
@@ -491,9 +499,18 @@ async fn pressure<B: BoxBackend>(
                 peak_pss_bytes,
                 seconds,
             });
-            // The allocator may die; the box must not.
+            // The allocator may die; the box must not. A box whose cgroup
+            // counted the kill but that no longer answers was killed as a
+            // whole (gVisor: the sandbox holds the box's memory).
+            let whole = res
+                .steps
+                .last()
+                .and_then(|s| s.oom_kills)
+                .filter(|&n| n > 0)
+                .map(|n| format!("the OOM killer ended the box as a whole ({n} kill(s) counted)"));
             if let Err(e) = timed_exec(b, &mut h, &trivial()).await {
-                res.death = Some(death(i, e.context("the box after the allocation")));
+                let e = e.context(whole.unwrap_or_else(|| "the box after the allocation".into()));
+                res.death = Some(death(i, e));
                 break;
             }
         }
