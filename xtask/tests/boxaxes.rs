@@ -721,6 +721,70 @@ fn throughput_on_runc_and_qemu_tcg() {
     assert_nothing_left(&id);
 }
 
+/// The CLI runtimes on their OCI bundles: the disk is the bundle's
+/// writable /var/tmp, copies go through the runtime's exec stdio, and TCP
+/// runs where the box shares the host's loopback (runc-cli) and is skipped
+/// with the reason where the profile gives the sandbox no network the host
+/// can reach (runsc-cli's --network=none).
+#[test]
+fn throughput_on_cli_boxes_of_runc_and_runsc() {
+    let _g = serial();
+    let results = tempfile::tempdir().unwrap();
+    let out = run(xtask(results.path()).args([
+        "box",
+        "throughput",
+        "--profile",
+        "runc-cli,runsc-cli",
+        "--size-mib",
+        "4",
+        "--repeats",
+        "2",
+    ]));
+    assert_eq!(out.status.code(), Some(0));
+    let id = only_run(results.path());
+    let r = record(results.path(), &id);
+    let fs = r["lanes"][0]["findings"].as_array().unwrap();
+    assert_eq!(fs.len(), 2);
+    for (f, name) in fs.iter().zip(["runc-cli", "runsc-cli"]) {
+        assert!(f["env"]["failed"].is_null(), "{name}: {f}");
+        let t = &f["throughput"];
+        assert_eq!(t["disk_target"], "/var/tmp/runcost-io", "{name}: {t}");
+        for part in ["write_bps", "read_bps", "copy_in_bps", "copy_out_bps"] {
+            let v = t[part].as_array().unwrap();
+            assert_eq!(v.len(), 2, "{name} {part}: {t}");
+            assert!(v.iter().all(|x| x.as_f64().unwrap() > 0.0), "{name} {part}");
+        }
+        assert!(
+            t["copy_path"].as_str().unwrap().contains("exec stdio"),
+            "{t}"
+        );
+    }
+    let runc = &fs[0]["throughput"];
+    assert!(runc["tcp_skipped"].is_null(), "{runc}");
+    assert_eq!(runc["tcp_bps"].as_array().unwrap().len(), 2, "{runc}");
+    let runsc = &fs[1]["throughput"];
+    assert!(
+        runsc["tcp_skipped"]
+            .as_str()
+            .is_some_and(|s| s.contains("--network=none")),
+        "{runsc}"
+    );
+    assert!(
+        runsc["tcp_bps"].as_array().is_none_or(|v| v.is_empty()),
+        "{runsc}"
+    );
+    let items = items_of(results.path(), &id);
+    assert!(
+        items.contains("\"box_throughput/box_tcp/runtime=runc-cli\""),
+        "{items}"
+    );
+    assert!(
+        !items.contains("\"box_throughput/box_tcp/runtime=runsc-cli\""),
+        "{items}"
+    );
+    assert_nothing_left(&id);
+}
+
 /// The planted regression: the same runtime on a throttled disk (the
 /// profile's `disk_bps`, the engine's --device-read/write-bps) is judged
 /// REGRESSED against the unthrottled baseline.

@@ -40,12 +40,12 @@ impl AnyBackend {
     /// Gives the backend's boxes a network the host reaches on loopback
     /// (the throughput lane's TCP part): a qemu box a user-mode NIC with
     /// one port forwarded from 127.0.0.1, a container the host's network
-    /// namespace. CLI-runtime boxes keep none.
+    /// namespace, a CLI runtime's bundle the host's network namespace.
     pub fn with_loopback_network(&mut self) {
         match self {
             AnyBackend::Qemu(b) => b.nic = true,
             AnyBackend::Engine(b) => b.host_network = true,
-            AnyBackend::Command(_) => {}
+            AnyBackend::Command(b) => b.host_network = true,
         }
     }
 }

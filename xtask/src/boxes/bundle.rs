@@ -113,13 +113,54 @@ pub struct Memory {
     pub no_swap: bool,
 }
 
-/// The OCI config of one box. Pure.
-pub fn config(rootfs: &Path, cgroup: &str, hostname: &str, memory: Memory) -> Result<Value> {
+/// What a box's bundle gives it besides its rootfs.
+#[derive(Clone, Copy, Debug)]
+pub struct BoxShape {
+    pub memory: Memory,
+    /// Keep the host's network namespace (no `network` entry): the
+    /// throughput lane's host → box TCP over loopback.
+    pub host_network: bool,
+}
+
+/// The OCI config of one box. Pure. The rootfs is shared and read-only;
+/// what a box writes goes to `/tmp` (a small tmpfs: the lanes' scripts'
+/// scratch files) and `/var/tmp`, a bind mount of `disk`, a directory of
+/// the box's own on the host's disk (the throughput lane's dd target),
+/// removed with the box.
+pub fn config(
+    rootfs: &Path,
+    disk: &Path,
+    cgroup: &str,
+    hostname: &str,
+    shape: BoxShape,
+) -> Result<Value> {
+    let memory = shape.memory;
     let mut c: Value = serde_json::from_str(TEMPLATE).context("parse the OCI template")?;
     c["process"]["args"] = json!(["sleep", "infinity"]);
     c["process"]["terminal"] = json!(false);
     c["root"] = json!({"path": rootfs, "readonly": true});
     c["hostname"] = json!(hostname);
+    let mounts = c["mounts"]
+        .as_array_mut()
+        .context("the OCI template has no mounts")?;
+    mounts.push(json!({
+        "destination": "/tmp",
+        "type": "tmpfs",
+        "source": "tmpfs",
+        "options": ["nosuid", "nodev", "mode=1777", "size=16m"]
+    }));
+    mounts.push(json!({
+        "destination": "/var/tmp",
+        "type": "bind",
+        "source": disk,
+        "options": ["rbind", "rw"]
+    }));
+    if shape.host_network {
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .context("the OCI template has no namespaces")?
+            .retain(|n| n["type"] != "network");
+    }
     c["linux"]["cgroupsPath"] = json!(cgroup);
     c["linux"]["resources"]["memory"] = if memory.no_swap {
         json!({ "limit": memory.limit, "swap": memory.limit })
@@ -135,9 +176,11 @@ pub fn write(
     rootfs: &Path,
     cgroup: &str,
     hostname: &str,
-    memory: Memory,
+    shape: BoxShape,
 ) -> Result<()> {
-    let c = config(rootfs, cgroup, hostname, memory)?;
+    let disk = dir.join("disk");
+    std::fs::create_dir_all(&disk).with_context(|| format!("create {}", disk.display()))?;
+    let c = config(rootfs, &disk, cgroup, hostname, shape)?;
     crate::fs::write_atomic(
         &dir.join("config.json"),
         serde_json::to_string_pretty(&c)?.as_bytes(),
@@ -154,7 +197,18 @@ mod tests {
             limit: 256 << 20,
             no_swap: false,
         };
-        let c = config(Path::new("/r/rootfs"), "/runcost-r1-b0", "b0", mem).unwrap();
+        let shape = BoxShape {
+            memory: mem,
+            host_network: false,
+        };
+        let c = config(
+            Path::new("/r/rootfs"),
+            Path::new("/b/disk"),
+            "/runcost-r1-b0",
+            "b0",
+            shape,
+        )
+        .unwrap();
         assert_eq!(c["root"]["path"], "/r/rootfs");
         assert_eq!(c["root"]["readonly"], true);
         assert_eq!(c["process"]["args"], json!(["sleep", "infinity"]));
@@ -165,11 +219,26 @@ mod tests {
             limit: 64 << 20,
             no_swap: true,
         };
-        let l = config(Path::new("/r/rootfs"), "/c", "p", limited).unwrap();
+        let shape = BoxShape {
+            memory: limited,
+            host_network: true,
+        };
+        let l = config(Path::new("/r/rootfs"), Path::new("/d"), "/c", "p", shape).unwrap();
+        let ns = l["linux"]["namespaces"].as_array().unwrap();
+        assert!(!ns.iter().any(|n| n["type"] == "network"), "{ns:?}");
+        assert!(ns.iter().any(|n| n["type"] == "pid"));
         assert_eq!(
             l["linux"]["resources"]["memory"],
             json!({ "limit": 64u64 << 20, "swap": 64u64 << 20 })
         );
+        // Writable: a small tmpfs and the box's own directory on disk.
+        let m = c["mounts"].as_array().unwrap();
+        assert!(m
+            .iter()
+            .any(|m| m["destination"] == "/tmp" && m["type"] == "tmpfs"));
+        assert!(m
+            .iter()
+            .any(|m| m["destination"] == "/var/tmp" && m["source"] == "/b/disk"));
         // The runtime's own defaults stay: a new pid namespace, masked paths.
         let ns = c["linux"]["namespaces"].as_array().unwrap();
         assert!(ns.iter().any(|n| n["type"] == "pid"));

@@ -30,6 +30,9 @@ pub struct CommandBackend {
     /// The bundle's rootfs, when the profile builds bundles.
     pub rootfs: Option<PathBuf>,
     pub memory_mib: u32,
+    /// The throughput lane's boxes: the bundle keeps the host's network
+    /// namespace, so the host reaches a sink in the box on loopback.
+    pub host_network: bool,
 }
 
 /// What the reaper needs to remove one box without the profile.
@@ -214,7 +217,11 @@ impl CommandBackend {
         }
         write_record(&dir, &b.rec)?;
         if let Some(rootfs) = &self.rootfs {
-            super::bundle::write(&dir, rootfs, &cgroup, name, memory)?;
+            let shape = super::bundle::BoxShape {
+                memory,
+                host_network: self.host_network,
+            };
+            super::bundle::write(&dir, rootfs, &cgroup, name, shape)?;
         }
         Ok((b, vars))
     }
@@ -485,6 +492,48 @@ impl BoxBackend for CommandBackend {
         })
     }
 
+    fn cannot_copy(&self) -> Option<String> {
+        None
+    }
+
+    /// An OCI runtime's CLI has no copy command: a file goes in and out
+    /// through the exec's stdio (`cat` in the box), which is the path a
+    /// caller of the CLI has. The path is an argument, never shell text.
+    async fn copy_in(&self, b: &mut CommandBox, path: &str, data: &[u8]) -> Result<()> {
+        let argv = [
+            "sh".to_string(),
+            "-c".into(),
+            "cat > \"$0\"".into(),
+            path.to_string(),
+        ];
+        let out = self.exec(b, &argv, data).await?;
+        if out.exit_code != 0 {
+            bail!(
+                "box {}: copy into {path} exited {}: {}",
+                b.name,
+                out.exit_code,
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        Ok(())
+    }
+
+    async fn copy_out(&self, b: &mut CommandBox, path: &str, len: usize) -> Result<Vec<u8>> {
+        let out = self
+            .exec(b, &["cat".to_string(), path.to_string()], &[])
+            .await?;
+        if out.exit_code != 0 || out.stdout.len() != len {
+            bail!(
+                "box {}: copy out of {path} exited {} with {} bytes ({len} were copied in): {}",
+                b.name,
+                out.exit_code,
+                out.stdout.len(),
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        Ok(out.stdout)
+    }
+
     /// Each exec is its own `runtime exec` process: the `n` run at once.
     async fn exec_at_once(
         &self,
@@ -555,7 +604,42 @@ impl BoxBackend for CommandBackend {
     /// nothing configures it (no veth, no forwarded port): the box has only
     /// its own loopback, which the host cannot reach.
     fn no_network(&self) -> Option<String> {
-        Some("CLI-runtime boxes get a network namespace of their own from the OCI bundle with only its loopback (no veth, no forwarded port): nothing the host can connect to".into())
+        if self.rootfs.is_none() {
+            return Some(format!(
+                "{}: the profile's own create command makes the box; runcost has no bundle to give it the host's network namespace",
+                self.profile
+            ));
+        }
+        if !self.host_network {
+            return Some("CLI-runtime boxes get a network namespace of their own from the OCI bundle with only its loopback (the throughput lane's keep the host's)".into());
+        }
+        // gVisor's own network stack: `none` is loopback inside the sandbox
+        // whatever namespace the bundle gives it.
+        if self.spec.create.iter().any(|a| a == "--network=none") {
+            return Some(format!(
+                "{}: the profile runs its runtime with --network=none (the sandbox's own stack, loopback only): nothing the host can connect to",
+                self.profile
+            ));
+        }
+        None
+    }
+
+    /// The sink listens on 127.0.0.1 of the host's network namespace,
+    /// which the bundle's box shares.
+    async fn tcp_into(&self, b: &mut CommandBox) -> Result<super::TcpPath> {
+        if let Some(why) = self.no_network() {
+            bail!("box {}: {why}", b.name);
+        }
+        let agent = super::container::write_agent(self, b, &b.name.clone()).await?;
+        Ok(super::TcpPath {
+            agent,
+            listen: "127.0.0.1:0".into(),
+            host_port: None,
+            via: format!(
+                "loopback in the host's network namespace (the OCI bundle has no network namespace of its own), {}",
+                self.profile
+            ),
+        })
     }
 
     fn live_pids(&self, b: &CommandBox) -> super::LivePids {

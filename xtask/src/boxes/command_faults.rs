@@ -37,6 +37,7 @@ fn runsc(run: &str) -> CommandBackend {
         spec: *c,
         rootfs: Some(rootfs),
         memory_mib: 256,
+        host_network: false,
     }
 }
 

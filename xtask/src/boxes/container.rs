@@ -207,27 +207,7 @@ impl BoxBackend for ContainerBackend {
         if let Some(why) = self.no_network() {
             anyhow::bail!("box {}: {why}", b.name);
         }
-        let root = crate::cmd::repo_root()?;
-        let bin = super::guest::agent_bin(&root);
-        let data = std::fs::read(&bin).with_context(|| {
-            format!(
-                "the static box agent {} (the TCP sink): run `cargo xtask setup`",
-                bin.display()
-            )
-        })?;
-        let argv: Vec<String> = ["sh", "-c", "cat >\"$0\" && chmod 755 \"$0\"", AGENT_AT]
-            .iter()
-            .map(|a| a.to_string())
-            .collect();
-        let o = self.exec(b, &argv, &data).await?;
-        if o.exit_code != 0 {
-            anyhow::bail!(
-                "box {}: writing the box agent to {AGENT_AT} exited {}: {}",
-                b.name,
-                o.exit_code,
-                String::from_utf8_lossy(&o.stderr).trim()
-            );
-        }
+        write_agent(self, b, &b.name.clone()).await?;
         Ok(super::TcpPath {
             agent: AGENT_AT.into(),
             listen: "127.0.0.1:0".into(),
@@ -235,6 +215,36 @@ impl BoxBackend for ContainerBackend {
             via: "loopback in the host's network namespace (network mode host), no NAT".into(),
         })
     }
+}
+
+/// Writes the static box agent (built by `cargo xtask setup`) to
+/// `AGENT_AT` in the box through an exec's stdin, for its TCP sink.
+pub(super) async fn write_agent<B: BoxBackend>(
+    b: &B,
+    h: &mut B::Handle,
+    name: &str,
+) -> Result<String> {
+    let root = crate::cmd::repo_root()?;
+    let bin = super::guest::agent_bin(&root);
+    let data = std::fs::read(&bin).with_context(|| {
+        format!(
+            "the static box agent {} (the TCP sink): run `cargo xtask setup`",
+            bin.display()
+        )
+    })?;
+    let argv: Vec<String> = ["sh", "-c", "cat >\"$0\" && chmod 755 \"$0\"", AGENT_AT]
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
+    let o = b.exec(h, &argv, &data).await?;
+    if o.exit_code != 0 {
+        anyhow::bail!(
+            "box {name}: writing the box agent to {AGENT_AT} exited {}: {}",
+            o.exit_code,
+            String::from_utf8_lossy(&o.stderr).trim()
+        );
+    }
+    Ok(AGENT_AT.into())
 }
 
 /// The block device under the engine's data root (a partition's whole

@@ -263,6 +263,7 @@ pub async fn prepare(p: &BoxProfile, cx: &Ctx<'_>) -> Result<Prepared> {
                     spec: (**c).clone(),
                     rootfs,
                     memory_mib: cx.spec.memory_mib,
+                    host_network: false,
                 }),
                 env,
             ))

@@ -304,7 +304,7 @@ pub async fn run<B: BoxBackend>(
             copy_path: match b.kind() {
                 crate::boxes::BackendKind::Qemu => "the VM agent's file protocol (1 MiB chunks, each acknowledged)".into(),
                 crate::boxes::BackendKind::Container => "the engine's archive API (PUT/GET /containers/ID/archive)".into(),
-                crate::boxes::BackendKind::Command => "none".into(),
+                crate::boxes::BackendKind::Command => "the runtime CLI's exec stdio (`cat` in the box: an OCI runtime has no copy command)".into(),
             },
             copy_in_bps: Vec::new(),
             copy_out_bps: Vec::new(),
