@@ -178,6 +178,23 @@ impl QemuBox {
     }
 
     /// Whether the VMM process has exited (and reaps it).
+    /// Whether qemu exited because its forwarded host port was taken (its
+    /// exit may trail the broken agent connection by a moment).
+    async fn lost_its_port(&mut self) -> bool {
+        if self.host_port.is_none() {
+            return false;
+        }
+        let until = Instant::now() + Duration::from_secs(2);
+        while self.exited().is_none() {
+            if Instant::now() > until {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        std::fs::read_to_string(self.dir.join("qemu.log"))
+            .is_ok_and(|l| l.contains("Could not set up host forwarding rule"))
+    }
+
     pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
         self.child
             .as_mut()
@@ -389,6 +406,37 @@ impl QemuBackend {
         Ok(())
     }
 
+    /// One VMM start: spawn, connect, the agent's hello.
+    async fn boot(&self, b: &mut QemuBox) -> Result<Started> {
+        self.spawn(b, false)?;
+        let deadline = Instant::now() + self.boot_timeout;
+        let stream = self.connect_agent(b, deadline).await?;
+        let mut conn = AgentConn::new(stream);
+        let left = deadline.saturating_duration_since(Instant::now());
+        let uptime = match tokio::time::timeout(left, conn.hello()).await {
+            Ok(Ok(u)) => u,
+            Ok(Err(e)) => {
+                return Err(e.context(format!(
+                    "box {}: the guest agent did not say hello\n{}",
+                    b.name,
+                    b.diagnostics()
+                )))
+            }
+            Err(_) => bail!(
+                "box {}: the guest did not boot to its agent within {:?} (accel {}, kernel {})\n{}",
+                b.name,
+                self.boot_timeout,
+                self.accel.qemu_name(),
+                self.guest.kernel.display(),
+                b.diagnostics()
+            ),
+        };
+        b.conn = Some(conn);
+        Ok(Started {
+            guest_uptime: Some(uptime),
+        })
+    }
+
     /// Connects to the agent socket (qemu waits for it before running the
     /// guest), watching for an early VMM exit.
     async fn connect_agent(
@@ -552,34 +600,24 @@ impl BoxBackend for QemuBackend {
         self.create_with(name, mib)
     }
 
+    /// The forwarded port (a throughput box's) was free when it was chosen,
+    /// but nothing can hold a port for a child to take over, so another
+    /// process may bind it first; qemu then exits naming the rule (after
+    /// the agent socket connected: its chardev comes first), and the VMM is
+    /// started again on a fresh port, at most three times: a port race does
+    /// not repeat, and anything else fails at once.
     async fn start(&self, b: &mut QemuBox) -> Result<Started> {
-        self.spawn(b, false)?;
-        let deadline = Instant::now() + self.boot_timeout;
-        let stream = self.connect_agent(b, deadline).await?;
-        let mut conn = AgentConn::new(stream);
-        let left = deadline.saturating_duration_since(Instant::now());
-        let uptime = match tokio::time::timeout(left, conn.hello()).await {
-            Ok(Ok(u)) => u,
-            Ok(Err(e)) => {
-                return Err(e.context(format!(
-                    "box {}: the guest agent did not say hello\n{}",
-                    b.name,
-                    b.diagnostics()
-                )))
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            match self.boot(b).await {
+                Err(_) if tries < 3 && b.lost_its_port().await => {
+                    tracing::debug!(box_name = %b.name, "forwarded port taken before qemu bound it; new port");
+                    b.host_port = Some(free_loopback_port()?);
+                }
+                r => return r,
             }
-            Err(_) => bail!(
-                "box {}: the guest did not boot to its agent within {:?} (accel {}, kernel {})\n{}",
-                b.name,
-                self.boot_timeout,
-                self.accel.qemu_name(),
-                self.guest.kernel.display(),
-                b.diagnostics()
-            ),
-        };
-        b.conn = Some(conn);
-        Ok(Started {
-            guest_uptime: Some(uptime),
-        })
+        }
     }
 
     async fn exec(&self, b: &mut QemuBox, argv: &[String], stdin: &[u8]) -> Result<ExecOutput> {
@@ -750,7 +788,7 @@ impl BoxBackend for QemuBackend {
 }
 
 /// A port free on the host's 127.0.0.1 now, for qemu's forward (qemu binds
-/// it at start; a port taken meanwhile fails the start with qemu's message).
+/// it at start; a port taken meanwhile makes `start` try again on another).
 fn free_loopback_port() -> Result<u16> {
     let l = std::net::TcpListener::bind("127.0.0.1:0").context("find a free 127.0.0.1 port")?;
     Ok(l.local_addr()?.port())
@@ -914,6 +952,31 @@ mod vm_tests {
         let rec = h.rec.clone().unwrap();
         assert!(!track::is_ours(&rec), "the VMM outlived a failed restore");
         drop(h);
+        let _ = std::fs::remove_dir_all(track::vms_dir(&b.root).join(&b.run_id));
+    }
+
+    /// The forwarded port taken between its choice and qemu's bind (here
+    /// on purpose: the test holds it): qemu exits naming the rule, and the
+    /// box starts on a fresh port instead of failing.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_forwarded_port_taken_before_qemu_binds_it_is_replaced() {
+        let mut b = backend();
+        b.run_id = format!("unit-port-{}", std::process::id());
+        b.nic = true;
+        let mut h = b.create("port").await.unwrap();
+        let chosen = h.host_port.expect("a NIC box forwards a port");
+        let _taken = std::net::TcpListener::bind(("127.0.0.1", chosen)).unwrap();
+        b.start(&mut h).await.unwrap();
+        let now = h.host_port.unwrap();
+        assert_ne!(now, chosen);
+        assert!(track::is_ours(h.rec.as_ref().unwrap()));
+        let argv = &h.rec.as_ref().unwrap().cmdline;
+        assert!(
+            argv.iter()
+                .any(|a| a.contains(&format!("127.0.0.1:{now}-"))),
+            "{argv:?}"
+        );
+        b.remove(h).await.unwrap();
         let _ = std::fs::remove_dir_all(track::vms_dir(&b.root).join(&b.run_id));
     }
 
