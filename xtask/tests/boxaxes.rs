@@ -635,6 +635,54 @@ fn pressure_on_cli_boxes_of_runc_and_runsc() {
     assert_nothing_left(&id);
 }
 
+/// gVisor through the engine: the OOM killer ends the whole sandbox at
+/// 150 % of a 224 MiB limit and the engine's exec into it never answers
+/// (it hung the lane for good before the waiter watched the box's init).
+/// The death is recorded with that cause, and nothing is left.
+#[test]
+fn pressure_on_a_runsc_engine_box_ends_when_the_sandbox_dies() {
+    let _g = serial();
+    let results = tempfile::tempdir().unwrap();
+    let t = std::time::Instant::now();
+    let out = run(xtask(results.path()).args([
+        "box",
+        "resource",
+        "--profile",
+        "runsc",
+        "--settle",
+        "1s",
+        "--window",
+        "1s",
+        "--idle-boxes",
+        "0",
+        "--pressure-mib",
+        "224",
+    ]));
+    assert_eq!(out.status.code(), Some(0));
+    let id = only_run(results.path());
+    let r = record(results.path(), &id);
+    let p = &r["lanes"][0]["findings"][0]["resource"]["pressure"];
+    let steps = p["steps"].as_array().unwrap();
+    assert_eq!(steps[0]["exit_code"], 0, "{p}");
+    assert!(
+        steps[0]["peak_pss_bytes"].as_u64().unwrap() > 56 << 20,
+        "{p}"
+    );
+    // The 150 % step either answers (killed) or the box's death is the
+    // record; a hang would not get here.
+    let cause = p["death"]["cause"].as_str().unwrap_or_default();
+    assert!(
+        steps.get(1).is_some_and(|s| s["exit_code"] != 0) || cause.contains("init process"),
+        "{p}"
+    );
+    assert!(p["death"]["index"] == 1 || p["death"].is_null(), "{p}");
+    println!(
+        "runsc pressure 224 MiB: {:.1} s; {p}",
+        t.elapsed().as_secs_f64()
+    );
+    assert_nothing_left(&id);
+}
+
 /// The rates of one throughput finding: each part measured `repeats` times
 /// with positive rates (host → box TCP too: both runc and qemu give the box
 /// a loopback-reachable network in this lane).

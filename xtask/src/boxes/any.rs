@@ -214,6 +214,15 @@ impl BoxBackend for AnyBackend {
         }
     }
 
+    fn init_pid(&self, h: &AnyBox) -> Option<i32> {
+        match (self, h) {
+            (AnyBackend::Qemu(b), AnyBox::Qemu(h)) => b.init_pid(h),
+            (AnyBackend::Engine(b), AnyBox::Engine(h)) => b.init_pid(h),
+            (AnyBackend::Command(b), AnyBox::Command(h)) => b.init_pid(h),
+            _ => None,
+        }
+    }
+
     fn oom_kill_file(&self, h: &AnyBox) -> Option<std::path::PathBuf> {
         match (self, h) {
             (AnyBackend::Qemu(b), AnyBox::Qemu(h)) => b.oom_kill_file(h),

@@ -171,6 +171,15 @@ pub trait BoxBackend {
         LivePids::Fixed(self.host_pids(h))
     }
 
+    /// The host process whose end is the box's end (a container's init, a
+    /// VMM), for a lane that waits on an exec while the box may be killed:
+    /// an engine exec into a container the OOM killer ended can hang
+    /// (gVisor's sandbox, seen here), so the waiter watches this process.
+    /// None: the exec itself ends with the box (a runtime CLI's exec).
+    fn init_pid(&self, _h: &Self::Handle) -> Option<i32> {
+        None
+    }
+
     /// A host file whose `oom_kill N` line counts this box's OOM kills
     /// (None: the box's own cgroup files, read inside it).
     fn oom_kill_file(&self, _h: &Self::Handle) -> Option<std::path::PathBuf> {
@@ -237,6 +246,15 @@ pub struct Scratch {
     /// Its size when known (a VM's scratch disk); else the lane asks `df`.
     pub capacity: Option<u64>,
     pub clock: Vec<String>,
+}
+
+/// Whether `pid` is a running process (not gone, not a zombie).
+pub fn pid_alive(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|st| {
+        st.rsplit_once(") ")
+            .and_then(|(_, rest)| rest.chars().next())
+            .is_some_and(|state| state != 'Z' && state != 'X')
+    })
 }
 
 /// Sum of PSS over `pids` (bytes); processes that vanished count zero.

@@ -674,6 +674,10 @@ impl BoxBackend for QemuBackend {
             .with_context(|| format!("remove {}", b.dir.display()))
     }
 
+    fn init_pid(&self, b: &QemuBox) -> Option<i32> {
+        b.pid()
+    }
+
     fn host_pids(&self, b: &QemuBox) -> Vec<i32> {
         b.pid().into_iter().collect()
     }

@@ -319,6 +319,9 @@ impl BoxBackend for Named<'_> {
     fn live_pids(&self, h: &AnyBox) -> crate::boxes::LivePids {
         self.0.live_pids(h)
     }
+    fn init_pid(&self, h: &AnyBox) -> Option<i32> {
+        self.0.init_pid(h)
+    }
     fn oom_kill_file(&self, h: &AnyBox) -> Option<std::path::PathBuf> {
         self.0.oom_kill_file(h)
     }

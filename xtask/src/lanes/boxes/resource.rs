@@ -66,6 +66,11 @@ pub const LADDER: [f64; 2] = [0.5, 1.5];
 /// scan for the box's processes and their smaps_rollup) costs well under
 /// a millisecond.
 pub const SAMPLE: Duration = Duration::from_millis(10);
+/// The process tree is walked every this many samples (50 ms): often
+/// enough to find an allocation's process long before it peaks.
+const TREE_EVERY: u32 = 5;
+/// How long an exec may go unanswered after the box's init ended.
+const DEATH_GRACE: Duration = Duration::from_secs(2);
 
 /// Exit status of a process killed by SIGKILL (128 + 9), as a shell, the
 /// engine's exec and the VM agent all report it.
@@ -401,19 +406,52 @@ async fn sampled_exec<B: BoxBackend>(
     argv: &[String],
 ) -> (Result<ExecOutput>, u64) {
     let live = b.live_pids(h);
-    let pss = || pss_with_descendants(&live.read());
-    let mut peak = pss();
+    let init = b.init_pid(h);
+    // The process tree is walked (all of /proc) every TREE_EVERY samples,
+    // the known processes' PSS read at every one: a walk per 10 ms sample
+    // cost the host most of a core.
+    let tree = || {
+        let mut all: Vec<i32> = live
+            .read()
+            .iter()
+            .flat_map(|p| crate::boxes::container::descendants(*p))
+            .collect();
+        all.sort_unstable();
+        all.dedup();
+        all
+    };
+    let mut pids = tree();
+    let mut peak = crate::boxes::pss_of(&pids);
     let exec = b.exec(h, argv, &[]);
     tokio::pin!(exec);
     let mut tick = tokio::time::interval(SAMPLE);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut n = 0u32;
+    let mut gone_since: Option<Instant> = None;
     let out = loop {
         tokio::select! {
             r = &mut exec => break r,
-            _ = tick.tick() => peak = peak.max(pss()),
+            _ = tick.tick() => {
+                n += 1;
+                if n.is_multiple_of(TREE_EVERY) {
+                    pids = tree();
+                }
+                peak = peak.max(crate::boxes::pss_of(&pids));
+                // The box's init gone: its exec's answer gets a grace to
+                // arrive (it usually does), then the box is dead.
+                if init.is_some_and(|p| !crate::boxes::pid_alive(p)) {
+                    let since = *gone_since.get_or_insert_with(Instant::now);
+                    if since.elapsed() > DEATH_GRACE {
+                        break Err(anyhow::anyhow!(
+                            "the box's init process ({}) ended while {argv:?} ran in it, and the exec never answered",
+                            init.unwrap_or_default()
+                        ));
+                    }
+                }
+            }
         }
     };
-    (out, peak.max(pss()))
+    (out, peak.max(pss_with_descendants(&live.read())))
 }
 
 async fn pressure<B: BoxBackend>(
