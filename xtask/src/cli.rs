@@ -408,6 +408,11 @@ pub enum SelfcheckCmd {
         /// Path both generators request.
         #[arg(long, default_value = "/entities/1")]
         path: String,
+        /// Give each generator only this share of its core (percent, 5–100;
+        /// a cgroup v1 CPU quota), so the generator, not the target, limits
+        /// each round and the throughput ratio compares the generators.
+        #[arg(long)]
+        generator_cpu: Option<u32>,
     },
     /// Scaling lane on the gateway with known exponents: true k vs estimate.
     Scaling {

@@ -11,6 +11,8 @@ use anyhow::Result;
 pub async fn run(common: &Common, run_id: Option<&str>) -> Result<ExitCode> {
     // VMs first: their pid files, each checked against /proc before a kill.
     let vms = crate::boxes::track::reap(&common.repo_root, run_id);
+    // A killed load selfcheck's CPU quota cgroup (its owner gone).
+    let quotas = crate::selfcheck::quota::reap_orphans();
     let engine = Engine::connect().await?;
     let report = engine.reap(run_id).await?;
     if common.json {
@@ -23,6 +25,9 @@ pub async fn run(common: &Common, run_id: Option<&str>) -> Result<ExitCode> {
     } else {
         println!("clean: {report}");
         println!("clean: {vms}");
+        if quotas > 0 {
+            println!("clean: removed {quotas} generator CPU quota cgroup(s) of runs that are gone");
+        }
     }
     Ok(if report.errors.is_empty() && vms.errors.is_empty() {
         ExitCode::Ok

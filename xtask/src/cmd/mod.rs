@@ -126,8 +126,12 @@ pub async fn dispatch(cli: Cli, argv: Vec<String>) -> Result<ExitCode> {
                     seconds,
                     connections,
                     path,
+                    generator_cpu,
                 },
-        } => crate::selfcheck::load::run(&common, rounds, seconds, connections, &path).await,
+        } => {
+            crate::selfcheck::load::run(&common, rounds, seconds, connections, &path, generator_cpu)
+                .await
+        }
         Cmd::Selfcheck {
             what:
                 SelfcheckCmd::Scaling {

@@ -35,8 +35,16 @@ pub async fn run(
     seconds: u64,
     connections: usize,
     path: &str,
+    generator_cpu: Option<u32>,
 ) -> Result<ExitCode> {
     let profile = common.profile()?;
+    let quota = generator_cpu
+        .map(super::quota::CpuQuota::create)
+        .transpose()?;
+    let pin = Pin {
+        cpu: 0,
+        quota: quota.as_ref().map(|q| q.dir().to_path_buf()),
+    };
     let tcp = profile
         .spec
         .load
@@ -64,6 +72,7 @@ pub async fn run(
     let (run, rounds_out) = if tcp {
         let mut body = redis::Rounds {
             tool,
+            pin,
             port,
             rounds,
             seconds,
@@ -73,6 +82,7 @@ pub async fn run(
     } else {
         let mut body = Rounds {
             wrk: tool,
+            pin,
             port,
             path: path.to_string(),
             rounds,
@@ -82,6 +92,7 @@ pub async fn run(
         super::in_one_cell(common, "selfcheck-load", cpuset, &mut body, &reporter).await?
     };
     drop(reporter);
+    drop(quota);
     let (name, what) = if tcp {
         (
             "redis-benchmark",
@@ -96,7 +107,11 @@ pub async fn run(
         println!("{json}");
         return Ok(ExitCode::Ok);
     }
-    println!("{what}, {connections} connections, {seconds} s per run, {rounds} interleaved round(s); generators on CPU 0, target on CPU {}", cores.saturating_sub(1));
+    let share = match generator_cpu {
+        Some(p) => format!(" with {p} % of it each (CPU quota: the generator is the limit)"),
+        None => " (no quota: the faster side is the limit)".into(),
+    };
+    println!("{what}, {connections} connections, {seconds} s per run, {rounds} interleaved round(s); generators on CPU 0{share}, target on CPU {}", cores.saturating_sub(1));
     println!("| round | {name} req/s | runcost req/s | runcost / {name} | {name} CPU ms/1000 req | runcost CPU ms/1000 req | runcost peak RSS |");
     println!("|---:|---:|---:|---:|---:|---:|---:|");
     for (i, r) in rounds_out.iter().enumerate() {
@@ -126,6 +141,7 @@ pub async fn run(
 /// Interleaved rounds of wrk and runcost's generator against the target.
 struct Rounds {
     wrk: String,
+    pin: Pin,
     port: u16,
     path: String,
     rounds: u32,
@@ -142,8 +158,8 @@ impl Body for Rounds {
         let mut out = Vec::new();
         for _ in 0..self.rounds {
             let (wrk_rps, wrk_cpu, wrk_n) =
-                run_wrk(&self.wrk, host_port, path, connections, seconds).await?;
-            let r = run_runcost(host_port, path, connections, seconds).await?;
+                run_wrk(&self.wrk, &self.pin, host_port, path, connections, seconds).await?;
+            let r = run_runcost(&self.pin, host_port, path, connections, seconds).await?;
             out.push(Round {
                 wrk_rps,
                 wrk_cpu_per_1000: wrk_cpu / (wrk_n / 1000.0).max(1e-9),
@@ -156,10 +172,30 @@ impl Body for Rounds {
     }
 }
 
+/// Where a generator runs: its CPU and, with `--generator-cpu`, the quota
+/// cgroup it joins. Entered by the thread that starts the generator, so
+/// the generator's threads and child processes inherit both.
+#[derive(Clone, Debug)]
+pub(super) struct Pin {
+    cpu: usize,
+    quota: Option<std::path::PathBuf>,
+}
+
+impl Pin {
+    fn enter(&self) -> Result<()> {
+        pin_current_thread(self.cpu);
+        match &self.quota {
+            Some(dir) => super::quota::enter(dir),
+            None => Ok(()),
+        }
+    }
+}
+
 /// Runs wrk from a thread pinned to CPU 0 (the child inherits the
 /// pinning). Returns requests/s, CPU seconds and the request count.
 async fn run_wrk(
     wrk: &str,
+    pin: &Pin,
     port: u16,
     path: &str,
     connections: usize,
@@ -172,9 +208,10 @@ async fn run_wrk(
         format!("-d{seconds}s"),
         format!("http://127.0.0.1:{port}{path}"),
     ];
+    let pin = pin.clone();
     tokio::task::spawn_blocking(move || -> Result<(f64, f64, f64)> {
         std::thread::spawn(move || -> Result<(f64, f64, f64)> {
-            pin_current_thread(0);
+            pin.enter()?;
             let before = children_cpu();
             let out = std::process::Command::new(&argv[0])
                 .args(&argv[1..])
@@ -210,6 +247,7 @@ async fn run_wrk(
 }
 
 async fn run_runcost(
+    pin: &Pin,
     port: u16,
     path: &str,
     connections: usize,
@@ -220,7 +258,7 @@ async fn run_runcost(
     config.duration = Duration::from_secs(seconds);
     config.warmup = Duration::ZERO;
     config.mix = vec![runcost_loadgen::RequestSpec::get(path)];
-    let r = run_pinned(config).await?;
+    let r = run_pinned(pin, config).await?;
     if r.ok == 0 || r.error_count() > 0 {
         bail!("runcost's generator saw errors: {}", r.summary());
     }
@@ -228,10 +266,14 @@ async fn run_runcost(
 }
 
 /// The generator on its own one-worker runtime, on a thread pinned to CPU 0.
-async fn run_pinned(config: runcost_loadgen::Config) -> Result<runcost_loadgen::LoadResult> {
+async fn run_pinned(
+    pin: &Pin,
+    config: runcost_loadgen::Config,
+) -> Result<runcost_loadgen::LoadResult> {
+    let pin = pin.clone();
     tokio::task::spawn_blocking(move || {
         std::thread::spawn(move || {
-            pin_current_thread(0);
+            pin.enter()?;
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(1)
                 .enable_all()

@@ -4,6 +4,7 @@
 //! signal handling as every lane.
 
 pub mod load;
+pub mod quota;
 pub mod sampling;
 pub mod scaling;
 

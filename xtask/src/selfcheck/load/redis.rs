@@ -9,7 +9,6 @@
 use super::{children_cpu, which, Round};
 use crate::error::BadInput;
 use crate::lanes::cell::{Body, Cell};
-use crate::lanes::window::pin_current_thread;
 use anyhow::{bail, Context, Result};
 use runcost_loadgen::{Config, Expect, Framing, LoadResult, Mode, TcpConfig, TcpRequestSpec};
 use std::time::Duration;
@@ -29,6 +28,7 @@ pub(super) fn find_tool() -> Result<String> {
 
 pub(super) struct Rounds {
     pub(super) tool: String,
+    pub(super) pin: super::Pin,
     pub(super) port: u16,
     pub(super) rounds: u32,
     pub(super) seconds: u64,
@@ -41,12 +41,13 @@ impl Body for Rounds {
     async fn measure(&mut self, cell: &mut Cell<'_, '_>) -> Result<Vec<Round>> {
         let port = cell.published(self.port)?;
         // The key both read: redis-benchmark's SET writes a 3-byte value (-d 3).
-        benchmark(&self.tool, port, "set", self.connections, 1000).await?;
+        benchmark(&self.tool, &self.pin, port, "set", self.connections, 1000).await?;
         let mut out = Vec::new();
         for _ in 0..self.rounds {
-            let r = runcost(port, self.connections, self.seconds).await?;
+            let r = runcost(&self.pin, port, self.connections, self.seconds).await?;
             let n = (r.ok as u64).max(1000);
-            let (rps, cpu) = benchmark(&self.tool, port, "get", self.connections, n).await?;
+            let (rps, cpu) =
+                benchmark(&self.tool, &self.pin, port, "get", self.connections, n).await?;
             out.push(Round {
                 wrk_rps: rps,
                 wrk_cpu_per_1000: cpu / (n as f64 / 1000.0),
@@ -63,6 +64,7 @@ impl Body for Rounds {
 /// CPU 0; returns its requests/s and its CPU seconds.
 async fn benchmark(
     tool: &str,
+    pin: &super::Pin,
     port: u16,
     test: &str,
     connections: usize,
@@ -87,9 +89,10 @@ async fn benchmark(
     .iter()
     .map(|s| s.to_string())
     .collect();
+    let pin = pin.clone();
     tokio::task::spawn_blocking(move || -> Result<(f64, f64)> {
         std::thread::spawn(move || -> Result<(f64, f64)> {
-            pin_current_thread(0);
+            pin.enter()?;
             let before = children_cpu();
             let out = std::process::Command::new(&argv[0])
                 .args(&argv[1..])
@@ -125,7 +128,12 @@ fn parse_csv_rps(text: &str) -> Option<f64> {
     })
 }
 
-async fn runcost(port: u16, connections: usize, seconds: u64) -> Result<LoadResult> {
+async fn runcost(
+    pin: &super::Pin,
+    port: u16,
+    connections: usize,
+    seconds: u64,
+) -> Result<LoadResult> {
     let mut config = Config::new(port, Mode::Closed);
     config.connections = connections;
     config.duration = Duration::from_secs(seconds);
@@ -144,7 +152,7 @@ async fn runcost(port: u16, connections: usize, seconds: u64) -> Result<LoadResu
         }],
         max_reply_bytes: 4096,
     });
-    let r = super::run_pinned(config).await?;
+    let r = super::run_pinned(pin, config).await?;
     if r.ok == 0 || r.error_count() > 0 {
         bail!("runcost's generator saw errors: {}", r.summary());
     }
