@@ -600,9 +600,11 @@ impl BoxBackend for CommandBackend {
         Ok(())
     }
 
-    /// The bundle's config.json asks for a new network namespace and
-    /// nothing configures it (no veth, no forwarded port): the box has only
-    /// its own loopback, which the host cannot reach.
+    /// A box of most lanes gets a network namespace of its own from its
+    /// bundle with nothing configured in it (no veth, no forwarded port):
+    /// only its own loopback, which the host cannot reach. A throughput
+    /// box's bundle keeps the host's namespace instead, unless the runtime
+    /// brings a network stack of its own that the profile turned off.
     fn no_network(&self) -> Option<String> {
         if self.rootfs.is_none() {
             return Some(format!(
@@ -615,7 +617,12 @@ impl BoxBackend for CommandBackend {
         }
         // gVisor's own network stack: `none` is loopback inside the sandbox
         // whatever namespace the bundle gives it.
-        if self.spec.create.iter().any(|a| a == "--network=none") {
+        let create = &self.spec.create;
+        let network_none = create.iter().any(|a| a == "--network=none")
+            || create
+                .windows(2)
+                .any(|w| w[0] == "--network" && w[1] == "none");
+        if network_none {
             return Some(format!(
                 "{}: the profile runs its runtime with --network=none (the sandbox's own stack, loopback only): nothing the host can connect to",
                 self.profile

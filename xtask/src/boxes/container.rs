@@ -137,14 +137,14 @@ impl BoxBackend for ContainerBackend {
         (crate::results::boxaxes::ParallelMode::Concurrent, all)
     }
 
-    /// The container's containerd shim and everything under it (the
-    /// container's processes; for gVisor also the sandbox and the gofer,
-    /// which are the shim's children beside the container's init): all of
-    /// it is per-box cost just as the VMM is.
     fn init_pid(&self, b: &ContainerBox) -> Option<i32> {
         b.host_pid
     }
 
+    /// The container's containerd shim and everything under it (the
+    /// container's processes; for gVisor also the sandbox and the gofer,
+    /// which are the shim's children beside the container's init): all of
+    /// it is per-box cost just as the VMM is.
     fn host_pids(&self, b: &ContainerBox) -> Vec<i32> {
         let Some(root) = b.host_pid else {
             return Vec::new();

@@ -177,7 +177,6 @@ impl QemuBox {
         &self.name
     }
 
-    /// Whether the VMM process has exited (and reaps it).
     /// Whether qemu exited because its forwarded host port was taken (its
     /// exit may trail the broken agent connection by a moment).
     async fn lost_its_port(&mut self) -> bool {
@@ -195,6 +194,7 @@ impl QemuBox {
             .is_ok_and(|l| l.contains("Could not set up host forwarding rule"))
     }
 
+    /// Whether the VMM process has exited (and reaps it).
     pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
         self.child
             .as_mut()
