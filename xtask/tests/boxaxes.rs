@@ -582,15 +582,18 @@ fn resource_of_a_qemu_tcg_box_idle_busy_and_under_pressure() {
 /// is the bundle's cgroup, the kill count the cgroup's on the host. runc
 /// kills the allocation and the box lives on; gVisor's sandbox holds the
 /// box's memory, so the kill may end the box as a whole, recorded so.
-#[test]
-fn pressure_on_cli_boxes_of_runc_and_runsc() {
-    let _g = serial();
-    let results = tempfile::tempdir().unwrap();
-    let out = run(xtask(results.path()).args([
+/// A resource run of only the pressure section (1 s settle and window, no
+/// idle boxes) on `profiles` with a limit of `mib`: its run id and record.
+fn pressure_only(
+    results: &std::path::Path,
+    profiles: &str,
+    mib: &str,
+) -> (String, serde_json::Value) {
+    let out = run(xtask(results).args([
         "box",
         "resource",
         "--profile",
-        "runc-cli,runsc-cli",
+        profiles,
         "--settle",
         "1s",
         "--window",
@@ -598,11 +601,19 @@ fn pressure_on_cli_boxes_of_runc_and_runsc() {
         "--idle-boxes",
         "0",
         "--pressure-mib",
-        "64",
+        mib,
     ]));
     assert_eq!(out.status.code(), Some(0));
-    let id = only_run(results.path());
-    let r = record(results.path(), &id);
+    let id = only_run(results);
+    let r = record(results, &id);
+    (id, r)
+}
+
+#[test]
+fn pressure_on_cli_boxes_of_runc_and_runsc() {
+    let _g = serial();
+    let results = tempfile::tempdir().unwrap();
+    let (id, r) = pressure_only(results.path(), "runc-cli,runsc-cli", "64");
     let fs = r["lanes"][0]["findings"].as_array().unwrap();
     let limit = 64u64 << 20;
     for (f, name) in fs.iter().zip(["runc-cli", "runsc-cli"]) {
@@ -644,23 +655,7 @@ fn pressure_on_a_runsc_engine_box_ends_when_the_sandbox_dies() {
     let _g = serial();
     let results = tempfile::tempdir().unwrap();
     let t = std::time::Instant::now();
-    let out = run(xtask(results.path()).args([
-        "box",
-        "resource",
-        "--profile",
-        "runsc",
-        "--settle",
-        "1s",
-        "--window",
-        "1s",
-        "--idle-boxes",
-        "0",
-        "--pressure-mib",
-        "224",
-    ]));
-    assert_eq!(out.status.code(), Some(0));
-    let id = only_run(results.path());
-    let r = record(results.path(), &id);
+    let (id, r) = pressure_only(results.path(), "runsc", "224");
     let p = &r["lanes"][0]["findings"][0]["resource"]["pressure"];
     let steps = p["steps"].as_array().unwrap();
     assert_eq!(steps[0]["exit_code"], 0, "{p}");

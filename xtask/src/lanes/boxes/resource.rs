@@ -383,16 +383,21 @@ async fn oom_kills<B: BoxBackend>(b: &B, h: &mut B::Handle) -> Option<u64> {
     parse_oom_kills(&String::from_utf8_lossy(&out.stdout))
 }
 
-/// Host PSS of `pids` and all their descendants now (an exec's processes
-/// are children of a container's shim; a VMM has none).
-fn pss_with_descendants(pids: &[i32]) -> u64 {
+/// `pids` and all their descendants, once each (an exec's processes are
+/// children of a container's shim; a VMM has none).
+fn with_descendants(pids: &[i32]) -> Vec<i32> {
     let mut all: Vec<i32> = pids
         .iter()
         .flat_map(|p| crate::boxes::container::descendants(*p))
         .collect();
     all.sort_unstable();
     all.dedup();
-    crate::boxes::pss_of(&all)
+    all
+}
+
+/// Host PSS of `pids` and all their descendants now.
+fn pss_with_descendants(pids: &[i32]) -> u64 {
+    crate::boxes::pss_of(&with_descendants(pids))
 }
 
 /// Runs `argv` in the box while sampling host PSS every `SAMPLE`; the
@@ -410,16 +415,7 @@ async fn sampled_exec<B: BoxBackend>(
     // The process tree is walked (all of /proc) every TREE_EVERY samples,
     // the known processes' PSS read at every one: a walk per 10 ms sample
     // cost the host most of a core.
-    let tree = || {
-        let mut all: Vec<i32> = live
-            .read()
-            .iter()
-            .flat_map(|p| crate::boxes::container::descendants(*p))
-            .collect();
-        all.sort_unstable();
-        all.dedup();
-        all
-    };
+    let tree = || with_descendants(&live.read());
     let mut pids = tree();
     let mut peak = crate::boxes::pss_of(&pids);
     let exec = b.exec(h, argv, &[]);
