@@ -17,10 +17,7 @@ fn main() -> anyhow::Result<()> {
     let path = arg(2, "/");
     let conns: usize = arg(3, "16").parse()?;
     let secs: u64 = arg(4, "3").parse()?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()?;
+    let rt = runcost_loadgen::runtime()?;
     let mut config = Config::new(port, Mode::Closed);
     config.connections = conns;
     config.duration = Duration::from_secs(secs);

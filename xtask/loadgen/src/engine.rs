@@ -33,6 +33,17 @@ const START_LEAD: Duration = Duration::from_millis(10);
 /// Cap on the open-loop queue, whatever `rate × timeout` is.
 const MAX_BACKLOG: u64 = 1_000_000;
 
+/// The runtime the generator is built for: one thread, the caller's (pin
+/// it first). tokio's multi-thread scheduler with one worker cost more per
+/// request: work-stealing bookkeeping, a poll-time average (`powf`) at every
+/// batch of tasks, and a hand-off between the caller's thread and the
+/// worker's.
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+}
+
 /// Runs the load described by `config` to completion on the current tokio
 /// runtime and returns what it measured.
 ///
@@ -276,12 +287,12 @@ impl From<TcpOutcome> for Outcome {
     }
 }
 
-/// One request on `conn`: request `seq` of the mix.
-async fn exchange(ctx: &Ctx, conn: &mut Conn, seq: u64) -> Option<Outcome> {
+/// One request on `conn`: request `seq` of the mix, sent at `t_send`.
+async fn exchange(ctx: &Ctx, conn: &mut Conn, seq: u64, t_send: Instant) -> Option<Outcome> {
+    let deadline = t_send + ctx.timeout;
     match (conn, &ctx.proto) {
         (Conn::Http(c), Proto::Http(mix)) => {
             let head = mix.render_http(seq, &ctx.http_headers, &mut c.out);
-            let deadline = Instant::now() + ctx.timeout;
             Some(match c.exchange(head, deadline).await {
                 HttpOutcome::Status { code, bytes } => Outcome::Status { code, bytes },
                 HttpOutcome::Protocol => Outcome::Protocol,
@@ -291,7 +302,6 @@ async fn exchange(ctx: &Ctx, conn: &mut Conn, seq: u64) -> Option<Outcome> {
         }
         (Conn::Tcp(c), Proto::Tcp(mix)) => {
             let mut out = Outcome::Io;
-            let deadline = Instant::now() + ctx.timeout;
             c.exchange(mix, seq, 1, deadline, |o, _| out = o.into())
                 .await;
             Some(out)
@@ -893,7 +903,7 @@ async fn open_worker(
         };
 
         let t_send = Instant::now();
-        let Some(outcome) = exchange(&ctx, c, claim.index).await else {
+        let Some(outcome) = exchange(&ctx, c, claim.index, t_send).await else {
             ctx.record_drops(Drops::one(claim.warm));
             continue;
         };
@@ -916,21 +926,29 @@ async fn closed_worker(ctx: Arc<Ctx>, mut conn: Option<Conn>, mut stop: watch::R
     let mut backoff = Backoff::new();
     tokio::time::sleep_until(ctx.t0.into()).await;
     loop {
-        if *stop.borrow() || Instant::now() >= ctx.t_end {
+        // One clock read per request: it ends the loop, is the send time
+        // and gives the deadline (a connect in between is rare).
+        let mut t_send = Instant::now();
+        if *stop.borrow() || t_send >= ctx.t_end {
             return;
         }
-        if ctx.ensure_conn(&mut conn).await {
-            backoff.reset();
-        } else {
-            let left = ctx.t_end.saturating_duration_since(Instant::now());
-            if sleep_or_stop(backoff.next().min(left), &mut stop).await {
+        let usable = conn.as_ref().is_some_and(Conn::ready);
+        if !usable {
+            if ctx.ensure_conn(&mut conn).await {
+                backoff.reset();
+            } else {
+                let left = ctx.t_end.saturating_duration_since(Instant::now());
+                if sleep_or_stop(backoff.next().min(left), &mut stop).await {
+                    return;
+                }
+                continue;
+            }
+            t_send = Instant::now();
+            if t_send >= ctx.t_end || *stop.borrow() {
                 return;
             }
-            continue;
-        }
-        let t_send = Instant::now();
-        if t_send >= ctx.t_end || *stop.borrow() {
-            return;
+        } else {
+            backoff.reset();
         }
         let Some(c) = conn.as_mut() else {
             continue;
@@ -961,7 +979,7 @@ async fn closed_worker(ctx: Arc<Ctx>, mut conn: Option<Conn>, mut stop: watch::R
             }
         }
         let seq = ctx.seq.fetch_add(1, Ordering::Relaxed);
-        let Some(outcome) = exchange(&ctx, c, seq).await else {
+        let Some(outcome) = exchange(&ctx, c, seq, t_send).await else {
             continue;
         };
         let t_done = Instant::now();

@@ -13,6 +13,8 @@ use anyhow::{Context, Result};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use crate::deadline::Deadline;
+
 /// Largest response head accepted; a longer one is a protocol error.
 pub(crate) const MAX_HEAD: usize = 64 * 1024;
 const READ_CHUNK: usize = 16 * 1024;
@@ -220,6 +222,7 @@ pub(crate) struct Http1Conn {
     stream: TcpStream,
     buf: Vec<u8>,
     pub(crate) out: Vec<u8>,
+    deadline: Deadline,
     /// The server closed, or will; or an exchange failed.
     pub(crate) broken: bool,
 }
@@ -234,41 +237,46 @@ impl Http1Conn {
             stream,
             buf: Vec::with_capacity(READ_CHUNK),
             out: Vec::with_capacity(256),
+            deadline: Deadline::new(),
             broken: false,
         })
     }
 
-    async fn read_more(&mut self, deadline: Instant) -> Result<usize, HttpOutcome> {
+    /// Reads what has come, by the exchange's deadline.
+    async fn read_more(&mut self) -> Result<usize, HttpOutcome> {
         if self.buf.capacity() - self.buf.len() < 1024 {
             self.buf.reserve(READ_CHUNK);
         }
-        // The read is tried at once: a timer is armed only when it has to wait.
-        let read = self.stream.read_buf(&mut self.buf);
-        match tokio::time::timeout_at(deadline.into(), read).await {
-            Ok(Ok(n)) => Ok(n),
-            Ok(Err(_)) => Err(HttpOutcome::Io),
-            Err(_) => Err(HttpOutcome::Timeout),
+        match self
+            .deadline
+            .within(self.stream.read_buf(&mut self.buf))
+            .await
+        {
+            Some(Ok(n)) => Ok(n),
+            Some(Err(_)) => Err(HttpOutcome::Io),
+            None => Err(HttpOutcome::Timeout),
         }
     }
 
     /// Sends the request in `self.out` and reads its response by `deadline`.
     pub(crate) async fn exchange(&mut self, head_request: bool, deadline: Instant) -> HttpOutcome {
-        let o = self.exchange_inner(head_request, deadline).await;
+        self.deadline.set(deadline);
+        let o = self.exchange_inner(head_request).await;
         if !matches!(o, HttpOutcome::Status { .. }) {
             self.broken = true;
         }
         o
     }
 
-    async fn exchange_inner(&mut self, head_request: bool, deadline: Instant) -> HttpOutcome {
+    async fn exchange_inner(&mut self, head_request: bool) -> HttpOutcome {
         if !self.buf.is_empty() {
             // Bytes nobody asked for arrived while idle.
             return HttpOutcome::Protocol;
         }
-        match tokio::time::timeout_at(deadline.into(), self.stream.write_all(&self.out)).await {
-            Ok(Ok(())) => {}
-            Ok(Err(_)) => return HttpOutcome::Io,
-            Err(_) => return HttpOutcome::Timeout,
+        match self.deadline.within(self.stream.write_all(&self.out)).await {
+            Some(Ok(())) => {}
+            Some(Err(_)) => return HttpOutcome::Io,
+            None => return HttpOutcome::Timeout,
         }
         // The head (1xx interim responses skipped).
         let head = loop {
@@ -277,7 +285,7 @@ impl Http1Conn {
                     self.buf.drain(..h.len);
                 }
                 Ok(Some(h)) => break h,
-                Ok(None) => match self.read_more(deadline).await {
+                Ok(None) => match self.read_more().await {
                     Ok(0) => return HttpOutcome::Io,
                     Ok(_) => {}
                     Err(o) => return o,
@@ -297,7 +305,7 @@ impl Http1Conn {
                 if bytes == n {
                     break;
                 }
-                match self.read_more(deadline).await {
+                match self.read_more().await {
                     Ok(0) => return HttpOutcome::Io,
                     Ok(_) => {}
                     Err(o) => return o,
@@ -316,7 +324,7 @@ impl Http1Conn {
                     if dec == Chunked::Done {
                         break;
                     }
-                    match self.read_more(deadline).await {
+                    match self.read_more().await {
                         Ok(0) => return HttpOutcome::Io,
                         Ok(_) => {}
                         Err(o) => return o,
@@ -326,7 +334,7 @@ impl Http1Conn {
             BodyLen::UntilClose => loop {
                 bytes += self.buf.len() as u64;
                 self.buf.clear();
-                match self.read_more(deadline).await {
+                match self.read_more().await {
                     Ok(0) => break,
                     Ok(_) => {}
                     Err(o) => return o,

@@ -41,6 +41,7 @@
 //! ```
 
 mod config;
+mod deadline;
 mod engine;
 pub mod hold;
 mod http1;
@@ -52,7 +53,7 @@ pub mod tcp;
 pub use config::{
     Config, Mode, RequestSpec, MAX_CONNECTIONS, MAX_DURATION, MAX_RATE_PER_S, MAX_TIMEOUT,
 };
-pub use engine::{run, run_until};
+pub use engine::{run, run_until, runtime};
 pub use hdrhistogram::Histogram;
 pub use hold::{HoldConfig, HoldCounts, HoldRecord, HoldRequest, Holder};
 pub use mix::{PlannedRequest, RequestMix};

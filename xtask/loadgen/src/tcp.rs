@@ -11,13 +11,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
 use rand::distributions::{Distribution, WeightedIndex};
-use rand::{Rng, SeedableRng};
-use rand_pcg::Pcg64;
+use rand::Rng;
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::mix::splitmix64;
+use crate::deadline::Deadline;
+use crate::mix::request_rng;
 
 /// Where a reply ends.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -273,7 +273,7 @@ impl TcpMix {
 
     /// Appends request `seq` to `out`; returns its entry index.
     pub(crate) fn render(&self, seq: u64, out: &mut Vec<u8>) -> usize {
-        let mut rng = Pcg64::seed_from_u64(splitmix64(self.seed ^ splitmix64(seq)));
+        let mut rng = request_rng(self.seed, seq);
         let idx = self.weights.sample(&mut rng);
         let mut num = String::new();
         for seg in &self.entries[idx].segs {
@@ -553,6 +553,7 @@ pub(crate) struct TcpConn {
     stream: TcpStream,
     buf: Vec<u8>,
     out: Vec<u8>,
+    deadline: Deadline,
     /// Set when an exchange left the connection unusable.
     pub(crate) broken: bool,
 }
@@ -569,6 +570,7 @@ impl TcpConn {
             stream,
             buf: Vec::with_capacity(READ_CHUNK),
             out: Vec::with_capacity(256),
+            deadline: Deadline::new(),
             broken: false,
         })
     }
@@ -594,14 +596,15 @@ impl TcpConn {
             *slot = mix.render(seq0 + k as u64, &mut self.out);
         }
         let mut failed: Option<TcpOutcome> = None;
+        self.deadline.set(deadline);
         if !self.buf.is_empty() {
             // Bytes nobody asked for arrived while idle.
             failed = Some(TcpOutcome::Protocol);
         } else {
-            match tokio::time::timeout_at(deadline.into(), self.stream.write_all(&self.out)).await {
-                Ok(Ok(())) => {}
-                Ok(Err(_)) => failed = Some(TcpOutcome::Io),
-                Err(_) => failed = Some(TcpOutcome::Timeout),
+            match self.deadline.within(self.stream.write_all(&self.out)).await {
+                Some(Ok(())) => {}
+                Some(Err(_)) => failed = Some(TcpOutcome::Io),
+                None => failed = Some(TcpOutcome::Timeout),
             }
         }
         let mut k = 0;
@@ -632,10 +635,10 @@ impl TcpConn {
             self.buf.reserve(room.min(READ_CHUNK));
             let cap = self.buf.capacity() - self.buf.len();
             let mut limited = (&mut self.stream).take(cap.min(room.max(1)) as u64);
-            match tokio::time::timeout_at(deadline.into(), limited.read_buf(&mut self.buf)).await {
-                Ok(Ok(0)) | Ok(Err(_)) => failed = Some(TcpOutcome::Io),
-                Ok(Ok(_)) => {}
-                Err(_) => failed = Some(TcpOutcome::Timeout),
+            match self.deadline.within(limited.read_buf(&mut self.buf)).await {
+                Some(Ok(0)) | Some(Err(_)) => failed = Some(TcpOutcome::Io),
+                Some(Ok(_)) => {}
+                None => failed = Some(TcpOutcome::Timeout),
             }
         }
         if let Some(f) = failed {

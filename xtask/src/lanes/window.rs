@@ -148,11 +148,7 @@ async fn load_window(
                 pin_current_thread(cpu);
             }
             // Threads made from here inherit the pinning.
-            let rt = match tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(1)
-                .enable_all()
-                .build()
-            {
+            let rt = match runcost_loadgen::runtime() {
                 Ok(rt) => rt,
                 Err(e) => {
                     let _ = tx.send(Err(

@@ -265,7 +265,7 @@ async fn run_runcost(
     Ok(r)
 }
 
-/// The generator on its own one-worker runtime, on a thread pinned to CPU 0.
+/// The generator on its own one-thread runtime, on a thread pinned to CPU 0.
 async fn run_pinned(
     pin: &Pin,
     config: runcost_loadgen::Config,
@@ -274,10 +274,7 @@ async fn run_pinned(
     tokio::task::spawn_blocking(move || {
         std::thread::spawn(move || {
             pin.enter()?;
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(1)
-                .enable_all()
-                .build()?;
+            let rt = runcost_loadgen::runtime()?;
             rt.block_on(runcost_loadgen::run(config))
         })
         .join()
