@@ -413,6 +413,10 @@ pub enum SelfcheckCmd {
         /// each round and the throughput ratio compares the generators.
         #[arg(long)]
         generator_cpu: Option<u32>,
+        /// With --generator-cpu: run a round's two generators one after the
+        /// other instead of side by side (each in its own quota, the default).
+        #[arg(long, requires = "generator_cpu")]
+        one_after_the_other: bool,
     },
     /// Scaling lane on the gateway with known exponents: true k vs estimate.
     Scaling {

@@ -178,3 +178,59 @@ fn bad_tool_argv_exit_2_with_file_line_field_and_fix() {
     }
     assert_eq!(std::fs::read_dir(results.path()).unwrap().count(), 0);
 }
+
+/// The redis round of `selfcheck load` side by side, short: both
+/// generators run at once in quotas of their own and use them, runcost's
+/// run ends when redis-benchmark's does (not at its 3 s cap), and the
+/// quota cgroups are gone after. Ratios are the selfcheck's to print, not
+/// this test's to judge.
+#[test]
+fn redis_selfcheck_side_by_side_ends_with_the_tool() {
+    let _g = serial();
+    let results = tempfile::tempdir().unwrap();
+    let quotas = || {
+        std::fs::read_dir("/sys/fs/cgroup/cpu")
+            .unwrap()
+            .flatten()
+            .filter(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with("runcost-generator-")
+            })
+            .count()
+    };
+    let before = quotas();
+    let out = run(xtask(results.path()).args([
+        "selfcheck",
+        "load",
+        "--profile",
+        "redis",
+        "--generator-cpu",
+        "20",
+        "--rounds",
+        "1",
+        "--seconds",
+        "1",
+        "--json",
+    ]));
+    assert_eq!(out.status.code(), Some(0));
+    let rounds: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let r = &rounds[0];
+    assert_eq!(rounds.as_array().unwrap().len(), 1, "{rounds}");
+    for k in ["wrk_rps", "runcost_rps"] {
+        assert!(r[k].as_f64().unwrap() > 0.0, "{k}: {r}");
+    }
+    for k in ["wrk_quota_used", "runcost_quota_used"] {
+        let q = r[k].as_f64().unwrap();
+        assert!(q > 0.3 && q < 1.5, "{k} {q}: {r}");
+    }
+    let (tool, ours) = (
+        r["wrk_wall_s"].as_f64().unwrap(),
+        r["runcost_wall_s"].as_f64().unwrap(),
+    );
+    assert!(
+        ours < tool + 1.0,
+        "runcost ran {ours} s, the tool {tool} s: {r}"
+    );
+    assert_eq!(quotas(), before, "the quota cgroups are removed");
+}

@@ -127,10 +127,19 @@ pub async fn dispatch(cli: Cli, argv: Vec<String>) -> Result<ExitCode> {
                     connections,
                     path,
                     generator_cpu,
+                    one_after_the_other,
                 },
         } => {
-            crate::selfcheck::load::run(&common, rounds, seconds, connections, &path, generator_cpu)
-                .await
+            crate::selfcheck::load::run(
+                &common,
+                rounds,
+                seconds,
+                connections,
+                &path,
+                generator_cpu,
+                one_after_the_other,
+            )
+            .await
         }
         Cmd::Selfcheck {
             what:

@@ -3,10 +3,13 @@
 //! connections, no pipelining, interleaved. Both send the same bytes: the
 //! RESP array of `GET key:__rand_int__` (redis-benchmark's key without
 //! `-r`), set once before the rounds. redis-benchmark counts requests, not
-//! seconds: each of its runs sends as many as runcost's run of the same
-//! round did, so the two take about as long.
+//! seconds. One after the other, each of its runs sends as many as
+//! runcost's run of the same round did, so the two take about as long.
+//! Side by side, it sends what it managed in `seconds` last round (a short
+//! first run measures that for round 1) and runcost's run ends when it
+//! exits, so both cover the same seconds.
 
-use super::{children_cpu, which, Round};
+use super::{run_child, which, Pairing, Pins, Round, ToolRun};
 use crate::error::BadInput;
 use crate::lanes::cell::{Body, Cell};
 use anyhow::{bail, Context, Result};
@@ -28,7 +31,7 @@ pub(super) fn find_tool() -> Result<String> {
 
 pub(super) struct Rounds {
     pub(super) tool: String,
-    pub(super) pin: super::Pin,
+    pub(super) pins: Pins,
     pub(super) port: u16,
     pub(super) rounds: u32,
     pub(super) seconds: u64,
@@ -40,28 +43,42 @@ impl Body for Rounds {
 
     async fn measure(&mut self, cell: &mut Cell<'_, '_>) -> Result<Vec<Round>> {
         let port = cell.published(self.port)?;
+        let (tool, pins, conns) = (self.tool.as_str(), &self.pins, self.connections);
         // The key both read: redis-benchmark's SET writes a 3-byte value (-d 3).
-        benchmark(&self.tool, &self.pin, port, "set", self.connections, 1000).await?;
+        let set = benchmark(tool, &pins.tool, port, "set", conns, 1000).await?;
+        let mut rate = set.rps;
         let mut out = Vec::new();
         for _ in 0..self.rounds {
-            let r = runcost(&self.pin, port, self.connections, self.seconds).await?;
-            let n = (r.ok as u64).max(1000);
-            let (rps, cpu) =
-                benchmark(&self.tool, &self.pin, port, "get", self.connections, n).await?;
-            out.push(Round {
-                wrk_rps: rps,
-                wrk_cpu_per_1000: cpu / (n as f64 / 1000.0),
-                runcost_rps: r.throughput_ok_per_s,
-                runcost_cpu_per_1000: r.generator_cpu_s / (r.ok as f64 / 1000.0).max(1e-9),
-                runcost_peak_rss_kib: r.peak_rss_kib,
-            });
+            let (b, r) = match pins.pairing {
+                Pairing::OneAfterTheOther => {
+                    let r = runcost(&pins.runcost, port, conns, self.seconds, None).await?;
+                    let n = r.ok.max(1000);
+                    (benchmark(tool, &pins.tool, port, "get", conns, n).await?, r)
+                }
+                Pairing::SideBySide => {
+                    let n = ((rate * self.seconds as f64) as u64).max(1000);
+                    let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
+                    let bench = async {
+                        let b = benchmark(tool, &pins.tool, port, "get", conns, n).await;
+                        drop(done_tx);
+                        b
+                    };
+                    // At most three times the planned seconds, should the
+                    // tool stall; normally its exit ends the run.
+                    let cap = Some((self.seconds * 3, done_rx));
+                    let (b, r) = tokio::join!(bench, runcost(&pins.runcost, port, conns, 0, cap));
+                    (b?, r?)
+                }
+            };
+            rate = b.rps;
+            out.push(Round::new(b, &r, pins.share));
         }
         Ok(out)
     }
 }
 
 /// Runs `redis-benchmark -t test` for `n` requests from a thread pinned to
-/// CPU 0; returns its requests/s and its CPU seconds.
+/// CPU 0.
 async fn benchmark(
     tool: &str,
     pin: &super::Pin,
@@ -69,7 +86,7 @@ async fn benchmark(
     test: &str,
     connections: usize,
     n: u64,
-) -> Result<(f64, f64)> {
+) -> Result<ToolRun> {
     let argv: Vec<String> = [
         tool,
         "-h",
@@ -90,15 +107,10 @@ async fn benchmark(
     .map(|s| s.to_string())
     .collect();
     let pin = pin.clone();
-    tokio::task::spawn_blocking(move || -> Result<(f64, f64)> {
-        std::thread::spawn(move || -> Result<(f64, f64)> {
+    tokio::task::spawn_blocking(move || -> Result<ToolRun> {
+        std::thread::spawn(move || -> Result<ToolRun> {
             pin.enter()?;
-            let before = children_cpu();
-            let out = std::process::Command::new(&argv[0])
-                .args(&argv[1..])
-                .output()
-                .context("run redis-benchmark")?;
-            let cpu = children_cpu() - before;
+            let (out, cpu_s, wall_s) = run_child(&argv).context("run redis-benchmark")?;
             if !out.status.success() {
                 bail!(
                     "redis-benchmark failed: {}",
@@ -108,7 +120,12 @@ async fn benchmark(
             let text = String::from_utf8_lossy(&out.stdout);
             let rps = parse_csv_rps(&text)
                 .with_context(|| format!("redis-benchmark printed no rate: {text:?}"))?;
-            Ok((rps, cpu))
+            Ok(ToolRun {
+                rps,
+                cpu_s,
+                requests: n as f64,
+                wall_s,
+            })
         })
         .join()
         .map_err(|_| anyhow::anyhow!("redis-benchmark thread panicked"))?
@@ -128,15 +145,18 @@ fn parse_csv_rps(text: &str) -> Option<f64> {
     })
 }
 
+/// runcost's generator for `seconds`, or with `until = (cap, done)` until
+/// `done` resolves (at most `cap` seconds).
 async fn runcost(
     pin: &super::Pin,
     port: u16,
     connections: usize,
     seconds: u64,
+    until: Option<(u64, tokio::sync::oneshot::Receiver<()>)>,
 ) -> Result<LoadResult> {
     let mut config = Config::new(port, Mode::Closed);
     config.connections = connections;
-    config.duration = Duration::from_secs(seconds);
+    config.duration = Duration::from_secs(until.as_ref().map_or(seconds, |(cap, _)| *cap));
     config.warmup = Duration::ZERO;
     config.tcp = Some(TcpConfig {
         requests: vec![TcpRequestSpec {
@@ -152,7 +172,15 @@ async fn runcost(
         }],
         max_reply_bytes: 4096,
     });
-    let r = super::run_pinned(pin, config).await?;
+    let r = match until {
+        Some((_, done)) => {
+            super::run_pinned_until(pin, config, async {
+                let _ = done.await;
+            })
+            .await?
+        }
+        None => super::run_pinned(pin, config).await?,
+    };
     if r.ok == 0 || r.error_count() > 0 {
         bail!("runcost's generator saw errors: {}", r.summary());
     }
