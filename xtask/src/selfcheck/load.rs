@@ -12,7 +12,7 @@
 //! side*: the same seconds of the same machine, so the round's ratio is the
 //! ratio of their efficiency and not of two moments of a shared machine
 //! (one after the other, rounds scattered ±12 % here: CPU per request
-//! drifted by a third within minutes for both tools alike). Each round
+//! drifted by up to 30 % within two minutes, for both tools alike). Each round
 //! also reports how much of its quota each generator used: a generator
 //! under ~90 % was limited by the target, not by its quota, and the round
 //! does not compare efficiency.
@@ -47,9 +47,8 @@ struct Round {
 }
 
 /// How the two generators of a round share the machine.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Pairing {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Pairing {
     /// The reference tool, then runcost.
     OneAfterTheOther,
     /// Both at once, each in its own CPU quota.

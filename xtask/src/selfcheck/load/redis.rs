@@ -5,9 +5,9 @@
 //! `-r`), set once before the rounds. redis-benchmark counts requests, not
 //! seconds. One after the other, each of its runs sends as many as
 //! runcost's run of the same round did, so the two take about as long.
-//! Side by side, it sends what it managed in `seconds` last round (a short
-//! first run measures that for round 1) and runcost's run ends when it
-//! exits, so both cover the same seconds.
+//! Side by side, it sends what it managed in `seconds` last round (round 1:
+//! at the rate of the SET run that writes the key) and runcost's run ends
+//! when it exits, so both cover the same seconds.
 
 use super::{run_child, which, Pairing, Pins, Round, ToolRun};
 use crate::error::BadInput;
@@ -51,7 +51,8 @@ impl Body for Rounds {
         for _ in 0..self.rounds {
             let (b, r) = match pins.pairing {
                 Pairing::OneAfterTheOther => {
-                    let r = runcost(&pins.runcost, port, conns, self.seconds, None).await?;
+                    let limit = Duration::from_secs(self.seconds);
+                    let r = runcost(&pins.runcost, port, conns, limit, None).await?;
                     let n = r.ok.max(1000);
                     (benchmark(tool, &pins.tool, port, "get", conns, n).await?, r)
                 }
@@ -65,8 +66,9 @@ impl Body for Rounds {
                     };
                     // At most three times the planned seconds, should the
                     // tool stall; normally its exit ends the run.
-                    let cap = Some((self.seconds * 3, done_rx));
-                    let (b, r) = tokio::join!(bench, runcost(&pins.runcost, port, conns, 0, cap));
+                    let limit = Duration::from_secs(self.seconds * 3);
+                    let ours = runcost(&pins.runcost, port, conns, limit, Some(done_rx));
+                    let (b, r) = tokio::join!(bench, ours);
                     (b?, r?)
                 }
             };
@@ -145,18 +147,17 @@ fn parse_csv_rps(text: &str) -> Option<f64> {
     })
 }
 
-/// runcost's generator for `seconds`, or with `until = (cap, done)` until
-/// `done` resolves (at most `cap` seconds).
+/// runcost's generator for `limit`, or until `done` resolves if sooner.
 async fn runcost(
     pin: &super::Pin,
     port: u16,
     connections: usize,
-    seconds: u64,
-    until: Option<(u64, tokio::sync::oneshot::Receiver<()>)>,
+    limit: Duration,
+    done: Option<tokio::sync::oneshot::Receiver<()>>,
 ) -> Result<LoadResult> {
     let mut config = Config::new(port, Mode::Closed);
     config.connections = connections;
-    config.duration = Duration::from_secs(until.as_ref().map_or(seconds, |(cap, _)| *cap));
+    config.duration = limit;
     config.warmup = Duration::ZERO;
     config.tcp = Some(TcpConfig {
         requests: vec![TcpRequestSpec {
@@ -172,8 +173,8 @@ async fn runcost(
         }],
         max_reply_bytes: 4096,
     });
-    let r = match until {
-        Some((_, done)) => {
+    let r = match done {
+        Some(done) => {
             super::run_pinned_until(pin, config, async {
                 let _ = done.await;
             })
