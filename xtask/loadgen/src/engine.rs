@@ -947,8 +947,6 @@ async fn closed_worker(ctx: Arc<Ctx>, mut conn: Option<Conn>, mut stop: watch::R
             if t_send >= ctx.t_end || *stop.borrow() {
                 return;
             }
-        } else {
-            backoff.reset();
         }
         let Some(c) = conn.as_mut() else {
             continue;

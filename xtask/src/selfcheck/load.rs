@@ -316,6 +316,25 @@ impl Pin {
             None => Ok(()),
         }
     }
+
+    /// Runs `f` on a new thread in this pin (a thread of its own, so the
+    /// runtime's blocking pool never carries the pinning or the quota).
+    async fn run<T: Send + 'static>(
+        &self,
+        what: &'static str,
+        f: impl FnOnce() -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let pin = self.clone();
+        tokio::task::spawn_blocking(move || {
+            std::thread::spawn(move || {
+                pin.enter()?;
+                f()
+            })
+            .join()
+            .map_err(|_| anyhow::anyhow!("the {what} thread panicked"))?
+        })
+        .await?
+    }
 }
 
 /// Runs wrk from a thread pinned to CPU 0 (the child inherits the
@@ -335,42 +354,36 @@ async fn run_wrk(
         format!("-d{seconds}s"),
         format!("http://127.0.0.1:{port}{path}"),
     ];
-    let pin = pin.clone();
-    tokio::task::spawn_blocking(move || -> Result<ToolRun> {
-        std::thread::spawn(move || -> Result<ToolRun> {
-            pin.enter()?;
-            let (out, cpu_s, wall_s) = run_child(&argv).context("run wrk")?;
-            let text = String::from_utf8_lossy(&out.stdout);
-            if !out.status.success() {
-                bail!("wrk failed: {}", String::from_utf8_lossy(&out.stderr));
-            }
-            let rps = text
-                .lines()
-                .find_map(|l| l.trim().strip_prefix("Requests/sec:"))
-                .and_then(|v| v.trim().parse::<f64>().ok())
-                .context("wrk printed no Requests/sec")?;
-            let total = text
-                .lines()
-                .find_map(|l| {
-                    l.split_once(" requests in ")
-                        .map(|(n, _)| n.trim().to_string())
-                })
-                .and_then(|n| n.parse::<f64>().ok())
-                .unwrap_or(rps * seconds as f64);
-            if text.contains("Non-2xx") {
-                bail!("wrk saw non-2xx answers; pick a path that answers 200");
-            }
-            Ok(ToolRun {
-                rps,
-                cpu_s,
-                requests: total,
-                wall_s,
-            })
+    let (out, cpu_s, wall_s) = pin
+        .run("wrk", move || run_child(&argv))
+        .await
+        .context("run wrk")?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        bail!("wrk failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let rps = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Requests/sec:"))
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .context("wrk printed no Requests/sec")?;
+    let total = text
+        .lines()
+        .find_map(|l| {
+            l.split_once(" requests in ")
+                .map(|(n, _)| n.trim().to_string())
         })
-        .join()
-        .map_err(|_| anyhow::anyhow!("wrk thread panicked"))?
+        .and_then(|n| n.parse::<f64>().ok())
+        .unwrap_or(rps * seconds as f64);
+    if text.contains("Non-2xx") {
+        bail!("wrk saw non-2xx answers; pick a path that answers 200");
+    }
+    Ok(ToolRun {
+        rps,
+        cpu_s,
+        requests: total,
+        wall_s,
     })
-    .await?
 }
 
 async fn run_runcost(
@@ -406,17 +419,11 @@ async fn run_pinned_until(
     config: runcost_loadgen::Config,
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<runcost_loadgen::LoadResult> {
-    let pin = pin.clone();
-    tokio::task::spawn_blocking(move || {
-        std::thread::spawn(move || {
-            pin.enter()?;
-            let rt = runcost_loadgen::runtime()?;
-            rt.block_on(runcost_loadgen::run_until(config, stop))
-        })
-        .join()
-        .map_err(|_| anyhow::anyhow!("generator thread panicked"))?
+    pin.run("generator", move || {
+        let rt = runcost_loadgen::runtime()?;
+        rt.block_on(runcost_loadgen::run_until(config, stop))
     })
-    .await?
+    .await
 }
 
 /// Runs `argv` to its end: its output, CPU seconds and wall seconds. The

@@ -108,31 +108,25 @@ async fn benchmark(
     .iter()
     .map(|s| s.to_string())
     .collect();
-    let pin = pin.clone();
-    tokio::task::spawn_blocking(move || -> Result<ToolRun> {
-        std::thread::spawn(move || -> Result<ToolRun> {
-            pin.enter()?;
-            let (out, cpu_s, wall_s) = run_child(&argv).context("run redis-benchmark")?;
-            if !out.status.success() {
-                bail!(
-                    "redis-benchmark failed: {}",
-                    String::from_utf8_lossy(&out.stderr)
-                );
-            }
-            let text = String::from_utf8_lossy(&out.stdout);
-            let rps = parse_csv_rps(&text)
-                .with_context(|| format!("redis-benchmark printed no rate: {text:?}"))?;
-            Ok(ToolRun {
-                rps,
-                cpu_s,
-                requests: n as f64,
-                wall_s,
-            })
-        })
-        .join()
-        .map_err(|_| anyhow::anyhow!("redis-benchmark thread panicked"))?
+    let (out, cpu_s, wall_s) = pin
+        .run("redis-benchmark", move || run_child(&argv))
+        .await
+        .context("run redis-benchmark")?;
+    if !out.status.success() {
+        bail!(
+            "redis-benchmark failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let rps = parse_csv_rps(&text)
+        .with_context(|| format!("redis-benchmark printed no rate: {text:?}"))?;
+    Ok(ToolRun {
+        rps,
+        cpu_s,
+        requests: n as f64,
+        wall_s,
     })
-    .await?
 }
 
 /// `"GET","123456.79",...` (after a header line in redis 7) → 123456.79.
